@@ -1,0 +1,5 @@
+import sys
+
+from segdash.cli import main
+
+sys.exit(main())

@@ -1,0 +1,47 @@
+"""``segdash`` command line: ``python -m segdash COMMAND ...``.
+
+Each command lives in its own module with ``register(subparsers)``; heavy
+imports (torch, smp) happen inside the command so ``--help`` stays instant.
+User errors (``SegdashError``) print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from segdash import __version__
+from segdash.errors import SegdashError
+
+COMMANDS = ("datasets", "stats", "predict", "evaluate", "train", "export")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segdash",
+        description="Show, judge and compare semantic-segmentation models.",
+        epilog="Run 'segdash COMMAND --help' for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"segdash {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"segdash.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SegdashError as exc:
+        print(f"segdash {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"segdash {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""Datasets: on-disk formats, built-in datasets, and class statistics."""
+
+from segdash.data.base import Entry, IndexedDataset, Normalization, Sample, SegDataset
+from segdash.data.registry import BUILTINS, DEFAULT_DATASET, FORMATS, open_dataset, register_builtin, register_format
+
+# Importing the modules fills the registries.
+from segdash.data import formats as _formats  # noqa: F401,E402
+from segdash.data import builtin as _builtin  # noqa: F401,E402
+
+__all__ = [
+    "BUILTINS",
+    "DEFAULT_DATASET",
+    "FORMATS",
+    "Entry",
+    "IndexedDataset",
+    "Normalization",
+    "Sample",
+    "SegDataset",
+    "open_dataset",
+    "register_builtin",
+    "register_format",
+]

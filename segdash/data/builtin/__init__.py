@@ -1,0 +1,1 @@
+"""Built-in datasets prepared from files that registry packages ship; each module registers one."""

@@ -1,0 +1,1 @@
+"""On-disk dataset formats; each module registers one format."""
