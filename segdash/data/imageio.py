@@ -1,0 +1,327 @@
+"""Reading images and label maps from disk (or from uploaded bytes), robustly.
+
+Real folders are messy: JPEGs that are really grayscale, CMYK or RGBA, palette
+PNGs, 16-bit TIFFs, macOS ``._`` resource files beside the images, ``.mat``
+files mixed in. Everything here turns them into the two array kinds segdash
+uses everywhere::
+
+    image = read_image("pets/images/Abyssinian_1.jpg")    # H x W x 3 uint8 RGB
+    labels = read_label_image("voc/SegmentationClass/2007_000032.png")  # H x W int64
+    write_label_png("out/2007_000032.png", labels, colors=VOC_COLORS)
+
+A file that cannot be decoded raises ``SegdashError`` naming the file; nothing
+here ever returns half an image.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+from segdash.errors import SegdashError
+from segdash.fsutil import atomic_write_bytes
+
+#: File extensions (lower case) that ``list_images`` and the formats treat as images.
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".npy"}
+)
+
+#: ``"rgb"``: always H x W x 3 uint8. ``"native"``: single-channel images stay
+#: H x W x 1 in their own dtype (uint8, uint16, int32 or float32); others become RGB.
+ImageMode = Literal["rgb", "native"]
+
+_PIXEL_LIMIT_ENV = "SEGDASH_MAX_IMAGE_PIXELS"
+if os.environ.get(_PIXEL_LIMIT_ENV, "").strip().isdigit():
+    # The user raised (or lowered) Pillow's decompression-bomb guard on purpose.
+    Image.MAX_IMAGE_PIXELS = int(os.environ[_PIXEL_LIMIT_ENV])
+
+_SINGLE_CHANNEL_MODES = {"L", "I", "F", "I;16", "I;16L", "I;16B", "I;16N", "1"}
+
+
+# --- listing ---------------------------------------------------------------------------------
+def is_image_file(path: str | Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> bool:
+    """True for a visible file whose extension is an image extension (``._x.jpg`` is not)."""
+    path = Path(path)
+    return not path.name.startswith(".") and path.suffix.lower() in set(extensions) and path.is_file()
+
+
+def list_images(folder: str | Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[Path]:
+    """Image files directly inside ``folder``, sorted by name.
+
+    Skips hidden files and macOS resource forks (names starting with ``.``,
+    which covers ``._*``), folders, and files whose extension is not in
+    ``extensions`` (``.mat``, ``.txt``, ``.xml`` ...).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SegdashError(f"image folder {str(folder)!r} does not exist or is not a folder")
+    extensions = {e.lower() for e in extensions}
+    return sorted((p for p in folder.iterdir() if is_image_file(p, extensions)), key=lambda p: p.name)
+
+
+# --- decoding --------------------------------------------------------------------------------
+def _open_pil(source: Path | io.BytesIO, name: str) -> Image.Image:
+    """Open and fully decode an image with Pillow, turning every failure into SegdashError."""
+    try:
+        img = Image.open(source)
+        img.load()  # decode now: truncated/corrupt data fails here, not later
+        return img
+    except Image.DecompressionBombError as exc:
+        raise SegdashError(
+            f"{name}: the image is larger than the safety limit of {Image.MAX_IMAGE_PIXELS:,} pixels ({exc}); "
+            f"if you trust the file, set the environment variable {_PIXEL_LIMIT_ENV} to a larger number"
+        ) from None
+    except FileNotFoundError:
+        raise SegdashError(f"{name}: file not found") from None
+    except Image.UnidentifiedImageError:
+        raise SegdashError(f"{name}: not an image file, or an image format Pillow cannot read") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise SegdashError(f"{name}: not a readable image ({type(exc).__name__}: {exc})") from None
+
+
+def _read_tiff_array(source: Path | io.BytesIO, name: str) -> np.ndarray:
+    """Fallback for TIFFs Pillow cannot decode (float multi-channel, odd compressions, stacks)."""
+    import tifffile
+
+    try:
+        array = np.asarray(tifffile.imread(source, key=0))
+    except Exception as exc:  # tifffile raises many kinds; all mean "not readable"
+        raise SegdashError(f"{name}: not a readable TIFF image ({type(exc).__name__}: {exc})") from None
+    if array.ndim == 3 and array.shape[0] <= 4 < array.shape[2]:
+        array = np.moveaxis(array, 0, -1)  # planar C x H x W -> H x W x C
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] > 4):
+        raise SegdashError(f"{name}: TIFF of shape {array.shape} is not a 2-D image with 1 to 4 channels")
+    return array
+
+
+def _load_npy(source: Path | io.BytesIO, name: str) -> np.ndarray:
+    try:
+        return np.load(source, allow_pickle=False)
+    except FileNotFoundError:
+        raise SegdashError(f"{name}: file not found") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise SegdashError(f"{name}: not a readable .npy array ({exc})") from None
+
+
+def _npy_image(array: np.ndarray, name: str) -> np.ndarray:
+    """A .npy array as H x W x C: uint8 stays uint8, anything else becomes float32."""
+    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[2] not in (1, 3, 4):
+        array = np.moveaxis(array, 0, -1)  # saved channels-first
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] > 4 or array.dtype.kind not in "biuf":
+        raise SegdashError(f"{name}: array of shape {array.shape} and dtype {array.dtype} is not an H x W (x C) image")
+    if array.dtype == np.uint8:
+        return np.ascontiguousarray(array)
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    """Integer images scaled by their bit depth's full range; float images min-max stretched."""
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == bool:
+        return array.astype(np.uint8) * 255
+    if array.dtype.kind in "ui":
+        top = max(255 if array.dtype.itemsize == 1 else 65535, int(array.max(initial=0)))
+        scaled = np.clip(array.astype(np.float64), 0, top) * (255.0 / top)
+        return np.rint(scaled).astype(np.uint8)
+    finite = array[np.isfinite(array)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if 0.0 <= low and high <= 1.0:  # already 0..1
+        low, high = 0.0, 1.0
+    span = high - low or 1.0
+    scaled = np.nan_to_num((array.astype(np.float64) - low) / span, nan=0.0)
+    return np.rint(np.clip(scaled, 0, 1) * 255).astype(np.uint8)
+
+
+def _array_to_image(array: np.ndarray, mode: ImageMode) -> np.ndarray:
+    """H x W or H x W x C array (any dtype) -> H x W x 3 uint8 or (native) H x W x 1."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 2:
+        if mode == "native":
+            return np.ascontiguousarray(array[:, :, None])
+        return np.repeat(_to_uint8(array)[:, :, None], 3, axis=2)
+    channels = array.shape[2]
+    if channels == 2:  # gray + alpha
+        return _array_to_image(array[:, :, 0], mode)
+    return np.ascontiguousarray(_to_uint8(array[:, :, :3]))
+
+
+def _pil_to_image(img: Image.Image, mode: ImageMode) -> np.ndarray:
+    if img.mode == "RGB":
+        return np.asarray(img, dtype=np.uint8).copy()
+    if img.mode == "1":
+        img = img.convert("L")
+    if img.mode == "L":
+        gray = np.asarray(img, dtype=np.uint8)
+        return gray[:, :, None].copy() if mode == "native" else np.repeat(gray[:, :, None], 3, axis=2)
+    if img.mode in _SINGLE_CHANNEL_MODES:  # 16-bit, 32-bit int, float
+        array = np.asarray(img)
+        if array.dtype.byteorder not in ("=", "|"):
+            array = array.astype(array.dtype.newbyteorder("="))
+        return _array_to_image(array, mode)
+    if img.mode in ("LA", "La"):
+        return _pil_to_image(img.getchannel("L"), mode)
+    # Palette (with or without transparency), RGBA, CMYK, YCbCr, LAB, HSV ...: Pillow knows the maths.
+    # Transparency is dropped, not composited: the colours under it are what the model should see.
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+
+
+def _decode(source: Path | io.BytesIO, name: str, mode: ImageMode) -> np.ndarray:
+    suffix = Path(name).suffix.lower()
+    if suffix == ".npy":
+        return _npy_image(_load_npy(source, name), name)
+    try:
+        img = _open_pil(source, name)
+    except SegdashError:
+        if suffix not in (".tif", ".tiff"):
+            raise
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
+        return _array_to_image(_read_tiff_array(source, name), mode)
+    with img:
+        return _pil_to_image(img, mode)
+
+
+def read_image(path: str | Path, mode: ImageMode = "rgb") -> np.ndarray:
+    """Read an image file as an H x W x C array.
+
+    - JPEG/PNG/TIFF/BMP/WebP/GIF: ``H x W x 3`` uint8 RGB. Grayscale, CMYK,
+      RGBA, palette and 16-bit images are converted (16-bit scaled by 255/65535,
+      float images stretched to their min..max). With ``mode="native"`` a
+      single-channel image stays ``H x W x 1`` in its own dtype instead.
+    - ``.npy``: ``H x W x C`` (``H x W`` becomes ``H x W x 1``), float32, or
+      uint8 when saved as uint8.
+
+    EXIF orientation is deliberately not applied: masks are stored unrotated.
+    Raises ``SegdashError`` naming the file when it is missing or not an image.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise SegdashError(f"{path}: is a folder, not an image file")
+    return _decode(path, str(path), mode)
+
+
+def decode_image_bytes(data: bytes, name: str, mode: ImageMode = "rgb") -> np.ndarray:
+    """Like ``read_image`` for an uploaded file's bytes; ``name`` (its file name) picks .npy/.tif handling."""
+    if not data:
+        raise SegdashError(f"{name}: the file is empty")
+    return _decode(io.BytesIO(data), name, mode)
+
+
+# --- label maps ------------------------------------------------------------------------------
+def _label_array(array: np.ndarray, name: str) -> np.ndarray:
+    """Raw label data -> H x W int64 (equal-channel gray saved as RGB is accepted)."""
+    if array.ndim == 3 and array.shape[2] in (2, 4):  # LA / RGBA: drop alpha
+        array = array[:, :, : array.shape[2] - 1]
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 3:
+        first = array[:, :, 0]
+        if not all(np.array_equal(first, array[:, :, c]) for c in range(1, array.shape[2])):
+            raise SegdashError(
+                f"{name}: is a colour (RGB) image, not a label-index mask; colour-coded masks need a classes "
+                f"file (names and colours) to map colours to class indices"
+            )
+        array = first
+    if array.ndim != 2:
+        raise SegdashError(f"{name}: array of shape {array.shape} is not an H x W label map")
+    if array.dtype.kind == "f":
+        if not np.all(np.isfinite(array)) or not np.array_equal(array, np.round(array)):
+            raise SegdashError(f"{name}: label map holds non-integer values; expected class indices")
+    elif array.dtype.kind not in "biu":
+        raise SegdashError(f"{name}: label map of dtype {array.dtype} is not numeric")
+    return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def read_raw_pixels(path: str | Path) -> np.ndarray:
+    """The stored pixel values without any colour conversion: H x W or H x W x C, native dtype.
+
+    Palette images give their indices, RGB images their three channels. Formats
+    whose masks are colour-coded (CARLA's red channel, RGB masks with a classes
+    file) start from this.
+    """
+    path = Path(path)
+    name = str(path)
+    if path.suffix.lower() == ".npy":
+        return _load_npy(path, name)
+    try:
+        img = _open_pil(path, name)
+    except SegdashError:
+        if path.suffix.lower() not in (".tif", ".tiff"):
+            raise
+        return _read_tiff_array(path, name)
+    with img:
+        if img.mode in ("RGB", "RGBA", "L", "P", "LA", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"):
+            array = np.asarray(img)
+        else:  # "1", CMYK, YCbCr ...
+            array = np.asarray(img.convert("L" if img.mode == "1" else "RGB"))
+    if array.dtype.byteorder not in ("=", "|"):
+        array = array.astype(array.dtype.newbyteorder("="))
+    return array
+
+
+def read_label_image(path: str | Path) -> np.ndarray:
+    """Read a mask as an H x W int64 map of class indices.
+
+    Index PNGs ('L', 16-bit) give their values, palette PNGs their palette
+    indices (never the colours), ``.npy`` masks their integer values. A gray
+    mask saved as RGB (all channels equal) is accepted; a true colour mask
+    raises ``SegdashError`` (map it through a classes file instead).
+    """
+    path = Path(path)
+    return _label_array(read_raw_pixels(path), str(path))
+
+
+def write_label_png(
+    path: str | Path,
+    labels: np.ndarray,
+    colors: Sequence[Sequence[int]] | None = None,
+    ignore_color: Sequence[int] = (255, 255, 255),
+) -> None:
+    """Write an H x W label map as a PNG, atomically.
+
+    Without ``colors``: an 8-bit grayscale ('L') PNG of the indices (16-bit when
+    a label exceeds 255). With ``colors`` (one RGB triple per class): a palette
+    PNG whose indices are the labels, so it reads back as labels and shows in
+    colour; index 255 (the usual ignore) is drawn in ``ignore_color``.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise SegdashError(f"{path}: labels of shape {labels.shape} are not an H x W map")
+    if labels.size and (labels.min() < 0 or labels.dtype.kind == "f"):
+        raise SegdashError(f"{path}: labels must be non-negative integers")
+    top = int(labels.max(initial=0))
+    if top > 255:
+        if colors is not None:
+            raise SegdashError(f"{path}: a palette PNG holds labels 0..255, got {top}")
+        if top > 65535:
+            raise SegdashError(f"{path}: labels up to {top} do not fit a 16-bit PNG")
+        img = Image.fromarray(labels.astype(np.uint16))
+    else:
+        indices = np.ascontiguousarray(labels, dtype=np.uint8)
+        if colors is None:
+            img = Image.fromarray(indices)  # mode 'L'
+        else:
+            palette = np.zeros((256, 3), dtype=np.uint8)
+            palette[255] = ignore_color
+            table = np.asarray(colors, dtype=np.int64).reshape(-1, 3)[:256]
+            palette[: len(table)] = np.clip(table, 0, 255)
+            img = Image.frombytes("P", (indices.shape[1], indices.shape[0]), indices.tobytes())
+            img.putpalette(palette.ravel().tolist())
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        img.save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getvalue())
