@@ -1,0 +1,317 @@
+"""Checkpoints: a folder that describes itself, loaded without pickle.
+
+    runs/brain/checkpoints/best/
+        config.json         smp's model config ("_model_class", encoder, classes, ...; encoder_weights null)
+        model.safetensors   the weights (fp32, or fp16 with ``half=True``)
+        segdash.json        CheckpointMeta: class names and colours, normalisation, dataset, metrics, ...
+
+``smp.from_pretrained(folder)`` loads the model as it is; ``load_checkpoint``
+adds the metadata and never runs pickle (safetensors only) nor downloads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from segdash.data.base import Normalization
+from segdash.errors import SegdashError
+from segdash.fsutil import atomic_dir
+
+META_FILE = "segdash.json"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+_PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".pkl", ".pickle")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _version() -> str:
+    from segdash import __version__
+
+    return __version__
+
+
+@dataclasses.dataclass
+class CheckpointMeta:
+    """What a checkpoint needs besides its weights to be used and judged.
+
+    ``input_size``: when set, images are resized to ``input_size x input_size`` before
+    the model and the logits resized back; ``None`` runs images at their own size.
+    ``metrics``: the validation scores at save time (e.g. ``{"val_mean_iou": 0.81}``).
+    """
+
+    arch: str
+    encoder: str
+    classes: list[str]
+    colors: list[tuple[int, int, int]]
+    in_channels: int
+    normalization: Normalization
+    ignore_index: int | None = 255
+    input_size: int | None = None
+    dataset: str = ""
+    epoch: int | None = None
+    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    train_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    created: str = dataclasses.field(default_factory=_now)
+    segdash_version: str = dataclasses.field(default_factory=_version)
+
+    def __post_init__(self) -> None:
+        self.classes = [str(c) for c in self.classes]
+        self.colors = [tuple(int(v) for v in c) for c in self.colors]
+        self.in_channels = int(self.in_channels)
+        if isinstance(self.normalization, dict):
+            self.normalization = Normalization.from_dict(self.normalization)
+        if self.colors and len(self.colors) != len(self.classes):
+            raise SegdashError(f"checkpoint metadata has {len(self.classes)} classes but {len(self.colors)} colours")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (normalisation as a dict, colours as lists)."""
+        d = dataclasses.asdict(self)
+        d["normalization"] = self.normalization.to_dict()
+        d["colors"] = [list(c) for c in self.colors]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "CheckpointMeta":
+        """Inverse of ``to_dict``; unknown keys (from newer versions) are ignored."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        required = {
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
+        missing = sorted(required - d.keys())
+        if missing:
+            raise SegdashError(f"checkpoint metadata lacks {', '.join(missing)}")
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "CheckpointMeta":
+        return cls.from_dict(json.loads(text))
+
+
+def _state_dict_for_saving(model: nn.Module, half: bool) -> dict[str, torch.Tensor]:
+    """CPU, contiguous, unshared copies (safetensors refuses shared storage); floats in fp16 if ``half``."""
+    out = {}
+    for key, tensor in model.state_dict().items():
+        t = tensor.detach().to("cpu")
+        if half and t.is_floating_point():
+            t = t.half()
+        out[key] = t.contiguous().clone()
+    return out
+
+
+def smp_config(model: nn.Module) -> dict[str, Any]:
+    """The smp config ``smp.from_pretrained`` rebuilds ``model`` from, with ``encoder_weights`` null."""
+    config = getattr(model, "config", None)
+    if not isinstance(config, dict) or not config:
+        raise SegdashError(f"{type(model).__name__} is not an smp model; build it with segdash.models.create_model")
+    config = {k: v for k, v in config.items() if not k.startswith("_")}
+    config["encoder_weights"] = None
+    config["_model_class"] = type(model).__name__
+    return config
+
+
+def save_checkpoint(model: nn.Module, meta: CheckpointMeta, directory: str | Path, half: bool = False) -> Path:
+    """Write ``model`` and ``meta`` as a checkpoint folder, whole or not at all.
+
+    ``half=True`` stores floating-point weights as fp16 (half the size); they load
+    back as fp32. An existing folder at ``directory`` is replaced.
+    """
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    config = smp_config(model)
+    weights = _state_dict_for_saving(model, half)
+    with atomic_dir(directory) as tmp:
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        save_file(weights, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", "dtype": "float16" if half else "float32"})
+        (tmp / META_FILE).write_text(meta.to_json() + "\n", encoding="utf-8")
+    return directory
+
+
+def _checkpoint_dir(directory: str | Path) -> Path:
+    path = Path(directory).expanduser()
+    if path.is_file():
+        if path.name in (META_FILE, CONFIG_FILE, WEIGHTS_FILE):
+            return path.parent
+        if path.suffix.lower() in _PICKLE_SUFFIXES:
+            raise SegdashError(
+                f"{path} is a pickle file; segdash loads only checkpoint folders with model.safetensors "
+                "(pickle can run code). Save the model with segdash.models.save_checkpoint"
+            )
+        raise SegdashError(f"{path} is a file; a checkpoint is a folder holding {META_FILE}, {CONFIG_FILE} and {WEIGHTS_FILE}")
+    if not path.exists():
+        raise SegdashError(f"checkpoint {path} does not exist")
+    return path
+
+
+def read_meta(directory: str | Path) -> CheckpointMeta:
+    """The ``CheckpointMeta`` of a checkpoint folder (no weights loaded)."""
+    path = _checkpoint_dir(directory)
+    meta_path = path / META_FILE
+    if not meta_path.is_file():
+        raise SegdashError(f"{path} is not a segdash checkpoint: {META_FILE} is missing")
+    try:
+        return CheckpointMeta.from_json(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as exc:
+        raise SegdashError(f"{meta_path} is corrupt ({exc}); re-save the checkpoint") from None
+
+
+def read_config(directory: str | Path) -> dict[str, Any]:
+    """smp's ``config.json`` of a checkpoint folder."""
+    path = _checkpoint_dir(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise SegdashError(f"{path.parent} lacks {CONFIG_FILE}; it is not a complete checkpoint")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SegdashError(f"{path} is corrupt ({exc}); re-save the checkpoint") from None
+    if not isinstance(config, dict) or "_model_class" not in config:
+        raise SegdashError(f"{path} is not an smp model config (no _model_class)")
+    return config
+
+
+def build_from_config(config: dict[str, Any]) -> nn.Module:
+    """An smp model with random weights from its config; never downloads (encoder_weights forced to null)."""
+    import warnings
+
+    import segmentation_models_pytorch as smp
+
+    config = dict(config)
+    class_name = config.pop("_model_class")
+    model_class = getattr(smp, str(class_name), None)
+    if not (isinstance(model_class, type) and issubclass(model_class, nn.Module)):
+        raise SegdashError(f"checkpoint names an unknown smp model class {class_name!r}")
+    config["encoder_weights"] = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return model_class(**config)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise SegdashError(f"cannot rebuild {class_name} from the checkpoint config: {exc}") from None
+
+
+def load_checkpoint(directory: str | Path, device: str | torch.device | None = None) -> tuple[nn.Module, CheckpointMeta]:
+    """Load a checkpoint folder: ``(model in eval mode, fp32, on device; meta)``.
+
+    Weights come from ``model.safetensors`` only; a folder with only pickle files
+    (``.pth``, ``.bin``) is refused. ``device=None`` keeps the model on the CPU.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = _checkpoint_dir(directory)
+    weights_path = path / WEIGHTS_FILE
+    if not weights_path.is_file():
+        pickles = sorted(p.name for p in path.iterdir() if p.suffix.lower() in _PICKLE_SUFFIXES)
+        if pickles:
+            raise SegdashError(
+                f"{path} holds only pickle weights ({', '.join(pickles)}); segdash loads safetensors only, "
+                "because unpickling can run code. Re-save with segdash.models.save_checkpoint"
+            )
+        raise SegdashError(f"{path} lacks {WEIGHTS_FILE}; it is not a complete checkpoint")
+    meta = read_meta(path)
+    model = build_from_config(read_config(path))
+    try:
+        state = load_file(str(weights_path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise SegdashError(f"{weights_path} is corrupt or truncated ({exc}); re-save the checkpoint") from None
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0][:300]
+        raise SegdashError(f"{weights_path} does not fit the model its config.json describes: {first}") from None
+    if meta.num_classes and _head_classes(model) not in (None, meta.num_classes):
+        raise SegdashError(
+            f"checkpoint {path}: the model outputs {_head_classes(model)} classes but segdash.json lists {meta.num_classes}"
+        )
+    model.eval()
+    if device is not None:
+        from segdash.device import choose_device
+
+        model.to(choose_device(device))
+    return model, meta
+
+
+def _head_classes(model: nn.Module) -> int | None:
+    classes = getattr(model, "config", {}).get("classes") if isinstance(getattr(model, "config", None), dict) else None
+    return int(classes) if classes is not None else None
+
+
+def check_compatible(meta: CheckpointMeta, dataset) -> None:
+    """Raise ``SegdashError`` naming both sides when the checkpoint's classes or channels differ from the dataset's."""
+    ds_classes = [str(c) for c in dataset.classes]
+    ds_name = getattr(dataset, "name", "dataset")
+    if [c.strip().lower() for c in meta.classes] != [c.strip().lower() for c in ds_classes]:
+        raise SegdashError(
+            f"checkpoint classes ({meta.num_classes}: {classes_preview(meta.classes)}) differ from dataset "
+            f"{ds_name!r} classes ({len(ds_classes)}: {classes_preview(ds_classes)}); "
+            "pick a checkpoint trained on this dataset"
+        )
+    if int(meta.in_channels) != int(dataset.in_channels):
+        raise SegdashError(
+            f"checkpoint expects {meta.in_channels} input channel(s) but dataset {ds_name!r} has "
+            f"{dataset.in_channels}; pick a checkpoint trained on this kind of image"
+        )
+
+
+def find_checkpoints(*roots: str | Path) -> list[Path]:
+    """Checkpoint folders (those holding ``segdash.json``) under ``roots``, recursively, sorted.
+
+    Missing roots are skipped; folders being written (hidden ``.name.tmp``) are not listed.
+    """
+    found: set[Path] = set()
+    for root in roots:
+        root = Path(root).expanduser()
+        if (root / META_FILE).is_file():
+            found.add(root)
+        if not root.is_dir():
+            continue
+        for meta_path in root.rglob(META_FILE):
+            folder = meta_path.parent
+            if any(part.startswith(".") for part in folder.relative_to(root).parts):
+                continue
+            found.add(folder)
+    return sorted(found)
+
+
+def checkpoint_summary(directory: str | Path) -> dict[str, Any]:
+    """A short JSON-ready description for lists in the UI: path, arch, encoder, classes, dataset, epoch, metrics."""
+    meta = read_meta(directory)
+    return {
+        "path": str(directory),
+        "arch": meta.arch,
+        "encoder": meta.encoder,
+        "classes": meta.classes,
+        "in_channels": meta.in_channels,
+        "dataset": meta.dataset,
+        "epoch": meta.epoch,
+        "metrics": meta.metrics,
+        "created": meta.created,
+    }
+
+
+def classes_preview(classes: Sequence[str], limit: int = 40) -> str:
+    """``a, b, c, ... (+5 more)`` for messages."""
+    classes = list(classes)
+    head = ", ".join(classes[:limit])
+    return head if len(classes) <= limit else f"{head}, ... (+{len(classes) - limit} more)"
