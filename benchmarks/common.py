@@ -270,7 +270,7 @@ class Check:
         return self.value >= self.threshold if self.higher_is_better else self.value <= self.threshold
 
     def to_row(self) -> dict[str, Any]:
-        bar = f"{'>=' if self.higher_is_better else '<'} {self.threshold:g}{self.unit}"
+        bar = f"{'>=' if self.higher_is_better else '<='} {self.threshold:g}{self.unit}"
         return {"bar": self.name, "measured": self.value, "needed": bar, "met": self.passed, "note": self.note}
 
 
