@@ -1,0 +1,658 @@
+"""Plotly figures for the dashboard: pure functions from numpy/pandas to ``go.Figure``.
+
+All figures share one look (``TEMPLATE``, readable fonts, titles on the left, legend on
+top), draw classes in their class colours, and show undefined values (NaN) as gaps in
+lines and as "n/a" labels on bars - never as 0::
+
+    fig = confusion_matrix_figure(evaluation.confusion, ds.classes, normalize="true")
+    fig = per_class_bar_figure(evaluation.scores.to_frame(), "iou", colors=ds.colors)
+    fig = loss_curves_figure(steps_df, epochs_df)     # from a run's metrics.jsonl
+
+Inputs: ``Scores.to_frame()`` frames have columns ``name, iou, dice, precision, recall,
+specificity, support``; epoch frames (``metrics.jsonl`` epoch lines) have ``epoch,
+train_loss, val_loss, val_mean_dice, val_mean_iou, val_dice`` (list per class), ``val_iou``,
+``lr``, ``seconds``; step frames have ``step, epoch, train_loss``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from segdash.errors import SegdashError
+from segdash.viz.palette import ColorLike, contrasting_text_color, hex_color, palette_for, visible_on_white
+
+TEMPLATE = "plotly_white"
+FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13, color="#222")
+#: Colours for things that are not classes (splits, runs, train/val curves).
+SERIES_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
+#: Bar patterns that tell splits (or weighting methods) apart while bars keep their class colour.
+SPLIT_PATTERNS = ("", "/", ".", "x", "\\", "+", "-", "|")
+POSITIVE_COLOR = "#2ca02c"
+NEGATIVE_COLOR = "#d62728"
+
+METRIC_LABELS = {
+    "iou": "IoU",
+    "dice": "Dice",
+    "precision": "Precision",
+    "recall": "Recall (sensitivity)",
+    "specificity": "Specificity",
+    "support": "Support (ground-truth pixels)",
+    "pixel_accuracy": "Pixel accuracy",
+    "mean_iou": "Mean IoU",
+    "mean_dice": "Mean Dice",
+    "hd95": "HD95 (pixels)",
+    "assd": "ASSD (pixels)",
+    "rad": "Relative area difference",
+    "relative_area_difference": "Relative area difference",
+    "train_loss": "Training loss",
+    "val_loss": "Validation loss",
+    "val_mean_dice": "Validation mean Dice",
+    "val_mean_iou": "Validation mean IoU",
+    "lr": "Learning rate",
+    "seconds": "Seconds per epoch",
+}
+#: Metrics that live in 0..1 (axis fixed to that range so runs and classes compare at a glance).
+UNIT_METRICS = {"iou", "dice", "precision", "recall", "specificity", "pixel_accuracy", "mean_iou", "mean_dice",
+                "val_mean_dice", "val_mean_iou"}  # fmt: skip
+
+
+# --- shared helpers -----------------------------------------------------------------------
+
+
+def metric_label(metric: str) -> str:
+    """Human label of a metric column name (``"iou"`` -> ``"IoU"``)."""
+    return METRIC_LABELS.get(metric, metric.replace("_", " "))
+
+
+def _styled(fig: go.Figure, title: str, x_title: str | None = None, y_title: str | None = None) -> go.Figure:
+    fig.update_layout(
+        template=TEMPLATE,
+        font=FONT,
+        title=dict(text=title, x=0.01, xanchor="left", font=dict(size=16)),
+        margin=dict(l=70, r=30, t=70, b=70),
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="right", x=1),
+        hoverlabel=dict(font_size=12),
+    )
+    if x_title is not None:
+        fig.update_xaxes(title_text=x_title)
+    if y_title is not None:
+        fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def _floats(values: Any) -> np.ndarray:
+    """Any list/array/Series (with ``None``) -> float64 array, ``None`` -> NaN."""
+    return np.array([np.nan if v is None else v for v in np.asarray(values, dtype=object).reshape(-1)], np.float64)
+
+
+def _gaps(values: Any) -> list[float | None]:
+    """Float list for Plotly with NaN/inf as ``None``: lines break there, bars are absent."""
+    return [float(v) if math.isfinite(v) else None for v in _floats(values)]
+
+
+def _fmt(value: float, spec: str = ".3f") -> str:
+    return format(value, spec) if value is not None and math.isfinite(value) else "n/a"
+
+
+def _na_annotations(fig: go.Figure, x: Sequence, values: np.ndarray, row: int | None = None, col: int | None = None):
+    """Write "n/a" at the foot of bars whose value is undefined."""
+    for name, value in zip(x, values):
+        if not math.isfinite(value):
+            fig.add_annotation(
+                x=name, y=0, text="n/a", showarrow=False, yanchor="bottom", font=dict(color="#888", size=11),
+                row=row, col=col,
+            )  # fmt: skip
+
+
+def _class_colors(classes: Sequence[str], colors: Sequence[ColorLike] | None) -> list[str]:
+    return [hex_color(c) for c in palette_for(classes, colors)]
+
+
+def _empty(title: str, message: str) -> go.Figure:
+    fig = _styled(go.Figure(), title)
+    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font=dict(size=14))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def _stat(stats: Any, name: str) -> np.ndarray | None:
+    """A per-class statistic from a ``ClassStats``-like object or its ``to_dict()``."""
+    value = stats.get(name) if isinstance(stats, Mapping) else getattr(stats, name, None)
+    if callable(value):
+        value = value()
+    return None if value is None else _floats(value)
+
+
+def _frame_column(frame: pd.DataFrame, column: str, classes: Sequence[str] | None = None) -> tuple[list, np.ndarray]:
+    """(class names, float values) of one metric column of a per-class frame, reordered to ``classes``."""
+    if column not in frame.columns:
+        raise SegdashError(f"no column {column!r} in the table; it has {', '.join(map(str, frame.columns))}")
+    names = list(frame["name"]) if "name" in frame.columns else [str(i) for i in frame.index]
+    values = _floats(frame[column].to_numpy())
+    if classes is None:
+        return names, values
+    by_name = dict(zip(names, values))
+    return list(classes), np.array([by_name.get(c, np.nan) for c in classes], np.float64)
+
+
+# --- dataset statistics ---------------------------------------------------------------------
+
+
+def _per_split_class_bars(
+    values_by_split: Mapping[str, np.ndarray],
+    classes: Sequence[str],
+    colors: Sequence[ColorLike] | None,
+    hover_value: str,
+    hover_columns: Mapping[str, Sequence[tuple[str, np.ndarray, str]]] | None = None,
+) -> go.Figure:
+    """Grouped bars: x = classes in their colours, one bar trace per split told apart by pattern.
+
+    ``hover_columns``: per split, extra ``(label, values, d3 format)`` lines for the hover box.
+    Patterned bars would give every legend swatch the first class's colour, so each split
+    also gets a grey legend-only twin sharing its ``legendgroup`` and ``offsetgroup``.
+    """
+    fill = _class_colors(classes, colors)
+    pattern_ink = [contrasting_text_color(c) for c in fill]
+    fig = go.Figure()
+    several = len(values_by_split) > 1
+    for k, (split, values) in enumerate(values_by_split.items()):
+        shape = SPLIT_PATTERNS[k % len(SPLIT_PATTERNS)] if several else ""
+        hover_lines = [f"<b>%{{x}}</b> ({split})"] + ([hover_value] if hover_value else [])
+        customdata = None
+        columns = (hover_columns or {}).get(split, ())
+        if columns:
+            customdata = np.stack([_floats(values) for _, values, _ in columns], axis=1)
+            hover_lines += [f"{label}: %{{customdata[{i}]:{fmt}}}" for i, (label, _, fmt) in enumerate(columns)]
+        fig.add_trace(
+            go.Bar(
+                name=str(split), x=list(classes), y=_gaps(values), legendgroup=str(split), offsetgroup=str(split),
+                showlegend=False, customdata=customdata,
+                marker=dict(color=fill, line=dict(color="#444", width=0.6),
+                            pattern=dict(shape=shape, fgcolor=pattern_ink, fillmode="overlay", solidity=0.3)),
+                hovertemplate="<br>".join(hover_lines) + "<extra></extra>",
+            )
+        )  # fmt: skip
+        if several:
+            fig.add_trace(
+                go.Bar(
+                    name=str(split), x=[classes[0]], y=[None], legendgroup=str(split), offsetgroup=str(split),
+                    showlegend=True, hoverinfo="skip",
+                    marker=dict(color="#d9d9d9", line=dict(color="#444", width=0.6),
+                                pattern=dict(shape=shape, fgcolor="#333", fillmode="overlay", solidity=0.3)),
+                )
+            )  # fmt: skip
+    fig.update_layout(barmode="group", bargap=0.2, bargroupgap=0.05)
+    return fig
+
+
+def class_distribution_figure(
+    stats_by_split: Mapping[str, Any],
+    classes: Sequence[str],
+    colors: Sequence[ColorLike] | None = None,
+    value: str = "pixels",
+    log: bool = False,
+) -> go.Figure:
+    """Pixels (or pixel frequency) per class, grouped by split.
+
+    stats_by_split: ``{split: ClassStats or its to_dict()}`` with ``pixels`` (C,) and
+    optionally ``frequency`` (C,). ``value``: ``"pixels"`` or ``"frequency"``; ``log``: log y axis
+    (zero counts are then gaps, as log(0) has no place on the axis).
+    """
+    if value not in ("pixels", "frequency"):
+        raise SegdashError(f"value must be 'pixels' or 'frequency', got {value!r}")
+    if not stats_by_split:
+        return _empty("Class pixel distribution", "no statistics yet")
+    values, hover = {}, {}
+    for split, stats in stats_by_split.items():
+        pixels = _stat(stats, "pixels")
+        if pixels is None:
+            raise SegdashError(f"statistics of split {split!r} have no pixel counts")
+        frequency = _stat(stats, "frequency")
+        if frequency is None:
+            total = np.nansum(pixels)
+            frequency = pixels / total if total > 0 else np.full_like(pixels, np.nan)
+        shown = pixels if value == "pixels" else frequency
+        values[split] = np.where(shown > 0, shown, np.nan) if log else shown
+        hover[split] = [("pixels", pixels, ","), ("share of pixels", frequency, ".3~%")]
+    fig = _per_split_class_bars(values, classes, colors, "", hover)
+    y_title = "pixels" if value == "pixels" else "share of labelled pixels"
+    scale = " (log scale)" if log else ""
+    _styled(fig, f"Class pixel distribution{scale}", "class", y_title + scale)
+    fig.update_yaxes(type="log" if log else "linear", tickformat="~s" if value == "pixels" else ".2~%")
+    return fig
+
+
+def image_presence_figure(
+    stats_by_split: Mapping[str, Any], classes: Sequence[str], colors: Sequence[ColorLike] | None = None
+) -> go.Figure:
+    """Share of images in which each class appears (``ClassStats.image_presence``), grouped by split."""
+    if not stats_by_split:
+        return _empty("Images containing each class", "no statistics yet")
+    values = {}
+    for split, stats in stats_by_split.items():
+        presence = _stat(stats, "image_presence")
+        if presence is None:
+            raise SegdashError(f"statistics of split {split!r} have no image presence")
+        values[split] = presence
+    fig = _per_split_class_bars(values, classes, colors, "in %{y:.1%} of images")
+    _styled(fig, "Images containing each class", "class", "share of images")
+    fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
+    return fig
+
+
+def class_weights_figure(
+    weights: Mapping[str, Sequence[float]] | Sequence[float],
+    classes: Sequence[str],
+    colors: Sequence[ColorLike] | None = None,
+    log: bool = False,
+) -> go.Figure:
+    """Suggested loss weights per class; ``weights`` is one sequence or ``{method: sequence}``.
+
+    Non-finite weights (a class with no pixels) are shown as "n/a".
+    """
+    by_method = dict(weights) if isinstance(weights, Mapping) else {"weight": weights}
+    values = {method: _floats(w) for method, w in by_method.items()}
+    for method, w in values.items():
+        if len(w) != len(classes):
+            raise SegdashError(f"{len(w)} {method} weights for {len(classes)} classes")
+    fig = _per_split_class_bars(values, classes, colors, "weight: %{y:.3f}")
+    _styled(fig, "Suggested class weights", "class", "loss weight" + (" (log scale)" if log else ""))
+    fig.update_yaxes(type="log" if log else "linear")
+    first = next(iter(values.values()))
+    if len(values) == 1:
+        _na_annotations(fig, list(classes), first)
+    return fig
+
+
+# --- evaluation -------------------------------------------------------------------------------
+
+
+def _shares(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row shares (of ground truth) and column shares (of prediction); NaN where the sum is 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rows = cm / cm.sum(axis=1, keepdims=True)
+        cols = cm / cm.sum(axis=0, keepdims=True)
+    return rows, cols
+
+
+def normalize_confusion(cm: np.ndarray, normalize: str | None) -> np.ndarray:
+    """``None``: counts; ``"true"``: each row sums to 1 (recall view); ``"pred"``: each column (precision
+    view); ``"all"``: the whole matrix sums to 1. Rows/columns with no pixels become NaN."""
+    cm = np.asarray(cm, dtype=np.float64)
+    rows, cols = _shares(cm)
+    if normalize is None:
+        return cm
+    if normalize == "true":
+        return rows
+    if normalize == "pred":
+        return cols
+    if normalize == "all":
+        total = cm.sum()
+        return cm / total if total else np.full_like(cm, np.nan)
+    raise SegdashError(f"normalize must be None, 'true', 'pred' or 'all', got {normalize!r}")
+
+
+def _si(count: float) -> str:
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(count) >= limit:
+            return f"{count / limit:.3g}{suffix}"
+    return f"{count:.0f}"
+
+
+def confusion_matrix_figure(
+    cm: np.ndarray,
+    classes: Sequence[str],
+    normalize: str | None = None,
+    annotate: bool | None = None,
+    colorscale: str = "Blues",
+) -> go.Figure:
+    """Confusion matrix heatmap: rows (y) = ground truth, columns (x) = prediction, class names on both.
+
+    cm: ``(C, C)`` counts. ``normalize``: see ``normalize_confusion``; ``z`` is that matrix with
+    undefined cells as ``None``. Hover shows the count, the share of the ground-truth class and
+    the share of the predicted class. Cells carry ``customdata = [true_index, pred_index]`` so a
+    click can be mapped back. ``annotate`` writes values in cells (default: up to 12 classes).
+    """
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(classes):
+        raise SegdashError(f"confusion matrix of shape {cm.shape} does not fit {len(classes)} classes")
+    counts = cm.astype(np.float64)
+    z = normalize_confusion(counts, normalize)
+    rows, cols = _shares(counts)
+    names = [str(c) for c in classes]
+    n = len(names)
+    hover = [
+        [
+            f"ground truth: <b>{names[i]}</b><br>predicted: <b>{names[j]}</b><br>pixels: {counts[i, j]:,.0f}"
+            f"<br>of ground-truth {names[i]}: {_fmt(rows[i, j] * 100, '.2f')}%"
+            f"<br>of predicted {names[j]}: {_fmt(cols[i, j] * 100, '.2f')}%"
+            for j in range(n)
+        ]
+        for i in range(n)
+    ]
+    hover = [[line.replace("n/a%", "n/a") for line in row] for row in hover]
+    if annotate is None:
+        annotate = n <= 12
+    cell_text = [[_si(counts[i, j]) if normalize is None else _fmt(z[i, j] * 100, ".1f") for j in range(n)] for i in range(n)]
+    customdata = np.stack(np.meshgrid(np.arange(n), np.arange(n), indexing="ij"), axis=-1)  # [i, j] per cell
+    z_cells = [[v if math.isfinite(v) else None for v in row] for row in z.tolist()]
+    colorbar_title = {None: "pixels", "true": "share of<br>true class", "pred": "share of<br>predicted",
+                      "all": "share of<br>all pixels"}[normalize]  # fmt: skip
+    fig = go.Figure(
+        go.Heatmap(
+            z=z_cells, x=names, y=names, colorscale=colorscale, hovertext=hover, hoverinfo="text",
+            customdata=customdata, text=cell_text, texttemplate="%{text}" if annotate else None,
+            zmin=0, zmax=None if normalize is None else 1, xgap=1, ygap=1,
+            colorbar=dict(title=dict(text=colorbar_title)),
+        )
+    )  # fmt: skip
+    title = {None: "Confusion matrix (pixels)", "true": "Confusion matrix (share of each ground-truth class)",
+             "pred": "Confusion matrix (share of each predicted class)", "all": "Confusion matrix (share of all pixels)"}  # fmt: skip
+    _styled(fig, title[normalize], "predicted class", "ground-truth class")
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category", tickangle=-35 if n > 6 else 0, side="bottom")
+    fig.update_layout(height=int(min(900, max(420, 30 * n + 200))), plot_bgcolor="#f4f4f4")
+    return fig
+
+
+def per_class_bar_figure(
+    frame: pd.DataFrame,
+    metric: str = "iou",
+    colors: Sequence[ColorLike] | None = None,
+    classes: Sequence[str] | None = None,
+) -> go.Figure:
+    """One bar per class for a metric column of ``Scores.to_frame()``; undefined classes say "n/a".
+
+    A dashed line marks the mean over the defined classes (undefined ones are left out).
+    """
+    names, values = _frame_column(frame, metric, classes)
+    fig = go.Figure(
+        go.Bar(
+            x=names, y=_gaps(values), marker=dict(color=_class_colors(names, colors), line=dict(color="#444", width=0.6)),
+            text=[_fmt(v, ",.0f" if metric == "support" else ".3f") for v in values], textposition="outside",
+            hovertemplate="<b>%{x}</b><br>" + metric_label(metric) + ": %{text}<extra></extra>", name=metric_label(metric),
+        )
+    )  # fmt: skip
+    _na_annotations(fig, names, values)
+    defined = values[np.isfinite(values)]
+    if metric != "support" and defined.size:
+        mean = float(defined.mean())
+        note = f"mean {mean:.3f}" + (f" ({len(values) - defined.size} n/a left out)" if defined.size < len(values) else "")
+        fig.add_hline(y=mean, line=dict(color="#555", dash="dash", width=1), annotation_text=note,
+                      annotation_position="top left")  # fmt: skip
+    _styled(fig, f"{metric_label(metric)} per class", "class", metric_label(metric))
+    if metric in UNIT_METRICS:
+        fig.update_yaxes(range=[0, 1.1])
+    return fig
+
+
+def frequency_vs_iou_figure(
+    frequency: Sequence[float],
+    iou: Sequence[float],
+    classes: Sequence[str],
+    colors: Sequence[ColorLike] | None = None,
+    metric: str = "iou",
+) -> go.Figure:
+    """Class pixel frequency (log x) against a per-class score (y): imbalance joined to performance.
+
+    Classes with no pixels (cannot sit on a log axis) or an undefined score are named in a note.
+    """
+    frequency, score = _floats(frequency), _floats(iou)
+    if not len(frequency) == len(score) == len(classes):
+        raise SegdashError(f"{len(frequency)} frequencies and {len(score)} scores for {len(classes)} classes")
+    fill = _class_colors(classes, colors)
+    placed = np.isfinite(frequency) & (frequency > 0) & np.isfinite(score)
+    index = np.flatnonzero(placed)
+    fig = go.Figure(
+        go.Scatter(
+            x=frequency[index].tolist(), y=score[index].tolist(), mode="markers+text",
+            text=[classes[i] for i in index], textposition="top center",
+            marker=dict(size=13, color=[fill[i] for i in index], line=dict(color="#333", width=1)),
+            hovertemplate="<b>%{text}</b><br>pixel frequency: %{x:.3~%}<br>" + metric_label(metric)
+            + ": %{y:.3f}<extra></extra>", name="classes",
+        )
+    )  # fmt: skip
+    left_out = [
+        f"{classes[i]} ({'no pixels' if not (np.isfinite(frequency[i]) and frequency[i] > 0) else 'n/a'})"
+        for i in np.flatnonzero(~placed)
+    ]
+    if left_out:
+        fig.add_annotation(text="not shown: " + ", ".join(left_out), x=0, y=-0.22, xref="paper", yref="paper",
+                           showarrow=False, xanchor="left", font=dict(size=11, color="#666"))  # fmt: skip
+    _styled(fig, f"Class frequency vs {metric_label(metric)}", "share of ground-truth pixels (log scale)",
+            metric_label(metric))  # fmt: skip
+    fig.update_xaxes(type="log", tickformat=".2~%")
+    fig.update_yaxes(range=[-0.05, 1.1])
+    fig.update_layout(showlegend=False)
+    return fig
+
+
+def metric_delta_figure(
+    frame_a: pd.DataFrame,
+    frame_b: pd.DataFrame,
+    classes: Sequence[str] | None = None,
+    metric: str = "iou",
+    label_a: str = "A",
+    label_b: str = "B",
+) -> go.Figure:
+    """Per-class change ``B - A`` of a metric (rows matched by class name): green up, red down, "n/a" undefined."""
+    names = list(classes) if classes is not None else list(frame_a["name"] if "name" in frame_a else frame_a.index)
+    _, values_a = _frame_column(frame_a, metric, names)
+    _, values_b = _frame_column(frame_b, metric, names)
+    delta = values_b - values_a
+    fig = go.Figure(
+        go.Bar(
+            x=names, y=_gaps(delta), marker=dict(color=[POSITIVE_COLOR if d >= 0 else NEGATIVE_COLOR for d in
+                                                        np.nan_to_num(delta)]),
+            customdata=[[_fmt(a), _fmt(b), _fmt(d, "+.3f")] for a, b, d in zip(values_a, values_b, delta)],
+            text=[_fmt(d, "+.3f") for d in delta], textposition="outside", name=f"{label_b} - {label_a}",
+            hovertemplate=f"<b>%{{x}}</b><br>{label_a}: %{{customdata[0]}}<br>{label_b}: %{{customdata[1]}}"
+            "<br>change: %{customdata[2]}<extra></extra>",
+        )
+    )  # fmt: skip
+    _na_annotations(fig, names, delta)
+    fig.add_hline(y=0, line=dict(color="#333", width=1))
+    _styled(fig, f"{metric_label(metric)} change per class: {label_b} vs {label_a}", "class",
+            f"Δ {metric_label(metric)} ({label_b} − {label_a})")  # fmt: skip
+    return fig
+
+
+def distance_metrics_figure(
+    distances: pd.DataFrame | Mapping[str, Mapping[str, float]],
+    classes: Sequence[str] | None = None,
+    colors: Sequence[ColorLike] | None = None,
+    metrics: Sequence[str] | None = None,
+) -> go.Figure:
+    """Surface-distance metrics per class (HD95, ASSD, relative area difference), one panel each.
+
+    distances: a frame with a ``name`` column (or class-name index) and one column per metric,
+    or ``{class: {metric: value}}``. Undefined values (class absent) show as "n/a".
+    """
+    frame = pd.DataFrame.from_dict(distances, orient="index") if isinstance(distances, Mapping) else distances.copy()
+    if "name" not in frame.columns:
+        frame = frame.rename_axis("name").reset_index()
+    metrics = list(metrics or [c for c in frame.columns if c != "name" and pd.api.types.is_numeric_dtype(frame[c])])
+    if not metrics or frame.empty:
+        return _empty("Distance metrics per class", "no distance metrics computed")
+    names = list(classes) if classes is not None else list(frame["name"])
+    fill = _class_colors(names, colors)
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[metric_label(m) for m in metrics],
+                        horizontal_spacing=0.08)  # fmt: skip
+    for k, metric in enumerate(metrics, start=1):
+        _, values = _frame_column(frame, metric, names)
+        fig.add_trace(
+            go.Bar(x=names, y=_gaps(values), marker=dict(color=fill, line=dict(color="#444", width=0.6)),
+                   text=[_fmt(v, ".2f") for v in values], textposition="outside", name=metric_label(metric),
+                   hovertemplate="<b>%{x}</b><br>" + metric_label(metric) + ": %{text}<extra></extra>"),
+            row=1, col=k,
+        )  # fmt: skip
+        _na_annotations(fig, names, values, row=1, col=k)
+    _styled(fig, "Distance metrics per class (lower is better)")
+    fig.update_layout(showlegend=False)
+    return fig
+
+
+def per_image_histogram_figure(per_image: pd.DataFrame, metric: str = "mean_dice", bins: int = 30) -> go.Figure:
+    """Distribution of a per-image score (``Evaluation.per_image``); undefined images are counted in the title."""
+    values = _floats(per_image[metric].to_numpy()) if metric in per_image else np.array([])
+    defined = values[np.isfinite(values)]
+    if defined.size == 0:
+        return _empty(f"{metric_label(metric)} per image", "no per-image scores")
+    fig = go.Figure(go.Histogram(x=defined.tolist(), nbinsx=bins, marker=dict(color=SERIES_COLORS[0]),
+                                 hovertemplate="%{x}: %{y} images<extra></extra>"))  # fmt: skip
+    missing = values.size - defined.size
+    title = f"{metric_label(metric)} per image ({defined.size} images" + (f", {missing} n/a)" if missing else ")")
+    _styled(fig, title, metric_label(metric), "images")
+    return fig
+
+
+# --- training curves ----------------------------------------------------------------------------
+
+
+def _column(frame: pd.DataFrame | None, name: str) -> np.ndarray:
+    if frame is None or name not in frame.columns:
+        return np.full(0 if frame is None else len(frame), np.nan)
+    return _floats(frame[name].to_numpy())
+
+
+def smooth(values: Sequence[float], weight: float) -> np.ndarray:
+    """TensorBoard-style exponential moving average with debiasing; NaN entries stay NaN and are skipped."""
+    values = _floats(values)
+    out = np.full_like(values, np.nan)
+    average, norm = 0.0, 0.0
+    for k, v in enumerate(values):
+        if math.isfinite(v):
+            average = weight * average + (1 - weight) * v
+            norm = weight * norm + (1 - weight)
+            out[k] = average / norm
+    return out
+
+
+def _epoch_end_steps(epochs: np.ndarray, steps_df: pd.DataFrame) -> np.ndarray:
+    """x position (training step) of each epoch's end: its last logged step, extrapolated when not logged."""
+    ends = steps_df.groupby("epoch")["step"].max()
+    known = {float(e): float(s) for e, s in ends.items()}
+    if len(known) >= 2:
+        keys = sorted(known)
+        per_epoch = float(np.median(np.diff([known[k] for k in keys]) / np.diff(keys)))
+    else:
+        (epoch, step), = known.items()  # fmt: skip
+        per_epoch = step / max(epoch, 1.0) if step else 1.0
+    positions = []
+    for e in epochs:
+        if e in known:
+            positions.append(known[e])
+        elif math.isfinite(e):
+            nearest = min(known, key=lambda k: abs(k - e))
+            positions.append(known[nearest] + (e - nearest) * per_epoch)
+        else:
+            positions.append(np.nan)
+    return np.array(positions, np.float64)
+
+
+def loss_curves_figure(
+    steps_df: pd.DataFrame | None, epochs_df: pd.DataFrame | None, smoothing: float = 0.6
+) -> go.Figure:
+    """Training loss per step (raw, faint, plus a smoothed line) and train/val loss per epoch.
+
+    With step lines the x axis is the training step and epoch points sit at their epoch's
+    last step; without them the x axis is the epoch. NaN losses are gaps.
+    """
+    have_steps = steps_df is not None and len(steps_df) > 0 and {"step", "train_loss"} <= set(steps_df.columns)
+    have_epochs = epochs_df is not None and len(epochs_df) > 0 and "epoch" in epochs_df.columns
+    if not have_steps and not have_epochs:
+        return _empty("Loss", "no training data yet")
+    fig = go.Figure()
+    if have_steps:
+        steps = steps_df.sort_values("step")
+        x_steps = _floats(steps["step"].to_numpy())
+        loss = _column(steps, "train_loss")
+        fig.add_trace(go.Scatter(x=x_steps.tolist(), y=_gaps(loss), mode="lines", name="train loss (step)",
+                                 line=dict(color=SERIES_COLORS[0], width=1), opacity=0.3))  # fmt: skip
+        if smoothing > 0 and len(loss) > 2:
+            fig.add_trace(go.Scatter(x=x_steps.tolist(), y=_gaps(smooth(loss, smoothing)), mode="lines",
+                                     name="train loss (smoothed)", line=dict(color=SERIES_COLORS[0], width=2)))  # fmt: skip
+    if have_epochs:
+        epochs = epochs_df.sort_values("epoch")
+        epoch_numbers = _floats(epochs["epoch"].to_numpy())
+        x_epochs = _epoch_end_steps(epoch_numbers, steps_df) if have_steps and "epoch" in steps_df else epoch_numbers
+        for column, name, color in (("train_loss", "train loss (epoch)", SERIES_COLORS[2]),
+                                    ("val_loss", "val loss (epoch)", SERIES_COLORS[1])):  # fmt: skip
+            values = _column(epochs, column)
+            if np.isfinite(values).any():
+                fig.add_trace(
+                    go.Scatter(x=x_epochs.tolist(), y=_gaps(values), mode="lines+markers", name=name,
+                               customdata=epoch_numbers.tolist(), line=dict(color=color, width=2),
+                               hovertemplate="epoch %{customdata:.0f}<br>" + name + ": %{y:.4f}<extra></extra>")
+                )  # fmt: skip
+    _styled(fig, "Loss", "training step" if have_steps else "epoch", "loss")
+    return fig
+
+
+def _per_class_matrix(epochs: pd.DataFrame, column: str, num_classes: int) -> np.ndarray:
+    """``(epochs, C)`` floats from a column holding one list per epoch; missing -> NaN."""
+    rows = []
+    for value in epochs[column] if column in epochs.columns else [None] * len(epochs):
+        if isinstance(value, (list, tuple, np.ndarray)) and len(value) == num_classes:
+            rows.append(_floats(value))
+        else:
+            rows.append(np.full(num_classes, np.nan))
+    return np.array(rows, np.float64).reshape(len(rows), num_classes)
+
+
+def dice_curves_figure(
+    epochs_df: pd.DataFrame | None,
+    classes: Sequence[str],
+    colors: Sequence[ColorLike] | None = None,
+    metric: str = "dice",
+) -> go.Figure:
+    """Validation mean score (thick, dark) and per-class scores (class colours) per epoch.
+
+    ``metric``: ``"dice"`` (columns ``val_mean_dice``, ``val_dice``) or ``"iou"``.
+    Undefined per-class values are gaps.
+    """
+    title = f"Validation {metric_label(metric)}"
+    if epochs_df is None or len(epochs_df) == 0 or "epoch" not in epochs_df.columns:
+        return _empty(title, "no finished epoch yet")
+    epochs = epochs_df.sort_values("epoch")
+    x = _floats(epochs["epoch"].to_numpy()).tolist()
+    per_class = _per_class_matrix(epochs, f"val_{metric}", len(classes))
+    fig = go.Figure()
+    for k, (name, color) in enumerate(zip(classes, _class_colors(classes, colors))):
+        fig.add_trace(go.Scatter(x=x, y=_gaps(per_class[:, k]), mode="lines+markers", name=str(name),
+                                 line=dict(color=visible_on_white(color), width=1.5), marker=dict(size=5)))  # fmt: skip
+    fig.add_trace(go.Scatter(x=x, y=_gaps(_column(epochs, f"val_mean_{metric}")), mode="lines+markers",
+                             name=f"mean {metric_label(metric)}", line=dict(color="#111", width=3)))  # fmt: skip
+    _styled(fig, title, "epoch", metric_label(metric))
+    fig.update_yaxes(range=[0, 1.02])
+    fig.update_xaxes(dtick=1 if len(x) <= 20 else None)
+    return fig
+
+
+def runs_comparison_figure(runs: Mapping[str, pd.DataFrame], metric: str = "val_mean_dice") -> go.Figure:
+    """One line per run (``{run name: epochs frame}``) for an epoch metric column."""
+    title = f"{metric_label(metric)} by run"
+    fig = go.Figure()
+    for k, (name, epochs) in enumerate(runs.items()):
+        if epochs is None or len(epochs) == 0 or metric not in epochs.columns:
+            continue
+        epochs = epochs.sort_values("epoch")
+        fig.add_trace(go.Scatter(x=_floats(epochs["epoch"].to_numpy()).tolist(), y=_gaps(epochs[metric]),
+                                 mode="lines+markers", name=str(name),
+                                 line=dict(color=SERIES_COLORS[k % len(SERIES_COLORS)], width=2)))  # fmt: skip
+    if not fig.data:
+        return _empty(title, f"no run has logged {metric_label(metric)} yet")
+    _styled(fig, title, "epoch", metric_label(metric))
+    if metric in UNIT_METRICS:
+        fig.update_yaxes(range=[0, 1.02])
+    if metric == "lr":
+        fig.update_yaxes(type="log")
+    return fig

@@ -1,0 +1,477 @@
+"""Images for people: label maps coloured and blended over their image, error and difference maps.
+
+Every function is pure and vectorised (one look-up-table index per pixel, no per-class
+Python loop over pixels) and returns ``HxWx3 uint8`` RGB ready for ``st.image`` or
+``encode_png``::
+
+    shown = overlay_mask(image, prediction.labels, ds.colors, alpha=0.5, mode="contour")
+    errors = error_map(prediction.labels, mask, ignore_index=ds.ignore_index, image=image)
+    diff = difference_map(labels_a, labels_b, mask, image=image)   # diff.rgb, diff.counts["fixed"]
+    png_bytes = encode_png(prediction.labels, palette=ds.colors)  # an index PNG that looks coloured
+
+Label maps are ``HxW`` integer arrays holding class indices ``0..C-1``; any other value
+(the ignore index, 255, negatives) is "no class" and never painted.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Collection, Sequence
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from segdash.errors import SegdashError
+from segdash.viz.palette import ColorLike, as_rgb
+
+#: Colours of the error map and the difference map.
+CORRECT_COLOR = (46, 160, 67)
+WRONG_COLOR = (214, 39, 40)
+IGNORED_COLOR = (128, 128, 128)
+BOTH_WRONG_COLOR = (255, 176, 0)
+HIGHLIGHT_COLOR = (255, 0, 255)
+
+OVERLAY_MODES = ("fill", "contour", "both")
+
+
+# --- display conversion ------------------------------------------------------------------
+
+
+def to_display_rgb(image: np.ndarray, percentiles: tuple[float, float] = (1.0, 99.0)) -> np.ndarray:
+    """Any image array -> ``HxWx3 uint8`` RGB for showing.
+
+    - ``HxW``, ``HxWx1`` -> grey repeated to 3 channels; ``HxWx4`` -> alpha dropped;
+      other channel counts -> the first channel as grey.
+    - ``uint8`` (and integer arrays within 0..255) are shown as they are; ``bool`` as 0/255.
+    - Floats within 0..1 with 3 channels are scaled by 255 (colour images stay true).
+    - Everything else (MRI floats, z-scored data, 16-bit) is stretched so that the given
+      percentiles of the finite values map to 0 and 255 (robust to outliers);
+      NaN/inf become 0.
+    """
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise SegdashError(f"cannot show an array of shape {array.shape}: expected an HxW or HxWxC image")
+    channels = array.shape[2]
+    if channels == 4:
+        array = array[:, :, :3]
+    elif channels not in (1, 3):
+        array = array[:, :, :1]
+
+    if array.dtype == np.uint8:
+        display = array
+    elif array.dtype == np.bool_:
+        display = array.astype(np.uint8) * 255
+    elif np.issubdtype(array.dtype, np.integer) and array.size and array.min() >= 0 and array.max() <= 255:
+        display = array.astype(np.uint8)
+    elif np.issubdtype(array.dtype, np.number):
+        display = _stretch_to_uint8(array.astype(np.float32, copy=False), percentiles)
+    else:
+        raise SegdashError(f"cannot show an image of dtype {array.dtype}: expected numbers")
+
+    if display.shape[2] == 1:
+        display = np.repeat(display, 3, axis=2)
+    return np.ascontiguousarray(display)
+
+
+def _stretch_to_uint8(array: np.ndarray, percentiles: tuple[float, float]) -> np.ndarray:
+    """Float ``HxWxC`` -> uint8, robust percentile stretch (see ``to_display_rgb``)."""
+    finite = np.isfinite(array)
+    values = array[finite]
+    if values.size == 0:
+        return np.zeros(array.shape, np.uint8)
+    low, high = float(values.min()), float(values.max())
+    if not (array.shape[2] == 3 and low >= 0.0 and high <= 1.0):
+        sample = values[:: max(1, values.size // 1_000_000)]  # percentiles of a 1M-value sample suffice
+        p_low, p_high = np.percentile(sample, percentiles)
+        if p_high > p_low:  # otherwise (mostly constant image) keep the full min..max range
+            low, high = float(p_low), float(p_high)
+    else:
+        low, high = 0.0, 1.0
+    if high <= low:
+        return np.zeros(array.shape, np.uint8)
+    scaled = (np.where(finite, array, low) - low) * np.float32(255.0 / (high - low))
+    return np.rint(np.clip(scaled, 0, 255)).astype(np.uint8)
+
+
+# --- label maps --------------------------------------------------------------------------
+
+
+def _label_map(labels: np.ndarray) -> np.ndarray:
+    """Check and return an ``HxW`` integer label map (integral floats accepted)."""
+    array = np.asarray(labels)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim != 2:
+        raise SegdashError(f"a label map must be HxW, got shape {array.shape}")
+    if array.dtype == np.bool_:
+        return array.astype(np.int64)
+    if not np.issubdtype(array.dtype, np.integer):
+        if not np.issubdtype(array.dtype, np.floating) or not np.all(np.mod(array[np.isfinite(array)], 1) == 0):
+            raise SegdashError(f"a label map must hold integer class indices, got dtype {array.dtype}")
+        array = np.where(np.isfinite(array), array, -1).astype(np.int64)
+    return array
+
+
+def _class_index(labels: np.ndarray, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
+    """Label map -> look-up-table index: class ``c`` -> ``c``, anything else -> ``num_classes``."""
+    labels = _label_map(labels)
+    valid = (labels >= 0) & (labels < num_classes)
+    if ignore_index is not None:
+        valid &= labels != ignore_index
+    return np.where(valid, labels, num_classes).astype(np.intp)
+
+
+def _color_table(colors: Sequence[ColorLike], extra: ColorLike = (0, 0, 0)) -> np.ndarray:
+    """``(C+1, 3) uint8``: one row per class colour, then ``extra`` for "no class"."""
+    return np.array([as_rgb(c) for c in colors] + [as_rgb(extra)], dtype=np.uint8)
+
+
+def _check_same_size(image: np.ndarray, labels: np.ndarray, what: str = "label map") -> None:
+    if image.shape[:2] != labels.shape[:2]:
+        raise SegdashError(
+            f"the {what} is {labels.shape[1]}x{labels.shape[0]} but the image is "
+            f"{image.shape[1]}x{image.shape[0]} (width x height); they must have the same size"
+        )
+
+
+def colorize(
+    labels: np.ndarray,
+    colors: Sequence[ColorLike],
+    ignore_index: int | None = None,
+    ignore_color: ColorLike = (0, 0, 0),
+) -> np.ndarray:
+    """``HxW`` label map -> ``HxWx3 uint8``: class ``c`` in ``colors[c]``, other values in ``ignore_color``."""
+    index = _class_index(labels, len(colors), ignore_index)
+    return _color_table(colors, ignore_color)[index]
+
+
+def _blend(base: np.ndarray, paint: np.ndarray, where: np.ndarray, alpha: float) -> np.ndarray:
+    """``base`` with ``round((1 - alpha) * base + alpha * paint)`` at pixels where ``where`` is true."""
+    out = base.copy()
+    if alpha == 1.0:
+        out[where] = paint[where]
+    elif alpha > 0.0:
+        mixed = base[where].astype(np.float32) * np.float32(1.0 - alpha) + paint[where].astype(np.float32) * np.float32(
+            alpha
+        )
+        out[where] = np.rint(mixed).astype(np.uint8)
+    return out
+
+
+def region_borders(labels: np.ndarray, thickness: int = 1) -> np.ndarray:
+    """``HxW bool``: pixels within ``thickness`` pixels of a different label (inside each region).
+
+    Morphological gradient: a pixel is on a border when the max and min label in its
+    ``(2t+1)x(2t+1)`` neighbourhood differ. The image edge is not a border.
+    """
+    if thickness < 1:
+        raise SegdashError(f"contour thickness must be at least 1 pixel, got {thickness}")
+    labels = _label_map(labels)
+    # cv2 morphology takes at most 16-bit integers: compress labels to their rank.
+    _, ranks = np.unique(labels, return_inverse=True)
+    ranks = ranks.reshape(labels.shape)
+    if ranks.max(initial=0) > 65535:
+        raise SegdashError("too many distinct labels (> 65536) to draw contours")
+    ranks = ranks.astype(np.uint16)
+    kernel = np.ones((2 * thickness + 1, 2 * thickness + 1), np.uint8)
+    return cv2.dilate(ranks, kernel) != cv2.erode(ranks, kernel)
+
+
+def _shown_classes(num_classes: int, classes: Collection[int] | None) -> np.ndarray:
+    """``(C+1,) bool`` look-up table: which class indices to paint (the "no class" slot never)."""
+    shown = np.zeros(num_classes + 1, dtype=bool)
+    if classes is None:
+        shown[:num_classes] = True
+        return shown
+    for c in classes:
+        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)):
+            raise SegdashError(f"classes to show must be class indices (ints), got {c!r}")
+        if not 0 <= c < num_classes:
+            raise SegdashError(f"class index {c} is out of range: there are {num_classes} classes (0..{num_classes - 1})")
+        shown[c] = True
+    return shown
+
+
+def overlay_mask(
+    image: np.ndarray,
+    labels: np.ndarray,
+    colors: Sequence[ColorLike],
+    alpha: float = 0.5,
+    classes: Collection[int] | None = None,
+    mode: str = "fill",
+    ignore_index: int | None = None,
+    thickness: int = 1,
+) -> np.ndarray:
+    """Class colours blended over an image: ``HxWx3 uint8``.
+
+    image: ``HxWxC`` (any dtype, see ``to_display_rgb``); labels: ``HxW`` int class indices.
+    Painted pixels become ``round((1 - alpha) * image + alpha * colors[label])``.
+    ``classes``: indices to show (others left as the image), ``None`` = all.
+    ``mode``: ``"fill"`` paints whole regions, ``"contour"`` only the ``thickness``-pixel
+    inner border of each region, ``"both"`` fills at ``alpha`` and draws opaque contours.
+    Pixels equal to ``ignore_index`` or outside ``0..len(colors)-1`` are never painted.
+    """
+    if mode not in OVERLAY_MODES:
+        raise SegdashError(f"unknown overlay mode {mode!r}; choose one of {', '.join(OVERLAY_MODES)}")
+    if not 0.0 <= alpha <= 1.0:
+        raise SegdashError(f"opacity must be between 0 and 1, got {alpha}")
+    base = to_display_rgb(image)
+    labels = _label_map(labels)
+    _check_same_size(base, labels)
+    index = _class_index(labels, len(colors), ignore_index)
+    paint = _color_table(colors)[index]
+    visible = _shown_classes(len(colors), classes)[index]
+    if mode == "fill":
+        return _blend(base, paint, visible, alpha)
+    borders = visible & region_borders(index, thickness)
+    if mode == "contour":
+        return _blend(base, paint, borders, alpha)
+    return _blend(_blend(base, paint, visible, alpha), paint, borders, 1.0)
+
+
+# --- errors and differences ----------------------------------------------------------------
+
+
+def _valid_pixels(target: np.ndarray, ignore_index: int | None) -> np.ndarray:
+    return np.ones(target.shape, bool) if ignore_index is None else target != ignore_index
+
+
+def _paint_codes(
+    codes: np.ndarray, palette: Sequence[ColorLike], image: np.ndarray | None, alpha: float, keep: int | None
+) -> np.ndarray:
+    """``HxW`` small-int codes -> RGB via ``palette``; over ``image`` (blended by ``alpha``) when given.
+
+    Pixels whose code equals ``keep`` show the bare image (or the palette colour without an image).
+    """
+    table = _color_table(palette[:-1], palette[-1])
+    paint = table[codes]
+    if image is None:
+        return paint
+    base = to_display_rgb(image)
+    _check_same_size(base, codes)
+    where = np.ones(codes.shape, bool) if keep is None else codes != keep
+    return _blend(base, paint, where, alpha)
+
+
+def error_counts(pred: np.ndarray, target: np.ndarray, ignore_index: int | None = None) -> dict:
+    """``{"correct", "wrong", "ignored", "accuracy"}`` pixel counts (accuracy ``None`` if nothing counted)."""
+    pred, target = _label_map(pred), _label_map(target)
+    _check_same_size(target, pred, "prediction")
+    valid = _valid_pixels(target, ignore_index)
+    correct = int(np.count_nonzero(valid & (pred == target)))
+    counted = int(np.count_nonzero(valid))
+    return {
+        "correct": correct,
+        "wrong": counted - correct,
+        "ignored": int(valid.size - counted),
+        "accuracy": correct / counted if counted else None,
+    }
+
+
+def error_map(
+    pred: np.ndarray,
+    target: np.ndarray,
+    ignore_index: int | None = None,
+    image: np.ndarray | None = None,
+    alpha: float = 0.5,
+    show_correct: bool = True,
+) -> np.ndarray:
+    """Correct pixels green, wrong red, ignored grey: ``HxWx3 uint8``.
+
+    pred, target: ``HxW`` int label maps. With ``image`` the colours are blended over it
+    by ``alpha``; ``show_correct=False`` leaves correct pixels as the bare image (or black).
+    """
+    pred, target = _label_map(pred), _label_map(target)
+    _check_same_size(target, pred, "prediction")
+    valid = _valid_pixels(target, ignore_index)
+    codes = np.where(valid, np.where(pred == target, 0, 1), 2).astype(np.intp)  # 0 correct, 1 wrong, 2 ignored
+    correct_color = CORRECT_COLOR if show_correct else (0, 0, 0)
+    return _paint_codes(codes, [correct_color, WRONG_COLOR, IGNORED_COLOR], image, alpha, None if show_correct else 0)
+
+
+class DifferenceMap(NamedTuple):
+    """What checkpoint B changed against checkpoint A, judged by the ground truth."""
+
+    #: ``HxWx3 uint8``: fixed green, broken red, both wrong amber, ignored grey.
+    rgb: np.ndarray
+    #: Pixel counts: ``fixed``, ``broken``, ``both_wrong``, ``both_correct``, ``ignored``.
+    counts: dict
+
+
+def difference_map(
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    target: np.ndarray,
+    ignore_index: int | None = None,
+    image: np.ndarray | None = None,
+    alpha: float = 0.6,
+) -> DifferenceMap:
+    """Compare two predictions pixel by pixel against the ground truth.
+
+    fixed (A wrong, B right) green; broken (A right, B wrong) red; both wrong amber;
+    ignored grey; both correct black, or the bare image when ``image`` is given.
+    Returns ``DifferenceMap(rgb, counts)`` (unpacks as a tuple).
+    """
+    pred_a, pred_b, target = _label_map(pred_a), _label_map(pred_b), _label_map(target)
+    _check_same_size(target, pred_a, "prediction A")
+    _check_same_size(target, pred_b, "prediction B")
+    valid = _valid_pixels(target, ignore_index)
+    a_right, b_right = pred_a == target, pred_b == target
+    # 0 both correct, 1 fixed, 2 broken, 3 both wrong, 4 ignored
+    codes = np.where(a_right, np.where(b_right, 0, 2), np.where(b_right, 1, 3))
+    codes = np.where(valid, codes, 4).astype(np.intp)
+    counts_by_code = np.bincount(codes.reshape(-1), minlength=5)
+    counts = {
+        name: int(counts_by_code[code])
+        for code, name in enumerate(("both_correct", "fixed", "broken", "both_wrong", "ignored"))
+    }
+    palette = [(0, 0, 0), CORRECT_COLOR, WRONG_COLOR, BOTH_WRONG_COLOR, IGNORED_COLOR]
+    return DifferenceMap(_paint_codes(codes, palette, image, alpha, keep=0), counts)
+
+
+def confusion_pixels(
+    pred: np.ndarray, target: np.ndarray, true_class: int, pred_class: int
+) -> np.ndarray:
+    """``HxW bool``: pixels whose ground truth is ``true_class`` and prediction ``pred_class``."""
+    pred, target = _label_map(pred), _label_map(target)
+    _check_same_size(target, pred, "prediction")
+    return (target == true_class) & (pred == pred_class)
+
+
+def highlight_pixels(
+    image: np.ndarray,
+    mask: np.ndarray,
+    color: ColorLike = HIGHLIGHT_COLOR,
+    alpha: float = 0.8,
+    dim: float = 0.5,
+) -> np.ndarray:
+    """Make the pixels of a boolean ``HxW`` mask stand out: ``HxWx3 uint8``.
+
+    Mask pixels are blended with ``color`` by ``alpha``; all other pixels are darkened
+    by the factor ``dim`` (0 = untouched, 1 = black). For "ground truth A predicted as B".
+    """
+    base = to_display_rgb(image)
+    mask = np.asarray(mask, dtype=bool)
+    _check_same_size(base, mask, "mask")
+    paint = np.broadcast_to(np.array(as_rgb(color), np.uint8), base.shape)
+    black = np.zeros_like(base)
+    dimmed = _blend(base, black, ~mask, dim)
+    return _blend(dimmed, paint, mask, alpha)
+
+
+# --- layout and export ---------------------------------------------------------------------
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without FreeType: fixed-size bitmap font
+        return ImageFont.load_default()
+
+
+def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
+    """Scale to ``height`` keeping the aspect ratio; nearest neighbour when enlarging keeps labels crisp."""
+    h, w = image.shape[:2]
+    if h == height:
+        return image
+    width = max(1, round(w * height / h))
+    interpolation = cv2.INTER_NEAREST if height > h else cv2.INTER_AREA
+    return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def grid(
+    images: Sequence[np.ndarray],
+    columns: int | None = None,
+    titles: Sequence[str] | None = None,
+    gap: int = 4,
+    height: int | None = None,
+    background: ColorLike = (255, 255, 255),
+) -> np.ndarray:
+    """Tile images into one ``uint8 RGB`` picture, ``columns`` per row (default: all in one row).
+
+    Each image goes through ``to_display_rgb`` and is scaled to ``height`` (default: the
+    tallest image) keeping its aspect ratio, centred in a cell as wide as the widest one;
+    ``titles`` are written above the cells.
+    """
+    if not images:
+        raise SegdashError("nothing to show: no images given")
+    if titles is not None and len(titles) != len(images):
+        raise SegdashError(f"{len(titles)} titles for {len(images)} images")
+    pictures = [to_display_rgb(im) for im in images]
+    height = height or max(p.shape[0] for p in pictures)
+    pictures = [_fit_height(p, height) for p in pictures]
+    columns = max(1, min(columns or len(pictures), len(pictures)))
+    rows = -(-len(pictures) // columns)
+    cell_w = max(p.shape[1] for p in pictures)
+    font_size = max(10, min(20, cell_w // 16))
+    title_h = font_size + 8 if titles else 0
+    cell_h = height + title_h
+    canvas = np.empty((rows * cell_h + (rows - 1) * gap, columns * cell_w + (columns - 1) * gap, 3), np.uint8)
+    canvas[:] = as_rgb(background)
+    for k, picture in enumerate(pictures):
+        top = (k // columns) * (cell_h + gap) + title_h
+        left = (k % columns) * (cell_w + gap) + (cell_w - picture.shape[1]) // 2
+        canvas[top : top + height, left : left + picture.shape[1]] = picture
+    if titles:
+        page = Image.fromarray(canvas)
+        draw = ImageDraw.Draw(page)
+        font = _font(font_size)
+        for k, title in enumerate(titles):
+            x = (k % columns) * (cell_w + gap) + cell_w // 2
+            y = (k // columns) * (cell_h + gap) + title_h // 2
+            draw.text((x, y), str(title), fill=(20, 20, 20), font=font, anchor="mm")
+        canvas = np.asarray(page)
+    return canvas
+
+
+def side_by_side(
+    images: Sequence[np.ndarray],
+    titles: Sequence[str] | None = None,
+    gap: int = 4,
+    height: int | None = None,
+) -> np.ndarray:
+    """Images in one row, scaled to the same height, with optional titles (see ``grid``)."""
+    return grid(images, columns=len(images), titles=titles, gap=gap, height=height)
+
+
+def encode_png(array: np.ndarray, palette: Sequence[ColorLike] | None = None) -> bytes:
+    """PNG file bytes (for downloads) of a label map or an image.
+
+    - ``HxW`` integer label map -> 8-bit index PNG (16-bit if labels exceed 255); with
+      ``palette`` (class colours) an 8-bit palette PNG whose pixel values stay the class
+      indices but which image viewers show in colour. ``bool`` masks -> 0/1.
+    - ``HxWx3``/``HxWx4 uint8`` -> RGB/RGBA PNG; other images go through ``to_display_rgb``.
+    """
+    array = np.asarray(array)
+    if array.ndim == 2 and (np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_):
+        picture = _label_png(array, palette)
+    elif array.ndim == 3 and array.dtype == np.uint8 and array.shape[2] in (3, 4):
+        picture = Image.fromarray(np.ascontiguousarray(array))
+    else:
+        picture = Image.fromarray(to_display_rgb(array))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _label_png(labels: np.ndarray, palette: Sequence[ColorLike] | None) -> Image.Image:
+    labels = labels.astype(np.int64)
+    low, high = (int(labels.min()), int(labels.max())) if labels.size else (0, 0)
+    if low < 0 or high > 65535:
+        raise SegdashError(f"label values {low}..{high} do not fit a PNG (0..65535)")
+    if high > 255:
+        if palette is not None:
+            raise SegdashError(f"a palette PNG holds labels up to 255, these go up to {high}")
+        return Image.fromarray(labels.astype(np.uint16))
+    picture = Image.fromarray(labels.astype(np.uint8))  # mode "L"
+    if palette is not None:
+        if len(palette) > 256:
+            raise SegdashError(f"a palette PNG holds at most 256 colours, got {len(palette)}")
+        table = np.zeros((256, 3), np.uint8)
+        table[: len(palette)] = [as_rgb(c) for c in palette]
+        picture.putpalette(table.reshape(-1).tolist())  # "L" -> "P", pixel values unchanged
+    return picture
