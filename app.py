@@ -1,0 +1,26 @@
+"""segdash: a dashboard to show, judge and compare semantic-segmentation models.
+
+    streamlit run app.py
+
+Opens on the built-in ``brain-mri`` dataset with the shipped weights; no set-up,
+no network. The pages live in ``pages/``; their logic lives in ``segdash/ui``.
+"""
+
+import streamlit as st
+
+from segdash.ui import sidebar
+
+st.set_page_config(page_title="segdash", page_icon=":material/layers:", layout="wide")
+
+page = st.navigation(
+    [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/predict.py", title="Predict", icon=":material/image_search:"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
+        st.Page("pages/dataset.py", title="Dataset", icon=":material/bar_chart:"),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+    ]
+)
+sidebar.remember(sidebar.render())
+page.run()

@@ -1,0 +1,20 @@
+"""Predict: upload images or pick dataset samples, and see what the model segments."""
+
+import streamlit as st
+
+from segdash.ui import evaluate_page, sidebar, widgets
+from segdash.ui import predict_page as page
+
+choice = sidebar.current()
+
+st.title("Predict")
+meta = page.model_meta(choice)
+if meta is None:
+    st.stop()
+
+settings = widgets.overlay_controls(meta.classes)
+if page.choose_source() == page.SOURCE_UPLOAD:
+    inputs = page.uploaded_inputs(choice)
+else:
+    inputs = page.sample_inputs(choice, worst_ids=lambda split: evaluate_page.worst_sample_ids(choice, split))
+page.show_predictions(choice, inputs, settings)

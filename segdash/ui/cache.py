@@ -1,0 +1,195 @@
+"""Everything the dashboard loads or computes once and reuses.
+
+``st.cache_resource`` holds objects shared by every session (datasets, predictors:
+read-only after loading, so thread-safe); ``st.cache_data`` holds tables
+(statistics, metadata). Keys are plain strings and numbers; a checkpoint's key
+includes its files' modification time, so a re-written ``best/`` is reloaded.
+Switching pages never reloads a model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from segdash.ui import state
+
+
+# --- datasets ---------------------------------------------------------------------------
+@st.cache_resource(show_spinner="Opening the dataset…", max_entries=8)
+def _open_dataset(name: str, format: str | None, options: tuple[tuple[str, str], ...]):
+    from segdash.data import open_dataset
+
+    return open_dataset(name, format=format, **dict(options))
+
+
+def dataset(choice: state.DatasetChoice):
+    """The dataset for a sidebar choice (raises SegdashError for a bad folder or format)."""
+    from segdash.errors import SegdashError
+
+    if not choice.name:
+        raise SegdashError("type the dataset folder's path in the sidebar")
+    return _open_dataset(choice.name, choice.format, choice.options)
+
+
+def dataset_key(choice: state.DatasetChoice) -> str:
+    """A string naming a dataset choice, for cache keys."""
+    options = ",".join(f"{k}={v}" for k, v in choice.options)
+    return f"{choice.name}|{choice.format or ''}|{options}"
+
+
+# --- checkpoints ------------------------------------------------------------------------
+def checkpoint_stamp(path: str | Path) -> float:
+    """Latest modification time of a checkpoint folder's files (0 when missing)."""
+    folder = Path(path)
+    try:
+        return max((f.stat().st_mtime for f in folder.iterdir() if f.is_file()), default=0.0)
+    except OSError:
+        return 0.0
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _read_meta(path: str, stamp: float):
+    from segdash.models.checkpoint import read_meta
+
+    return read_meta(path)
+
+
+def checkpoint_meta(path: str | Path):
+    """The ``CheckpointMeta`` of a checkpoint folder (raises SegdashError when it is not one)."""
+    return _read_meta(str(path), checkpoint_stamp(path))
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=6)
+def _load_predictor(path: str, device: str, stamp: float):
+    from segdash.infer.predictor import Predictor
+
+    return Predictor.from_checkpoint(path, device=device)
+
+
+def predictor(choice: state.ModelChoice):
+    """The ``Predictor`` of the chosen checkpoint on the chosen device, loaded once."""
+    from segdash.errors import SegdashError
+
+    if not choice.is_set:
+        raise SegdashError("choose a model in the sidebar (shipped weights, a training run's checkpoint or a folder)")
+    folder = Path(choice.path).expanduser()
+    if not folder.is_dir():
+        raise SegdashError(f"checkpoint folder {str(folder)!r} does not exist")
+    return _load_predictor(str(folder), choice.device, checkpoint_stamp(folder))
+
+
+def predictor_for(path: str | Path, device: str = "auto"):
+    """A ``Predictor`` for any checkpoint folder (Compare uses several)."""
+    return predictor(state.ModelChoice(str(path), device))
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogEntry:
+    """One checkpoint the model picker offers."""
+
+    path: str
+    label: str
+    group: str  # "shipped" | "run" | "folder"
+    dataset: str
+    classes: tuple[str, ...]
+    in_channels: int
+
+
+def _describe(path: Path, group: str, root: Path) -> CatalogEntry | None:
+    try:
+        meta = checkpoint_meta(path)
+    except Exception:  # a half-written or foreign folder: not offered
+        return None
+    relative = path.relative_to(root) if path.is_relative_to(root) else path
+    model = f"{meta.arch} {meta.encoder}"
+    if group == "shipped":
+        label = f"{relative.as_posix()} — {model}"
+    else:
+        parts = relative.parts
+        run_name = parts[0] if parts else relative.as_posix()
+        which = parts[-1].replace("_", " ") if len(parts) > 1 else ""
+        label = f"run {run_name} · {which} — {model}"
+    return CatalogEntry(str(path), label, group, str(meta.dataset or ""), tuple(meta.classes), int(meta.in_channels))
+
+
+def model_catalog() -> list[CatalogEntry]:
+    """Shipped checkpoints in ``weights/`` first, then every run's checkpoints (newest run first)."""
+    from segdash.models.checkpoint import find_checkpoints
+
+    entries: list[CatalogEntry] = []
+    for group, root in (("shipped", state.weights_dir()), ("run", state.runs_dir())):
+        if not root.is_dir():
+            continue
+        found = [Path(p) for p in find_checkpoints(root)]
+        found.sort(key=lambda p: _catalog_order(p, root, newest_first=group == "run"))
+        for path in found:
+            entry = _describe(path, group, root)
+            if entry is not None:
+                entries.append(entry)
+    return entries
+
+
+def _catalog_order(path: Path, root: Path, newest_first: bool) -> tuple:
+    """Runs newest first; inside a folder ``best`` first, then epochs in numeric order."""
+    parts = path.relative_to(root).parts
+    started = 0.0
+    if newest_first and parts:
+        try:
+            started = -(root / parts[0]).stat().st_mtime
+        except OSError:
+            pass
+    name = parts[-1] if parts else ""
+    number = int(name.rpartition("_")[2]) if name.rpartition("_")[2].isdigit() else -1
+    return (started, parts[:-1], name != "best", number, name)
+
+
+# --- device -------------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def device_label(preferred: str = "auto") -> str:
+    """'GPU: NVIDIA H100 …' or 'CPU (2 threads)' for the device the predictor will use."""
+    from segdash.device import choose_device, describe_device
+
+    return describe_device(choose_device(preferred))
+
+
+@st.cache_resource(show_spinner=False)
+def device_options() -> list[str]:
+    import torch
+
+    options = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        options += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return options
+
+
+# --- statistics and samples ------------------------------------------------------------------
+@st.cache_data(show_spinner="Counting class pixels…", max_entries=32)
+def class_stats(_dataset, key: str, split: str):
+    """``ClassStats`` of a split (streamed once, then cached on disk by segdash)."""
+    from segdash.data.stats import class_statistics
+
+    return class_statistics(_dataset, split)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def showcase_sample(_dataset, key: str, split: str, scan: int = 64) -> str:
+    """The sample id of ``split`` showing the most classes and the most foreground, among ``scan`` evenly spaced ones.
+
+    A good first prediction: a slice through the middle of the brain, not its edge.
+    """
+    ids = _dataset.ids(split)
+    picks = [ids[i] for i in np.linspace(0, len(ids) - 1, min(scan, len(ids))).round().astype(int)]
+    best, best_score = picks[0], (-1, -1)
+    for sample_id in picks:
+        _, mask, _ = _dataset.load(split, sample_id)
+        if mask is None:
+            return sample_id
+        counts = np.bincount(mask[mask >= 0].ravel(), minlength=_dataset.num_classes)[: _dataset.num_classes]
+        score = (int((counts[1:] > 0).sum()), int(counts[1:].sum()))
+        if score > best_score:
+            best, best_score = sample_id, score
+    return best

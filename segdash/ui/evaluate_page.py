@@ -1,0 +1,378 @@
+"""Evaluate: the chosen model over a split, in the background, then tables and a clickable confusion matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from segdash.data.base import SegDataset
+from segdash.ui import cache, jobs, state
+from segdash.ui.sidebar import SidebarChoice
+from segdash.ui.widgets import format_seconds, reported_errors, show_error
+
+ALL_IMAGES = 0
+NORMALIZE_VIEWS = {"counts": None, "row-normalised (recall)": "true", "column-normalised (precision)": "pred"}
+UNDEFINED_NOTE = (
+    "A class absent from both the ground truth and the prediction has undefined IoU / Dice (shown empty, "
+    "not 0 or 1) and is left out of the means."
+)
+
+
+class SubsetDataset(SegDataset):
+    """A view of one split of a dataset restricted to some sample ids (an evaluation with a limit)."""
+
+    def __init__(self, base: SegDataset, split: str, ids: list[str]):
+        self.base, self.split, self._ids = base, split, list(ids)
+        for name in ("name", "classes", "colors", "ignore_index", "in_channels", "source", "description"):
+            setattr(self, name, getattr(base, name))
+
+    @property
+    def normalization(self):
+        return self.base.normalization
+
+    def splits(self) -> list[str]:
+        return [self.split]
+
+    def ids(self, split: str) -> list[str]:
+        self.check_split(split)
+        return list(self._ids)
+
+    def load(self, split: str, sample_id: str):
+        self.check_split(split)
+        return self.base.load(split, sample_id)
+
+    def has_masks(self, split: str) -> bool:
+        return self.base.has_masks(split)
+
+
+def evenly_spaced(ids: list[str], limit: int) -> list[str]:
+    """``limit`` ids spread over the whole list (slices from every part of the volume), or all of them."""
+    if not limit or limit >= len(ids):
+        return list(ids)
+    return [ids[i] for i in np.linspace(0, len(ids) - 1, limit).round().astype(int)]
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+def _tags(choice: SidebarChoice, split: str) -> dict:
+    model = choice.model_choice
+    return {
+        "kind": "evaluation",
+        "dataset": cache.dataset_key(choice.dataset_choice),
+        "model": f"{model.path}|{model.device}|{cache.checkpoint_stamp(model.path)}",
+        "split": split,
+    }
+
+
+def evaluation_key(choice: SidebarChoice, split: str, limit: int, distances: bool) -> str:
+    tags = _tags(choice, split)
+    return "|".join(["eval", tags["dataset"], split, tags["model"], str(limit), "d" if distances else "-"])
+
+
+def finished_evaluations(choice: SidebarChoice, split: str | None = None) -> list[jobs.Job]:
+    """Finished evaluations of the chosen model on the chosen dataset (one split, or all), newest first."""
+    wanted = _tags(choice, split or "")
+    found = [
+        job for job in jobs.job_board().all()
+        if job.status == jobs.FINISHED and job.tags.get("kind") == "evaluation"
+        and job.tags.get("dataset") == wanted["dataset"] and job.tags.get("model") == wanted["model"]
+        and (split is None or job.tags.get("split") == split)
+    ]  # fmt: skip
+    return sorted(found, key=lambda job: job.finished or 0, reverse=True)
+
+
+def latest_evaluation(choice: SidebarChoice, split: str | None = None):
+    """The newest finished ``Evaluation`` of the chosen model on the chosen dataset (a split, or any)."""
+    found = finished_evaluations(choice, split)
+    return found[0].result if found else None
+
+
+def worst_sample_ids(choice: SidebarChoice, split: str) -> list[str] | None:
+    """Sample ids of ``split`` ranked worst first by the last evaluation, or None when there is none."""
+    evaluation = latest_evaluation(choice, split)
+    if evaluation is None:
+        return None
+    return list(ranked_images(evaluation)["sample_id"])
+
+
+def ranked_images(evaluation, metric: str = "mean_dice"):
+    """Per-image scores, worst first (undefined scores last)."""
+    frame = evaluation.per_image.copy()
+    metric = metric if metric in frame else "mean_iou"
+    return frame.sort_values(metric, ascending=True, na_position="last").reset_index(drop=True)
+
+
+def start_evaluation(choice: SidebarChoice, split: str, limit: int, distances: bool) -> jobs.Job:
+    """Start (or find) the background evaluation of the chosen model on ``split``."""
+    from segdash.infer.evaluate import evaluate
+    from segdash.models.checkpoint import check_compatible
+
+    ds = choice.dataset
+    predictor = cache.predictor(choice.model_choice)
+    check_compatible(cache.checkpoint_meta(choice.model_choice.path), ds)
+    ids = evenly_spaced(ds.ids(split), limit)
+    target = ds if len(ids) == len(ds.ids(split)) else SubsetDataset(ds, split, ids)
+
+    def work(job: jobs.Job):
+        job.report(0, len(ids))
+        return evaluate(target, split, predictor, progress=job.report, should_stop=job.should_stop, distances=distances)
+
+    label = f"{choice.dataset_choice.label} / {split} ({len(ids)} images)"
+    return jobs.job_board().start(evaluation_key(choice, split, limit, distances), label, work, _tags(choice, split))
+
+
+# --- controls -------------------------------------------------------------------------------------
+def controls(choice: SidebarChoice) -> tuple[str, int, bool, bool] | None:
+    """Split, image limit, distance metrics, and the Run button (returns None when nothing can run)."""
+    ds = choice.dataset
+    if ds is None:
+        st.info("The dataset in the sidebar does not open.")
+        return None
+    splits = [s for s in ds.splits() if ds.has_masks(s)]
+    if not splits:
+        st.warning("No split of this dataset has masks: nothing to evaluate against.")
+        return None
+    if st.session_state.get("evaluate.split") not in splits:
+        st.session_state["evaluate.split"] = "test" if "test" in splits else splits[-1]
+    cols = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
+    split = cols[0].selectbox("Split", splits, key="evaluate.split", persist_state="session")
+    total = len(ds.ids(split))
+    options = [ALL_IMAGES] + [n for n in (8, 16, 32, 64, 128, 256) if n < total]
+    limit = cols[1].selectbox("Images", options, key="evaluate.limit", persist_state="session",
+                              format_func=lambda n: f"all {total}" if n == ALL_IMAGES else f"{n} (evenly spaced)")
+    distances = cols[2].checkbox("Distance metrics", value=True, key="evaluate.distances", persist_state="session",
+                                 help="HD95, ASSD and relative area difference per class (slower)")
+    run = cols[3].button("Run evaluation", type="primary", icon=":material/play_arrow:", key="evaluate.run")
+    return split, int(limit or 0), bool(distances), run
+
+
+def current_job(choice: SidebarChoice, split: str, limit: int, distances: bool) -> jobs.Job | None:
+    return jobs.job_board().get(evaluation_key(choice, split, limit, distances))
+
+
+@st.fragment(run_every=0.7)
+def progress_panel(job_key: str) -> None:
+    """Progress bar, time left and Cancel while the job runs; a full rerun once it ends."""
+    job = jobs.job_board().get(job_key)
+    if job is None:
+        return
+    if not job.is_running:
+        st.rerun()
+    eta = job.eta_seconds()
+    text = f"Evaluating {job.label}: {job.done}/{job.total or '?'} images" + (
+        f" · about {format_seconds(eta)} left" if eta is not None else "")
+    cols = st.columns([5, 1], vertical_alignment="center")
+    cols[0].progress(job.fraction, text=text)
+    cols[1].button("Cancel", icon=":material/stop:", on_click=job.cancel, key="evaluate.cancel")
+
+
+def job_outcome(job: jobs.Job | None):
+    """The Evaluation of a finished job; a message for a failed or cancelled one."""
+    if job is None:
+        st.info("Run an evaluation to see per-class scores, the confusion matrix and the worst images.")
+        return None
+    if job.status == jobs.FAILED:
+        st.error(f"Evaluation failed: {job.error}", icon=":material/error:")
+        return None
+    if job.status == jobs.CANCELLED:
+        st.warning(f"Evaluation cancelled after {job.done} of {job.total} images.")
+        return None
+    if job.status == jobs.FINISHED:
+        st.success(f"Evaluated {job.label} in {format_seconds(job.seconds)}.", icon=":material/check_circle:")
+        return job.result
+    return None
+
+
+# --- results ----------------------------------------------------------------------------------------
+def show_summary(evaluation) -> None:
+    """Mean IoU, mean Dice, pixel accuracy, with the note on undefined classes."""
+    scores = evaluation.scores
+    cols = st.columns(4)
+    cols[0].metric("Mean IoU", _fmt(scores.mean_iou))
+    cols[1].metric("Mean Dice", _fmt(scores.mean_dice))
+    cols[2].metric("Pixel accuracy", _fmt(scores.pixel_accuracy))
+    fw = getattr(scores, "frequency_weighted_iou", None)
+    if fw is not None:
+        cols[3].metric("Freq.-weighted IoU", _fmt(fw))
+    st.caption(UNDEFINED_NOTE)
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.3f}"
+
+
+def per_class_table(evaluation, dataset_label: str, split: str) -> None:
+    """Sortable per-class table with a CSV download."""
+    frame = evaluation.scores.to_frame()
+    columns = {c: st.column_config.NumberColumn(c, format="%.3f") for c in
+               ("iou", "dice", "precision", "recall", "specificity")}  # fmt: skip
+    columns["support"] = st.column_config.NumberColumn("support (pixels)", format="%d")
+    st.dataframe(frame, hide_index=True, column_config=columns, width="stretch", key="evaluate.table")
+    st.download_button("Per-class table (CSV)", frame.to_csv(index=False).encode(), f"per_class_{split}.csv",
+                       "text/csv", icon=":material/download:", on_click="ignore", key="evaluate.csv")
+
+
+def _click_targets(fig, classes) -> None:
+    """Plotly heatmaps send no selection events to Streamlit; invisible square markers on each cell do."""
+    import plotly.graph_objects as go
+
+    names = [str(c) for c in classes]
+    n = len(names)
+    heat = fig.data[0]
+    xs = [names[j] for i in range(n) for j in range(n)]
+    ys = [names[i] for i in range(n) for j in range(n)]
+    hover = [heat.hovertext[i][j] for i in range(n) for j in range(n)] if heat.hovertext is not None else None
+    fig.add_trace(
+        go.Scatter(
+            x=xs, y=ys, mode="markers", hovertext=hover, hoverinfo="text" if hover else "x+y",
+            customdata=[[i, j] for i in range(n) for j in range(n)], showlegend=False, name="cells",
+            marker=dict(symbol="square", size=max(12, min(60, 420 // max(n, 1))), color="rgba(255,0,255,0.01)",
+                        line=dict(width=0)),
+            selected=dict(marker=dict(color="rgba(255,0,255,0.35)")),
+            unselected=dict(marker=dict(opacity=0.01)),
+        )
+    )  # fmt: skip
+    heat.hoverinfo = "skip"
+    fig.update_layout(clickmode="event+select", dragmode=False)
+
+
+def confusion_section(evaluation, classes) -> tuple[int, int]:
+    """The heatmap (counts / row / column normalised); a click on a cell picks (ground truth, predicted)."""
+    from segdash.viz.figures import confusion_matrix_figure
+
+    view = st.segmented_control("View", list(NORMALIZE_VIEWS), key="evaluate.cm_view", required=True,
+                                default="counts", persist_state="session")  # fmt: skip
+    fig = confusion_matrix_figure(evaluation.confusion, classes, normalize=NORMALIZE_VIEWS[view or "counts"])
+    _click_targets(fig, classes)
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="evaluate.cm", width="stretch")
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    names = [str(c) for c in classes]
+    if points:
+        point = points[0]
+        try:
+            clicked = (names.index(str(point["y"])), names.index(str(point["x"])))
+        except (KeyError, ValueError):
+            clicked = None
+        if clicked is not None and clicked != st.session_state.get("evaluate.last_click"):
+            st.session_state["evaluate.last_click"] = clicked
+            st.session_state["evaluate.gt"], st.session_state["evaluate.pred"] = clicked
+    if "evaluate.gt" not in st.session_state:
+        st.session_state["evaluate.gt"], st.session_state["evaluate.pred"] = largest_confusion(evaluation.confusion)
+    st.caption("Click a cell (ground truth A predicted as B) to see the images with the most such pixels.")
+    cols = st.columns(2)
+    gt = cols[0].selectbox("Ground truth", range(len(names)), format_func=names.__getitem__, key="evaluate.gt")
+    pred = cols[1].selectbox("Predicted as", range(len(names)), format_func=names.__getitem__, key="evaluate.pred")
+    return int(gt), int(pred)
+
+
+def largest_confusion(cm: np.ndarray) -> tuple[int, int]:
+    """(ground truth, predicted) of the biggest off-diagonal cell (the most common mistake)."""
+    off = np.asarray(cm, dtype=np.float64).copy()
+    np.fill_diagonal(off, -1)
+    i, j = np.unravel_index(int(np.argmax(off)), off.shape)
+    return int(i), int(j)
+
+
+def confused_samples(choice: SidebarChoice, evaluation, split: str, gt: int, pred: int, k: int = 4) -> None:
+    """The ``k`` images with the most pixels of class ``gt`` predicted as ``pred``, those pixels highlighted."""
+    from segdash.viz.overlay import confusion_pixels, highlight_pixels
+
+    from segdash.ui.predict_page import InputImage, predict
+
+    classes = choice.dataset.classes
+    top = evaluation.top_confusions(gt, pred, k)
+    rows = [(str(sample_id), int(count)) for sample_id, count in _pairs(top) if int(count) > 0]
+    if not rows:
+        st.info(f"No pixel of {classes[gt]} was predicted as {classes[pred]}.")
+        return
+    verb = "correct" if gt == pred else f"predicted as {classes[pred]}"
+    st.markdown(f"**{classes[gt]} {verb}**: the {len(rows)} images with the most such pixels")
+    cols = st.columns(len(rows))
+    for col, (sample_id, count) in zip(cols, rows):
+        with col, reported_errors(sample_id):
+            image, mask, _ = choice.dataset.load(split, sample_id)
+            prediction = predict(choice, InputImage(f"{split}/{sample_id}", image, mask))
+            where = confusion_pixels(prediction.labels, mask, gt, pred)
+            st.image(highlight_pixels(image, where), caption=f"{sample_id}: {count:,} px", width="stretch")
+            if st.button("Open in Predict", key=f"evaluate.open.{sample_id}", icon=":material/open_in_new:"):
+                state.request_prediction(split, [sample_id], reason=f"{classes[gt]} {verb} in {sample_id}")
+                st.switch_page("pages/predict.py")
+
+
+def _pairs(top):
+    """``top_confusions`` output as (sample_id, count) pairs (a DataFrame or a list of pairs)."""
+    if hasattr(top, "itertuples"):
+        columns = list(top.columns)
+        id_col = "sample_id" if "sample_id" in columns else columns[0]
+        count_col = next((c for c in ("pixels", "count") if c in columns), columns[-1])
+        return list(zip(top[id_col], top[count_col]))
+    return list(top)
+
+
+def ranking_section(evaluation, split: str) -> None:
+    """Per-image scores worst first; selecting rows opens them in Predict."""
+    frame = ranked_images(evaluation)
+    st.caption("Worst first. Select rows and open them in Predict.")
+    shown = st.dataframe(
+        frame, hide_index=True, width="stretch", height=320, on_select="rerun", selection_mode="multi-row",
+        key="evaluate.ranking",
+        column_config={c: st.column_config.NumberColumn(c, format="%.3f") for c in frame.columns if c != "sample_id"},
+    )  # fmt: skip
+    rows = list(shown.selection.rows) if shown is not None else []
+    chosen = [str(frame["sample_id"][r]) for r in rows][:8] or [str(s) for s in frame["sample_id"][:3]]
+    label = f"Open {len(chosen)} selected in Predict" if rows else "Open the 3 worst in Predict"
+    if st.button(label, icon=":material/open_in_new:", key="evaluate.open_ranked"):
+        state.request_prediction(split, chosen, reason=f"worst-scoring images of '{split}'")
+        st.switch_page("pages/predict.py")
+
+
+def distances_section(evaluation, classes, colors) -> None:
+    """HD95 / ASSD / relative area difference per class."""
+    from segdash.viz.figures import distance_metrics_figure
+
+    distances = getattr(evaluation, "distances", None)
+    if distances is None or (hasattr(distances, "empty") and distances.empty) or (hasattr(distances, "__len__") and not len(distances)):
+        st.info("Distance metrics were not computed: tick 'Distance metrics' and run again.")
+        return
+    st.plotly_chart(distance_metrics_figure(distances, classes, colors), width="stretch", key="evaluate.distances_fig")
+    st.caption("Distances in pixels, per image then averaged; undefined where the class is absent from both masks.")
+
+
+def show_results(choice: SidebarChoice, evaluation, split: str) -> None:
+    """Every result block of a finished evaluation, in tabs."""
+    from segdash.viz.figures import per_class_bar_figure
+
+    ds = choice.dataset
+    show_summary(evaluation)
+    tab_table, tab_cm, tab_images, tab_dist = st.tabs(["Per class", "Confusion matrix", "Per image", "Distances"])
+    with tab_table:
+        per_class_table(evaluation, choice.dataset_choice.label, split)
+        st.plotly_chart(per_class_bar_figure(evaluation.scores.to_frame(), "iou", colors=ds.colors),
+                        width="stretch", key="evaluate.iou_bars")  # fmt: skip
+    with tab_cm:
+        gt, pred = confusion_section(evaluation, ds.classes)
+        confused_samples(choice, evaluation, split, gt, pred)
+    with tab_images:
+        ranking_section(evaluation, split)
+    with tab_dist:
+        distances_section(evaluation, ds.classes, ds.colors)
+
+
+def run_or_show(choice: SidebarChoice) -> None:
+    """The whole page body below the title."""
+    picked = controls(choice)
+    if picked is None:
+        return
+    split, limit, distances, run = picked
+    if run:
+        with reported_errors("evaluation"):
+            start_evaluation(choice, split, limit, distances)
+    job = current_job(choice, split, limit, distances)
+    if job is not None and job.is_running:
+        progress_panel(job.key)
+        return
+    evaluation = job_outcome(job)
+    if evaluation is not None:
+        try:
+            show_results(choice, evaluation, split)
+        except Exception as exc:
+            show_error(exc, "results")

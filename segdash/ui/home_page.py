@@ -1,0 +1,74 @@
+"""The start page: what the dashboard is, what is loaded, and one click to a first prediction."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from segdash.ui import cache, state
+from segdash.ui.sidebar import SidebarChoice
+from segdash.ui.widgets import legend, reported_errors
+
+INTRO = """
+**segdash** shows what a semantic-segmentation model sees, how good it is, and how two models differ.
+Pick a dataset and a checkpoint in the sidebar, then:
+
+- **Predict**: upload images (PNG, JPEG, TIFF, `.npy`) or pick test samples; overlays, error maps, downloads.
+- **Evaluate**: per-class IoU / Dice over a split, a clickable confusion matrix, the worst images.
+- **Dataset**: class imbalance (pixel shares, image presence, suggested class weights), and samples.
+- **Train**: a short training run with live loss and Dice curves; its checkpoints join the model picker.
+- **Compare**: two or more checkpoints side by side, what the second one fixed or broke.
+"""
+
+
+def show_intro() -> None:
+    st.markdown(INTRO)
+
+
+def show_dataset(choice: SidebarChoice) -> None:
+    """Name, source, classes and splits of the loaded dataset."""
+    ds = choice.dataset
+    st.markdown("#### Data")
+    if ds is None:
+        st.info("The dataset in the sidebar does not open; the message there says why.")
+        return
+    st.markdown(f"**{choice.dataset_choice.label}** — {ds.num_classes} classes, {ds.in_channels} input channel(s)")
+    if ds.source:
+        st.caption(f"Source: {ds.source}")
+    legend(ds.classes, ds.colors)
+    st.caption(" · ".join(f"{split}: {len(ds.ids(split))} images" for split in ds.splits()))
+    if ds.description:
+        with st.expander("About this dataset"):
+            st.markdown(ds.description)
+
+
+def show_model(choice: SidebarChoice) -> None:
+    """Architecture, origin and recorded scores of the chosen checkpoint."""
+    st.markdown("#### Model")
+    model = choice.model_choice
+    if not model.is_set:
+        st.info("No checkpoint chosen: pick one in the sidebar.")
+        return
+    with reported_errors("model"):
+        meta = cache.checkpoint_meta(model.path)
+        st.markdown(f"**{meta.arch}** with encoder **{meta.encoder}**, trained on **{meta.dataset or 'unknown data'}**"
+                    + (f", epoch {meta.epoch}" if meta.epoch is not None else ""))
+        st.caption(f"Checkpoint: `{model.path}`")
+        scores = {k: v for k, v in (meta.metrics or {}).items() if isinstance(v, (int, float))}
+        if scores:
+            cols = st.columns(min(4, len(scores)))
+            for col, (name, value) in zip(cols, list(scores.items())[:4]):
+                col.metric(name.replace("_", " "), f"{value:.3f}")
+    st.caption(f"Device: {choice.device}")
+
+
+def first_prediction_button(choice: SidebarChoice) -> None:
+    """One click: Predict on a test sample that shows every class."""
+    ds = choice.dataset
+    if ds is None or not choice.model_choice.is_set:
+        return
+    split = "test" if "test" in ds.splits() else ds.splits()[-1]
+    if st.button("Predict a test image now", type="primary", icon=":material/play_arrow:", key="home.first"):
+        with reported_errors("first prediction"):
+            sample_id = cache.showcase_sample(ds, cache.dataset_key(choice.dataset_choice), split)
+            state.request_prediction(split, [sample_id], reason="a test image showing every class")
+            st.switch_page("pages/predict.py")

@@ -1,0 +1,279 @@
+"""Predict: the chosen model on uploaded images or on dataset samples, with overlays and downloads."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import random
+
+import numpy as np
+import streamlit as st
+
+from segdash.errors import SegdashError
+from segdash.ui import cache, state
+from segdash.ui.sidebar import SidebarChoice
+from segdash.ui.widgets import OverlaySettings, format_seconds, legend, reported_errors, show_error
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "npy", "bmp", "webp"]
+#: Uploads with a longer side are downscaled before prediction (the predictor windows anything big anyway).
+MAX_SIDE = 2048
+MAX_SAMPLES = 8
+SOURCE_SAMPLES, SOURCE_UPLOAD = "Dataset samples", "Upload"
+PICK_RANDOM, PICK_IDS, PICK_WORST = "random", "by id", "worst-scoring"
+
+
+@dataclasses.dataclass
+class InputImage:
+    """One image to predict on: ``image`` HxWxC as the model takes it, ``mask`` HxW int64 or None."""
+
+    name: str
+    image: np.ndarray
+    mask: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
+
+
+# --- turning uploads into model input ----------------------------------------------------------
+def fit_channels(image: np.ndarray, in_channels: int, name: str) -> tuple[np.ndarray, list[str]]:
+    """HxWxC -> HxWx``in_channels``, or a SegdashError saying what the model takes.
+
+    A grey image stored as RGB (three equal channels) feeds a 1-channel model; a
+    1-channel image feeds a 3-channel model by repeating it. Real colour into a
+    1-channel model, or a 4-channel array, is refused.
+    """
+    channels = image.shape[2]
+    if channels == in_channels:
+        return image, []
+    if in_channels == 1 and channels in (3, 4):
+        rgb = image[:, :, :3]
+        if np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 0], rgb[:, :, 2]):
+            return rgb[:, :, :1], ["grey image stored as RGB: one channel used"]
+        raise SegdashError(
+            f"{name}: the model takes single-channel (grayscale) images, this one has {channels} colour channels; "
+            "upload a grayscale image or a single-channel .npy"
+        )
+    if in_channels == 3 and channels == 1:
+        return np.repeat(image, 3, axis=2), ["grayscale image repeated to 3 channels"]
+    raise SegdashError(f"{name}: the model takes {in_channels}-channel images, this one has {channels} channels")
+
+
+def fit_value_range(image: np.ndarray, normalization) -> tuple[np.ndarray, list[str]]:
+    """Match the pixel range the model was trained on.
+
+    A normalisation with ``scale == 1`` means the model saw floats in 0..1 (e.g.
+    brain-mri), so an 8-bit upload is divided by 255; ``scale == 1/255`` means it
+    saw 0..255, so a float image in 0..1 is multiplied by 255.
+    """
+    scale = float(getattr(normalization, "scale", 1.0))
+    if image.dtype == np.uint8 and abs(scale - 1.0) < 1e-9:
+        return image.astype(np.float32) / np.float32(255.0), ["8-bit image scaled to 0..1, the range the model was trained on"]
+    if image.dtype != np.uint8 and scale < 0.5 and float(np.nanmax(image, initial=0.0)) <= 1.0:
+        return image.astype(np.float32) * np.float32(255.0), ["0..1 image scaled to 0..255, the range the model was trained on"]
+    return image, []
+
+
+def fit_size(image: np.ndarray, max_side: int = MAX_SIDE) -> tuple[np.ndarray, list[str]]:
+    """Downscale an image whose longer side exceeds ``max_side`` (area interpolation), with a note."""
+    height, width = image.shape[:2]
+    if max(height, width) <= max_side:
+        return image, []
+    import cv2
+
+    factor = max_side / max(height, width)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    if small.ndim == 2:
+        small = small[:, :, None]
+    return small, [f"large image ({width}x{height}) downscaled to {size[0]}x{size[1]} for display and prediction"]
+
+
+def decode_upload(name: str, data: bytes, meta) -> InputImage:
+    """An uploaded file's bytes -> model-ready InputImage, or SegdashError with what is wrong."""
+    from segdash.data.imageio import decode_image_bytes
+
+    try:
+        image = decode_image_bytes(data, name, mode="native" if meta.in_channels == 1 else "rgb")
+    except SegdashError:
+        raise
+    except Exception as exc:  # decoders raise many things for garbage bytes
+        raise SegdashError(f"{name}: not an image file segdash can read ({type(exc).__name__}: {exc})") from None
+    if image.ndim == 2:
+        image = image[:, :, None]
+    notes: list[str] = []
+    for step in (
+        lambda im: fit_channels(im, meta.in_channels, name),
+        lambda im: fit_size(im),
+        lambda im: fit_value_range(im, meta.normalization),
+    ):
+        image, more = step(image)
+        notes += more
+    return InputImage(name, np.ascontiguousarray(image), None, tuple(notes))
+
+
+# --- choosing inputs ---------------------------------------------------------------------------
+def _open_request() -> state.PredictRequest | None:
+    request = st.session_state.get(state.PREDICT_REQUEST)
+    return request if isinstance(request, state.PredictRequest) else None
+
+
+def choose_source() -> str:
+    """Upload or dataset samples; a hand-over from another page selects samples."""
+    if _open_request() is not None:
+        st.session_state["predict.source"] = SOURCE_SAMPLES
+    st.session_state.setdefault("predict.source", SOURCE_SAMPLES)
+    return st.segmented_control("Images from", [SOURCE_SAMPLES, SOURCE_UPLOAD], key="predict.source") or SOURCE_SAMPLES
+
+
+def uploaded_inputs(choice: SidebarChoice) -> list[InputImage]:
+    """The file uploader; each bad file gets its own message, the good ones go on."""
+    files = st.file_uploader(
+        "Images (PNG, JPEG, TIFF, or .npy for single-channel data)",
+        type=UPLOAD_TYPES,
+        accept_multiple_files=True,
+        key="predict.upload",
+    )
+    if not files:
+        st.info("Drop one or several images here. Single-channel models (brain-mri) take grayscale images or .npy arrays.")
+        return []
+    meta = cache.checkpoint_meta(choice.model_choice.path)
+    inputs = []
+    for file in files:
+        try:
+            inputs.append(decode_upload(file.name, file.getvalue(), meta))
+        except SegdashError as exc:
+            show_error(exc, "upload")
+    return inputs
+
+
+def _default_split(ds) -> str:
+    with_masks = [s for s in ds.splits() if ds.has_masks(s)]
+    for split in ("test", "val"):
+        if split in with_masks:
+            return split
+    return (with_masks or ds.splits())[0]
+
+
+def sample_inputs(choice: SidebarChoice, worst_ids) -> list[InputImage]:
+    """Pick dataset samples: random, by id, or the worst of the last evaluation."""
+    ds = choice.dataset
+    if ds is None:
+        st.info("The dataset in the sidebar does not open; upload images instead.")
+        return []
+    request = _open_request()
+    splits = ds.splits()
+    if request is not None and request.split in splits:
+        st.session_state["predict.split"] = request.split
+        st.session_state["predict.pick"] = PICK_IDS
+        st.session_state["predict.ids"] = [i for i in request.sample_ids if i in set(ds.ids(request.split))]
+        st.session_state.pop(state.PREDICT_REQUEST, None)
+        if request.reason:
+            st.caption(f"Opened: {request.reason}")
+    if st.session_state.get("predict.split") not in splits:
+        st.session_state["predict.split"] = _default_split(ds)
+    cols = st.columns([1, 2, 3])
+    split = cols[0].selectbox("Split", splits, key="predict.split")
+    st.session_state.setdefault("predict.pick", PICK_RANDOM)
+    pick = cols[1].segmented_control("Pick", [PICK_RANDOM, PICK_IDS, PICK_WORST], key="predict.pick") or PICK_RANDOM
+    ids = ds.ids(split)
+    if pick == PICK_IDS:
+        known = set(ids)
+        st.session_state["predict.ids"] = [i for i in st.session_state.get("predict.ids", []) if i in known]
+        chosen = cols[2].multiselect("Sample ids", ids, key="predict.ids", max_selections=MAX_SAMPLES)
+    elif pick == PICK_WORST:
+        ranked = worst_ids(split)
+        if ranked is None:
+            cols[2].info(f"No evaluation of this model on '{split}' yet: run one on the Evaluate page.")
+            return []
+        count = cols[2].slider("How many", 1, MAX_SAMPLES, 3, key="predict.worst_count")
+        chosen = list(ranked[:count])
+    else:
+        with cols[2]:
+            inner = st.columns([3, 1], vertical_alignment="bottom")
+            count = inner[0].slider("How many", 1, MAX_SAMPLES, 2, key="predict.random_count")
+            if inner[1].button("Shuffle", icon=":material/shuffle:") or "predict.seed" not in st.session_state:
+                st.session_state["predict.seed"] = random.randrange(1 << 30)
+        chosen = random.Random(st.session_state["predict.seed"]).sample(ids, min(count, len(ids)))
+    inputs = []
+    for sample_id in chosen:
+        with reported_errors(f"sample {sample_id}"):
+            image, mask, _ = ds.load(split, sample_id)
+            inputs.append(InputImage(f"{split}/{sample_id}", image, mask))
+    return inputs
+
+
+# --- predicting and showing ----------------------------------------------------------------------
+@st.cache_data(show_spinner=False, max_entries=48)
+def _predict_cached(_predictor, model_key: str, image_digest: str, _image: np.ndarray):
+    return _predictor.predict(_image)
+
+
+def predict(choice: SidebarChoice, item: InputImage):
+    """The chosen model's ``Prediction`` on one image (cached: moving a slider does not re-run the model)."""
+    predictor = cache.predictor(choice.model_choice)
+    digest = hashlib.blake2b(item.image.tobytes(), digest_size=16).hexdigest() + str(item.image.shape) + str(item.image.dtype)
+    model_key = f"{choice.model_choice.path}|{choice.model_choice.device}|{cache.checkpoint_stamp(choice.model_choice.path)}"
+    return _predict_cached(predictor, model_key, digest, item.image)
+
+
+def show_result(item: InputImage, prediction, meta, settings: OverlaySettings) -> None:
+    """Image, prediction overlay, ground truth overlay and error map, legend, timing and downloads."""
+    from segdash.viz.overlay import encode_png, error_counts, error_map, overlay_mask, to_display_rgb
+
+    labels = prediction.labels
+    colors = [tuple(c) for c in meta.colors]
+    ignore = meta.ignore_index
+    shown = overlay_mask(item.image, labels, colors, alpha=settings.alpha, classes=settings.visible, mode=settings.mode)
+    panels = [(to_display_rgb(item.image), "Image"), (shown, "Prediction")]
+    if item.mask is not None:
+        truth = overlay_mask(item.image, item.mask, colors, alpha=settings.alpha, classes=settings.visible,
+                             mode=settings.mode, ignore_index=ignore)
+        panels += [(truth, "Ground truth"), (error_map(labels, item.mask, ignore_index=ignore, image=item.image),
+                                            "Errors: green correct, red wrong")]
+    st.markdown(f"**{item.name}** · {labels.shape[1]}x{labels.shape[0]}")
+    for col, (picture, caption) in zip(st.columns(len(panels)), panels):
+        col.image(picture, caption=caption, width="stretch")
+    legend(meta.classes, colors, labels=labels, ignore_index=ignore, visible=settings.visible)
+    facts = [f"inference {format_seconds(prediction.seconds)} on {prediction.device}"]
+    if item.mask is not None:
+        counts = error_counts(labels, item.mask, ignore_index=ignore)
+        if counts["accuracy"] is not None:
+            facts.append(f"pixel accuracy {counts['accuracy']:.1%}")
+    notes = list(item.notes) + list(getattr(prediction, "notes", ()) or ())
+    st.caption(" · ".join(facts + notes))
+    stem = item.name.replace("/", "_").rsplit(".", 1)[0]
+    cols = st.columns([1, 1, 4])
+    cols[0].download_button("Label PNG", encode_png(labels, palette=colors), f"{stem}_labels.png", "image/png",
+                            icon=":material/download:", key=f"dl.labels.{item.name}", on_click="ignore")
+    cols[1].download_button("Overlay PNG", encode_png(shown), f"{stem}_overlay.png", "image/png",
+                            icon=":material/download:", key=f"dl.overlay.{item.name}", on_click="ignore")
+
+
+def show_predictions(choice: SidebarChoice, inputs: list[InputImage], settings: OverlaySettings) -> None:
+    """Predict and show each input; a failure on one image does not hide the others."""
+    if not inputs:
+        return
+    try:
+        meta = cache.checkpoint_meta(choice.model_choice.path)
+        cache.predictor(choice.model_choice)
+    except Exception as exc:
+        show_error(exc, "model")
+        return
+    for item in inputs:
+        with st.container(border=True):
+            try:
+                prediction = predict(choice, item)
+            except Exception as exc:
+                show_error(exc, item.name)
+                continue
+            show_result(item, prediction, meta, settings)
+
+
+def model_meta(choice: SidebarChoice):
+    """The chosen checkpoint's metadata, or None after showing why there is none."""
+    if not choice.model_choice.is_set:
+        st.info("Choose a checkpoint in the sidebar.")
+        return None
+    try:
+        return cache.checkpoint_meta(choice.model_choice.path)
+    except Exception as exc:
+        show_error(exc, "model")
+        return None

@@ -1,0 +1,148 @@
+"""What the user has chosen, kept in ``st.session_state`` under constant keys.
+
+Widget values reset when the page changes unless the widget is drawn again;
+the sidebar is drawn on every page (it lives in ``app.py``), and page widgets
+worth remembering (overlay opacity, mode, classes) use ``persist_state="session"``. Pages read the current choice with ``current_choice()``
+and never parse widget keys themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import streamlit as st
+
+# --- sidebar: dataset ---------------------------------------------------------------
+DATASET = "sd.dataset"  # a built-in name, or FOLDER
+DATASET_PATH = "sd.dataset.path"
+DATASET_FORMAT = "sd.dataset.format"
+DATASET_OPTIONS = "sd.dataset.options"  # "key=value, key=value"
+FOLDER = "Folder on disk…"
+
+# --- sidebar: model -----------------------------------------------------------------
+MODEL = "sd.model"  # a checkpoint folder (str), or CUSTOM_MODEL
+MODEL_PATH = "sd.model.path"
+CUSTOM_MODEL = "Checkpoint folder…"
+DEVICE = "sd.device"  # "auto", "cpu", "cuda", ...
+
+# --- overlay controls (shared by Predict, Dataset, Evaluate, Compare) -----------------
+OVERLAY_ALPHA = "sd.overlay.alpha"
+OVERLAY_MODE = "sd.overlay.mode"  # "fill" | "contour"
+OVERLAY_CLASSES = "sd.overlay.classes"  # + the class names: classes drawn
+
+# --- hand-over between pages ---------------------------------------------------------
+#: ``PredictRequest`` set by Home / Evaluate / Dataset to open samples in Predict.
+PREDICT_REQUEST = "sd.predict.request"
+#: run directory the Train page follows.
+TRAIN_RUN = "sd.train.run"
+
+DEFAULTS: dict[str, object] = {
+    DATASET_PATH: "",
+    DATASET_FORMAT: "folder",
+    DATASET_OPTIONS: "",
+    MODEL_PATH: "",
+    DEVICE: "auto",
+    OVERLAY_ALPHA: 0.5,
+    OVERLAY_MODE: "fill",
+}
+
+
+def repo_root() -> Path:
+    """The folder holding ``app.py``, ``weights/`` and ``runs/``."""
+    return Path(__file__).resolve().parents[2]
+
+
+def weights_dir() -> Path:
+    """Shipped checkpoints (``$SEGDASH_WEIGHTS`` overrides, for tests)."""
+    return Path(os.environ.get("SEGDASH_WEIGHTS") or repo_root() / "weights")
+
+
+def runs_dir() -> Path:
+    """Training runs started from the dashboard (``$SEGDASH_RUNS`` overrides, for tests)."""
+    return Path(os.environ.get("SEGDASH_RUNS") or repo_root() / "runs")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetChoice:
+    """A dataset the user picked: a built-in name, or a folder with its format."""
+
+    name: str
+    format: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.format is None
+
+    @property
+    def label(self) -> str:
+        return self.name if self.is_builtin else f"{self.name} ({self.format})"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelChoice:
+    """A checkpoint folder the user picked (``path`` empty when none is chosen yet)."""
+
+    path: str
+    device: str = "auto"
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self.path)
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictRequest:
+    """Open these samples of a split in Predict (from Home, Evaluate or Dataset)."""
+
+    split: str
+    sample_ids: tuple[str, ...]
+    reason: str = ""
+
+
+def init_defaults() -> None:
+    """Fill missing keys with defaults (call once per run, before any widget)."""
+    for key, value in DEFAULTS.items():
+        st.session_state.setdefault(key, value)
+
+
+def parse_options(text: str) -> tuple[tuple[str, str], ...]:
+    """``"label_map=cityscapes-19, classes=c.csv"`` -> ``(("label_map", "cityscapes-19"), ...)``."""
+    from segdash.errors import SegdashError
+
+    options = []
+    for item in (part.strip() for part in text.replace("\n", ",").split(",")):
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SegdashError(f"dataset options are KEY=VALUE separated by commas; {item!r} is not")
+        options.append((key.strip().replace("-", "_"), value.strip()))
+    return tuple(options)
+
+
+def current_dataset_choice() -> DatasetChoice:
+    from segdash.data.registry import DEFAULT_DATASET
+
+    name = st.session_state.get(DATASET) or DEFAULT_DATASET
+    if name != FOLDER:
+        return DatasetChoice(name)
+    return DatasetChoice(
+        str(st.session_state.get(DATASET_PATH, "")).strip(),
+        st.session_state.get(DATASET_FORMAT) or "folder",
+        parse_options(str(st.session_state.get(DATASET_OPTIONS, ""))),
+    )
+
+
+def current_model_choice() -> ModelChoice:
+    choice = st.session_state.get(MODEL) or ""
+    if choice == CUSTOM_MODEL:
+        choice = str(st.session_state.get(MODEL_PATH, "")).strip()
+    return ModelChoice(str(choice), str(st.session_state.get(DEVICE) or "auto"))
+
+
+def request_prediction(split: str, sample_ids, reason: str = "") -> None:
+    """Ask the Predict page to show these samples next time it is drawn."""
+    st.session_state[PREDICT_REQUEST] = PredictRequest(split, tuple(str(i) for i in sample_ids), reason)

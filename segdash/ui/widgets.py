@@ -1,0 +1,108 @@
+"""Small widgets every page reuses: overlay controls, the class legend, error display."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import html
+import logging
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import streamlit as st
+
+from segdash.errors import SegdashError
+from segdash.ui import state
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class OverlaySettings:
+    """How label maps are drawn on images."""
+
+    alpha: float = 0.5
+    mode: str = "fill"  # "fill" | "contour"
+    visible: tuple[int, ...] | None = None  # class indices drawn; None = all
+
+
+def show_error(exc: BaseException, what: str = "") -> None:
+    """Show an exception in the page: a user error as a plain message, a bug with its traceback folded away."""
+    prefix = f"{what}: " if what else ""
+    if isinstance(exc, SegdashError):
+        st.error(f"{prefix}{exc}", icon=":material/error:")
+        return
+    log.exception("unexpected error %s", what)
+    st.error(f"{prefix}unexpected error ({type(exc).__name__}: {exc}). This is a bug in segdash.", icon=":material/bug_report:")
+    with st.expander("Details"):
+        st.exception(exc)
+
+
+@contextlib.contextmanager
+def reported_errors(what: str = "") -> Iterator[None]:
+    """Run a block; a user error inside it is shown in the page and the rest of the page still draws.
+
+    >>> with reported_errors("prediction"):
+    ...     result = predictor.predict(image)
+    """
+    try:
+        yield
+    except (SegdashError, OSError, ValueError) as exc:
+        show_error(exc if isinstance(exc, SegdashError) else SegdashError(str(exc)), what)
+
+
+def overlay_controls(classes: Sequence[str], container=None) -> OverlaySettings:
+    """Opacity slider, fill/contour switch and per-class toggles; the values outlive page switches."""
+    where = container or st
+    cols = where.columns([2, 1, 4])
+    alpha = cols[0].slider("Opacity", 0.0, 1.0, step=0.05, key=state.OVERLAY_ALPHA, persist_state="session")
+    mode = cols[1].segmented_control(
+        "Draw", ["fill", "contour"], key=state.OVERLAY_MODE, format_func=str.capitalize, required=True,
+        persist_state="session",
+    )
+    shown = cols[2].pills(
+        "Classes drawn",
+        list(classes),
+        selection_mode="multi",
+        default=list(classes),
+        key=f"{state.OVERLAY_CLASSES}.{'|'.join(classes)}",
+        persist_state="session",
+    )
+    shown = set(shown or [])
+    visible = tuple(i for i, name in enumerate(classes) if name in shown)
+    return OverlaySettings(float(alpha), str(mode or "fill"), visible)
+
+
+def legend(
+    classes: Sequence[str],
+    colors: Sequence[Sequence[int]],
+    labels: np.ndarray | None = None,
+    ignore_index: int | None = None,
+    visible: Sequence[int] | None = None,
+    container=None,
+) -> None:
+    """A row of colour swatches with class names and, given an ``HxW`` label map, each class's share of its pixels."""
+    from segdash.viz.palette import legend_items
+
+    where = container or st
+    items = []
+    for item in legend_items(classes, colors, labels, ignore_index):
+        dim = visible is not None and item["index"] not in visible
+        share = "" if item["share"] is None else f" {100 * item['share']:.1f}%"
+        items.append(
+            f"<span style='white-space:nowrap;margin-right:0.9em;opacity:{0.35 if dim else 1}'>"
+            f"<span style='display:inline-block;width:0.9em;height:0.9em;border-radius:2px;"
+            f"background:{item['color']};border:1px solid #8884;vertical-align:middle;margin-right:0.3em'></span>"
+            f"{html.escape(item['name'])}{share}</span>"
+        )
+    where.markdown(f"<div class='sd-legend'>{''.join(items)}</div>", unsafe_allow_html=True)
+
+
+def format_seconds(seconds: float) -> str:
+    """1.234 -> '1.23 s', 0.0123 -> '12 ms', 75 -> '1 min 15 s'."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {rest} s"
