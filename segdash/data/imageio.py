@@ -220,9 +220,50 @@ def decode_image_bytes(data: bytes, name: str, mode: ImageMode = "rgb") -> np.nd
     return _decode(io.BytesIO(data), name, mode)
 
 
+def image_size(path: str | Path) -> tuple[int, int]:
+    """``(height, width)`` from the file header only (cheap): a quick check while scanning folders.
+
+    Raises ``SegdashError`` naming the file when it is not a readable image.
+    """
+    path = Path(path)
+    name = str(path)
+    if path.suffix.lower() == ".npy":
+        try:
+            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+        except FileNotFoundError:
+            raise SegdashError(f"{name}: file not found") from None
+        except (OSError, ValueError, EOFError) as exc:
+            raise SegdashError(f"{name}: not a readable .npy array ({exc})") from None
+        if len(shape) not in (2, 3):
+            raise SegdashError(f"{name}: array of shape {shape} is not an H x W (x C) image")
+        if len(shape) == 3 and shape[0] in (1, 3) and shape[2] not in (1, 3, 4):
+            return int(shape[1]), int(shape[2])
+        return int(shape[0]), int(shape[1])
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+        return height, width
+    except Image.DecompressionBombError:
+        raise SegdashError(
+            f"{name}: the image is larger than the safety limit of {Image.MAX_IMAGE_PIXELS:,} pixels; "
+            f"if you trust the file, set the environment variable {_PIXEL_LIMIT_ENV} to a larger number"
+        ) from None
+    except FileNotFoundError:
+        raise SegdashError(f"{name}: file not found") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            h, w = _read_tiff_array(path, name).shape[:2]
+            return int(h), int(w)
+        raise SegdashError(f"{name}: not an image file ({type(exc).__name__})") from None
+
+
 # --- label maps ------------------------------------------------------------------------------
-def _label_array(array: np.ndarray, name: str) -> np.ndarray:
-    """Raw label data -> H x W int64 (equal-channel gray saved as RGB is accepted)."""
+def as_label_map(array: np.ndarray, name: str) -> np.ndarray:
+    """Raw label data (from ``read_raw_pixels``) -> H x W int64.
+
+    A gray map saved as RGB (all channels equal) is accepted; alpha is dropped;
+    a true colour image raises ``SegdashError`` naming ``name``.
+    """
     if array.ndim == 3 and array.shape[2] in (2, 4):  # LA / RGBA: drop alpha
         array = array[:, :, : array.shape[2] - 1]
     if array.ndim == 3 and array.shape[2] == 1:
@@ -281,7 +322,7 @@ def read_label_image(path: str | Path) -> np.ndarray:
     raises ``SegdashError`` (map it through a classes file instead).
     """
     path = Path(path)
-    return _label_array(read_raw_pixels(path), str(path))
+    return as_label_map(read_raw_pixels(path), str(path))
 
 
 def write_label_png(

@@ -1,0 +1,380 @@
+"""Helpers shared by the on-disk formats: option parsing, scanning, warnings, class files.
+
+Every format follows the same habits: a layout that does not match raises
+``SegdashError`` saying what was expected; a file that is unreadable or has no
+partner (an image without mask) is skipped with one ``DatasetWarning`` that
+counts and names them, never fatal while scanning.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from segdash.data.imageio import IMAGE_EXTENSIONS, image_size, list_images
+from segdash.errors import SegdashError
+from segdash.fsutil import atomic_write_json, cache_dir
+
+Color = tuple[int, int, int]
+
+
+class DatasetWarning(UserWarning):
+    """A file was skipped while scanning a dataset folder (unreadable, or without its partner)."""
+
+
+# --- options (they arrive as strings from the command line) --------------------------------------
+def reject_unknown_options(format_name: str, options: Mapping[str, object], valid: Iterable[str]) -> None:
+    if options:
+        raise SegdashError(
+            f"format {format_name!r} has no option(s) {', '.join(sorted(options))}; "
+            f"valid options: {', '.join(sorted(valid)) or 'none'}"
+        )
+
+
+def as_int(name: str, value: object) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise SegdashError(f"option {name} must be a whole number, got {value!r}") from None
+
+
+def as_fraction(name: str, value: object) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise SegdashError(f"option {name} must be a number between 0 and 1, got {value!r}") from None
+    if not 0.0 <= number < 1.0:
+        raise SegdashError(f"option {name} must be between 0 and 1 (exclusive), got {value!r}")
+    return number
+
+
+def as_choice(name: str, value: object, choices: Sequence[str]) -> str:
+    text = str(value).strip()
+    if text not in choices:
+        raise SegdashError(f"option {name} must be one of {', '.join(choices)}; got {value!r}")
+    return text
+
+
+def as_optional_int(name: str, value: object) -> int | None:
+    if value is None or str(value).strip().lower() in ("", "none", "null"):
+        return None
+    return as_int(name, value)
+
+
+# --- files ---------------------------------------------------------------------------------------
+def stem_of(path: Path) -> str:
+    """File name without its extension; ``x.nii.gz`` -> ``x``."""
+    name = path.name
+    for double in (".nii.gz",):
+        if name.lower().endswith(double):
+            return name[: -len(double)]
+    return path.stem
+
+
+def require_dir(root: Path, relative: str, format_name: str, expected: str) -> Path:
+    """``root/relative`` or a SegdashError that describes the expected layout."""
+    folder = root / relative
+    if not folder.is_dir():
+        raise SegdashError(
+            f"{str(root)!r} does not look like a {format_name} dataset: missing folder {relative}/. Expected {expected}"
+        )
+    return folder
+
+
+def warn_skipped(message: str, names: Sequence[str], limit: int = 5) -> None:
+    """One warning for many skipped files: '3 images without mask skipped: a, b, c'."""
+    if not names:
+        return
+    shown = ", ".join(names[:limit]) + (f" (and {len(names) - limit} more)" if len(names) > limit else "")
+    warnings.warn(f"{len(names)} {message}: {shown}", DatasetWarning, stacklevel=3)
+
+
+def readable_images(paths: Iterable[Path]) -> list[Path]:
+    """The paths whose header Pillow (or numpy) can read; others are skipped with one warning."""
+    good, bad = [], []
+    for path in paths:
+        try:
+            image_size(path)
+            good.append(path)
+        except SegdashError:
+            bad.append(path.name)
+    warn_skipped("unreadable or corrupt image file(s) skipped", bad)
+    return good
+
+
+def images_by_stem(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> dict[str, Path]:
+    """``{stem: path}`` of the images in a folder (the first by name wins when two share a stem)."""
+    found: dict[str, Path] = {}
+    for path in list_images(folder, extensions):
+        found.setdefault(stem_of(path), path)
+    return found
+
+
+# --- colours ---------------------------------------------------------------------------------------
+def default_colors(count: int) -> tuple[Color, ...]:
+    """The PASCAL VOC colour map (bit-interleaved): distinct, stable colours for class 0..count-1."""
+    colors = []
+    for index in range(count):
+        r = g = b = 0
+        c = index
+        for shift in range(7, -1, -1):
+            r |= ((c >> 0) & 1) << shift
+            g |= ((c >> 1) & 1) << shift
+            b |= ((c >> 2) & 1) << shift
+            c >>= 3
+        colors.append((r, g, b))
+    return tuple(colors)
+
+
+def parse_color(text: str) -> Color | None:
+    """'#ff8000', 'ff8000', '255 128 0', '255,128,0', '(255, 128, 0)' -> (255, 128, 0); else None."""
+    text = text.strip()
+    hex_match = re.fullmatch(r"#?([0-9a-fA-F]{6})", text)
+    if hex_match and (text.startswith("#") or re.search(r"[a-fA-F]", text)):
+        value = int(hex_match.group(1), 16)
+        return (value >> 16) & 255, (value >> 8) & 255, value & 255
+    numbers = re.findall(r"-?\d+", text)
+    if len(numbers) == 3 and re.fullmatch(r"[\s\d,;()\[\]-]+", text):
+        rgb = tuple(int(n) for n in numbers)
+        if all(0 <= v <= 255 for v in rgb):
+            return rgb  # type: ignore[return-value]
+    return None
+
+
+# --- classes files -----------------------------------------------------------------------------------
+CLASSES_FILE_NAMES = (
+    "classes.json",
+    "classes.csv",
+    "classes.txt",
+    "class_dict.csv",
+    "labelmap.txt",
+    "labels.txt",
+    "label_colors.txt",
+)
+
+
+@dataclass(frozen=True)
+class ClassTable:
+    """Class names in index order, their colours (or None), and the colour that means 'ignore'."""
+
+    names: tuple[str, ...]
+    colors: tuple[Color, ...] | None
+    ignore_color: Color | None = None
+    source: Path | None = None
+
+    def color_lookup(self, ignore_index: int | None) -> dict[int, int]:
+        """Packed ``r << 16 | g << 8 | b`` -> class index (ignore colour -> ignore_index)."""
+        if self.colors is None:
+            return {}
+        lookup = {(r << 16) | (g << 8) | b: i for i, (r, g, b) in enumerate(self.colors)}
+        if self.ignore_color is not None and ignore_index is not None:
+            r, g, b = self.ignore_color
+            lookup[(r << 16) | (g << 8) | b] = ignore_index
+        return lookup
+
+
+def find_classes_file(*folders: Path) -> Path | None:
+    for folder in folders:
+        for name in CLASSES_FILE_NAMES:
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def _row_to_class(cells: Sequence[str]) -> tuple[int | None, str, Color | None]:
+    """One row of a csv/txt classes file -> (explicit index or None, name, colour or None)."""
+    cells = [c.strip() for c in cells if c.strip()]
+    color: Color | None = None
+    words: list[str] = []
+    numbers: list[int] = []
+    for cell in cells:
+        parsed = parse_color(cell) if not re.fullmatch(r"-?\d+", cell) else None
+        if parsed is not None:
+            color = parsed
+        elif re.fullmatch(r"-?\d+", cell):
+            numbers.append(int(cell))
+        else:
+            words.append(cell)
+    if color is None and len(numbers) in (3, 4):
+        color = tuple(numbers[-3:])  # type: ignore[assignment]
+        numbers = numbers[:-3]
+    index = numbers[0] if len(numbers) == 1 else None
+    if len(numbers) > 1 or (color is not None and not all(0 <= v <= 255 for v in color)):
+        raise ValueError(f"cannot read a class from {' '.join(cells)!r}")
+    return index, " ".join(words), color
+
+
+def _rows_from_text(path: Path, text: str) -> list[list[str]]:
+    rows = []
+    is_csv = path.suffix.lower() == ".csv"
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if is_csv:
+            rows.extend(csv.reader(io.StringIO(line)))
+        elif ":" in line:  # CVAT labelmap.txt: name:r,g,b:parts:actions
+            name, _, rest = line.partition(":")
+            rows.append([name, rest.split(":")[0]])
+        else:
+            # "road line 157 234 50", "0 background", "64 128 64\tAnimal", "sky #4682b4"
+            rows.append(re.split(r"[\t,;]+|\s+(?=[#\d])|(?<=\d)\s+", line.strip()))
+    return rows
+
+
+def _entries_from_json(data: object) -> list[tuple[int | None, str, Color | None]]:
+    if isinstance(data, Mapping) and "classes" in data:
+        data = data["classes"]
+    elif isinstance(data, Mapping) and "labels" in data:  # Medical Segmentation Decathlon dataset.json
+        data = data["labels"]
+    entries: list[tuple[int | None, str, Color | None]] = []
+    if isinstance(data, Mapping):  # {"road": [128, 64, 128]} or {"0": "background"}
+        for key, value in data.items():
+            if re.fullmatch(r"\d+", str(key)) and isinstance(value, str):
+                entries.append((int(key), value, None))
+            else:
+                entries.append((None, str(key), _json_color(value)))
+    elif isinstance(data, list):
+        for item in data:
+            if isinstance(item, str):
+                entries.append((None, item, None))
+            elif isinstance(item, Mapping) and "name" in item:
+                index = item.get("index", item.get("id", item.get("value")))
+                color = _json_color(item.get("color", item.get("colour", item.get("rgb"))))
+                entries.append((None if index is None else int(index), str(item["name"]), color))
+            else:
+                raise ValueError(f"cannot read a class from {item!r}")
+    else:
+        raise ValueError("expected a list of classes or a mapping")
+    return entries
+
+
+def _json_color(value: object) -> Color | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        color = parse_color(value)
+    elif isinstance(value, Sequence) and len(value) == 3:
+        color = tuple(int(v) for v in value)  # type: ignore[assignment]
+    else:
+        color = None
+    if color is None or not all(0 <= v <= 255 for v in color):
+        raise ValueError(f"cannot read a colour from {value!r}")
+    return color
+
+
+def read_classes_file(path: str | Path, ignore_index: int | None = 255) -> ClassTable:
+    """Read class names (and colours) from a .json, .csv or .txt file.
+
+    Accepted: JSON ``[{"name", "color", "index"?}]``, ``{"classes": [...]}``,
+    ``{"name": [r, g, b]}``, ``{"labels": {"0": "background"}}`` (Decathlon);
+    CSV/TXT rows like ``name,r,g,b`` (header allowed, e.g. CamVid's
+    class_dict.csv), ``index name r g b``, ``r g b name``, ``name #rrggbb``,
+    ``name`` alone, or CVAT's ``name:r,g,b::``. A row whose index equals
+    ``ignore_index`` gives the ignore colour instead of a class.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SegdashError(f"classes file {str(path)!r} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        if path.suffix.lower() == ".json":
+            entries = _entries_from_json(json.loads(text))
+        else:
+            rows = _rows_from_text(path, text)
+            entries = []
+            for number, row in enumerate(rows):
+                try:
+                    entries.append(_row_to_class(row))
+                except ValueError:
+                    if number == 0:  # a header like "name,r,g,b"
+                        continue
+                    raise
+            if entries and entries[0][2] is None and any(e[2] is not None for e in entries[1:]):
+                entries = entries[1:]  # header row without numbers
+    except (ValueError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SegdashError(f"classes file {str(path)!r} cannot be read: {exc}") from None
+    return _class_table(entries, path, ignore_index)
+
+
+def _class_table(entries: list[tuple[int | None, str, Color | None]], path: Path, ignore_index: int | None) -> ClassTable:
+    if not entries:
+        raise SegdashError(f"classes file {str(path)!r} lists no classes")
+    ignore_color = None
+    if any(index is not None for index, _, _ in entries):
+        if any(index is None for index, _, _ in entries):
+            raise SegdashError(f"classes file {str(path)!r}: give an index for every class or for none")
+        kept = []
+        for index, name, color in entries:
+            if ignore_index is not None and index == ignore_index:
+                ignore_color = color
+            else:
+                kept.append((index, name, color))
+        kept.sort(key=lambda e: e[0])
+        indices = [e[0] for e in kept]
+        if indices != list(range(len(kept))):
+            raise SegdashError(
+                f"classes file {str(path)!r}: class indices must be 0..{len(kept) - 1} without gaps, got {indices}"
+            )
+        entries = kept
+    names = tuple(name or f"class_{i}" for i, (_, name, _) in enumerate(entries))
+    colors = [color for _, _, color in entries]
+    if all(c is None for c in colors):
+        return ClassTable(names, None, ignore_color, path)
+    if any(c is None for c in colors):
+        raise SegdashError(f"classes file {str(path)!r}: give a colour for every class or for none")
+    if len(set(colors)) != len(colors):
+        raise SegdashError(f"classes file {str(path)!r}: two classes share a colour")
+    return ClassTable(names, tuple(colors), ignore_color, path)  # type: ignore[arg-type]
+
+
+def rgb_to_labels(rgb: np.ndarray, lookup: Mapping[int, int], name: str) -> np.ndarray:
+    """H x W x 3 colour mask -> H x W int64 via packed colour lookup; unknown colours raise naming the file."""
+    packed = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+    colours, inverse = np.unique(packed, return_inverse=True)
+    unknown = [int(c) for c in colours if int(c) not in lookup]
+    if unknown:
+        shown = ", ".join(f"({c >> 16}, {(c >> 8) & 255}, {c & 255})" for c in unknown[:5])
+        raise SegdashError(
+            f"{name}: mask colour(s) {shown} are not in the classes file; add them to it "
+            f"(or give the ignore colour index 255)"
+        )
+    table = np.array([lookup[int(c)] for c in colours], dtype=np.int64)
+    return table[inverse.reshape(packed.shape)]
+
+
+# --- scanning masks for the labels they hold (cached) -------------------------------------------------
+def scan_label_values(paths: Sequence[Path], read_labels: Callable[[Path], np.ndarray]) -> set[int]:
+    """The set of label values over all masks, read once and cached by file size and mtime.
+
+    Used when no classes file says how many classes there are.
+    """
+    fingerprint = hashlib.sha1()
+    for path in paths:
+        stat = path.stat()
+        fingerprint.update(f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    cache_file = cache_dir("formats", "label-values") / f"{fingerprint.hexdigest()}.json"
+    if cache_file.is_file():
+        try:
+            return set(json.loads(cache_file.read_text())["values"])
+        except (ValueError, KeyError):
+            pass
+    values: set[int] = set()
+    for path in paths:
+        values.update(int(v) for v in np.unique(read_labels(path)))
+    atomic_write_json(cache_file, {"values": sorted(values)})
+    return values
+
+
+def indexed_split_dict(index: Mapping[str, list], order: Sequence[str] = ("train", "val", "test")) -> dict[str, list]:
+    """Splits in the conventional order first, then any others by name; empty splits dropped."""
+    names = [s for s in order if s in index] + sorted(s for s in index if s not in order)
+    return {s: index[s] for s in names if index[s]}

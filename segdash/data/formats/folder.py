@@ -1,0 +1,212 @@
+"""The generic layout users have: images and masks in two folders, matched by file stem::
+
+    root/                               or   root/
+      images/a.jpg   masks/a.png               train/images/  train/masks/
+      classes.csv  (optional)                  val/images/    val/masks/
+                                               test/images/   (no masks/: predict-only)
+                                               classes.csv
+
+Masks are single-channel index PNGs, palette PNGs (indices are read, not
+colours), or RGB colour-coded masks mapped through a classes file beside them
+(``classes.csv`` / ``classes.txt`` / ``classes.json`` / CamVid's
+``class_dict.csv`` / CVAT's ``labelmap.txt``, or ``-o classes=PATH``). A mask
+may also be named ``<stem>_mask.png`` (or ``_label``, ``_seg``, ``_gt``,
+``_segmentation``). 255 is ignored by default (``-o ignore_index=none`` to
+turn that off).
+
+Without a classes file, class names are ``class_0`` .. up to the largest label
+found in the masks (read once, cached), colours come from the masks' palette
+or the VOC colour map; masks holding only 0 and 255 are read as binary
+background/foreground. Without split folders, a seeded 80/10/10 split is made.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from segdash.data.base import Entry, IndexedDataset
+from segdash.data.formats._common import (
+    ClassTable,
+    as_fraction,
+    as_int,
+    as_optional_int,
+    default_colors,
+    find_classes_file,
+    images_by_stem,
+    indexed_split_dict,
+    read_classes_file,
+    readable_images,
+    reject_unknown_options,
+    rgb_to_labels,
+    scan_label_values,
+    warn_skipped,
+)
+from segdash.data.imageio import as_label_map, read_image, read_raw_pixels
+from segdash.data.registry import register_format
+from segdash.data.splits import seeded_split
+from segdash.errors import SegdashError
+
+LAYOUT = "images/ and masks/ (matched by file stem), optionally inside train/, val/, test/"
+MASK_DIR_NAMES = ("masks", "labels", "annotations")
+MASK_SUFFIXES = ("", "_mask", "_masks", "-mask", "_label", "_labels", "_seg", "_gt", "_segmentation")
+OPTIONS = ["classes", "ignore_index", "num_classes", "val_fraction", "test_fraction", "seed", "masks"]
+
+
+def find_mask_dir(split_dir: Path, name: str | None) -> Path | None:
+    names = (name,) if name else MASK_DIR_NAMES
+    for candidate in names:
+        if (split_dir / candidate).is_dir():
+            return split_dir / candidate
+    return None
+
+
+def match_masks(images: dict[str, Path], masks: dict[str, Path]) -> tuple[dict[str, Path], list[str]]:
+    """``{image stem: mask path}`` trying ``stem``, ``stem_mask`` ...; and the stems left without one."""
+    matched, unmatched = {}, []
+    for stem in images:
+        for suffix in MASK_SUFFIXES:
+            if stem + suffix in masks:
+                matched[stem] = masks[stem + suffix]
+                break
+        else:
+            unmatched.append(stem)
+    return matched, unmatched
+
+
+@register_format("folder", "Generic: images/ + masks/ by stem (optionally in train/ val/ test/), classes file optional")
+class FolderDataset(IndexedDataset):
+    in_channels = 3
+
+    def __init__(
+        self,
+        root: str | Path,
+        classes: str | Path | None = None,
+        ignore_index: int | str | None = 255,
+        num_classes: int | str | None = None,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        seed: int = 0,
+        masks: str | None = None,
+        **unknown,
+    ):
+        reject_unknown_options("folder", unknown, OPTIONS)
+        self.root = Path(root)
+        self.name = self.root.name
+        self.ignore_index = as_optional_int("ignore_index", ignore_index)
+        self._binary_255 = False
+        self._color_lookup: dict[int, int] = {}
+        index = self._build_index(
+            masks, as_fraction("val_fraction", val_fraction), as_fraction("test_fraction", test_fraction), as_int("seed", seed)
+        )
+        super().__init__(index)
+        self._set_classes(classes, as_optional_int("num_classes", num_classes))
+        self.source = f"images and masks from the folder {self.root}"
+
+    # --- layout ------------------------------------------------------------------------------
+    def _build_index(self, mask_dir_name: str | None, val: float, test: float, seed: int) -> dict[str, list[Entry]]:
+        if (self.root / "images").is_dir():
+            split_dirs = {"": self.root}
+        else:
+            split_dirs = {
+                p.name: p for p in sorted(self.root.iterdir()) if p.is_dir() and (p / "images").is_dir()
+            } if self.root.is_dir() else {}
+        if not split_dirs:
+            raise SegdashError(f"{str(self.root)!r} does not look like a folder dataset: expected {LAYOUT}")
+        index = {split: self._entries(folder, mask_dir_name) for split, folder in split_dirs.items()}
+        if "" in index:  # no split folders: a seeded split
+            if val + test >= 1:
+                raise SegdashError("val_fraction + test_fraction must be below 1")
+            entries = {e.sample_id: e for e in index.pop("")}
+            parts = seeded_split(entries, (1 - val - test, val, test), seed=seed)
+            index = {split: [entries[s] for s in ids] for split, ids in parts.items()}
+        index = indexed_split_dict(index)
+        if not index:
+            raise SegdashError(f"no image in {self.root} has a mask; expected {LAYOUT}")
+        return index
+
+    def _entries(self, split_dir: Path, mask_dir_name: str | None) -> list[Entry]:
+        images = {p.stem: p for p in readable_images(images_by_stem(split_dir / "images").values())}
+        mask_dir = find_mask_dir(split_dir, mask_dir_name)
+        if mask_dir is None:  # predict-only split
+            return [Entry(stem, images[stem]) for stem in sorted(images)]
+        matched, unmatched = match_masks(images, images_by_stem(mask_dir))
+        warn_skipped(f"image(s) in {split_dir.name}/images without a mask in {mask_dir.name}/ skipped", unmatched)
+        return [Entry(stem, images[stem], matched[stem]) for stem in sorted(matched)]
+
+    # --- classes -----------------------------------------------------------------------------
+    def _mask_paths(self) -> list[Path]:
+        return [e.mask for entries in self.index.values() for e in entries if e.mask is not None]
+
+    def _set_classes(self, classes_path: str | Path | None, num_classes: int | None) -> None:
+        mask_paths = self._mask_paths()
+        table = self._class_table(classes_path, mask_paths)
+        if table is not None and table.colors is not None:
+            self._color_lookup = table.color_lookup(self.ignore_index)
+        if table is not None:
+            names: tuple[str, ...] = table.names
+            self.description = f"classes from {table.source}"
+        else:
+            if mask_paths:
+                self._check_not_colour_coded(mask_paths[0])
+            count = num_classes if num_classes is not None else self._count_classes(mask_paths)
+            names = ("background", "foreground") if self._binary_255 else tuple(f"class_{i}" for i in range(count))
+            self.description = "class names not given (no classes file): numbered from the labels in the masks"
+        self.classes = names
+        if table is not None and table.colors is not None:
+            self.colors = table.colors
+        else:
+            self.colors = self._palette_colors(mask_paths, len(names)) or default_colors(len(names))
+
+    def _class_table(self, classes_path: str | Path | None, mask_paths: list[Path]) -> ClassTable | None:
+        if classes_path:
+            path = Path(classes_path).expanduser()
+            if not path.is_file() and (self.root / path).is_file():
+                path = self.root / path
+            return read_classes_file(path, self.ignore_index)
+        folders = [self.root] + sorted({p.parent for p in mask_paths}) + sorted({p.parent.parent for p in mask_paths})
+        found = find_classes_file(*folders)
+        return read_classes_file(found, self.ignore_index) if found else None
+
+    def _check_not_colour_coded(self, mask_path: Path) -> None:
+        raw = read_raw_pixels(mask_path)
+        as_label_map(raw, str(mask_path))  # raises, naming the file, when it is an RGB colour mask
+
+    def _count_classes(self, mask_paths: list[Path]) -> int:
+        values = scan_label_values(mask_paths, self.read_mask)
+        if self.ignore_index == 255 and values and values <= {0, 255} and 255 in values:
+            self._binary_255 = True  # 0/255 masks: background / foreground, not "everything ignored"
+            return 2
+        labels = [v for v in values if v != self.ignore_index]
+        if any(v < 0 for v in labels):
+            raise SegdashError(f"masks in {self.root} hold negative labels {sorted(v for v in labels if v < 0)[:5]}")
+        return max(labels, default=0) + 1
+
+    @staticmethod
+    def _palette_colors(mask_paths: list[Path], count: int) -> tuple[tuple[int, int, int], ...] | None:
+        if not mask_paths:
+            return None
+        try:
+            with Image.open(mask_paths[0]) as img:
+                palette = img.getpalette() if img.mode == "P" else None
+        except OSError:
+            return None
+        if not palette or len(palette) < 3 * count:
+            return None
+        return tuple(tuple(palette[3 * i : 3 * i + 3]) for i in range(count))  # type: ignore[misc]
+
+    # --- reading -------------------------------------------------------------------------------
+    def read_image(self, path: Path) -> np.ndarray:
+        return read_image(path)
+
+    def read_mask(self, path: Path) -> np.ndarray:
+        raw = read_raw_pixels(path)
+        if raw.ndim == 3 and raw.shape[2] >= 3 and self._color_lookup:
+            labels = rgb_to_labels(raw[:, :, :3], self._color_lookup, str(path))
+        else:
+            labels = as_label_map(raw, str(path))
+        if self._binary_255:
+            labels = np.where(labels == 255, 1, labels)
+        return labels

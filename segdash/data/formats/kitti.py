@@ -1,0 +1,175 @@
+"""KITTI semantic segmentation (data_semantics.zip) as it unpacks::
+
+    root/
+      training/image_2/000000_10.png     training/semantic/000000_10.png  (Cityscapes label ids 0..33)
+      testing/image_2/000000_10.png      (no masks: a predict-only split)
+
+Two label maps (``-o label_map=...``), applied with one lookup table:
+
+- ``grouped-12`` (default): void, road, sidewalk, construction, pole, traffic
+  sign, vegetation, sky, human, vehicle, train, cycle (the course notes'
+  grouping, with their off-by-one comments corrected); unlisted ids are void.
+- ``cityscapes-19``: the standard 19 Cityscapes train ids, everything else 255 (ignored).
+
+Splits: ``train`` and ``val`` (seeded, ``-o val_fraction=0.2``) from
+``training``; ``test`` = ``testing`` (no masks, ``has_masks("test")`` is False).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from segdash.data.base import Entry, IndexedDataset
+from segdash.data.formats._common import (
+    as_choice,
+    as_fraction,
+    as_int,
+    images_by_stem,
+    indexed_split_dict,
+    readable_images,
+    reject_unknown_options,
+    warn_skipped,
+)
+from segdash.data.imageio import read_image, read_label_image
+from segdash.data.registry import register_format
+from segdash.data.splits import seeded_split
+from segdash.errors import SegdashError
+
+LAYOUT = "training/image_2/*.png, training/semantic/*.png and (optionally) testing/image_2/*.png"
+
+GROUPED_12_CLASSES = (
+    "void",
+    "road",
+    "sidewalk",
+    "construction",
+    "pole",
+    "traffic sign",
+    "vegetation",
+    "sky",
+    "human",
+    "vehicle",
+    "train",
+    "cycle",
+)
+GROUPED_12_COLORS = (
+    (0, 0, 0),
+    (128, 64, 128),
+    (244, 35, 232),
+    (70, 70, 70),
+    (153, 153, 153),
+    (220, 220, 0),
+    (107, 142, 35),
+    (70, 130, 180),
+    (220, 20, 60),
+    (0, 0, 142),
+    (0, 80, 100),
+    (119, 11, 32),
+)
+#: group index -> the Cityscapes label ids it collects (all others are void = 0)
+GROUPED_12_IDS = {
+    1: (7,),
+    2: (8, 9),
+    3: (11, 12, 13, 14, 15, 16),
+    4: (17, 18),
+    5: (19, 20),
+    6: (21, 22),
+    7: (23,),
+    8: (24, 25),
+    9: (26, 27, 28, 29, 30),
+    10: (31,),
+    11: (32, 33),
+}
+
+#: (name, Cityscapes label id, colour) of the 19 standard train ids, in train-id order
+CITYSCAPES_19 = (
+    ("road", 7, (128, 64, 128)),
+    ("sidewalk", 8, (244, 35, 232)),
+    ("building", 11, (70, 70, 70)),
+    ("wall", 12, (102, 102, 156)),
+    ("fence", 13, (190, 153, 153)),
+    ("pole", 17, (153, 153, 153)),
+    ("traffic light", 19, (250, 170, 30)),
+    ("traffic sign", 20, (220, 220, 0)),
+    ("vegetation", 21, (107, 142, 35)),
+    ("terrain", 22, (152, 251, 152)),
+    ("sky", 23, (70, 130, 180)),
+    ("person", 24, (220, 20, 60)),
+    ("rider", 25, (255, 0, 0)),
+    ("car", 26, (0, 0, 142)),
+    ("truck", 27, (0, 0, 70)),
+    ("bus", 28, (0, 60, 100)),
+    ("train", 31, (0, 80, 100)),
+    ("motorcycle", 32, (0, 0, 230)),
+    ("bicycle", 33, (119, 11, 32)),
+)
+LABEL_MAPS = ("grouped-12", "cityscapes-19")
+
+
+def label_lookup_table(label_map: str, ignore_index: int = 255) -> np.ndarray:
+    """(256,) int64 table: Cityscapes label id -> class index of ``label_map``."""
+    if label_map == "grouped-12":
+        table = np.zeros(256, dtype=np.int64)  # every unlisted id is void
+        for group, ids in GROUPED_12_IDS.items():
+            table[list(ids)] = group
+        return table
+    table = np.full(256, ignore_index, dtype=np.int64)
+    for train_id, (_, label_id, _) in enumerate(CITYSCAPES_19):
+        table[label_id] = train_id
+    return table
+
+
+@register_format("kitti", "KITTI semantics: training/{image_2,semantic} + testing/image_2 (predict-only)")
+class Kitti(IndexedDataset):
+    in_channels = 3
+    ignore_index = 255
+    source = "KITTI semantic segmentation benchmark (Geiger et al.), read from a folder on disk"
+
+    def __init__(
+        self,
+        root: str | Path,
+        label_map: str = "grouped-12",
+        val_fraction: float = 0.2,
+        seed: int = 0,
+        **unknown,
+    ):
+        reject_unknown_options("kitti", unknown, ["label_map", "val_fraction", "seed"])
+        self.root = Path(root)
+        self.name = self.root.name
+        self.label_map = as_choice("label_map", label_map, LABEL_MAPS)
+        if self.label_map == "grouped-12":
+            self.classes, self.colors = GROUPED_12_CLASSES, GROUPED_12_COLORS
+        else:
+            self.classes = tuple(name for name, _, _ in CITYSCAPES_19)
+            self.colors = tuple(color for _, _, color in CITYSCAPES_19)
+        self._lut = label_lookup_table(self.label_map, self.ignore_index)
+        self.description = f"Cityscapes label ids mapped to {self.label_map}; testing/ has no masks (predict only)."
+        super().__init__(self._build_index(as_fraction("val_fraction", val_fraction), as_int("seed", seed)))
+
+    def _build_index(self, val_fraction: float, seed: int) -> dict[str, list[Entry]]:
+        train_images, train_masks = self.root / "training" / "image_2", self.root / "training" / "semantic"
+        if not train_images.is_dir() or not train_masks.is_dir():
+            raise SegdashError(f"{str(self.root)!r} does not look like a kitti dataset: expected {LAYOUT}")
+        images = {p.stem: p for p in readable_images(images_by_stem(train_images).values())}
+        masks = images_by_stem(train_masks)
+        warn_skipped("training image(s) without a semantic mask skipped", sorted(set(images) - set(masks)))
+        paired = {stem: Entry(stem, images[stem], masks[stem]) for stem in sorted(images) if stem in masks}
+        parts = seeded_split(paired, (1 - val_fraction, val_fraction), ("train", "val"), seed)
+        index = {split: [paired[s] for s in ids] for split, ids in parts.items()}
+        test_images = self.root / "testing" / "image_2"
+        if test_images.is_dir():
+            index["test"] = [Entry(p.stem, p) for p in readable_images(images_by_stem(test_images).values())]
+        index = indexed_split_dict(index)
+        if not index:
+            raise SegdashError(f"no image in {train_images} has a mask in {train_masks}")
+        return index
+
+    def read_image(self, path: Path) -> np.ndarray:
+        return read_image(path)
+
+    def read_mask(self, path: Path) -> np.ndarray:
+        label_ids = read_label_image(path)
+        if label_ids.min(initial=0) < 0 or label_ids.max(initial=0) > 255:
+            raise SegdashError(f"{path}: label ids must be Cityscapes ids 0..33")
+        return np.take(self._lut, label_ids)

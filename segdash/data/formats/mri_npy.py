@@ -1,0 +1,84 @@
+"""Brain MRI slices saved as numpy arrays::
+
+    root/
+      MRIs/img_001.npy             float32, H x W (single channel, already normalised)
+      Segmentations/segm_001.npy   0 white matter, 1 grey matter, 2 background
+
+The mask of ``MRIs/<anything>_<ix>`` is ``Segmentations/segm_<ix>``, where
+``ix`` is the image file name's last ``_``-separated part *including* its
+extension (``img_001.npy`` -> ``segm_001.npy``). Single-channel float input
+end to end (identity normalisation); a seeded 80/10/10 split.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from segdash.data.base import Entry, IndexedDataset
+from segdash.data.formats._common import (
+    as_fraction,
+    as_int,
+    indexed_split_dict,
+    readable_images,
+    reject_unknown_options,
+    warn_skipped,
+)
+from segdash.data.imageio import list_images, read_image, read_label_image
+from segdash.data.registry import register_format
+from segdash.data.splits import seeded_split
+from segdash.errors import SegdashError
+
+LAYOUT = "MRIs/*.npy and Segmentations/segm_<ix> (ix = the image name's last '_'-separated part, e.g. img_001.npy -> segm_001.npy)"
+
+
+def mask_name_for(image_name: str) -> str:
+    """``img_001.npy`` -> ``segm_001.npy``: the last ``_`` part of the name, extension included."""
+    return "segm_" + image_name.split("_")[-1]
+
+
+@register_format("mri-npy", "MRI slices: MRIs/*.npy + Segmentations/segm_<ix>.npy (white matter, grey matter, background)")
+class MriNpy(IndexedDataset):
+    classes = ("white matter", "grey matter", "background")
+    colors = ((240, 240, 240), (128, 128, 128), (0, 0, 0))
+    ignore_index = 255
+    in_channels = 1
+    source = "Brain MRI slices stored as .npy arrays (MRIs/ + Segmentations/), read from a folder on disk"
+    description = "Single-channel float32 slices, already normalised; masks 0 white matter, 1 grey matter, 2 background."
+
+    def __init__(
+        self, root: str | Path, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0, **unknown
+    ):
+        reject_unknown_options("mri-npy", unknown, ["val_fraction", "test_fraction", "seed"])
+        self.root = Path(root)
+        self.name = self.root.name
+        image_dir, mask_dir = self.root / "MRIs", self.root / "Segmentations"
+        if not image_dir.is_dir() or not mask_dir.is_dir():
+            raise SegdashError(f"{str(self.root)!r} does not look like an mri-npy dataset: expected {LAYOUT}")
+        val, test = as_fraction("val_fraction", val_fraction), as_fraction("test_fraction", test_fraction)
+        if val + test >= 1:
+            raise SegdashError("val_fraction + test_fraction must be below 1")
+        images = readable_images(list_images(image_dir))
+        paired: dict[str, Entry] = {}
+        missing = []
+        for path in images:
+            mask = mask_dir / mask_name_for(path.name)
+            if mask.is_file():
+                paired[path.stem] = Entry(path.stem, path, mask)
+            else:
+                missing.append(f"{path.name} (no {mask.name})")
+        warn_skipped("image(s) without a Segmentations/segm_<ix> mask skipped", missing)
+        if not paired:
+            raise SegdashError(f"no image in {image_dir} has its mask in {mask_dir}; expected {LAYOUT}")
+        parts = seeded_split(paired, (1 - val - test, val, test), seed=as_int("seed", seed))
+        super().__init__(indexed_split_dict({s: [paired[i] for i in ids] for s, ids in parts.items()}))
+
+    def read_image(self, path: Path) -> np.ndarray:
+        image = read_image(path, mode="native")
+        if image.shape[2] != 1:
+            raise SegdashError(f"{path}: expected a single-channel H x W slice, got shape {image.shape}")
+        return image.astype(np.float32, copy=False)
+
+    def read_mask(self, path: Path) -> np.ndarray:
+        return read_label_image(path)

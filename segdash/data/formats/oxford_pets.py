@@ -1,0 +1,117 @@
+"""Oxford-IIIT Pet, as the official tarballs unpack::
+
+    root/
+      images/Abyssinian_1.jpg ...          (also .mat files, and a few gray / CMYK / RGBA JPEGs)
+      annotations/trimaps/Abyssinian_1.png (1 pet, 2 background, 3 border; also ._* resource forks)
+      annotations/trainval.txt, test.txt   ("Abyssinian_100 1 1 1": the first token is the stem)
+
+Classes are trimap value - 1: pet, background, border (``-o border=ignore``
+turns the border into the ignore index instead). Splits come from
+trainval.txt / test.txt, with a seeded ``val`` carved out of trainval; without
+the lists, a seeded 80/10/10 split.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from segdash.data.base import Entry, IndexedDataset
+from segdash.data.formats._common import (
+    as_choice,
+    as_fraction,
+    as_int,
+    images_by_stem,
+    indexed_split_dict,
+    readable_images,
+    reject_unknown_options,
+    warn_skipped,
+)
+from segdash.data.imageio import read_image, read_label_image
+from segdash.data.registry import register_format
+from segdash.data.splits import seeded_split
+from segdash.errors import SegdashError
+
+LAYOUT = "images/*.jpg and annotations/trimaps/*.png (the Oxford-IIIT Pet tarballs unpacked into one folder)"
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png"}
+
+
+def read_split_list(path: Path) -> list[str]:
+    """Stems from trainval.txt / test.txt: the first token of each non-comment line."""
+    stems = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            stems.append(line.split()[0])
+    return stems
+
+
+@register_format("oxford-pets", "Oxford-IIIT Pet: images/*.jpg + annotations/trimaps/*.png (pet, background, border)")
+class OxfordPets(IndexedDataset):
+    source = "Oxford-IIIT Pet Dataset (Parkhi et al., 2012), read from a folder on disk"
+
+    def __init__(self, root: str | Path, border: str = "class", val_fraction: float = 0.1, seed: int = 0, **unknown):
+        reject_unknown_options("oxford-pets", unknown, ["border", "val_fraction", "seed"])
+        root = Path(root)
+        if not (root / "images").is_dir() and (root / "oxford-iiit-pet" / "images").is_dir():
+            root = root / "oxford-iiit-pet"
+        self.root = root
+        self.name = root.name
+        self.border = as_choice("border", border, ("class", "ignore"))
+        self.ignore_index = 255
+        if self.border == "class":
+            self.classes = ("pet", "background", "border")
+            self.colors = ((255, 140, 0), (0, 0, 0), (255, 255, 255))
+        else:
+            self.classes = ("pet", "background")
+            self.colors = ((255, 140, 0), (0, 0, 0))
+        # trimap value -> class index (0 and anything above 3 are invalid: flagged by validate_mask)
+        self._lut = np.full(256, -1, dtype=np.int64)
+        self._lut[1:4] = (0, 1, 2) if self.border == "class" else (0, 1, self.ignore_index)
+        self.description = (
+            "37 cat and dog breeds with pixel trimaps. Trimap 1/2/3 = pet/background/border; "
+            f"border {'is its own class' if self.border == 'class' else 'is ignored'}."
+        )
+        super().__init__(self._build_index(as_fraction("val_fraction", val_fraction), as_int("seed", seed)))
+
+    def _build_index(self, val_fraction: float, seed: int) -> dict[str, list[Entry]]:
+        root = self.root
+        if not (root / "images").is_dir() or not (root / "annotations" / "trimaps").is_dir():
+            raise SegdashError(f"{str(root)!r} does not look like an oxford-pets dataset: expected {LAYOUT}")
+        images = {p.stem: p for p in readable_images(images_by_stem(root / "images", IMAGE_EXTENSIONS).values())}
+        trimaps = images_by_stem(root / "annotations" / "trimaps", {".png"})
+        warn_skipped("image(s) without a trimap skipped", sorted(set(images) - set(trimaps)))
+        paired = {stem: Entry(stem, images[stem], trimaps[stem]) for stem in sorted(images) if stem in trimaps}
+        if not paired:
+            raise SegdashError(f"no image in {root / 'images'} has a trimap in {root / 'annotations' / 'trimaps'}")
+
+        trainval_file, test_file = root / "annotations" / "trainval.txt", root / "annotations" / "test.txt"
+        if trainval_file.is_file() or test_file.is_file():
+            trainval = read_split_list(trainval_file) if trainval_file.is_file() else []
+            test = read_split_list(test_file) if test_file.is_file() else []
+            listed = set(trainval) | set(test)
+            warn_skipped(
+                "stem(s) in trainval.txt/test.txt without an image and trimap skipped",
+                sorted(s for s in listed if s not in paired),
+            )
+            warn_skipped("image(s) in neither trainval.txt nor test.txt left out", sorted(set(paired) - listed))
+            carved = seeded_split(
+                [s for s in trainval if s in paired], (1 - val_fraction, val_fraction), ("train", "val"), seed
+            )
+            split_ids = {**carved, "test": sorted(s for s in set(test) if s in paired)}
+        else:
+            split_ids = seeded_split(paired, (0.8, 0.1, 0.1), ("train", "val", "test"), seed)
+        return indexed_split_dict({split: [paired[s] for s in ids] for split, ids in split_ids.items()})
+
+    def read_image(self, path: Path) -> np.ndarray:
+        return read_image(path)
+
+    def read_mask(self, path: Path) -> np.ndarray:
+        trimap = read_label_image(path)
+        if trimap.min() < 0 or trimap.max() > 255:
+            raise SegdashError(f"{path}: trimap values must be 1 (pet), 2 (background) or 3 (border)")
+        mask = self._lut[trimap]
+        if (mask < 0).any():
+            bad = sorted(int(v) for v in np.unique(trimap[mask < 0]))
+            raise SegdashError(f"{path}: trimap holds value(s) {bad}; Oxford-IIIT Pet trimaps hold only 1, 2 and 3")
+        return mask
