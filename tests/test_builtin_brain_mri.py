@@ -1,5 +1,6 @@
 """brain-mri: real MNI template slices, 4 classes, splits by slice position, cached."""
 
+import os
 import time
 
 import numpy as np
@@ -11,8 +12,12 @@ from segdash.errors import SegdashError
 
 
 @pytest.fixture(scope="module")
-def ds():
-    return open_dataset("brain-mri")
+def ds(tmp_path_factory):
+    # Module fixtures run before conftest's per-test cache fixture: point at the same folder here.
+    root = os.environ.get("SEGDASH_TEST_CACHE") or str(tmp_path_factory.getbasetemp() / "segdash-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEGDASH_CACHE", root)
+        yield open_dataset("brain-mri")
 
 
 def test_is_the_default_and_has_the_promised_shape(ds):

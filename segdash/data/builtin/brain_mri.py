@@ -250,7 +250,7 @@ class BrainMRI(SegDataset):
         if self.guard < 0:
             raise SegdashError(f"brain-mri guard must be >= 0, got {self.guard}")
         self.cache_path = cache_dir("brain-mri", VERSION) / (f"{'-'.join(self.orientations)}_guard{self.guard}.npz")
-        self.preparation_seconds: float | None = None
+        self._preparation_seconds: float | None = None
         arrays = self._load_or_prepare()
         self._images: np.ndarray = arrays["images"]
         self._masks: np.ndarray = arrays["masks"]
@@ -275,8 +275,20 @@ class BrainMRI(SegDataset):
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         atomic_write_bytes(self.cache_path, buffer.getvalue())
-        self.preparation_seconds = time.perf_counter() - start
+        self._preparation_seconds = time.perf_counter() - start
         return arrays
+
+    @property
+    def preparation_seconds(self) -> float | None:
+        """Seconds spent preparing the slices in this process; None when they came from the cache."""
+        return self._preparation_seconds
+
+    def fingerprint(self, split: str) -> list:
+        """What the samples depend on (for the statistics cache): version, options, template files."""
+        folder = template_dir()
+        stats = {name: (folder / name).stat() for name in TEMPLATE_FILES.values()}
+        files = [[name, st.st_size, st.st_mtime_ns] for name, st in stats.items()]
+        return [VERSION, list(self.orientations), self.guard, files]
 
     @property
     def normalization(self) -> Normalization:
