@@ -101,6 +101,11 @@ def _fmt(value: float, spec: str = ".3f") -> str:
     return format(value, spec) if value is not None and math.isfinite(value) else "n/a"
 
 
+def _bar_labels(values: np.ndarray, spec: str = ".3f") -> list[str]:
+    """Text on top of bars: formatted values, blank where undefined (``_na_annotations`` writes "n/a")."""
+    return [format(v, spec) if math.isfinite(v) else "" for v in values]
+
+
 def _na_annotations(fig: go.Figure, x: Sequence, values: np.ndarray, row: int | None = None, col: int | None = None):
     """Write "n/a" at the foot of bars whose value is undefined."""
     for name, value in zip(x, values):
@@ -266,9 +271,11 @@ def class_weights_figure(
     fig = _per_split_class_bars(values, classes, colors, "weight: %{y:.3f}")
     _styled(fig, "Suggested class weights", "class", "loss weight" + (" (log scale)" if log else ""))
     fig.update_yaxes(type="log" if log else "linear")
-    first = next(iter(values.values()))
-    if len(values) == 1:
-        _na_annotations(fig, list(classes), first)
+    for k, name in enumerate(classes):
+        undefined = [method for method, w in values.items() if not math.isfinite(w[k])]
+        if undefined:
+            text = "n/a" if len(undefined) == len(values) else "n/a: " + ", ".join(undefined)
+            fig.add_annotation(x=name, y=0, text=text, showarrow=False, yanchor="bottom", font=dict(color="#888", size=11))
     return fig
 
 
@@ -377,8 +384,9 @@ def per_class_bar_figure(
     fig = go.Figure(
         go.Bar(
             x=names, y=_gaps(values), marker=dict(color=_class_colors(names, colors), line=dict(color="#444", width=0.6)),
-            text=[_fmt(v, ",.0f" if metric == "support" else ".3f") for v in values], textposition="outside",
-            hovertemplate="<b>%{x}</b><br>" + metric_label(metric) + ": %{text}<extra></extra>", name=metric_label(metric),
+            text=_bar_labels(values, ",.0f" if metric == "support" else ".3f"), textposition="outside",
+            customdata=[_fmt(v, ",.0f" if metric == "support" else ".4f") for v in values], name=metric_label(metric),
+            hovertemplate="<b>%{x}</b><br>" + metric_label(metric) + ": %{customdata}<extra></extra>",
         )
     )  # fmt: skip
     _na_annotations(fig, names, values)
@@ -387,7 +395,7 @@ def per_class_bar_figure(
         mean = float(defined.mean())
         note = f"mean {mean:.3f}" + (f" ({len(values) - defined.size} n/a left out)" if defined.size < len(values) else "")
         fig.add_hline(y=mean, line=dict(color="#555", dash="dash", width=1), annotation_text=note,
-                      annotation_position="top left")  # fmt: skip
+                      annotation_position="top right", annotation_bgcolor="rgba(255,255,255,0.8)")  # fmt: skip
     _styled(fig, f"{metric_label(metric)} per class", "class", metric_label(metric))
     if metric in UNIT_METRICS:
         fig.update_yaxes(range=[0, 1.1])
@@ -425,13 +433,13 @@ def frequency_vs_iou_figure(
         for i in np.flatnonzero(~placed)
     ]
     if left_out:
-        fig.add_annotation(text="not shown: " + ", ".join(left_out), x=0, y=-0.22, xref="paper", yref="paper",
-                           showarrow=False, xanchor="left", font=dict(size=11, color="#666"))  # fmt: skip
+        fig.add_annotation(text="not shown: " + ", ".join(left_out), x=0, y=-0.2, xref="paper", yref="paper",
+                           showarrow=False, xanchor="left", yanchor="top", font=dict(size=11, color="#666"))  # fmt: skip
     _styled(fig, f"Class frequency vs {metric_label(metric)}", "share of ground-truth pixels (log scale)",
             metric_label(metric))  # fmt: skip
     fig.update_xaxes(type="log", tickformat=".2~%")
     fig.update_yaxes(range=[-0.05, 1.1])
-    fig.update_layout(showlegend=False)
+    fig.update_layout(showlegend=False, margin=dict(b=110 if left_out else 70))
     return fig
 
 
@@ -453,7 +461,7 @@ def metric_delta_figure(
             x=names, y=_gaps(delta), marker=dict(color=[POSITIVE_COLOR if d >= 0 else NEGATIVE_COLOR for d in
                                                         np.nan_to_num(delta)]),
             customdata=[[_fmt(a), _fmt(b), _fmt(d, "+.3f")] for a, b, d in zip(values_a, values_b, delta)],
-            text=[_fmt(d, "+.3f") for d in delta], textposition="outside", name=f"{label_b} - {label_a}",
+            text=_bar_labels(delta, "+.3f"), textposition="outside", name=f"{label_b} - {label_a}",
             hovertemplate=f"<b>%{{x}}</b><br>{label_a}: %{{customdata[0]}}<br>{label_b}: %{{customdata[1]}}"
             "<br>change: %{customdata[2]}<extra></extra>",
         )
@@ -490,8 +498,9 @@ def distance_metrics_figure(
         _, values = _frame_column(frame, metric, names)
         fig.add_trace(
             go.Bar(x=names, y=_gaps(values), marker=dict(color=fill, line=dict(color="#444", width=0.6)),
-                   text=[_fmt(v, ".2f") for v in values], textposition="outside", name=metric_label(metric),
-                   hovertemplate="<b>%{x}</b><br>" + metric_label(metric) + ": %{text}<extra></extra>"),
+                   text=_bar_labels(values, ".2f"), textposition="outside", name=metric_label(metric),
+                   customdata=[_fmt(v, ".3f") for v in values],
+                   hovertemplate="<b>%{x}</b><br>" + metric_label(metric) + ": %{customdata}<extra></extra>"),
             row=1, col=k,
         )  # fmt: skip
         _na_annotations(fig, names, values, row=1, col=k)
@@ -630,7 +639,7 @@ def dice_curves_figure(
         fig.add_trace(go.Scatter(x=x, y=_gaps(per_class[:, k]), mode="lines+markers", name=str(name),
                                  line=dict(color=visible_on_white(color), width=1.5), marker=dict(size=5)))  # fmt: skip
     fig.add_trace(go.Scatter(x=x, y=_gaps(_column(epochs, f"val_mean_{metric}")), mode="lines+markers",
-                             name=f"mean {metric_label(metric)}", line=dict(color="#111", width=3)))  # fmt: skip
+                             name=f"mean {metric_label(metric)}", line=dict(color="#111", width=3, dash="dash")))  # fmt: skip
     _styled(fig, title, "epoch", metric_label(metric))
     fig.update_yaxes(range=[0, 1.02])
     fig.update_xaxes(dtick=1 if len(x) <= 20 else None)

@@ -117,12 +117,17 @@ def _label_map(labels: np.ndarray) -> np.ndarray:
 
 
 def _class_index(labels: np.ndarray, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
-    """Label map -> look-up-table index: class ``c`` -> ``c``, anything else -> ``num_classes``."""
+    """Label map -> look-up-table index: class ``c`` -> ``c``, anything else -> ``num_classes``.
+
+    The smallest unsigned dtype that holds ``num_classes`` (uint8 for up to 255 classes), so
+    ``np.take`` and the OpenCV morphology stay fast on large images.
+    """
     labels = _label_map(labels)
     valid = (labels >= 0) & (labels < num_classes)
     if ignore_index is not None:
         valid &= labels != ignore_index
-    return np.where(valid, labels, num_classes).astype(np.intp)
+    dtype = np.uint8 if num_classes < 255 else np.uint16 if num_classes < 65535 else np.intp
+    return np.where(valid, labels, num_classes).astype(dtype)
 
 
 def _color_table(colors: Sequence[ColorLike], extra: ColorLike = (0, 0, 0)) -> np.ndarray:
@@ -146,20 +151,19 @@ def colorize(
 ) -> np.ndarray:
     """``HxW`` label map -> ``HxWx3 uint8``: class ``c`` in ``colors[c]``, other values in ``ignore_color``."""
     index = _class_index(labels, len(colors), ignore_index)
-    return _color_table(colors, ignore_color)[index]
+    return np.take(_color_table(colors, ignore_color), index, axis=0)
 
 
 def _blend(base: np.ndarray, paint: np.ndarray, where: np.ndarray, alpha: float) -> np.ndarray:
-    """``base`` with ``round((1 - alpha) * base + alpha * paint)`` at pixels where ``where`` is true."""
-    out = base.copy()
-    if alpha == 1.0:
-        out[where] = paint[where]
-    elif alpha > 0.0:
-        mixed = base[where].astype(np.float32) * np.float32(1.0 - alpha) + paint[where].astype(np.float32) * np.float32(
-            alpha
-        )
-        out[where] = np.rint(mixed).astype(np.uint8)
-    return out
+    """``base`` with ``round((1 - alpha) * base + alpha * paint)`` at pixels where ``where`` is true.
+
+    base, paint: ``HxWx3 uint8``; where: ``HxW bool``. Blends the whole image with OpenCV
+    (SIMD, rounds to nearest) and selects, which beats boolean gathers on scattered masks.
+    """
+    if alpha <= 0.0:
+        return base.copy()
+    mixed = paint if alpha >= 1.0 else cv2.addWeighted(base, 1.0 - alpha, paint, alpha, 0.0)
+    return np.where(where[:, :, None], mixed, base)
 
 
 def region_borders(labels: np.ndarray, thickness: int = 1) -> np.ndarray:
@@ -171,12 +175,15 @@ def region_borders(labels: np.ndarray, thickness: int = 1) -> np.ndarray:
     if thickness < 1:
         raise SegdashError(f"contour thickness must be at least 1 pixel, got {thickness}")
     labels = _label_map(labels)
-    # cv2 morphology takes at most 16-bit integers: compress labels to their rank.
-    _, ranks = np.unique(labels, return_inverse=True)
-    ranks = ranks.reshape(labels.shape)
-    if ranks.max(initial=0) > 65535:
-        raise SegdashError("too many distinct labels (> 65536) to draw contours")
-    ranks = ranks.astype(np.uint16)
+    if labels.dtype in (np.uint8, np.uint16):
+        ranks = labels
+    elif labels.size and labels.min() >= 0 and labels.max() <= 65535:
+        ranks = labels.astype(np.uint16)
+    else:  # cv2 morphology takes at most 16-bit integers: compress labels to their rank
+        _, ranks = np.unique(labels, return_inverse=True)
+        if ranks.max(initial=0) > 65535:
+            raise SegdashError("too many distinct labels (> 65536) to draw contours")
+        ranks = ranks.reshape(labels.shape).astype(np.uint16)
     kernel = np.ones((2 * thickness + 1, 2 * thickness + 1), np.uint8)
     return cv2.dilate(ranks, kernel) != cv2.erode(ranks, kernel)
 
@@ -223,8 +230,8 @@ def overlay_mask(
     labels = _label_map(labels)
     _check_same_size(base, labels)
     index = _class_index(labels, len(colors), ignore_index)
-    paint = _color_table(colors)[index]
-    visible = _shown_classes(len(colors), classes)[index]
+    paint = np.take(_color_table(colors), index, axis=0)
+    visible = np.take(_shown_classes(len(colors), classes), index)
     if mode == "fill":
         return _blend(base, paint, visible, alpha)
     borders = visible & region_borders(index, thickness)
@@ -248,7 +255,7 @@ def _paint_codes(
     Pixels whose code equals ``keep`` show the bare image (or the palette colour without an image).
     """
     table = _color_table(palette[:-1], palette[-1])
-    paint = table[codes]
+    paint = np.take(table, codes, axis=0)
     if image is None:
         return paint
     base = to_display_rgb(image)
@@ -288,7 +295,7 @@ def error_map(
     pred, target = _label_map(pred), _label_map(target)
     _check_same_size(target, pred, "prediction")
     valid = _valid_pixels(target, ignore_index)
-    codes = np.where(valid, np.where(pred == target, 0, 1), 2).astype(np.intp)  # 0 correct, 1 wrong, 2 ignored
+    codes = np.where(valid, np.where(pred == target, 0, 1), 2).astype(np.uint8)  # 0 correct, 1 wrong, 2 ignored
     correct_color = CORRECT_COLOR if show_correct else (0, 0, 0)
     return _paint_codes(codes, [correct_color, WRONG_COLOR, IGNORED_COLOR], image, alpha, None if show_correct else 0)
 
@@ -323,7 +330,7 @@ def difference_map(
     a_right, b_right = pred_a == target, pred_b == target
     # 0 both correct, 1 fixed, 2 broken, 3 both wrong, 4 ignored
     codes = np.where(a_right, np.where(b_right, 0, 2), np.where(b_right, 1, 3))
-    codes = np.where(valid, codes, 4).astype(np.intp)
+    codes = np.where(valid, codes, 4).astype(np.uint8)
     counts_by_code = np.bincount(codes.reshape(-1), minlength=5)
     counts = {
         name: int(counts_by_code[code])
