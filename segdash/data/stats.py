@@ -177,20 +177,24 @@ class ClassStats:
 
 
 def count_mask(mask: np.ndarray, num_classes: int, ignore_index: int | None) -> tuple[np.ndarray, int]:
-    """HxW int mask -> ((C,) int64 pixels per class, number of ignored pixels)."""
+    """HxW int mask -> ((C,) int64 pixels per class, number of ignored pixels); one bincount."""
     flat = np.asarray(mask).ravel()
-    ignored = 0
-    if ignore_index is not None:
+    if ignore_index is not None and ignore_index < 0:  # bincount takes no negatives: drop them first
         keep = flat != ignore_index
         ignored = int(flat.size - np.count_nonzero(keep))
-        if ignored:
-            flat = flat[keep]
-    counts = np.bincount(flat, minlength=num_classes)
-    if counts.size > num_classes:
-        raise SegdashError(
-            f"mask holds label {int(flat.max())} outside the {num_classes} classes (ignore index {ignore_index})"
-        )
-    return counts.astype(np.int64), ignored
+        flat, ignore_index = flat[keep], None
+    else:
+        ignored = 0
+    if flat.size and flat.min() < 0:
+        raise SegdashError(f"mask holds negative label {int(flat.min())} (ignore index {ignore_index})")
+    counts = np.bincount(flat, minlength=num_classes).astype(np.int64, copy=False)
+    if ignore_index is not None and ignore_index < counts.size:
+        ignored += int(counts[ignore_index])
+        counts[ignore_index] = 0
+    if counts.size > num_classes and counts[num_classes:].any():
+        bad = int(num_classes + np.nonzero(counts[num_classes:])[0][0])
+        raise SegdashError(f"mask holds label {bad} outside the {num_classes} classes (ignore index {ignore_index})")
+    return counts[:num_classes].copy(), ignored
 
 
 def class_statistics(
