@@ -144,20 +144,31 @@ def test_wrong_layout_and_bad_options(tmp_path):
         open_folder(tmp_path, classes="nope.csv")
 
 
-@pytest.mark.parametrize(
-    "name, text, names, colors",
-    [
-        ("class_dict.csv", "name,r,g,b\nAnimal,64,128,64\nSky,128,128,128\n", ("Animal", "Sky"), ((64, 128, 64), (128, 128, 128))),
-        ("label_colors.txt", "64 128 64\tAnimal\n128 128 128\tSky\n", ("Animal", "Sky"), ((64, 128, 64), (128, 128, 128))),
-        ("labelmap.txt", "# label:color_rgb:parts:actions\nbackground:0,0,0::\ntraffic sign:220,220,0::\n",
-         ("background", "traffic sign"), ((0, 0, 0), (220, 220, 0))),
-        ("classes.txt", "0 background 0 0 0\n1 road line 157 234 50\n", ("background", "road line"), ((0, 0, 0), (157, 234, 50))),
-        ("classes.txt", "sky #4682b4\ntree #6b8e23\n", ("sky", "tree"), ((70, 130, 180), (107, 142, 35))),
-        ("classes.json", '{"sky": [70, 130, 180], "tree": "#6b8e23"}', ("sky", "tree"), ((70, 130, 180), (107, 142, 35))),
-        ("dataset.json", '{"labels": {"0": "background", "1": "tumour"}}', ("background", "tumour"), None),
-        ("classes.txt", "cat\ndog\n", ("cat", "dog"), None),
-    ],
-)
+SKY_TREE = (("sky", "tree"), ((70, 130, 180), (107, 142, 35)))
+ANIMAL_SKY = (("Animal", "Sky"), ((64, 128, 64), (128, 128, 128)))
+CLASSES_FILES = [
+    ("class_dict.csv", "name,r,g,b\nAnimal,64,128,64\nSky,128,128,128\n", *ANIMAL_SKY),  # CamVid (Kaggle)
+    ("label_colors.txt", "64 128 64\tAnimal\n128 128 128\tSky\n", *ANIMAL_SKY),  # CamVid (original)
+    (
+        "labelmap.txt",  # CVAT export
+        "# label:color_rgb:parts:actions\nbackground:0,0,0::\ntraffic sign:220,220,0::\n",
+        ("background", "traffic sign"),
+        ((0, 0, 0), (220, 220, 0)),
+    ),
+    (
+        "classes.txt",
+        "0 background 0 0 0\n1 road line 157 234 50\n",
+        ("background", "road line"),
+        ((0, 0, 0), (157, 234, 50)),
+    ),
+    ("classes.txt", "sky #4682b4\ntree #6b8e23\n", *SKY_TREE),
+    ("classes.json", '{"sky": [70, 130, 180], "tree": "#6b8e23"}', *SKY_TREE),
+    ("dataset.json", '{"labels": {"0": "background", "1": "tumour"}}', ("background", "tumour"), None),
+    ("classes.txt", "cat\ndog\n", ("cat", "dog"), None),
+]
+
+
+@pytest.mark.parametrize("name, text, names, colors", CLASSES_FILES)
 def test_classes_file_flavours(tmp_path, name, text, names, colors):
     (tmp_path / name).write_text(text)
     table = read_classes_file(tmp_path / name)

@@ -48,7 +48,8 @@ def test_mri_npy_samples_and_split(tmp_path):
     stored = np.load(tmp_path / "MRIs" / "img_002.npy")
     split = next(s for s in ds.splits() if "img_002" in ds.ids(s))
     np.testing.assert_array_equal(ds.load(split, "img_002").image[:, :, 0], stored)
-    again = open_dataset(tmp_path, format="mri-npy", seed="0")
+    with pytest.warns(DatasetWarning):
+        again = open_dataset(tmp_path, format="mri-npy", seed="0")
     assert {s: again.ids(s) for s in again.splits()} == {s: ds.ids(s) for s in ds.splits()}
 
 

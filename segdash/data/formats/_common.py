@@ -305,7 +305,9 @@ def read_classes_file(path: str | Path, ignore_index: int | None = 255) -> Class
     return _class_table(entries, path, ignore_index)
 
 
-def _class_table(entries: list[tuple[int | None, str, Color | None]], path: Path, ignore_index: int | None) -> ClassTable:
+def _class_table(
+    entries: list[tuple[int | None, str, Color | None]], path: Path, ignore_index: int | None
+) -> ClassTable:
     if not entries:
         raise SegdashError(f"classes file {str(path)!r} lists no classes")
     ignore_color = None

@@ -74,7 +74,7 @@ class Carla(IndexedDataset):
 
     def __init__(self, root: str | Path, seed: int = 0, **unknown):
         reject_unknown_options("carla", unknown, ["seed"])
-        self.root = Path(root)
+        self.root = Path(root).expanduser().resolve()
         self.name = self.root.name
         rgb_root, seg_root = self.root / "CameraRGB", self.root / "CameraSeg"
         if not rgb_root.is_dir() or not seg_root.is_dir():
@@ -96,7 +96,8 @@ class Carla(IndexedDataset):
     def _pairs(self, image_dir: Path, mask_dir: Path) -> list[Entry]:
         images = {p.stem: p for p in readable_images(images_by_stem(image_dir).values())}
         masks = images_by_stem(mask_dir) if mask_dir.is_dir() else {}
-        warn_skipped(f"image(s) in {image_dir.name}/ without a mask in {mask_dir} skipped", sorted(set(images) - set(masks)))
+        unmatched = sorted(set(images) - set(masks))
+        warn_skipped(f"image(s) in {image_dir.name}/ without a mask in {mask_dir} skipped", unmatched)
         return [Entry(stem, images[stem], masks[stem]) for stem in sorted(images) if stem in masks]
 
     def read_image(self, path: Path) -> np.ndarray:

@@ -93,14 +93,13 @@ class FolderDataset(IndexedDataset):
         **unknown,
     ):
         reject_unknown_options("folder", unknown, OPTIONS)
-        self.root = Path(root)
+        self.root = Path(root).expanduser().resolve()
         self.name = self.root.name
         self.ignore_index = as_optional_int("ignore_index", ignore_index)
         self._binary_255 = False
         self._color_lookup: dict[int, int] = {}
-        index = self._build_index(
-            masks, as_fraction("val_fraction", val_fraction), as_fraction("test_fraction", test_fraction), as_int("seed", seed)
-        )
+        val, test = as_fraction("val_fraction", val_fraction), as_fraction("test_fraction", test_fraction)
+        index = self._build_index(masks, val, test, as_int("seed", seed))
         super().__init__(index)
         self._set_classes(classes, as_optional_int("num_classes", num_classes))
         self.source = f"images and masks from the folder {self.root}"

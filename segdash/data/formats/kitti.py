@@ -135,7 +135,7 @@ class Kitti(IndexedDataset):
         **unknown,
     ):
         reject_unknown_options("kitti", unknown, ["label_map", "val_fraction", "seed"])
-        self.root = Path(root)
+        self.root = Path(root).expanduser().resolve()
         self.name = self.root.name
         self.label_map = as_choice("label_map", label_map, LABEL_MAPS)
         if self.label_map == "grouped-12":

@@ -30,7 +30,10 @@ from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
 
-LAYOUT = "MRIs/*.npy and Segmentations/segm_<ix> (ix = the image name's last '_'-separated part, e.g. img_001.npy -> segm_001.npy)"
+LAYOUT = (
+    "MRIs/*.npy and Segmentations/segm_<ix> "
+    "(ix = the image name's last '_'-separated part, e.g. img_001.npy -> segm_001.npy)"
+)
 
 
 def mask_name_for(image_name: str) -> str:
@@ -38,20 +41,20 @@ def mask_name_for(image_name: str) -> str:
     return "segm_" + image_name.split("_")[-1]
 
 
-@register_format("mri-npy", "MRI slices: MRIs/*.npy + Segmentations/segm_<ix>.npy (white matter, grey matter, background)")
+@register_format("mri-npy", "MRI slices: MRIs/*.npy + Segmentations/segm_<ix>.npy (white/grey matter, background)")
 class MriNpy(IndexedDataset):
     classes = ("white matter", "grey matter", "background")
     colors = ((240, 240, 240), (128, 128, 128), (0, 0, 0))
     ignore_index = 255
     in_channels = 1
     source = "Brain MRI slices stored as .npy arrays (MRIs/ + Segmentations/), read from a folder on disk"
-    description = "Single-channel float32 slices, already normalised; masks 0 white matter, 1 grey matter, 2 background."
+    description = "Single-channel float32 slices, already normalised; masks 0 white, 1 grey matter, 2 background."
 
     def __init__(
         self, root: str | Path, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0, **unknown
     ):
         reject_unknown_options("mri-npy", unknown, ["val_fraction", "test_fraction", "seed"])
-        self.root = Path(root)
+        self.root = Path(root).expanduser().resolve()
         self.name = self.root.name
         image_dir, mask_dir = self.root / "MRIs", self.root / "Segmentations"
         if not image_dir.is_dir() or not mask_dir.is_dir():

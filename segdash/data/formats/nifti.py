@@ -83,7 +83,7 @@ class NiftiSlices(IndexedDataset):
         reject_unknown_options("nifti", unknown, OPTIONS)
         import nibabel  # noqa: F401  (fail early with the import error, not inside a worker)
 
-        self.root = Path(root)
+        self.root = Path(root).expanduser().resolve()
         self.name = self.root.name
         axis_key = str(axis).strip().lower()
         if axis_key not in AXES:
@@ -177,6 +177,16 @@ class NiftiSlices(IndexedDataset):
         self.colors = default_colors(count)
         self.description = "class names not given (no classes file): numbered from the labels in the volumes"
 
+    def __getstate__(self) -> dict:
+        """Picklable for DataLoader workers: the lock and the cached volumes stay behind."""
+        state = self.__dict__.copy()
+        state["_lock"], state["_cache"] = None, {}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     # --- reading -------------------------------------------------------------------------------
     def _volume(self, path: Path, kind: str, ornt_from: Path) -> np.ndarray:
         """The whole volume in canonical orientation (one image and one label volume kept cached)."""
@@ -194,7 +204,9 @@ class NiftiSlices(IndexedDataset):
             raise SegdashError(f"{path}: not a readable NIfTI volume ({type(exc).__name__}: {exc})") from None
         if data.ndim == 4:
             if not 0 <= self.channel < data.shape[3]:
-                raise SegdashError(f"{path}: has {data.shape[3]} channels; option channel={self.channel} is out of range")
+                raise SegdashError(
+                    f"{path}: has {data.shape[3]} channels; option channel={self.channel} is out of range"
+                )
             data = data[..., self.channel]
         if data.ndim != 3:
             raise SegdashError(f"{path}: volume of shape {data.shape} is not 3-D")

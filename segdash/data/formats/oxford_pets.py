@@ -52,7 +52,7 @@ class OxfordPets(IndexedDataset):
 
     def __init__(self, root: str | Path, border: str = "class", val_fraction: float = 0.1, seed: int = 0, **unknown):
         reject_unknown_options("oxford-pets", unknown, ["border", "val_fraction", "seed"])
-        root = Path(root)
+        root = Path(root).expanduser().resolve()
         if not (root / "images").is_dir() and (root / "oxford-iiit-pet" / "images").is_dir():
             root = root / "oxford-iiit-pet"
         self.root = root

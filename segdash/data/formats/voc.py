@@ -69,8 +69,8 @@ class Voc(IndexedDataset):
 
     def __init__(self, root: str | Path, mask_dir: str = "SegmentationClass", **unknown):
         reject_unknown_options("voc", unknown, ["mask_dir"])
-        self.root = find_voc_root(Path(root))
-        self.name = Path(root).name
+        self.root = find_voc_root(Path(root).expanduser().resolve())
+        self.name = Path(root).expanduser().resolve().name
         image_dir, masks = self.root / "JPEGImages", self.root / str(mask_dir)
         lists = self.root / "ImageSets" / "Segmentation"
         if not lists.is_dir():
@@ -91,11 +91,13 @@ class Voc(IndexedDataset):
     def _entries(list_file: Path, image_dir: Path, mask_dir: Path) -> list[Entry]:
         stems = [line.split()[0] for line in list_file.read_text().splitlines() if line.strip()]
         with_image = [s for s in stems if (image_dir / f"{s}.jpg").is_file()]
-        warn_skipped(f"id(s) in {list_file.name} without JPEGImages/<id>.jpg skipped", [s for s in stems if s not in with_image])
+        no_image = [s for s in stems if s not in with_image]
+        warn_skipped(f"id(s) in {list_file.name} without JPEGImages/<id>.jpg skipped", no_image)
         with_mask = [s for s in with_image if (mask_dir / f"{s}.png").is_file()]
         if not with_mask:  # a predict-only split (VOC's test release)
             return [Entry(s, image_dir / f"{s}.jpg") for s in with_image]
-        warn_skipped(f"id(s) in {list_file.name} without a {mask_dir.name}/<id>.png mask skipped", [s for s in with_image if s not in with_mask])
+        no_mask = [s for s in with_image if s not in with_mask]
+        warn_skipped(f"id(s) in {list_file.name} without a {mask_dir.name}/<id>.png mask skipped", no_mask)
         return [Entry(s, image_dir / f"{s}.jpg", mask_dir / f"{s}.png") for s in with_mask]
 
     def read_image(self, path: Path) -> np.ndarray:
