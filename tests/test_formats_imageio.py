@@ -39,6 +39,16 @@ def test_gray_jpeg_becomes_rgb_or_stays_single_channel(tmp_path):
     assert native.shape == (8, 8, 1) and native.dtype == np.uint8
 
 
+def test_gray_mode_for_single_channel_models(tmp_path):
+    Image.fromarray(RGB).save(tmp_path / "c.png")
+    gray = read_image(tmp_path / "c.png", mode="gray")
+    expected = np.asarray(Image.fromarray(RGB).convert("L"))
+    assert gray.shape == (2, 3, 1) and gray.dtype == np.uint8
+    assert np.abs(gray[:, :, 0].astype(int) - expected).max() <= 1
+    np.save(tmp_path / "m.npy", np.ones((2, 3), np.float32))
+    assert read_image(tmp_path / "m.npy", mode="gray").shape == (2, 3, 1)
+
+
 def test_cmyk_and_rgba_and_palette_become_rgb(tmp_path):
     solid = np.zeros((8, 8, 3), np.uint8)
     solid[...] = (200, 30, 40)

@@ -35,7 +35,9 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 
 #: ``"rgb"``: always H x W x 3 uint8. ``"native"``: single-channel images stay
 #: H x W x 1 in their own dtype (uint8, uint16, int32 or float32); others become RGB.
-ImageMode = Literal["rgb", "native"]
+#: ``"gray"``: always H x W x 1 (colour images become luminance, uint8) - for 1-channel models.
+ImageMode = Literal["rgb", "native", "gray"]
+IMAGE_MODES = ("rgb", "native", "gray")
 
 _PIXEL_LIMIT_ENV = "SEGDASH_MAX_IMAGE_PIXELS"
 if os.environ.get(_PIXEL_LIMIT_ENV, "").strip().isdigit():
@@ -178,7 +180,22 @@ def _pil_to_image(img: Image.Image, mode: ImageMode) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
 
 
+def _to_gray(image: np.ndarray) -> np.ndarray:
+    """H x W x C -> H x W x 1: ITU-R 601 luminance (what Pillow's 'L' uses) for 3+ channels."""
+    if image.shape[2] == 1:
+        return image
+    rgb = image[:, :, :3].astype(np.float32)
+    luminance = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    if image.dtype == np.uint8:
+        return np.rint(luminance).clip(0, 255).astype(np.uint8)[:, :, None]
+    return luminance[:, :, None]
+
+
 def _decode(source: Path | io.BytesIO, name: str, mode: ImageMode) -> np.ndarray:
+    if mode not in IMAGE_MODES:
+        raise ValueError(f"mode must be one of {IMAGE_MODES}, got {mode!r}")
+    if mode == "gray":
+        return _to_gray(_decode(source, name, "native"))
     suffix = Path(name).suffix.lower()
     if suffix == ".npy":
         return _npy_image(_load_npy(source, name), name)
@@ -200,7 +217,8 @@ def read_image(path: str | Path, mode: ImageMode = "rgb") -> np.ndarray:
     - JPEG/PNG/TIFF/BMP/WebP/GIF: ``H x W x 3`` uint8 RGB. Grayscale, CMYK,
       RGBA, palette and 16-bit images are converted (16-bit scaled by 255/65535,
       float images stretched to their min..max). With ``mode="native"`` a
-      single-channel image stays ``H x W x 1`` in its own dtype instead.
+      single-channel image stays ``H x W x 1`` in its own dtype instead; with
+      ``mode="gray"`` every image is ``H x W x 1`` (colour -> luminance).
     - ``.npy``: ``H x W x C`` (``H x W`` becomes ``H x W x 1``), float32, or
       uint8 when saved as uint8.
 
@@ -304,7 +322,7 @@ def read_raw_pixels(path: str | Path) -> np.ndarray:
             raise
         return _read_tiff_array(path, name)
     with img:
-        if img.mode in ("RGB", "RGBA", "L", "P", "LA", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"):
+        if img.mode in ("RGB", "RGBA", "L", "P", "PA", "LA", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"):
             array = np.asarray(img)
         else:  # "1", CMYK, YCbCr ...
             array = np.asarray(img.convert("L" if img.mode == "1" else "RGB"))

@@ -1,0 +1,25 @@
+"""Every registered format: wrong layouts and unknown options give a SegdashError, never a traceback."""
+
+import pytest
+
+from segdash.data import FORMATS, open_dataset
+from segdash.errors import SegdashError
+
+EXPECTED = {"oxford-pets", "carla", "kitti", "mri-npy", "folder", "voc", "nifti"}
+
+
+def test_all_formats_registered_with_a_summary():
+    assert EXPECTED <= set(FORMATS)
+    assert all(summary.strip() for _, summary in FORMATS.values())
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_empty_folder_says_what_was_expected(tmp_path, name):
+    with pytest.raises(SegdashError, match="expected|Expected"):
+        open_dataset(tmp_path, format=name)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_unknown_option_lists_the_valid_ones(tmp_path, name):
+    with pytest.raises(SegdashError, match="no option.*colour.*valid options"):
+        open_dataset(tmp_path, format=name, colour="red")
