@@ -1,3 +1,27 @@
+"""Compare: checkpoints side by side on the same samples, what the second fixed or broke, and their curves."""
+
 import streamlit as st
 
-st.title("compare")
+from segdash.ui import compare_page as page
+from segdash.ui import sidebar, widgets
+
+choice = sidebar.current()
+
+st.title("Compare")
+if choice.dataset is None:
+    st.info("The dataset in the sidebar does not open; the message there says why.")
+    st.stop()
+
+entries = page.pick_checkpoints(choice)
+if not entries:
+    st.stop()
+
+tab_samples, tab_metrics, tab_curves = st.tabs(["Side by side", "Per-class metrics", "Training curves"])
+with tab_samples:
+    settings = widgets.overlay_controls(choice.dataset.classes)
+    split, sample_ids = page.pick_samples(choice)
+    page.guarded(page.side_by_side, choice, entries, split, sample_ids, settings)
+with tab_metrics:
+    page.guarded(page.metrics_table, choice, entries, split)
+with tab_curves:
+    page.guarded(page.curves_section, entries)

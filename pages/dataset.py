@@ -1,3 +1,31 @@
+"""Dataset: how the classes are distributed, what weights would balance them, and the samples themselves."""
+
 import streamlit as st
 
-st.title("dataset")
+from segdash.ui import dataset_page as page
+from segdash.ui import sidebar, widgets
+
+choice = sidebar.current()
+
+st.title("Dataset")
+if choice.dataset is None:
+    st.info("The dataset in the sidebar does not open; the message there says why.")
+    st.stop()
+
+stats = page.split_statistics(choice)
+page.summary(choice, stats)
+
+tab_classes, tab_samples, tab_performance = st.tabs(["Class imbalance", "Samples", "Imbalance vs IoU"])
+with tab_classes:
+    if stats:
+        page.distribution_section(choice, stats)
+        split = st.selectbox("Table and weights for split", list(stats), key="dataset.table_split")
+        page.imbalance_table(choice, stats, split)
+        page.presence_and_weights(choice, stats, split)
+    else:
+        st.info("No split of this dataset has masks, so there are no class statistics.")
+with tab_samples:
+    settings = widgets.overlay_controls(choice.dataset.classes)
+    page.sample_browser(choice, settings)
+with tab_performance:
+    page.frequency_vs_iou(choice, stats)

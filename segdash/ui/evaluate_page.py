@@ -12,10 +12,6 @@ from segdash.ui.widgets import format_seconds, reported_errors, show_error
 
 ALL_IMAGES = 0
 NORMALIZE_VIEWS = {"counts": None, "row-normalised (recall)": "true", "column-normalised (precision)": "pred"}
-UNDEFINED_NOTE = (
-    "A class absent from both the ground truth and the prediction has undefined IoU / Dice (shown empty, "
-    "not 0 or 1) and is left out of the means."
-)
 
 
 class SubsetDataset(SegDataset):
@@ -43,6 +39,12 @@ class SubsetDataset(SegDataset):
 
     def has_masks(self, split: str) -> bool:
         return self.base.has_masks(split)
+
+
+def score_frame(scores):
+    """``Scores`` as a table with a ``name`` column (the layout the viz figures take), one row per class."""
+    frame = scores.to_frame().rename_axis("name").reset_index()
+    return frame[[c for c in ("name", "iou", "dice", "precision", "recall", "specificity", "support") if c in frame]]
 
 
 def evenly_spaced(ids: list[str], limit: int) -> list[str]:
@@ -193,6 +195,8 @@ def show_summary(evaluation) -> None:
     fw = getattr(scores, "frequency_weighted_iou", None)
     if fw is not None:
         cols[3].metric("Freq.-weighted IoU", _fmt(fw))
+    from segdash.metrics.scores import UNDEFINED_NOTE
+
     st.caption(UNDEFINED_NOTE)
 
 
@@ -202,7 +206,7 @@ def _fmt(value) -> str:
 
 def per_class_table(evaluation, dataset_label: str, split: str) -> None:
     """Sortable per-class table with a CSV download."""
-    frame = evaluation.scores.to_frame()
+    frame = score_frame(evaluation.scores)
     columns = {c: st.column_config.NumberColumn(c, format="%.3f") for c in
                ("iou", "dice", "precision", "recall", "specificity")}  # fmt: skip
     columns["support"] = st.column_config.NumberColumn("support (pixels)", format="%d")
@@ -346,7 +350,7 @@ def show_results(choice: SidebarChoice, evaluation, split: str) -> None:
     tab_table, tab_cm, tab_images, tab_dist = st.tabs(["Per class", "Confusion matrix", "Per image", "Distances"])
     with tab_table:
         per_class_table(evaluation, choice.dataset_choice.label, split)
-        st.plotly_chart(per_class_bar_figure(evaluation.scores.to_frame(), "iou", colors=ds.colors),
+        st.plotly_chart(per_class_bar_figure(score_frame(evaluation.scores), "iou", colors=ds.colors),
                         width="stretch", key="evaluate.iou_bars")  # fmt: skip
     with tab_cm:
         gt, pred = confusion_section(evaluation, ds.classes)

@@ -33,41 +33,19 @@ class InputImage:
 
 
 # --- turning uploads into model input ----------------------------------------------------------
-def fit_channels(image: np.ndarray, in_channels: int, name: str) -> tuple[np.ndarray, list[str]]:
-    """HxWxC -> HxWx``in_channels``, or a SegdashError saying what the model takes.
+def fit_value_range(image: np.ndarray, reference: np.ndarray | None) -> tuple[np.ndarray, list[str]]:
+    """Give an upload the pixel range of the dataset's own images (``reference``, one of them).
 
-    A grey image stored as RGB (three equal channels) feeds a 1-channel model; a
-    1-channel image feeds a 3-channel model by repeating it. Real colour into a
-    1-channel model, or a 4-channel array, is refused.
+    brain-mri images are float32 in 0..1, so an 8-bit PNG of a slice is divided by 255;
+    a float image in 0..1 fed to a model of 8-bit photos is multiplied by 255.
+    Without a reference (a dataset that does not open) the image is left as it is.
     """
-    channels = image.shape[2]
-    if channels == in_channels:
+    if reference is None or image.dtype == reference.dtype:
         return image, []
-    if in_channels == 1 and channels in (3, 4):
-        rgb = image[:, :, :3]
-        if np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 0], rgb[:, :, 2]):
-            return rgb[:, :, :1], ["grey image stored as RGB: one channel used"]
-        raise SegdashError(
-            f"{name}: the model takes single-channel (grayscale) images, this one has {channels} colour channels; "
-            "upload a grayscale image or a single-channel .npy"
-        )
-    if in_channels == 3 and channels == 1:
-        return np.repeat(image, 3, axis=2), ["grayscale image repeated to 3 channels"]
-    raise SegdashError(f"{name}: the model takes {in_channels}-channel images, this one has {channels} channels")
-
-
-def fit_value_range(image: np.ndarray, normalization) -> tuple[np.ndarray, list[str]]:
-    """Match the pixel range the model was trained on.
-
-    A normalisation with ``scale == 1`` means the model saw floats in 0..1 (e.g.
-    brain-mri), so an 8-bit upload is divided by 255; ``scale == 1/255`` means it
-    saw 0..255, so a float image in 0..1 is multiplied by 255.
-    """
-    scale = float(getattr(normalization, "scale", 1.0))
-    if image.dtype == np.uint8 and abs(scale - 1.0) < 1e-9:
-        return image.astype(np.float32) / np.float32(255.0), ["8-bit image scaled to 0..1, the range the model was trained on"]
-    if image.dtype != np.uint8 and scale < 0.5 and float(np.nanmax(image, initial=0.0)) <= 1.0:
-        return image.astype(np.float32) * np.float32(255.0), ["0..1 image scaled to 0..255, the range the model was trained on"]
+    if image.dtype == np.uint8 and reference.dtype.kind == "f" and float(np.nanmax(reference, initial=0.0)) <= 1.0:
+        return image.astype(np.float32) / np.float32(255.0), ["8-bit image scaled to 0..1 like the dataset's images"]
+    if reference.dtype == np.uint8 and image.dtype.kind == "f" and float(np.nanmax(image, initial=0.0)) <= 1.0:
+        return np.rint(image * 255.0).clip(0, 255).astype(np.uint8), ["0..1 image scaled to 0..255 like the dataset's images"]
     return image, []
 
 
@@ -86,27 +64,37 @@ def fit_size(image: np.ndarray, max_side: int = MAX_SIDE) -> tuple[np.ndarray, l
     return small, [f"large image ({width}x{height}) downscaled to {size[0]}x{size[1]} for display and prediction"]
 
 
-def decode_upload(name: str, data: bytes, meta) -> InputImage:
-    """An uploaded file's bytes -> model-ready InputImage, or SegdashError with what is wrong."""
+def decode_upload(name: str, data: bytes, in_channels: int, reference: np.ndarray | None) -> InputImage:
+    """An uploaded file's bytes -> InputImage ready for the predictor, or SegdashError saying what is wrong.
+
+    Channel mismatches are the predictor's business (it converts what it can, with a note,
+    and refuses the rest with a message); here the image is decoded, downscaled when huge,
+    and given the value range of the dataset's images.
+    """
     from segdash.data.imageio import decode_image_bytes
 
     try:
-        image = decode_image_bytes(data, name, mode="native" if meta.in_channels == 1 else "rgb")
+        image = decode_image_bytes(data, name, mode="native" if in_channels == 1 else "rgb")
     except SegdashError:
         raise
     except Exception as exc:  # decoders raise many things for garbage bytes
         raise SegdashError(f"{name}: not an image file segdash can read ({type(exc).__name__}: {exc})") from None
     if image.ndim == 2:
         image = image[:, :, None]
-    notes: list[str] = []
-    for step in (
-        lambda im: fit_channels(im, meta.in_channels, name),
-        lambda im: fit_size(im),
-        lambda im: fit_value_range(im, meta.normalization),
-    ):
-        image, more = step(image)
-        notes += more
-    return InputImage(name, np.ascontiguousarray(image), None, tuple(notes))
+    image, size_notes = fit_size(image)
+    image, range_notes = fit_value_range(image, reference)
+    return InputImage(name, np.ascontiguousarray(image), None, tuple(size_notes + range_notes))
+
+
+def reference_image(ds) -> np.ndarray | None:
+    """One image of the dataset, whose dtype and range uploads are matched to."""
+    if ds is None:
+        return None
+    try:
+        split = ds.splits()[0]
+        return ds.load(split, ds.ids(split)[0]).image
+    except Exception:
+        return None
 
 
 # --- choosing inputs ---------------------------------------------------------------------------
@@ -135,10 +123,11 @@ def uploaded_inputs(choice: SidebarChoice) -> list[InputImage]:
         st.info("Drop one or several images here. Single-channel models (brain-mri) take grayscale images or .npy arrays.")
         return []
     meta = cache.checkpoint_meta(choice.model_choice.path)
+    reference = reference_image(choice.dataset)
     inputs = []
     for file in files:
         try:
-            inputs.append(decode_upload(file.name, file.getvalue(), meta))
+            inputs.append(decode_upload(file.name, file.getvalue(), meta.in_channels, reference))
         except SegdashError as exc:
             show_error(exc, "upload")
     return inputs

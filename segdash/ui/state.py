@@ -60,8 +60,10 @@ def weights_dir() -> Path:
 
 
 def runs_dir() -> Path:
-    """Training runs started from the dashboard (``$SEGDASH_RUNS`` overrides, for tests)."""
-    return Path(os.environ.get("SEGDASH_RUNS") or repo_root() / "runs")
+    """Training runs: ``$SEGDASH_RUNS`` or ``runs/`` (the training package's default root)."""
+    from segdash.train.runs import default_runs_root
+
+    return default_runs_root().resolve()
 
 
 @dataclasses.dataclass(frozen=True)
