@@ -293,7 +293,7 @@ def test_confusion_heatmap_values_axes_and_hover():
     expected = [[0.8, 0.2, 0.0], [0.25, 0.75, 0.0], [None, None, None]]  # empty row: undefined, not 0
     assert [list(r) for r in heat.z] == expected
     assert fig.layout.xaxis.title.text == "predicted class" and fig.layout.yaxis.title.text == "ground-truth class"
-    assert fig.layout.yaxis.autorange == "reversed"  # row 0 on top, like the printed matrix
+    assert list(fig.layout.yaxis.range) == [2.5, -0.5]  # row 0 on top, like the printed matrix
     assert "pixels: 2" in heat.hovertext[0][1] and "20.00%" in heat.hovertext[0][1]
     assert "of predicted road: 40.00%" in heat.hovertext[0][1]
     assert "n/a" in heat.hovertext[2][0]
@@ -425,3 +425,25 @@ def test_runs_comparison_and_histogram():
     assert fig.layout.yaxis.title.text == "Validation mean Dice"
     hist = per_image_histogram_figure(pd.DataFrame({"mean_dice": [0.1, 0.5, np.nan]}))
     assert list(hist.data[0].x) == [0.1, 0.5] and "1 n/a" in hist.layout.title.text
+
+
+def test_confusion_cells_are_clickable_scatter_points():
+    cm = np.array([[8, 2, 0], [1, 3, 0], [0, 0, 0]])
+    fig = confusion_matrix_figure(cm, CLASSES)
+    heat, cells = fig.data
+    assert heat.hoverinfo == "skip" and isinstance(cells, go.Scatter)
+    k = 1 * 3 + 0  # ground truth road (1), predicted background (0)
+    assert (cells.y[k], cells.x[k]) == ("road", "background") and list(cells.customdata[k]) == [1, 0]
+    assert "pixels: 1" in cells.hovertext[k]
+    assert len(confusion_matrix_figure(cm, CLASSES, clickable=False).data) == 1
+
+
+def test_confusion_cell_from_selection_reads_every_point_shape():
+    from segdash.viz.figures import confusion_cell_from_selection
+
+    streamlit_point = {"customdata": {"0": 1, "1": 2}, "x": "car", "y": "road", "point_index": 5}
+    assert confusion_cell_from_selection(streamlit_point, CLASSES) == (1, 2)
+    assert confusion_cell_from_selection({"customdata": [2, 0]}, CLASSES) == (2, 0)
+    assert confusion_cell_from_selection({"point_index": 7}, CLASSES) == (2, 1)
+    assert confusion_cell_from_selection({"x": "background", "y": "car"}, CLASSES) == (2, 0)
+    assert confusion_cell_from_selection({"x": 3}, CLASSES) is None

@@ -320,13 +320,19 @@ def confusion_matrix_figure(
     normalize: str | None = None,
     annotate: bool | None = None,
     colorscale: str = "Blues",
+    clickable: bool = True,
 ) -> go.Figure:
     """Confusion matrix heatmap: rows (y) = ground truth, columns (x) = prediction, class names on both.
 
     cm: ``(C, C)`` counts. ``normalize``: see ``normalize_confusion``; ``z`` is that matrix with
     undefined cells as ``None``. Hover shows the count, the share of the ground-truth class and
-    the share of the predicted class. Cells carry ``customdata = [true_index, pred_index]`` so a
-    click can be mapped back. ``annotate`` writes values in cells (default: up to 12 classes).
+    the share of the predicted class. ``annotate`` writes values in cells (default: up to 12 classes).
+
+    Plotly heatmaps emit no selection events (Streamlit's ``on_select`` returns nothing for
+    them), so with ``clickable`` a second trace, ``fig.data[1]``, puts one invisible scatter
+    point on each cell centre; it carries the hover text and ``customdata = [true_index,
+    pred_index]`` (also ``point_index == true_index * C + pred_index``). A click selects that
+    point: ``st.plotly_chart(fig, on_select="rerun", selection_mode="points")`` then reports it.
     """
     cm = np.asarray(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(classes):
@@ -361,13 +367,52 @@ def confusion_matrix_figure(
             colorbar=dict(title=dict(text=colorbar_title)),
         )
     )  # fmt: skip
+    if clickable:
+        fig.data[0].hoverinfo = "skip"  # the cell points below answer hover and clicks
+        true_index, pred_index = np.divmod(np.arange(n * n), n)
+        fig.add_trace(
+            go.Scatter(
+                x=[names[j] for j in pred_index], y=[names[i] for i in true_index], mode="markers", name="cells",
+                customdata=np.stack([true_index, pred_index], axis=1), showlegend=False,
+                hovertext=[hover[i][j] for i, j in zip(true_index, pred_index)], hoverinfo="text",
+                marker=dict(symbol="square", size=max(6, min(40, 400 // max(n, 1))), color="rgba(0,0,0,0)"),
+                selected=dict(marker=dict(color="rgba(255,0,255,0.55)")), unselected=dict(marker=dict(opacity=0)),
+            )
+        )  # fmt: skip
+        # Nearest cell centre wins everywhere in the plot, so every cell is clickable.
+        fig.update_layout(hovermode="closest", hoverdistance=-1, clickmode="event+select", dragmode=False)
     title = {None: "Confusion matrix (pixels)", "true": "Confusion matrix (share of each ground-truth class)",
              "pred": "Confusion matrix (share of each predicted class)", "all": "Confusion matrix (share of all pixels)"}  # fmt: skip
     _styled(fig, title[normalize], "predicted class", "ground-truth class")
-    fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_xaxes(type="category", tickangle=-35 if n > 6 else 0, side="bottom")
-    fig.update_layout(height=int(min(900, max(420, 30 * n + 200))), plot_bgcolor="#f4f4f4")
+    # Explicit ranges (row 0 on top): marker padding of the cell points must not widen the axes.
+    fig.update_yaxes(type="category", range=[n - 0.5, -0.5], autorange=False)
+    fig.update_xaxes(type="category", range=[-0.5, n - 0.5], autorange=False, tickangle=-35 if n > 6 else 0)
+    fig.update_layout(height=int(min(900, max(480, 32 * n + 220))), plot_bgcolor="#f4f4f4")
     return fig
+
+
+def confusion_cell_from_selection(point: Mapping[str, Any], classes: Sequence[str]) -> tuple[int, int] | None:
+    """``(true_index, pred_index)`` of a clicked confusion-matrix cell, or ``None``.
+
+    ``point`` is one entry of ``st.plotly_chart(...).selection.points`` (or a Plotly.js click
+    point) on ``confusion_matrix_figure``'s cell trace. Streamlit hands ``customdata`` back as
+    ``{"0": i, "1": j}``, Plotly.js as ``[i, j]``; ``point_index`` or the x/y class names are
+    used when it is missing.
+    """
+    n = len(classes)
+    custom = point.get("customdata")
+    if isinstance(custom, Mapping) and {"0", "1"} <= set(map(str, custom)):
+        custom = [custom.get("0", custom.get(0)), custom.get("1", custom.get(1))]
+    if isinstance(custom, (list, tuple)) and len(custom) == 2:
+        true_index, pred_index = int(custom[0]), int(custom[1])
+    elif point.get("point_index", point.get("pointIndex")) is not None:
+        true_index, pred_index = divmod(int(point.get("point_index", point.get("pointIndex"))), n)
+    elif point.get("y") in classes and point.get("x") in classes:
+        names = list(classes)
+        true_index, pred_index = names.index(point["y"]), names.index(point["x"])
+    else:
+        return None
+    return (true_index, pred_index) if 0 <= true_index < n and 0 <= pred_index < n else None
 
 
 def per_class_bar_figure(
