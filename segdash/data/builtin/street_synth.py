@@ -34,7 +34,7 @@ from segdash.errors import SegdashError
 from segdash.fsutil import atomic_write_bytes, cache_dir
 
 #: Bump when the generator changes: the cache file name carries it.
-VERSION = "1"
+VERSION = "2"
 HEIGHT, WIDTH = 192, 256
 SPLITS = ("train", "val", "test")
 SPLIT_SHARES = (0.7, 0.15, 0.15)
@@ -87,7 +87,7 @@ class _Scene:
         self.depth = np.zeros((height, width), np.float32)  # d: 0 far (horizon) .. 1 bottom row; sky 0
         yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
         self.yy, self.xx = yy, xx
-        self.fine = rng.normal(0.0, 1.0, (height, width)).astype(np.float32)
+        self.fine = rng.standard_normal((height, width), dtype=np.float32)
         self.coarse = _smooth_noise(rng, height, width, 24)
         self.mid = _smooth_noise(rng, height, width, 6)
 
@@ -155,11 +155,11 @@ def render_scene(seed: int, index: int, height: int = HEIGHT, width: int = WIDTH
 
     # Sky: gradient plus clouds.
     clear = rng.random() < 0.6
-    top_sky = np.array((70, 120, 200) if clear else (150, 155, 165), np.float32) + rng.normal(0, 10, 3)
-    low_sky = np.array((185, 205, 230) if clear else (200, 200, 205), np.float32) + rng.normal(0, 8, 3)
+    top_sky = (np.array((70, 120, 200) if clear else (150, 155, 165)) + rng.normal(0, 10, 3)).astype(np.float32)
+    low_sky = (np.array((185, 205, 230) if clear else (200, 200, 205)) + rng.normal(0, 8, 3)).astype(np.float32)
     t = np.clip(yy / max(horizon, 1.0), 0, 1)[:, :, None]
     sky = top_sky * (1 - t) + low_sky * t + (25 if clear else 12) * np.clip(s.coarse, 0, 1)[:, :, None]
-    s.paint(np.ones((h, w), bool), UNLABELED, sky, 0.0)
+    s.rgb[:] = sky  # labels and depth start as unlabeled / 0
     haze_color = low_sky
 
     # Facades along both sides, standing on the sidewalk's outer edge.
@@ -223,22 +223,26 @@ def render_scene(seed: int, index: int, height: int = HEIGHT, width: int = WIDTH
                     fence_rgb = s.surface(s.pick(FENCE_PAINTS) * shade, 0.1, 0.1, 0.08, win)
                     s.paint(fence, FENCE, fence_rgb, depth_w, win)
 
-    # Ground: road with lane markings, sidewalks with tiles and a curb.
-    asphalt = s.surface(np.array((72, 72, 76)) + rng.normal(0, 8, 3), 0.12, 0.06, 0.1)
-    s.paint(ground & (np.abs(lat) < 1), ROAD, asphalt, d)
+    # Ground: road with lane markings, sidewalks with tiles and a curb (only rows below the horizon).
+    gw = s.window(horizon, h, 0, w)
+    g_d, g_lat, g_dist = d[gw], lat[gw], dist[gw]
+    g_abs = np.abs(g_lat)
+    on_ground = g_d > 0
+    asphalt = s.surface(np.array((72, 72, 76)) + rng.normal(0, 8, 3), 0.12, 0.06, 0.1, gw)
+    s.paint(on_ground & (g_abs < 1), ROAD, asphalt, g_d, gw)
     paver = s.pick(((160, 158, 150), (175, 150, 135), (130, 130, 128)), 10)
-    tiles = (np.mod(dist * 6, 1.0) < 0.08) | (np.mod(np.abs(lat) * 4, 1.0) < 0.06)
-    pavement = s.surface(paver, 0.08, 0.05, 0.06) * np.where(tiles, 0.82, 1.0)[:, :, None]
-    curb = np.abs(lat) < 1.04
-    pavement = np.where(curb[:, :, None], s.surface((190, 190, 185), 0.05, 0.05, 0.05), pavement)
-    s.paint(ground & (np.abs(lat) >= 1) & (np.abs(lat) < 1 + sidewalk), SIDEWALK, pavement, d)
-    line_rgb = s.surface((235, 235, 225) if rng.random() < 0.75 else (225, 190, 60), 0.15, 0.1, 0.12)
+    tiles = (np.mod(g_dist * 6, 1.0) < 0.08) | (np.mod(g_abs * 4, 1.0) < 0.06)
+    pavement = s.surface(paver, 0.08, 0.05, 0.06, gw) * np.where(tiles, np.float32(0.82), np.float32(1.0))[:, :, None]
+    curb = (g_abs < 1.04)[:, :, None]
+    pavement = np.where(curb, s.surface((190, 190, 185), 0.05, 0.05, 0.05, gw), pavement)
+    s.paint(on_ground & (g_abs >= 1) & (g_abs < 1 + sidewalk), SIDEWALK, pavement, g_d, gw)
+    line_color = np.array((235, 235, 225) if rng.random() < 0.75 else (225, 190, 60), np.float32)
     half_width = rng.uniform(0.012, 0.02)
-    lines = ground & (np.abs(lat - rng.uniform(-0.05, 0.05)) < half_width) & (
-        np.mod(dist * rng.uniform(0.8, 1.6), 1.0) < 0.45)  # fmt: skip
+    lines = on_ground & (np.abs(g_lat - rng.uniform(-0.05, 0.05)) < half_width) & (
+        np.mod(g_dist * rng.uniform(0.8, 1.6), 1.0) < 0.45)  # fmt: skip
     if rng.random() < 0.4:  # solid edge lines
-        lines |= ground & (np.abs(np.abs(lat) - 0.94) < half_width * 0.8)
-    s.paint(lines, ROAD_LINE, line_rgb, d)
+        lines |= on_ground & (np.abs(g_abs - 0.94) < half_width * 0.8)
+    s.paint(lines, ROAD_LINE, s.surface(line_color, 0.15, 0.1, 0.12, gw), g_d, gw)
 
     # Objects, painted far to near so nearer ones occlude.
     objects: list[tuple[float, str, float]] = []  # (depth, kind, lateral)
@@ -262,11 +266,11 @@ def render_scene(seed: int, index: int, height: int = HEIGHT, width: int = WIDTH
         shadow = ground & ((lat < edge) if sun_side > 0 else (lat > -edge)) & (s.labels != UNLABELED)
         s.rgb[shadow] *= 0.62
     labelled = s.labels != UNLABELED
-    haze = (rng.uniform(0.25, 0.6) * (1 - np.clip(s.depth * 2.5, 0, 1)) ** 2)[:, :, None] * labelled[:, :, None]
+    haze = (np.float32(rng.uniform(0.25, 0.6)) * (1 - np.clip(s.depth * 2.5, 0, 1)) ** 2 * labelled)[:, :, None]
     rgb = s.rgb * (1 - haze) + haze_color * haze
-    rgb = rgb * rng.uniform(0.75, 1.2) + rng.normal(0, 6)
+    rgb = rgb * np.float32(rng.uniform(0.75, 1.2)) + np.float32(rng.normal(0, 6))
     rgb = cv2.GaussianBlur(rgb, (0, 0), rng.uniform(0.5, 0.9))
-    rgb = rgb + rng.normal(0, rng.uniform(1.5, 4.0), rgb.shape).astype(np.float32)
+    rgb = rgb + rng.standard_normal(rgb.shape, dtype=np.float32) * np.float32(rng.uniform(1.5, 4.0))
     return np.clip(rgb, 0, 255).astype(np.uint8), s.labels
 
 

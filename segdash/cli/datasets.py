@@ -1,0 +1,110 @@
+"""``segdash datasets``: the on-disk formats segdash reads and the built-in datasets.
+
+    segdash datasets            # tables on stdout
+    segdash datasets --json     # the same as JSON on stdout (or --json FILE)
+    segdash datasets --no-open  # names and summaries only, without preparing the built-ins
+
+Listing a built-in's sizes opens it, which prepares and caches it on first use
+(seconds); a built-in that cannot be opened here (e.g. ``nuclei`` without
+stardist) is listed with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "datasets",
+        help="list dataset formats and built-in datasets",
+        description="List the on-disk dataset formats (for --format) and the built-in datasets with their "
+        "classes, split sizes and where the data comes from.",
+    )
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="OUT",
+        help="write JSON instead of tables: to stdout, or to the file OUT",
+    )
+    parser.add_argument(
+        "--no-open",
+        action="store_true",
+        help="do not open the built-ins (no sizes or classes, but instant even before their first preparation)",
+    )
+    parser.set_defaults(func=run)
+
+
+def describe_builtin(name: str, open_it: bool = True) -> dict:
+    """JSON-ready summary of one built-in: its ``info()`` when it opens, else the reason it does not."""
+    from segdash.data import BUILTINS, DEFAULT_DATASET
+    from segdash.errors import SegdashError
+
+    factory, summary = BUILTINS[name]
+    entry = {"name": name, "summary": summary, "default": name == DEFAULT_DATASET}
+    if not open_it:
+        return entry
+    try:
+        ds = factory()
+    except SegdashError as exc:
+        entry["available"] = False
+        entry["error"] = str(exc)
+        return entry
+    info = ds.info()
+    info.pop("name", None)
+    entry.update(available=True, **info)
+    return entry
+
+
+def collect(open_builtins: bool = True) -> dict:
+    """``{"formats": [{"name", "summary"}], "builtins": [describe_builtin(...)]}``."""
+    from tqdm import tqdm
+
+    from segdash.data import BUILTINS, FORMATS
+
+    # Opening a built-in the first time prepares it (seconds): show progress on stderr.
+    names = tqdm(list(BUILTINS), desc="opening built-ins", file=sys.stderr, leave=False, disable=not open_builtins)
+    return {
+        "formats": [{"name": name, "summary": summary} for name, (_, summary) in sorted(FORMATS.items())],
+        "builtins": [describe_builtin(name, open_builtins) for name in names],
+    }
+
+
+def format_tables(listing: dict) -> str:
+    lines = ["Dataset formats (segdash COMMAND PATH --format NAME):"]
+    width = max((len(f["name"]) for f in listing["formats"]), default=0)
+    for fmt in listing["formats"]:
+        lines.append(f"  {fmt['name']:<{width}}  {fmt['summary']}")
+    lines += ["", "Built-in datasets (segdash COMMAND NAME):"]
+    for b in listing["builtins"]:
+        title = f"  {b['name']}{'  (default)' if b['default'] else ''}  - {b['summary']}"
+        lines.append(title)
+        if "available" not in b:
+            continue
+        if not b["available"]:
+            lines.append(f"      unavailable: {b['error']}")
+            continue
+        splits = ", ".join(f"{split} {n}" for split, n in b["splits"].items())
+        height_width = b.get("image_size")
+        size = f"{height_width[1]}x{height_width[0]}" if height_width else "varies"
+        lines.append(f"      images: {splits}; size {size} (WxH), {b['in_channels']} channel(s)")
+        lines.append(f"      classes ({len(b['classes'])}): {', '.join(b['classes'])}")
+        lines.append(f"      source: {b['source']}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from segdash.fsutil import atomic_write_json
+
+    listing = collect(open_builtins=not args.no_open)
+    if args.json == "-":
+        print(json.dumps(listing, indent=2))
+    elif args.json:
+        atomic_write_json(args.json, listing)
+        print(f"wrote {args.json}", file=sys.stderr)
+    else:
+        print(format_tables(listing))
+    return 0

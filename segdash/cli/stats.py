@@ -1,0 +1,108 @@
+"""``segdash stats``: class pixel statistics and suggested class weights per split.
+
+    segdash stats brain-mri
+    segdash stats street-synth --split train --json stats.json
+    segdash stats /data/pets --format oxford-pets
+
+For each split with masks: pixels and frequency per class, the share of images
+in which each class appears, and suggested loss weights (inverse frequency,
+"balanced", and median frequency balancing). One streaming pass per split, then
+cached: a second run is instant until a file of the dataset changes.
+JSON: ``{"dataset", "classes": [...], "splits": {split: {"images", "pixels": [...],
+"frequency", "image_presence", "weights_inverse", "weights_median", ...}}}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from segdash.cli.common import add_dataset_args
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "stats",
+        help="class pixel statistics and suggested class weights",
+        description="Per split: pixel count and frequency per class, share of images containing each class, "
+        "and suggested class weights (inverse and median frequency). Classes absent from a split get weight 0. "
+        "Results are cached and recomputed when the dataset's files change.",
+    )
+    add_dataset_args(parser)
+    parser.add_argument("--split", "-s", action="append", help="split(s) to count (repeatable); default: every split with masks")
+    parser.add_argument("--json", metavar="OUT", help="also write the statistics as JSON to OUT ('-' for stdout)")
+    parser.add_argument("--no-cache", action="store_true", help="recount even when cached statistics exist")
+    parser.set_defaults(func=run)
+
+
+def format_table(classes, stats) -> str:
+    """Human-readable table of one split's ClassStats."""
+    d = stats.to_dict()
+    width = max(12, *(len(c) for c in classes))
+    header = f"  {'class':<{width}} {'pixels':>12} {'freq %':>8} {'in images %':>12} {'w inverse':>10} {'w median':>9}"
+    lines = [header]
+    for i, name in enumerate(classes):
+        lines.append(
+            f"  {name:<{width}} {d['pixels'][i]:>12,} {100 * d['frequency'][i]:>8.3f} "
+            f"{100 * d['image_presence'][i]:>12.1f} {d['weights_inverse'][i]:>10.3f} {d['weights_median'][i]:>9.3f}"
+        )
+    extra = f"{d['labeled_pixels']:,} labelled pixels"
+    if d["ignored_pixels"]:
+        extra += f", {d['ignored_pixels']:,} ignored"
+    if d["images_without_mask"]:
+        extra += f", {d['images_without_mask']} image(s) without mask skipped"
+    if d["min_size"] and d["min_size"] != d["max_size"]:
+        extra += f"; sizes (WxH) {d['min_size'][1]}x{d['min_size'][0]} .. {d['max_size'][1]}x{d['max_size'][0]}"
+    elif d["min_size"]:
+        extra += f"; size (WxH) {d['min_size'][1]}x{d['min_size'][0]}"
+    lines.append(f"  {extra}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from tqdm import tqdm
+
+    from segdash.cli.common import open_dataset_from_args
+    from segdash.data.stats import class_statistics
+    from segdash.errors import SegdashError
+    from segdash.fsutil import atomic_write_json
+
+    ds = open_dataset_from_args(args)
+    if args.split:
+        splits = [ds.check_split(s) for s in args.split]
+        no_masks = [s for s in splits if not ds.has_masks(s)]
+        if no_masks:
+            raise SegdashError(f"split(s) {', '.join(no_masks)} of {ds.name!r} have no masks; pick another split")
+    else:
+        splits = [s for s in ds.splits() if ds.has_masks(s)]
+        skipped = [s for s in ds.splits() if s not in splits]
+        if skipped:
+            print(f"segdash stats: skipping split(s) without masks: {', '.join(skipped)}", file=sys.stderr)
+        if not splits:
+            raise SegdashError(f"{ds.name!r} has no split with masks")
+
+    result = {"dataset": str(args.dataset), "classes": list(ds.classes), "splits": {}}
+    if args.format:
+        result["format"] = args.format
+    result["ignore_index"] = ds.ignore_index
+    for split in splits:
+        with tqdm(total=len(ds.ids(split)), desc=f"stats {split}", unit="img", file=sys.stderr, leave=False) as bar:
+
+            def progress(done: int, total: int, bar=bar) -> None:
+                bar.update(done - bar.n)
+
+            stats = class_statistics(ds, split, progress=progress, use_cache=not args.no_cache)
+        result["splits"][split] = stats.to_dict()
+        cached = " (cached)" if stats.from_cache else f" ({stats.seconds:.1f} s)"
+        if args.json != "-":
+            print(f"{ds.name} / {split}: {stats.images} images{cached}")
+            print(format_table(ds.classes, stats))
+            print()
+    if args.json == "-":
+        print(json.dumps(result, indent=2))
+    elif args.json:
+        atomic_write_json(args.json, result)
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
