@@ -1,0 +1,92 @@
+"""``segdash stats`` and ``segdash datasets`` through the real entry point ``segdash.cli.main``."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import segdash.cli
+from segdash.cli import main
+from segdash.data.imageio import write_label_png
+
+
+@pytest.fixture(autouse=True)
+def only_these_commands(monkeypatch):
+    """Parse with the data commands only, so these tests do not depend on the other commands' modules."""
+    monkeypatch.setattr(segdash.cli, "COMMANDS", ("datasets", "stats"))
+
+
+def _folder(root: Path) -> Path:
+    masks = {"a": [[0, 0, 1], [1, 255, 0]], "b": [[0, 0, 0], [0, 0, 0]], "c": [[2, 2, 0], [255, 255, 1]]}
+    for sub in ("images", "masks"):
+        (root / "train" / sub).mkdir(parents=True)
+    (root / "classes.csv").write_text("name,r,g,b\nzero,0,0,0\none,255,0,0\ntwo,0,255,0\nthree,0,0,255\n")
+    for name, mask in masks.items():
+        write_label_png(root / "train" / "images" / f"{name}.png", np.full((2, 3), 100, np.uint8))
+        write_label_png(root / "train" / "masks" / f"{name}.png", np.asarray(mask, np.uint8))
+    return root
+
+
+def test_stats_json_for_a_folder_matches_hand_counts(tmp_path, capsys):
+    root = _folder(tmp_path / "data")
+    out = tmp_path / "out" / "stats.json"
+    assert main(["stats", str(root), "--format", "folder", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["dataset"] == str(root) and result["classes"] == ["zero", "one", "two", "three"]
+    train = result["splits"]["train"]
+    assert set(result["splits"]) == {"train"}
+    assert train["images"] == 3 and train["pixels"] == [10, 3, 2, 0] and train["ignored_pixels"] == 3
+    assert train["image_presence"] == pytest.approx([1, 2 / 3, 1 / 3, 0])
+    assert train["frequency"] == pytest.approx([10 / 15, 3 / 15, 2 / 15, 0])
+    assert train["weights_inverse"] == pytest.approx([0.5, 15 / 9, 2.5, 0])
+    assert len(train["weights_median"]) == 4 and train["weights_median"][3] == 0
+    table = capsys.readouterr().out
+    assert "zero" in table and "w median" in table and "3 ignored" in table
+
+
+def test_stats_builtin_split_and_stdout_json(capsys):
+    assert main(["stats", "street-synth", "-o", "count=6", "--split", "val", "--json", "-"]) == 0
+    result = json.loads(capsys.readouterr().out)  # nothing but JSON on stdout
+    assert list(result["splits"]) == ["val"] and len(result["classes"]) == 13
+    val = result["splits"]["val"]
+    assert val["images"] == 1 and sum(val["pixels"]) == 192 * 256
+    assert sum(val["frequency"]) == pytest.approx(1.0)
+    for key in ("pixels", "frequency", "image_presence", "weights_inverse", "weights_median"):
+        assert len(val[key]) == 13
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["stats", "/no/such/folder"], "neither a built-in dataset"),
+        (["stats", "{tmp}", "--format", "nonsense"], "unknown format 'nonsense'"),
+        (["stats", "/no/such/folder", "--format", "folder"], "does not exist"),
+        (["stats", "street-synth", "-o", "count=6", "--split", "holdout"], "no split 'holdout'"),
+        (["stats", "street-synth", "-o", "count=many"], "count must be a whole number"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(argv, message, tmp_path, capsys):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and err[0].startswith("segdash stats: error:")
+
+
+def test_datasets_lists_formats_and_builtins(capsys):
+    assert main(["datasets", "--json", "--no-open"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    formats = {f["name"] for f in listing["formats"]}
+    assert {"folder", "carla", "voc"} <= formats
+    builtins = {b["name"]: b for b in listing["builtins"]}
+    assert builtins["brain-mri"]["default"] is True and "street-synth" in builtins
+
+
+def test_datasets_describes_an_opened_builtin():
+    from segdash.cli.datasets import describe_builtin, format_tables
+
+    brain = describe_builtin("brain-mri")
+    assert brain["available"] and brain["classes"] == ["background", "CSF", "grey matter", "white matter"]
+    assert brain["splits"]["test"] > 0 and "nilearn" in brain["source"]
+    text = format_tables({"formats": [], "builtins": [brain]})
+    assert "brain-mri  (default)" in text and "size 192x192" in text
