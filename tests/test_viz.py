@@ -447,3 +447,29 @@ def test_confusion_cell_from_selection_reads_every_point_shape():
     assert confusion_cell_from_selection({"point_index": 7}, CLASSES) == (2, 1)
     assert confusion_cell_from_selection({"x": "background", "y": "car"}, CLASSES) == (2, 0)
     assert confusion_cell_from_selection({"x": 3}, CLASSES) is None
+
+
+def test_distance_metrics_from_aggregate_distances_dict():
+    aggregated = {
+        "hd95": np.array([1.0, np.nan, 2.5]),
+        "assd": np.array([0.5, np.nan, 1.0]),
+        "rad": np.array([0.1, np.nan, -0.25]),
+        "abs_rad": np.array([0.1, np.nan, 0.25]),
+        "one_sided": np.array([0, 0, 2]),
+        "images": np.array([3, 0, 1]),
+    }
+    fig = distance_metrics_figure(aggregated, CLASSES, COLORS)
+    assert [t.name for t in fig.data] == ["HD95 (pixels)", "ASSD (pixels)", "Relative area difference"]
+    assert list(fig.data[2].y) == [0.1, None, -0.25] and fig.data[2].text[2] == "-25.0%"
+    assert "one side only: 2" in fig.data[0].customdata[2]
+    with pytest.raises(SegdashError):
+        distance_metrics_figure(aggregated, CLASSES[:2])
+
+
+def test_score_frames_indexed_by_class_name_work_too():
+    a = pd.DataFrame({"iou": [0.5, 0.6, np.nan]}, index=pd.Index(CLASSES, name="class"))
+    b = pd.DataFrame({"iou": [0.7, 0.6, 0.2]}, index=pd.Index(CLASSES, name="class"))
+    table = metric_delta_frame(a, b, metrics=("iou",))
+    assert list(table["name"]) == CLASSES and table["Δ iou"].iloc[0] == pytest.approx(0.2)
+    assert list(metric_delta_figure(a, b)["data"][0].x) == CLASSES
+    assert list(per_class_bar_figure(a, "iou").data[0].x) == CLASSES

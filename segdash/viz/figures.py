@@ -50,6 +50,7 @@ METRIC_LABELS = {
     "hd95": "HD95 (pixels)",
     "assd": "ASSD (pixels)",
     "rad": "Relative area difference",
+    "abs_rad": "Absolute relative area difference",
     "relative_area_difference": "Relative area difference",
     "train_loss": "Training loss",
     "val_loss": "Validation loss",
@@ -518,38 +519,77 @@ def metric_delta_figure(
     return fig
 
 
+#: Distance metrics shown by default, in this order, when present.
+DISTANCE_COLUMNS = ("hd95", "assd", "rad")
+_DISTANCE_COUNTS = ("one_sided", "images", "support", "predicted", "defined")
+
+
+def _distance_frame(distances: Any, classes: Sequence[str] | None) -> pd.DataFrame:
+    """Any distance result as a frame with a ``name`` column and one column per metric.
+
+    Accepts ``aggregate_distances``' ``{metric: (C,) array}``, ``{class: {metric: value}}``, or a
+    frame with a ``name`` column or class-name index.
+    """
+    if isinstance(distances, pd.DataFrame):
+        frame = distances.copy()
+        if "name" not in frame.columns:
+            frame = frame.rename_axis("name").reset_index()
+        return frame
+    if not isinstance(distances, Mapping):
+        raise SegdashError(f"cannot plot distance metrics given as {type(distances).__name__}")
+    values = list(distances.values())
+    if values and all(isinstance(v, Mapping) for v in values):
+        return pd.DataFrame.from_dict(dict(distances), orient="index").rename_axis("name").reset_index()
+    frame = pd.DataFrame({metric: _floats(v) for metric, v in distances.items()})
+    names = list(classes) if classes is not None else [str(i) for i in range(len(frame))]
+    if len(names) != len(frame):
+        raise SegdashError(f"{len(frame)} distance values per metric for {len(names)} classes")
+    frame.insert(0, "name", names)
+    return frame
+
+
 def distance_metrics_figure(
-    distances: pd.DataFrame | Mapping[str, Mapping[str, float]],
+    distances: pd.DataFrame | Mapping[str, Any],
     classes: Sequence[str] | None = None,
     colors: Sequence[ColorLike] | None = None,
     metrics: Sequence[str] | None = None,
 ) -> go.Figure:
     """Surface-distance metrics per class (HD95, ASSD, relative area difference), one panel each.
 
-    distances: a frame with a ``name`` column (or class-name index) and one column per metric,
-    or ``{class: {metric: value}}``. Undefined values (class absent) show as "n/a".
+    distances: ``aggregate_distances(...)``'s ``{"hd95": (C,), "assd": (C,), "rad": (C,), "one_sided": (C,)
+    ...}``, or ``{class: {metric: value}}``, or a frame (``name`` column or class-name index).
+    Undefined values (class absent on both sides) show as "n/a"; a ``one_sided`` count (images
+    where the class was only in the prediction or only in the truth) is shown on hover.
     """
-    frame = pd.DataFrame.from_dict(distances, orient="index") if isinstance(distances, Mapping) else distances.copy()
-    if "name" not in frame.columns:
-        frame = frame.rename_axis("name").reset_index()
-    metrics = list(metrics or [c for c in frame.columns if c != "name" and pd.api.types.is_numeric_dtype(frame[c])])
+    frame = _distance_frame(distances, classes)
+    if metrics is None:
+        metrics = [m for m in DISTANCE_COLUMNS if m in frame.columns] or [
+            c for c in frame.columns
+            if c != "name" and c not in _DISTANCE_COUNTS and pd.api.types.is_numeric_dtype(frame[c])
+        ]  # fmt: skip
     if not metrics or frame.empty:
         return _empty("Distance metrics per class", "no distance metrics computed")
     names = list(classes) if classes is not None else list(frame["name"])
     fill = _class_colors(names, colors)
+    _, one_sided = _frame_column(frame, "one_sided", names) if "one_sided" in frame.columns else (None, None)
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[metric_label(m) for m in metrics],
                         horizontal_spacing=0.08)  # fmt: skip
     for k, metric in enumerate(metrics, start=1):
         _, values = _frame_column(frame, metric, names)
+        spec = "+.1%" if metric in ("rad", "relative_area_difference") else ".1%" if metric == "abs_rad" else ".2f"
+        hover = [f"{metric_label(metric)}: {_fmt(v, spec)}" for v in values]
+        if one_sided is not None:
+            hover = [f"{h}<br>images with the class on one side only: {_fmt(c, '.0f')}" for h, c in zip(hover, one_sided)]
         fig.add_trace(
             go.Bar(x=names, y=_gaps(values), marker=dict(color=fill, line=dict(color="#444", width=0.6)),
-                   text=_bar_labels(values, ".2f"), textposition="outside", name=metric_label(metric),
-                   customdata=[_fmt(v, ".3f") for v in values],
-                   hovertemplate="<b>%{x}</b><br>" + metric_label(metric) + ": %{customdata}<extra></extra>"),
+                   text=_bar_labels(values, spec), textposition="outside", name=metric_label(metric),
+                   customdata=hover, hovertemplate="<b>%{x}</b><br>%{customdata}<extra></extra>"),
             row=1, col=k,
         )  # fmt: skip
         _na_annotations(fig, names, values, row=1, col=k)
-    _styled(fig, "Distance metrics per class (lower is better)")
+        if spec != ".2f":
+            fig.update_yaxes(tickformat=".0%", row=1, col=k)
+    _styled(fig, "Distance metrics per class (closer to 0 is better)")
     fig.update_layout(showlegend=False)
     return fig
 

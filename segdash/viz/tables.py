@@ -10,6 +10,13 @@ import pandas as pd
 from segdash.errors import SegdashError
 
 
+def _with_name_column(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with class names in a ``name`` column (``Scores.to_frame()`` keeps them in the index)."""
+    if "name" in frame.columns:
+        return frame
+    return frame.rename_axis("name").reset_index()
+
+
 def metric_delta_frame(
     frame_a: pd.DataFrame,
     frame_b: pd.DataFrame,
@@ -19,11 +26,12 @@ def metric_delta_frame(
 ) -> pd.DataFrame:
     """Per-class metrics of two models side by side with their change: one row per class.
 
-    frame_a, frame_b: ``Scores.to_frame()`` tables (column ``name`` plus metric columns),
-    matched by class name in ``frame_a``'s order (classes only in ``frame_b`` are appended).
+    frame_a, frame_b: ``Scores.to_frame()`` tables (class names in a ``name`` column or the
+    index, plus metric columns), matched by class name in ``frame_a``'s order (classes only in ``frame_b`` are appended).
     Columns: ``name``, then for each metric ``{metric} {label_a}``, ``{metric} {label_b}``,
     ``Δ {metric}`` (= B - A). Undefined values stay NaN (a delta with an undefined side is NaN).
     """
+    frame_a, frame_b = _with_name_column(frame_a), _with_name_column(frame_b)
     for label, frame in ((label_a, frame_a), (label_b, frame_b)):
         missing = [m for m in ("name", *metrics) if m not in frame.columns]
         if missing:
