@@ -29,7 +29,9 @@ def register(subparsers) -> None:
         "Results are cached and recomputed when the dataset's files change.",
     )
     add_dataset_args(parser)
-    parser.add_argument("--split", "-s", action="append", help="split(s) to count (repeatable); default: every split with masks")
+    parser.add_argument(
+        "--split", "-s", action="append", help="split(s) to count (repeatable); default: every split with masks"
+    )
     parser.add_argument("--json", metavar="OUT", help="also write the statistics as JSON to OUT ('-' for stdout)")
     parser.add_argument("--no-cache", action="store_true", help="recount even when cached statistics exist")
     parser.set_defaults(func=run)

@@ -56,7 +56,9 @@ BUILDING_PAINTS = ((196, 180, 150), (150, 90, 70), (120, 120, 125), (215, 205, 1
 WALL_PAINTS = ((165, 160, 150), (130, 125, 118), (185, 175, 160))
 FENCE_PAINTS = ((60, 55, 50), (110, 80, 50), (150, 150, 150))
 VEGETATION_PAINTS = ((60, 95, 40), (85, 110, 45), (45, 75, 35), (100, 120, 60))
-CAR_PAINTS = ((235, 235, 235), (25, 25, 30), (160, 160, 165), (170, 30, 30), (30, 60, 140), (40, 80, 50), (200, 170, 60))
+CAR_PAINTS = (
+    (235, 235, 235), (25, 25, 30), (160, 160, 165), (170, 30, 30), (30, 60, 140), (40, 80, 50), (200, 170, 60),
+)  # fmt: skip
 CLOTHES = ((30, 30, 40), (60, 70, 120), (150, 40, 40), (200, 200, 200), (90, 60, 40), (40, 100, 80), (220, 180, 60))
 SKIN = ((230, 190, 160), (190, 140, 100), (120, 80, 55))
 SIGN_PAINTS = ((200, 30, 30), (30, 70, 170), (235, 200, 30), (240, 240, 240))
@@ -250,7 +252,8 @@ def render_scene(seed: int, index: int, height: int = HEIGHT, width: int = WIDTH
         lane = rng.choice((-0.5, 0.5, -0.82, 0.82), p=(0.35, 0.35, 0.15, 0.15))
         objects.append((rng.uniform(0.1, 1.0), "vehicle", lane + rng.normal(0, 0.05)))
     for _ in range(rng.integers(0, 5)):
-        objects.append((rng.uniform(0.12, 1.0), "pedestrian", rng.choice((-1, 1)) * (1 + sidewalk * rng.uniform(0.2, 0.8))))
+        depth, side = rng.uniform(0.12, 1.0), rng.choice((-1, 1))
+        objects.append((depth, "pedestrian", side * (1 + sidewalk * rng.uniform(0.2, 0.8))))
     for _ in range(rng.integers(1, 5)):
         objects.append((rng.uniform(0.1, 0.9), "pole", rng.choice((-1, 1)) * (1 + sidewalk * 0.8)))
     for _ in range(rng.integers(0, 3)):
@@ -315,8 +318,10 @@ def _paint_object(s: _Scene, kind: str, base_row: float, x: float, m: float, dep
         if win is None:
             return
         yy, xx = s.yy[win], s.xx[win]
-        legs = (yy < base_row) & (yy >= base_row - 0.48 * tall) & (
-            (np.abs(xx - (x - 0.07 * tall)) < 0.045 * tall) | (np.abs(xx - (x + 0.07 * tall)) < 0.045 * tall))  # fmt: skip
+        legs = (
+            (yy < base_row) & (yy >= base_row - 0.48 * tall)
+            & ((np.abs(xx - (x - 0.07 * tall)) < 0.045 * tall) | (np.abs(xx - (x + 0.07 * tall)) < 0.045 * tall))
+        )  # fmt: skip
         torso = ((xx - x) / (0.13 * tall)) ** 2 + ((yy - (base_row - 0.68 * tall)) / (0.22 * tall)) ** 2 <= 1
         head = (xx - x) ** 2 + (yy - (base_row - 0.92 * tall)) ** 2 <= (0.075 * tall) ** 2 + 0.25
         s.paint(legs, PEDESTRIAN, s.surface(s.pick(CLOTHES), 0.05, 0.1, 0.08, win), depth, win)
@@ -343,9 +348,8 @@ def _paint_object(s: _Scene, kind: str, base_row: float, x: float, m: float, dep
                 face = (np.abs(xx - cx) <= size / 2) & (np.abs(yy - cy) <= size / 2 * rng.uniform(0.6, 1.0))
             color = s.pick(SIGN_PAINTS, 10)
             rim = (xx - cx) ** 2 + (yy - cy) ** 2 <= (size / 3.2) ** 2
-            sign_rgb = np.where(
-                rim[:, :, None], s.surface(color, 0.03, 0.03, 0.05, win), s.surface((230, 230, 230), 0.02, 0.02, 0.05, win)
-            )
+            face_rgb = s.surface((230, 230, 230), 0.02, 0.02, 0.05, win)
+            sign_rgb = np.where(rim[:, :, None], s.surface(color, 0.03, 0.03, 0.05, win), face_rgb)
             s.paint(face, TRAFFIC_SIGN, sign_rgb, depth, win)
     elif kind == "other":
         width, tall = max(m * rng.uniform(0.5, 1.2), 1.0), max(m * rng.uniform(0.6, 1.3), 1.0)
