@@ -1,0 +1,183 @@
+"""ONNX export and ONNX Runtime sessions: the fast CPU path and a portable model file.
+
+    segdash export --checkpoint runs/brain/best --onnx brain.onnx
+
+The exported graph takes ``image`` (N, C, H, W) float32, already normalised, with
+dynamic batch, height and width (multiples of the model's stride), and returns
+``logits`` (N, K, H, W) float32. ``verify_onnx`` runs it with ONNX Runtime
+against PyTorch at shapes *other* than the one traced, so an operator that froze
+a traced size into the graph is caught instead of silently mispredicting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from segdash.errors import SegdashError
+from segdash.fsutil import atomic_write_bytes, cache_dir
+
+DEFAULT_OPSET = 17
+INPUT_NAME = "image"
+OUTPUT_NAME = "logits"
+
+
+def _stride_of(model: nn.Module) -> int:
+    from segdash.models.registry import required_stride
+
+    return required_stride(model)
+
+
+def export_onnx_bytes(model: nn.Module, in_channels: int, opset: int = DEFAULT_OPSET) -> bytes:
+    """The model as an ONNX graph (bytes) with dynamic batch, height and width.
+
+    Traced on CPU in fp32 at 2 x C x (4*stride) x (5*stride); the model is not modified.
+    """
+    import copy
+
+    stride = _stride_of(model)
+    cpu_model = copy.deepcopy(model).to("cpu", torch.float32).eval()
+    cpu_model = cpu_model.to(memory_format=torch.contiguous_format)
+    sample = torch.randn(2, int(in_channels), 4 * stride, 5 * stride)
+    buffer = io.BytesIO()
+    dynamic = {0: "batch", 2: "height", 3: "width"}
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                cpu_model,
+                (sample,),
+                buffer,
+                dynamo=False,  # the TorchScript exporter needs no onnxscript
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: dynamic, OUTPUT_NAME: dynamic},
+                opset_version=int(opset),
+                do_constant_folding=True,
+            )
+    except Exception as exc:  # exporter errors have many types (RuntimeError, UnsupportedOperatorError, ...)
+        raise SegdashError(f"cannot export {type(model).__name__} to ONNX (opset {opset}): {_first_line(exc)}") from None
+    return buffer.getvalue()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+def make_session(onnx_model: bytes | str | Path, threads: int | None = None):
+    """An ONNX Runtime CPU session; ``threads`` defaults to torch's intra-op thread count.
+
+    Worker threads do not spin while idle: the machine is shared with other work.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = int(threads or torch.get_num_threads())
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    source = onnx_model if isinstance(onnx_model, bytes) else str(onnx_model)
+    try:
+        return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+        raise SegdashError(f"ONNX Runtime cannot load the model: {_first_line(exc)}") from None
+
+
+def run_session(session, x: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) float32 -> (N, K, H, W) float32 logits."""
+    return session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(x, dtype=np.float32)})[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class OnnxCheck:
+    """How an ONNX graph compares with PyTorch: worst logit difference and share of equal labels."""
+
+    max_abs_diff: float
+    label_agreement: float
+    shapes: tuple[tuple[int, ...], ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.label_agreement >= 0.999 and np.isfinite(self.max_abs_diff)
+
+
+def verify_onnx(model: nn.Module, session, in_channels: int, seed: int = 0) -> OnnxCheck:
+    """Run PyTorch and ONNX Runtime on random inputs at two shapes that differ from the traced one."""
+    stride = _stride_of(model)
+    shapes = ((1, int(in_channels), 3 * stride, 2 * stride), (3, int(in_channels), 2 * stride, 6 * stride))
+    generator = torch.Generator().manual_seed(seed)
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    worst, agree, total = 0.0, 0, 0
+    for shape in shapes:
+        x = torch.randn(*shape, generator=generator)
+        with torch.no_grad():
+            expected = model(x.to(device)).float().cpu()
+        got = torch.from_numpy(run_session(session, x.numpy()))
+        if got.shape != expected.shape:
+            return OnnxCheck(float("inf"), 0.0, shapes)
+        worst = max(worst, float((got - expected).abs().max()))
+        agree += int((got.argmax(1) == expected.argmax(1)).sum())
+        total += expected.shape[0] * expected.shape[2] * expected.shape[3]
+    return OnnxCheck(worst, agree / total, shapes)
+
+
+def model_fingerprint(model: nn.Module, in_channels: int, opset: int = DEFAULT_OPSET) -> str:
+    """A short hash of the model's class, config, weights and the exporter version: the ONNX cache key."""
+    digest = hashlib.blake2b(digest_size=16)
+    config = getattr(model, "config", None)
+    digest.update(type(model).__name__.encode())
+    digest.update(json.dumps(config if isinstance(config, dict) else {}, sort_keys=True, default=str).encode())
+    digest.update(f"{in_channels}|{opset}|{torch.__version__}".encode())
+    for key, tensor in model.state_dict().items():
+        digest.update(key.encode())
+        flat = tensor.detach().to("cpu").contiguous().reshape(-1)
+        digest.update(str(flat.dtype).encode())
+        digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+    return digest.hexdigest()
+
+
+def cached_onnx(model: nn.Module, in_channels: int, opset: int = DEFAULT_OPSET, folder: Path | None = None) -> Path:
+    """Path of the model's ONNX graph in the cache (``$SEGDASH_CACHE/onnx``), exported on first use."""
+    folder = Path(folder) if folder is not None else cache_dir("onnx")
+    path = folder / f"{type(model).__name__.lower()}-{model_fingerprint(model, in_channels, opset)}.onnx"
+    if not path.is_file():
+        atomic_write_bytes(path, export_onnx_bytes(model, in_channels, opset))
+    return path
+
+
+def export_checkpoint(checkpoint: str | Path, out: str | Path, opset: int = DEFAULT_OPSET) -> OnnxCheck:
+    """Export a checkpoint folder to ``out`` (written atomically) and verify it against PyTorch."""
+    from segdash.models.checkpoint import load_checkpoint
+
+    model, meta = load_checkpoint(checkpoint)
+    data = export_onnx_bytes(model, meta.in_channels, opset)
+    check = verify_onnx(model, make_session(data), meta.in_channels)
+    if not check.ok:
+        raise SegdashError(
+            f"the ONNX export of {meta.arch}-{meta.encoder} disagrees with PyTorch (labels equal on "
+            f"{check.label_agreement:.2%} of pixels, max logit difference {check.max_abs_diff:.3g}); not written"
+        )
+    atomic_write_bytes(out, _with_metadata(data, meta))
+    return check
+
+
+def _with_metadata(data: bytes, meta) -> bytes:
+    """Add the segdash metadata (classes, normalisation, ...) to the ONNX model's metadata_props."""
+    import onnx
+
+    proto = onnx.load_from_string(data)
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "segdash", meta.to_json()
+    proto.producer_name = "segdash"
+    return proto.SerializeToString()
