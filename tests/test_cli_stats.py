@@ -64,6 +64,7 @@ def test_stats_builtin_split_and_stdout_json(capsys):
         (["stats", "/no/such/folder", "--format", "folder"], "does not exist"),
         (["stats", "street-synth", "-o", "count=6", "--split", "holdout"], "no split 'holdout'"),
         (["stats", "street-synth", "-o", "count=many"], "count must be a whole number"),
+        (["stats", "street-synth", "-o", "count=6", "-s", "val", "--json", "{tmp}"], "is a folder"),
     ],
 )
 def test_user_errors_exit_2_with_one_line(argv, message, tmp_path, capsys):

@@ -96,14 +96,27 @@ def format_tables(listing: dict) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
+def write_json(path: str, obj) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically; unwritable paths are user errors."""
+    from pathlib import Path
+
+    from segdash.errors import SegdashError
     from segdash.fsutil import atomic_write_json
 
+    if Path(path).is_dir():
+        raise SegdashError(f"--json {path!r} is a folder; give a file name such as {str(Path(path) / 'out.json')!r}")
+    try:
+        atomic_write_json(path, obj)
+    except OSError as exc:
+        raise SegdashError(f"cannot write {path!r}: {exc.strerror or exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
     listing = collect(open_builtins=not args.no_open)
     if args.json == "-":
         print(json.dumps(listing, indent=2))
     elif args.json:
-        atomic_write_json(args.json, listing)
+        write_json(args.json, listing)
         print(f"wrote {args.json}", file=sys.stderr)
     else:
         print(format_tables(listing))

@@ -67,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from segdash.cli.common import open_dataset_from_args
+    from segdash.cli.datasets import write_json
     from segdash.data.stats import class_statistics
     from segdash.errors import SegdashError
-    from segdash.fsutil import atomic_write_json
 
     ds = open_dataset_from_args(args)
     if args.split:
@@ -105,6 +105,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json == "-":
         print(json.dumps(result, indent=2))
     elif args.json:
-        atomic_write_json(args.json, result)
+        write_json(args.json, result)
         print(f"wrote {args.json}", file=sys.stderr)
     return 0
