@@ -96,6 +96,16 @@ def format_tables(listing: dict) -> str:
     return "\n".join(lines)
 
 
+def check_json_target(path: str) -> None:
+    """Fail before any work when ``--json PATH`` names a folder (a common slip)."""
+    from pathlib import Path
+
+    from segdash.errors import SegdashError
+
+    if path != "-" and Path(path).is_dir():
+        raise SegdashError(f"--json {path!r} is a folder; give a file name such as {str(Path(path) / 'out.json')!r}")
+
+
 def write_json(path: str, obj) -> None:
     """Write ``obj`` as JSON to ``path`` atomically; unwritable paths are user errors."""
     from pathlib import Path
@@ -103,8 +113,7 @@ def write_json(path: str, obj) -> None:
     from segdash.errors import SegdashError
     from segdash.fsutil import atomic_write_json
 
-    if Path(path).is_dir():
-        raise SegdashError(f"--json {path!r} is a folder; give a file name such as {str(Path(path) / 'out.json')!r}")
+    check_json_target(path)
     try:
         atomic_write_json(path, obj)
     except OSError as exc:

@@ -67,10 +67,12 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from segdash.cli.common import open_dataset_from_args
-    from segdash.cli.datasets import write_json
+    from segdash.cli.datasets import check_json_target, write_json
     from segdash.data.stats import class_statistics
     from segdash.errors import SegdashError
 
+    if args.json:
+        check_json_target(args.json)
     ds = open_dataset_from_args(args)
     if args.split:
         splits = [ds.check_split(s) for s in args.split]
