@@ -211,7 +211,8 @@ def class_statistics(
     ds.check_split(split)
     if not ds.has_masks(split):
         raise SegdashError(f"split {split!r} of {ds.name!r} has no masks (predict-only); pick another split")
-    cache_file = _cache_file(ds, split) if use_cache else None
+    identity = _identity(ds, split) if use_cache else None
+    cache_file = _cache_file(ds, split, identity) if identity is not None else None
     if cache_file is not None and cache_file.is_file():
         try:
             cached = json.loads(cache_file.read_text())
@@ -259,7 +260,8 @@ def class_statistics(
         seconds=time.perf_counter() - start,
     )
     if cache_file is not None:
-        atomic_write_json(cache_file, {"key": _identity(ds, split), "stats": stats._to_cache()})
+        # The file name carries the identity's digest; the identity itself can be long (every file).
+        atomic_write_json(cache_file, {"type": identity["type"], "options": identity["options"], "stats": stats._to_cache()})
     return stats
 
 
@@ -317,8 +319,9 @@ def _identity(ds: SegDataset, split: str) -> dict | None:
     return identity
 
 
-def _cache_file(ds: SegDataset, split: str) -> Path | None:
-    identity = _identity(ds, split)
+def _cache_file(ds: SegDataset, split: str, identity: dict | None = None) -> Path | None:
+    """The cache file for this dataset state (None when it cannot be identified)."""
+    identity = identity if identity is not None else _identity(ds, split)
     if identity is None:
         return None
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:32]
