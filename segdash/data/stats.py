@@ -261,7 +261,8 @@ def class_statistics(
     )
     if cache_file is not None:
         # The file name carries the identity's digest; the identity itself can be long (every file).
-        atomic_write_json(cache_file, {"type": identity["type"], "options": identity["options"], "stats": stats._to_cache()})
+        summary = {"type": identity["type"], "options": identity["options"]}
+        atomic_write_json(cache_file, {**summary, "stats": stats._to_cache()})
     return stats
 
 
