@@ -1,0 +1,510 @@
+"""Score a model (or a folder of predicted label PNGs) on a dataset split.
+
+    evaluation = evaluate(ds, "test", predictor=Predictor.from_checkpoint("runs/x/best"))
+    evaluation = evaluate(ds, "test", pred_dir="preds/")     # <sample_id>.png label maps
+    evaluation.scores.mean_dice, evaluation.per_image, evaluation.top_confusions(1, 2)
+    evaluation.save("cache/eval"); Evaluation.load("cache/eval")
+
+How the work is laid out so the model is never kept waiting: a background thread reads and decodes
+the next batch of consecutive same-size images while the current one runs through the model; the
+confusion matrix is accumulated on the model's device (one histogram per batch, no predictions
+kept); the distance metrics, which need the label maps on the CPU, run in a small thread pool
+behind the model. Only (C, C) counts and a few numbers per image are kept, so memory stays flat
+however large the split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from segdash.errors import SegdashError
+from segdash.fsutil import atomic_dir, atomic_write_bytes, atomic_write_json
+from segdash.metrics.confusion import ConfusionMatrix
+from segdash.metrics.distance import DISTANCE_METRICS, aggregate_distances, distance_metrics
+from segdash.metrics.scores import UNDEFINED_NOTE, Scores, per_image_scores, scores_from_confusion
+
+#: Metrics where a larger value is worse (``Evaluation.worst`` ranks them largest first).
+LOWER_IS_BETTER = ("hd95", "assd", "abs_rad")
+#: Batches whose distance metrics may wait in the pool before the model waits for them.
+_PENDING_DISTANCE_BATCHES = 4
+_FORMAT_VERSION = 1
+
+
+def _none_if_nan(value):
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """The result of ``evaluate``: counts, scores, per-image rows, distances, timings.
+
+    confusion: (C, C) int64, rows = ground truth; per_image_confusion: (N, C, C) int64 in the
+    order of ``sample_ids``; per_image_distances: {"hd95", "assd", "rad": (N, C) float64} or
+    None when distances were not computed. Derived on construction: ``scores`` (``Scores``),
+    ``per_image`` (DataFrame, one row per image) and ``distances`` (DataFrame, one row per class,
+    columns hd95, assd, rad; empty without distances).
+    """
+
+    dataset: str
+    split: str
+    classes: tuple[str, ...]
+    confusion: np.ndarray
+    sample_ids: list[str]
+    per_image_confusion: np.ndarray
+    per_image_distances: dict[str, np.ndarray] | None = None
+    ignore_index: int | None = None
+    seconds: float = 0.0
+    forward_seconds: float = 0.0
+    device: str = "cpu"
+    source: str = ""
+    total_images: int | None = None
+    cancelled: bool = False
+
+    def __post_init__(self) -> None:
+        self.classes = tuple(self.classes)
+        self.confusion = np.asarray(self.confusion, dtype=np.int64)
+        self.per_image_confusion = np.asarray(self.per_image_confusion, dtype=np.int64).reshape(
+            -1, len(self.classes), len(self.classes)
+        )
+        self.sample_ids = [str(s) for s in self.sample_ids]
+        if self.total_images is None:
+            self.total_images = len(self.sample_ids)
+        self.scores: Scores = scores_from_confusion(self.confusion, self.classes)
+        self.distance_summary = (
+            aggregate_distances(self.per_image_distances) if self.per_image_distances is not None else None
+        )
+        self.per_image = self._per_image_frame()
+        self.distances = self._distance_frame()
+
+    # --- derived tables ---------------------------------------------------------------------
+
+    @property
+    def images(self) -> int:
+        return len(self.sample_ids)
+
+    @property
+    def per_image_ids(self) -> list[str]:
+        return list(self.sample_ids)
+
+    @property
+    def outside_forward_share(self) -> float:
+        """Share of the wall time not spent in the model's forward pass (issue 5 wants < 20%)."""
+        return 1.0 - self.forward_seconds / self.seconds if self.seconds > 0 else math.nan
+
+    def _per_image_frame(self):
+        """sample_id, pixel_accuracy, mean_iou, mean_dice[, mean_hd95], then dice/<class> and iou/<class>."""
+        import pandas as pd
+
+        per_image = per_image_scores(self.per_image_confusion)
+        columns = {
+            "sample_id": self.sample_ids,
+            "pixel_accuracy": per_image["pixel_accuracy"],
+            "mean_iou": per_image["mean_iou"],
+            "mean_dice": per_image["mean_dice"],
+        }
+        if self.per_image_distances is not None:
+            hd95 = np.asarray(self.per_image_distances["hd95"], dtype=np.float64).reshape(self.images, -1)
+            finite = np.isfinite(hd95)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                columns["mean_hd95"] = np.where(finite.any(1), np.where(finite, hd95, 0).sum(1) / finite.sum(1), np.nan)
+        for c, name in enumerate(self.classes):
+            columns[f"dice/{name}"] = per_image["dice"][:, c]
+        for c, name in enumerate(self.classes):
+            columns[f"iou/{name}"] = per_image["iou"][:, c]
+        return pd.DataFrame(columns)
+
+    def _distance_frame(self):
+        """One row per class (index = class name): hd95, assd, rad (mean over images where defined)."""
+        import pandas as pd
+
+        if self.distance_summary is None:
+            return pd.DataFrame(columns=list(DISTANCE_METRICS), index=pd.Index([], name="class"), dtype=float)
+        frame = pd.DataFrame({m: self.distance_summary[m] for m in DISTANCE_METRICS},
+                             index=pd.Index(list(self.classes), name="class"))
+        return frame
+
+    # --- questions the dashboard asks -------------------------------------------------------
+
+    def class_index(self, name_or_index: str | int) -> int:
+        return self.scores.class_index(name_or_index)
+
+    def top_confusions(self, gt_class: str | int, pred_class: str | int, k: int = 8) -> list[tuple[str, int]]:
+        """The ``k`` images with the most pixels of ``gt_class`` predicted as ``pred_class``.
+
+        Returns [(sample_id, pixels)], most pixels first, only images with at least one such pixel.
+        """
+        gt, pred = self.class_index(gt_class), self.class_index(pred_class)
+        counts = self.per_image_confusion[:, gt, pred]
+        order = np.argsort(-counts, kind="stable")[: max(int(k), 0)]
+        return [(self.sample_ids[i], int(counts[i])) for i in order if counts[i] > 0]
+
+    def worst(self, k: int = 8, by: str = "mean_dice"):
+        """The ``k`` worst images by a ``per_image`` column (undefined values last), as a DataFrame."""
+        if by not in self.per_image.columns:
+            raise KeyError(f"no per-image column {by!r}; choose one of {', '.join(self.per_image.columns[1:])}")
+        descending = by == "mean_hd95" or by.split("/")[0] in LOWER_IS_BETTER
+        return self.per_image.sort_values(by, ascending=not descending, na_position="last", kind="stable").head(k)
+
+    # --- JSON and files ---------------------------------------------------------------------
+
+    def to_json_dict(self) -> dict:
+        """The ``segdash evaluate --json`` document; undefined values are null."""
+        doc = {
+            "dataset": self.dataset,
+            "split": self.split,
+            "classes": list(self.classes),
+            "images": self.images,
+            "total_images": self.total_images,
+            "cancelled": self.cancelled,
+            "ignore_index": self.ignore_index,
+        }
+        scores = self.scores.to_dict()
+        per_class = scores.pop("per_class")
+        if self.distance_summary is not None:
+            for c, row in enumerate(per_class):
+                for metric in (*DISTANCE_METRICS, "abs_rad"):
+                    row[metric] = _none_if_nan(self.distance_summary[metric][c])
+                row["distance_images"] = int(self.distance_summary["images"][c])
+                row["one_sided_images"] = int(self.distance_summary["one_sided"][c])
+        doc.update(scores)
+        doc["per_class"] = per_class
+        if self.distance_summary is not None:
+            for metric in ("hd95", "assd"):
+                values = self.distance_summary[metric]
+                doc[f"mean_{metric}"] = _none_if_nan(np.nanmean(values)) if np.isfinite(values).any() else None
+        doc.update(
+            seconds=round(self.seconds, 4),
+            forward_seconds=round(self.forward_seconds, 4),
+            device=self.device,
+            source=self.source,
+            note=UNDEFINED_NOTE
+            + " Distances (hd95, assd in pixels) are averaged over the images where the class is in both"
+            " masks; images where it is in only one are counted in one_sided_images.",
+        )
+        doc["per_image"] = [
+            {"sample_id": sid, **{key: _none_if_nan(row[key]) for key in ("pixel_accuracy", "mean_iou", "mean_dice")}}
+            for sid, (_, row) in zip(self.sample_ids, self.per_image.iterrows())
+        ]
+        return doc
+
+    def save(self, path: str | Path) -> Path:
+        """Write a folder (atomically): ``evaluation.json`` (the JSON document) and ``arrays.npz``."""
+        path = Path(path)
+        arrays = {"confusion": self.confusion, "per_image_confusion": self.per_image_confusion}
+        if self.per_image_distances is not None:
+            arrays.update({f"distance_{k}": np.asarray(v) for k, v in self.per_image_distances.items()})
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        doc = self.to_json_dict()
+        doc["sample_ids"] = self.sample_ids
+        doc["format_version"] = _FORMAT_VERSION
+        with atomic_dir(path) as tmp:
+            atomic_write_bytes(tmp / "arrays.npz", buffer.getvalue())
+            atomic_write_json(tmp / "evaluation.json", doc)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Evaluation":
+        """Read a folder written by ``save``."""
+        path = Path(path)
+        try:
+            doc = json.loads((path / "evaluation.json").read_text(encoding="utf-8"))
+            with np.load(path / "arrays.npz", allow_pickle=False) as npz:
+                arrays = {key: npz[key] for key in npz.files}
+        except (OSError, ValueError, KeyError) as exc:
+            raise SegdashError(f"cannot read the saved evaluation in {str(path)!r}: {exc}") from None
+        distances = {k[len("distance_"):]: v for k, v in arrays.items() if k.startswith("distance_")} or None
+        return cls(
+            dataset=doc.get("dataset", ""), split=doc.get("split", ""), classes=tuple(doc["classes"]),
+            confusion=arrays["confusion"], sample_ids=doc["sample_ids"],
+            per_image_confusion=arrays["per_image_confusion"], per_image_distances=distances,
+            ignore_index=doc.get("ignore_index"), seconds=float(doc.get("seconds", 0.0)),
+            forward_seconds=float(doc.get("forward_seconds", 0.0)), device=doc.get("device", ""),
+            source=doc.get("source", ""), total_images=doc.get("total_images"),
+            cancelled=bool(doc.get("cancelled", False)),
+        )  # fmt: skip
+
+    def __repr__(self) -> str:
+        state = ", cancelled" if self.cancelled else ""
+        return (f"<Evaluation {self.dataset}/{self.split}: {self.images} images, mean IoU "
+                f"{self.scores.mean_iou:.3f}, mean Dice {self.scores.mean_dice:.3f}{state}>")
+
+
+# --- reading batches in the background ------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Batch:
+    """Consecutive same-size samples: images (list of HxWxC), masks (N, H, W), optional predictions."""
+
+    ids: list[str]
+    images: list[np.ndarray]
+    masks: np.ndarray
+    preds: np.ndarray | None = None
+
+
+class _Prefetch:
+    """Runs an iterator in a daemon thread, ``depth`` items ahead; errors surface in the consumer."""
+
+    _DONE = object()
+
+    def __init__(self, items: Iterable, depth: int = 2):
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(iter(items),), daemon=True, name="segdash-prefetch")
+        self._thread.start()
+
+    def _run(self, items: Iterator) -> None:
+        try:
+            for item in items:
+                if not self._put(item):
+                    return
+            self._put(self._DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put(exc)
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator:
+        while True:
+            item = self._queue.get()
+            if item is self._DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _prediction_path(pred_dir: Path, sample_id: str) -> Path | None:
+    """``<pred_dir>/<sample_id>.png``, or by the id's last path part (what ``segdash predict`` writes)."""
+    for candidate in (pred_dir / f"{sample_id}.png", pred_dir / f"{Path(sample_id).name}.png"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _check_pred_dir(pred_dir: Path, ids: Sequence[str]) -> dict[str, Path]:
+    if not pred_dir.is_dir():
+        raise SegdashError(f"prediction folder {str(pred_dir)!r} does not exist")
+    paths = {sid: _prediction_path(pred_dir, sid) for sid in ids}
+    missing = [sid for sid, p in paths.items() if p is None]
+    if missing:
+        shown = ", ".join(f"{Path(s).name}.png" for s in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise SegdashError(
+            f"{len(missing)} of {len(ids)} predictions are missing in {str(pred_dir)!r} ({shown}); "
+            "write them with 'segdash predict' or point --pred-dir at the folder that holds <sample_id>.png"
+        )
+    return paths  # type: ignore[return-value]
+
+
+def _read_prediction(path: Path, mask: np.ndarray, num_classes: int, sample_id: str) -> np.ndarray:
+    from segdash.data.imageio import read_label_image
+
+    pred = read_label_image(path)
+    if pred.shape != mask.shape:
+        raise SegdashError(
+            f"prediction {path.name} is {pred.shape[1]}x{pred.shape[0]} but the mask of {sample_id!r} is "
+            f"{mask.shape[1]}x{mask.shape[0]}; predictions must have the image's size"
+        )
+    if pred.size and (pred.min() < 0 or pred.max() >= num_classes):
+        bad = np.unique(pred[(pred < 0) | (pred >= num_classes)])[:10].tolist()
+        raise SegdashError(
+            f"prediction {path.name} holds label(s) {bad} outside the {num_classes} classes 0..{num_classes - 1}"
+        )
+    return pred
+
+
+def _batches(dataset, split: str, ids: Sequence[str], batch_size: int,
+             pred_paths: dict[str, Path] | None = None) -> Iterator[_Batch]:
+    """Load samples in order, grouping consecutive same-size ones into batches of up to ``batch_size``."""
+    group: list = []
+
+    def flush() -> _Batch:
+        masks = np.stack([m for _, m, _, _ in group])
+        preds = np.stack([p for _, _, _, p in group]) if pred_paths is not None else None
+        return _Batch(ids=[s for _, _, s, _ in group], images=[i for i, _, _, _ in group], masks=masks, preds=preds)
+
+    for sample_id in ids:
+        image, mask, _ = dataset.load(split, sample_id)
+        if mask is None:
+            raise SegdashError(f"sample {sample_id!r} of split {split!r} has no mask: nothing to evaluate against")
+        pred = None
+        if pred_paths is not None:
+            pred = _read_prediction(pred_paths[sample_id], mask, dataset.num_classes, sample_id)
+            image = None  # not needed: the prediction is given
+        if group and (len(group) >= batch_size or group[0][1].shape != mask.shape):
+            yield flush()
+            group = []
+        group.append((image, mask, sample_id, pred))
+    if group:
+        yield flush()
+
+
+# --- distances in the background ----------------------------------------------------------------
+
+
+def _batch_distances(preds: np.ndarray, masks: np.ndarray, num_classes: int,
+                     ignore_index: int | None) -> dict[str, np.ndarray]:
+    """(N, H, W) label maps -> {"hd95", "assd", "rad": (N, C)}."""
+    rows = [distance_metrics(p, m, num_classes, ignore_index) for p, m in zip(preds, masks)]
+    return {k: np.stack([r[k] for r in rows]) for k in DISTANCE_METRICS}
+
+
+def _narrow(labels: np.ndarray) -> np.ndarray:
+    """Label maps in the smallest type that holds them (the distance queue holds a few batches)."""
+    if labels.size and labels.min() >= 0 and labels.max() < 256:
+        return labels.astype(np.uint8)
+    return labels
+
+
+# --- the loop -------------------------------------------------------------------------------------
+
+
+def _split_ids(dataset, split: str, limit: int | None) -> list[str]:
+    dataset.check_split(split)
+    if not dataset.has_masks(split):
+        raise SegdashError(f"split {split!r} of {dataset.name!r} has no masks: evaluate needs ground truth")
+    ids = list(dataset.ids(split))
+    if limit is not None:
+        if limit < 1:
+            raise SegdashError(f"--limit must be at least 1, got {limit}")
+        ids = ids[:limit]
+    if not ids:
+        raise SegdashError(f"split {split!r} of {dataset.name!r} is empty")
+    return ids
+
+
+def _check_predictor(predictor, dataset) -> None:
+    meta = getattr(predictor, "meta", None)
+    classes = getattr(meta, "classes", None)
+    if classes is not None and len(classes) != dataset.num_classes:
+        raise SegdashError(
+            f"the model predicts {len(classes)} classes but {dataset.name!r} has {dataset.num_classes}; "
+            "pick a checkpoint trained on this dataset's classes"
+        )
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def evaluate(
+    dataset,
+    split: str,
+    predictor=None,
+    pred_dir: str | Path | None = None,
+    batch_size: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    distances: bool = True,
+    limit: int | None = None,
+    distance_workers: int | None = None,
+) -> Evaluation:
+    """Score ``predictor`` (anything with ``predict_labels(images) -> (N, H, W) tensor`` and
+    ``device``), or the label PNGs ``<pred_dir>/<sample_id>.png``, on ``split`` of ``dataset``.
+
+    ``progress(done, total)`` is called after every batch; ``should_stop()`` is checked between
+    batches and, when true, ends the run early with ``cancelled=True`` and the images done so far.
+    ``limit``: only the first ``limit`` images. ``distances``: also HD95 / ASSD / area difference.
+    """
+    if (predictor is None) == (pred_dir is None):
+        raise SegdashError("give exactly one of a model (--checkpoint) and a prediction folder (--pred-dir)")
+    if batch_size < 1:
+        raise SegdashError(f"batch size must be at least 1, got {batch_size}")
+    start = time.perf_counter()
+    ids = _split_ids(dataset, split, limit)
+    num_classes, ignore_index = dataset.num_classes, dataset.ignore_index
+    if predictor is not None:
+        _check_predictor(predictor, dataset)
+        device = torch.device(getattr(predictor, "device", "cpu"))
+        pred_paths = None
+        source = str(getattr(getattr(predictor, "meta", None), "arch", "") or type(predictor).__name__)
+    else:
+        pred_dir = Path(pred_dir).expanduser()
+        pred_paths = _check_pred_dir(pred_dir, ids)
+        device = torch.device("cpu")
+        source = str(pred_dir)
+
+    accumulator = ConfusionMatrix(num_classes, ignore_index=ignore_index, device=device)
+    per_image_distances = {k: np.full((len(ids), num_classes), np.nan) for k in DISTANCE_METRICS} if distances else None
+    workers = distance_workers or max(1, min(4, (os.cpu_count() or 2) // 2))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segdash-distances") if distances else None
+    pending: list[tuple[int, Future]] = []
+    forward_seconds, done, cancelled = 0.0, 0, False
+
+    def collect(wait_all: bool) -> None:
+        while pending and (wait_all or len(pending) > _PENDING_DISTANCE_BATCHES or pending[0][1].done()):
+            offset, future = pending.pop(0)
+            for key, values in future.result().items():
+                per_image_distances[key][offset : offset + len(values)] = values
+
+    batches = _Prefetch(_batches(dataset, split, ids, batch_size, pred_paths), depth=2)
+    try:
+        if progress is not None:
+            progress(0, len(ids))
+        for batch in batches:
+            if should_stop is not None and should_stop():
+                cancelled = True
+                break
+            if predictor is not None:
+                tick = time.perf_counter()
+                labels = predictor.predict_labels(batch.images)
+                _synchronize(labels.device)
+                forward_seconds += time.perf_counter() - tick
+            else:
+                labels = torch.from_numpy(batch.preds)
+            target = torch.from_numpy(batch.masks).to(labels.device, non_blocking=True)
+            try:
+                accumulator.update(labels, target, ids=batch.ids)
+            except SegdashError as exc:
+                raise SegdashError(f"images {', '.join(batch.ids[:3])}: {exc}") from None
+            if pool is not None:
+                preds = _narrow(labels.cpu().numpy())
+                pending.append((done, pool.submit(_batch_distances, preds, batch.masks, num_classes, ignore_index)))
+                collect(wait_all=False)
+            done += len(batch.ids)
+            if progress is not None:
+                progress(done, len(ids))
+        collect(wait_all=True)
+    finally:
+        batches.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    if per_image_distances is not None:
+        per_image_distances = {k: v[:done] for k, v in per_image_distances.items()}
+    return Evaluation(
+        dataset=getattr(dataset, "name", ""), split=split, classes=tuple(dataset.classes),
+        confusion=accumulator.compute(), sample_ids=[str(s) for s in accumulator.per_image_ids],
+        per_image_confusion=accumulator.per_image_matrices(), per_image_distances=per_image_distances,
+        ignore_index=ignore_index, seconds=time.perf_counter() - start, forward_seconds=forward_seconds,
+        device=str(device), source=source, total_images=len(ids), cancelled=cancelled,
+    )  # fmt: skip
