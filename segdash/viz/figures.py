@@ -232,7 +232,8 @@ def class_distribution_figure(
     y_title = "pixels" if value == "pixels" else "share of labelled pixels"
     scale = " (log scale)" if log else ""
     _styled(fig, f"Class pixel distribution{scale}", "class", y_title + scale)
-    fig.update_yaxes(type="log" if log else "linear", tickformat="~s" if value == "pixels" else ".2~%")
+    fig.update_yaxes(type="log" if log else "linear", tickformat="~s" if value == "pixels" else ".2~%",
+                     dtick=1 if log else None)  # log: one labelled tick per decade, no crowded minor labels
     return fig
 
 
@@ -271,7 +272,7 @@ def class_weights_figure(
             raise SegdashError(f"{len(w)} {method} weights for {len(classes)} classes")
     fig = _per_split_class_bars(values, classes, colors, "weight: %{y:.3f}")
     _styled(fig, "Suggested class weights", "class", "loss weight" + (" (log scale)" if log else ""))
-    fig.update_yaxes(type="log" if log else "linear")
+    fig.update_yaxes(type="log" if log else "linear", dtick=1 if log else None)
     for k, name in enumerate(classes):
         undefined = [method for method, w in values.items() if not math.isfinite(w[k])]
         if undefined:
@@ -443,9 +444,18 @@ def per_class_bar_figure(
         fig.add_hline(y=mean, line=dict(color="#555", dash="dash", width=1), annotation_text=note,
                       annotation_position="top right", annotation_bgcolor="rgba(255,255,255,0.8)")  # fmt: skip
     _styled(fig, f"{metric_label(metric)} per class", "class", metric_label(metric))
+    fig.update_layout(uniformtext=dict(minsize=9, mode="hide"))
     if metric in UNIT_METRICS:
         fig.update_yaxes(range=[0, 1.1])
     return fig
+
+
+def _alternating_positions(x: np.ndarray) -> list[str]:
+    """Label positions alternating above/below along x, so neighbouring labels overlap less."""
+    positions = [""] * len(x)
+    for rank, k in enumerate(np.argsort(x, kind="stable")):
+        positions[k] = "top center" if rank % 2 == 0 else "bottom center"
+    return positions
 
 
 def frequency_vs_iou_figure(
@@ -468,7 +478,7 @@ def frequency_vs_iou_figure(
     fig = go.Figure(
         go.Scatter(
             x=frequency[index].tolist(), y=score[index].tolist(), mode="markers+text",
-            text=[classes[i] for i in index], textposition="top center",
+            text=[classes[i] for i in index], textposition=_alternating_positions(frequency[index]),
             marker=dict(size=13, color=[fill[i] for i in index], line=dict(color="#333", width=1)),
             hovertemplate="<b>%{text}</b><br>pixel frequency: %{x:.3~%}<br>" + metric_label(metric)
             + ": %{y:.3f}<extra></extra>", name="classes",
@@ -483,7 +493,7 @@ def frequency_vs_iou_figure(
                            showarrow=False, xanchor="left", yanchor="top", font=dict(size=11, color="#666"))  # fmt: skip
     _styled(fig, f"Class frequency vs {metric_label(metric)}", "share of ground-truth pixels (log scale)",
             metric_label(metric))  # fmt: skip
-    fig.update_xaxes(type="log", tickformat=".2~%")
+    fig.update_xaxes(type="log", tickformat=".2~%", dtick=1)
     fig.update_yaxes(range=[-0.05, 1.1])
     fig.update_layout(showlegend=False, margin=dict(b=110 if left_out else 70))
     return fig
@@ -590,7 +600,7 @@ def distance_metrics_figure(
         if spec != ".2f":
             fig.update_yaxes(tickformat=".0%", row=1, col=k)
     _styled(fig, "Distance metrics per class (closer to 0 is better)")
-    fig.update_layout(showlegend=False)
+    fig.update_layout(showlegend=False, uniformtext=dict(minsize=9, mode="hide"))
     return fig
 
 
