@@ -473,3 +473,12 @@ def test_score_frames_indexed_by_class_name_work_too():
     assert list(table["name"]) == CLASSES and table["Δ iou"].iloc[0] == pytest.approx(0.2)
     assert list(metric_delta_figure(a, b)["data"][0].x) == CLASSES
     assert list(per_class_bar_figure(a, "iou").data[0].x) == CLASSES
+
+
+def test_error_map_over_image_tints_correct_pixels_half_as_strongly():
+    target = np.array([[0, 1]])
+    pred = np.array([[0, 0]])
+    over = error_map(pred, target, image=_grey(100, (1, 2)), alpha=0.5)
+    expected_correct = np.rint(0.75 * 100 + 0.25 * np.array(CORRECT_COLOR)).astype(np.uint8)
+    assert np.array_equal(over[0, 0], expected_correct)
+    assert tuple(over[0, 1]) == (157, 70, 70)

@@ -289,15 +289,21 @@ def error_map(
 ) -> np.ndarray:
     """Correct pixels green, wrong red, ignored grey: ``HxWx3 uint8``.
 
-    pred, target: ``HxW`` int label maps. With ``image`` the colours are blended over it
-    by ``alpha``; ``show_correct=False`` leaves correct pixels as the bare image (or black).
+    pred, target: ``HxW`` int label maps. With ``image`` the colours are blended over it:
+    wrong and ignored pixels by ``alpha``, correct ones by ``alpha / 2`` so that the errors
+    stand out. ``show_correct=False`` leaves correct pixels as the bare image (or black).
     """
     pred, target = _label_map(pred), _label_map(target)
     _check_same_size(target, pred, "prediction")
     valid = _valid_pixels(target, ignore_index)
     codes = np.where(valid, np.where(pred == target, 0, 1), 2).astype(np.uint8)  # 0 correct, 1 wrong, 2 ignored
     correct_color = CORRECT_COLOR if show_correct else (0, 0, 0)
-    return _paint_codes(codes, [correct_color, WRONG_COLOR, IGNORED_COLOR], image, alpha, None if show_correct else 0)
+    shown = _paint_codes(codes, [correct_color, WRONG_COLOR, IGNORED_COLOR], image, alpha, keep=0)
+    if image is not None and show_correct:
+        green = np.empty_like(shown)
+        green[:] = CORRECT_COLOR
+        shown = _blend(shown, green, codes == 0, alpha / 2)
+    return shown
 
 
 class DifferenceMap(NamedTuple):
