@@ -23,7 +23,6 @@ signs, fences, road lines and "other" each cover well under 1% of the pixels.
 
 from __future__ import annotations
 
-import io
 import time
 
 import numpy as np
@@ -31,7 +30,7 @@ import numpy as np
 from segdash.data.base import Sample, SegDataset
 from segdash.data.registry import register_builtin
 from segdash.errors import SegdashError
-from segdash.fsutil import atomic_write_bytes, cache_dir
+from segdash.fsutil import atomic_dir, cache_dir
 
 #: Bump when the generator changes: the cache file name carries it.
 VERSION = "2"
@@ -414,7 +413,7 @@ class StreetSynth(SegDataset):
         self.seed = _positive_int(seed, "seed")
         if self.count < 3:
             raise SegdashError(f"street-synth needs at least 3 scenes (one per split), got count={self.count}")
-        self.cache_path = cache_dir("street-synth", VERSION) / f"seed{self.seed}_n{self.count}.npz"
+        self.cache_path = cache_dir("street-synth", VERSION) / f"seed{self.seed}_n{self.count}"
         self._preparation_seconds: float | None = None
         arrays = self._load_or_prepare()
         self._images, self._masks = arrays["images"], arrays["masks"]
@@ -427,17 +426,22 @@ class StreetSynth(SegDataset):
         self._split_of = {i: split for split, split_ids in self._ids.items() for i in split_ids}
 
     def _load_or_prepare(self) -> dict[str, np.ndarray]:
-        if self.cache_path.is_file():
+        """The rendered arrays: memory-mapped from the cache folder (one .npy per array), else rendered now.
+
+        The folder is written whole or not at all (``atomic_dir``); memory-mapping makes
+        reopening instant however many scenes there are.
+        """
+        names = ("images", "masks", "ids")
+        if all((self.cache_path / f"{k}.npy").is_file() for k in names):
             try:
-                with np.load(self.cache_path, allow_pickle=False) as npz:
-                    return {k: npz[k] for k in npz.files}
-            except (OSError, ValueError, KeyError):
+                return {k: np.load(self.cache_path / f"{k}.npy", mmap_mode="r", allow_pickle=False) for k in names}
+            except (OSError, ValueError):
                 pass  # a damaged cache is rebuilt below
         start = time.perf_counter()
         arrays = prepare_scenes(self.count, self.seed)
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        atomic_write_bytes(self.cache_path, buffer.getvalue())
+        with atomic_dir(self.cache_path) as tmp:
+            for k in names:
+                np.save(tmp / f"{k}.npy", arrays[k], allow_pickle=False)
         self._preparation_seconds = time.perf_counter() - start
         return arrays
 
@@ -462,7 +466,7 @@ class StreetSynth(SegDataset):
         if self._split_of.get(sample_id) != split:
             raise SegdashError(f"no sample {sample_id!r} in split {split!r} of street-synth")
         row = self._row[sample_id]
-        return Sample(self._images[row].copy(), self._masks[row].astype(np.int64), sample_id)
+        return Sample(np.array(self._images[row]), np.array(self._masks[row], np.int64), sample_id)
 
     def info(self) -> dict:
         info = super().info()
