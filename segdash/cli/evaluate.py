@@ -1,0 +1,140 @@
+"""``segdash evaluate``: score a checkpoint, or a folder of predicted label PNGs, on a dataset split.
+
+    segdash evaluate brain-mri --split test --checkpoint runs/brain/best --json eval.json
+    segdash evaluate /data/pets --format oxford-pets --split test --pred-dir preds/
+
+Prints a per-class table (IoU, Dice, precision, recall, specificity, support, HD95, ASSD) and the
+means. JSON: ``{"classes", "images", "confusion_matrix" (rows = ground truth, columns =
+prediction), "per_class": [{"name", "iou", "dice", "precision", "recall", "specificity", "support",
+...}], "mean_iou", "mean_dice", "pixel_accuracy", ...}``, undefined values as null.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from segdash.cli.common import add_dataset_args, add_device_arg
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score a checkpoint or a folder of predicted label PNGs on a split",
+        description="Score a model (--checkpoint) or predicted label maps (--pred-dir, <sample_id>.png as "
+        "'segdash predict' writes them) against a split's masks: one confusion matrix over the split, per-class "
+        "IoU, Dice, precision, recall, specificity and support, mean IoU / Dice, pixel accuracy, and per class "
+        "the 95% Hausdorff distance, average symmetric surface distance and relative area difference. "
+        "Classes absent from both the masks and the predictions are undefined (null) and left out of the means.",
+    )
+    add_dataset_args(parser)
+    parser.add_argument("--split", "-s", help="split to score (default: test, else val)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", "-c", metavar="CKPT", help="checkpoint folder (holding segdash.json)")
+    source.add_argument("--pred-dir", metavar="DIR", help="folder of predicted label PNGs named <sample_id>.png")
+    parser.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT ('-' for stdout only)")
+    parser.add_argument("--batch-size", "-b", type=int, default=8, help="images per forward pass (default: 8)")
+    add_device_arg(parser)
+    parser.add_argument("--no-distances", action="store_true",
+                        help="skip HD95 / ASSD / relative area difference (faster)")
+    parser.add_argument("--limit", "-n", type=int, metavar="N", help="score only the first N images of the split")
+    parser.set_defaults(func=run)
+
+
+def default_split(ds) -> str:
+    """``test`` if it has masks, else ``val``; otherwise the user must choose."""
+    from segdash.errors import SegdashError
+
+    for split in ("test", "val"):
+        if split in ds.splits() and ds.has_masks(split):
+            return split
+    raise SegdashError(f"say which split to score with --split ({', '.join(ds.splits()) or 'none available'})")
+
+
+def _cell(value, fmt: str = ".3f") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return format(value, fmt)
+
+
+def format_table(doc: dict) -> str:
+    """The per-class table and the means of an evaluation's JSON document, for a terminal."""
+    rows = doc["per_class"]
+    width = max(10, *(len(r["name"]) for r in rows))
+    with_distances = any("hd95" in r for r in rows)
+    header = f"  {'class':<{width}} {'IoU':>6} {'Dice':>6} {'prec':>6} {'recall':>6} {'spec':>6} {'support':>12}"
+    if with_distances:
+        header += f" {'HD95':>7} {'ASSD':>7} {'RAD':>7}"
+    lines = [header]
+    for r in rows:
+        line = (f"  {r['name']:<{width}} {_cell(r['iou']):>6} {_cell(r['dice']):>6} {_cell(r['precision']):>6} "
+                f"{_cell(r['recall']):>6} {_cell(r['specificity']):>6} {r['support']:>12,}")
+        if with_distances:
+            line += f" {_cell(r.get('hd95'), '.2f'):>7} {_cell(r.get('assd'), '.2f'):>7} {_cell(r.get('rad'), '+.2f'):>7}"
+        lines.append(line)
+    lines.append("")
+    lines.append(f"  mean IoU {_cell(doc['mean_iou'])}   mean Dice {_cell(doc['mean_dice'])}   "
+                 f"pixel accuracy {_cell(doc['pixel_accuracy'])}   "
+                 f"freq.-weighted IoU {_cell(doc.get('frequency_weighted_iou'))}")
+    lines.append(f"  {doc['note']}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from tqdm import tqdm
+
+    from segdash.cli.common import open_dataset_from_args
+    from segdash.cli.datasets import check_json_target, write_json
+    from segdash.errors import SegdashError
+    from segdash.infer.evaluate import evaluate
+
+    if args.json:
+        check_json_target(args.json)
+    if args.batch_size < 1:
+        raise SegdashError(f"--batch-size must be at least 1, got {args.batch_size}")
+    ds = open_dataset_from_args(args)
+    split = ds.check_split(args.split) if args.split else default_split(ds)
+
+    predictor = None
+    if args.checkpoint:
+        from segdash.models.checkpoint import check_compatible, read_meta
+
+        check_compatible(read_meta(args.checkpoint), ds)  # fails fast, before the model loads
+        try:
+            from segdash.infer.predictor import predictor_for as load_predictor
+        except ImportError:  # pragma: no cover
+            from segdash.infer.predictor import Predictor
+
+            load_predictor = Predictor.from_checkpoint
+        predictor = load_predictor(args.checkpoint, device=args.device)
+    elif args.device not in (None, "auto", "cpu"):
+        print("segdash evaluate: --device is not used with --pred-dir", file=sys.stderr)
+
+    total = len(ds.ids(split)) if args.limit is None else min(args.limit, len(ds.ids(split)))
+    with tqdm(total=total, desc=f"evaluate {split}", unit="img", file=sys.stderr, leave=False) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        evaluation = evaluate(ds, split, predictor=predictor, pred_dir=args.pred_dir, batch_size=args.batch_size,
+                              progress=progress, distances=not args.no_distances, limit=args.limit)  # fmt: skip
+    doc = evaluation.to_json_dict()
+    doc["dataset"] = str(args.dataset)
+    if args.checkpoint:
+        doc["checkpoint"] = str(args.checkpoint)
+    if args.pred_dir:
+        doc["pred_dir"] = str(args.pred_dir)
+    if args.json == "-":
+        print(json.dumps(doc, indent=2, allow_nan=False))
+        return 0
+    speed = evaluation.images / evaluation.seconds if evaluation.seconds > 0 else float("nan")
+    print(f"{ds.name} / {split}: {evaluation.images} images in {evaluation.seconds:.1f} s "
+          f"({speed:.1f} img/s, {evaluation.device})")
+    print(format_table(doc))
+    if args.json:
+        write_json(args.json, doc)
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
