@@ -355,7 +355,8 @@ def test_class_weights_figure_marks_infinite_weights_na():
 def test_frequency_vs_iou_uses_log_x_and_names_left_out_classes():
     fig = frequency_vs_iou_figure([0.9, 0.0, 0.1], [0.95, np.nan, 0.4], CLASSES, COLORS)
     scatter = fig.data[0]
-    assert list(scatter.x) == [0.9, 0.1] and list(scatter.y) == [0.95, 0.4] and list(scatter.text) == ["background", "car"]
+    assert list(scatter.x) == [0.9, 0.1] and list(scatter.y) == [0.95, 0.4]
+    assert list(scatter.text) == ["background", "car"]
     assert fig.layout.xaxis.type == "log"
     assert any("road (no pixels)" in a.text for a in fig.layout.annotations)
 
@@ -382,7 +383,9 @@ def test_distance_metrics_one_panel_per_metric():
 
 
 def test_loss_curves_steps_and_epochs():
-    steps = pd.DataFrame({"step": range(1, 7), "epoch": [1, 1, 1, 2, 2, 2], "train_loss": [1.0, 0.9, np.nan, 0.7, 0.6, 0.5]})
+    steps = pd.DataFrame(
+        {"step": range(1, 7), "epoch": [1, 1, 1, 2, 2, 2], "train_loss": [1.0, 0.9, np.nan, 0.7, 0.6, 0.5]}
+    )
     epochs = pd.DataFrame({"epoch": [1, 2], "train_loss": [0.95, 0.6], "val_loss": [np.nan, 0.65]})
     fig = loss_curves_figure(steps, epochs)
     names = [t.name for t in fig.data]
@@ -482,3 +485,10 @@ def test_error_map_over_image_tints_correct_pixels_half_as_strongly():
     expected_correct = np.rint(0.75 * 100 + 0.25 * np.array(CORRECT_COLOR)).astype(np.uint8)
     assert np.array_equal(over[0, 0], expected_correct)
     assert tuple(over[0, 1]) == (157, 70, 70)
+
+
+def test_loss_curves_when_steps_lack_epochs():
+    steps = pd.DataFrame({"step": [1, 2, 3, 4], "epoch": [np.nan] * 4, "train_loss": [1.0, 0.8, 0.7, 0.6]})
+    epochs = pd.DataFrame({"epoch": [0, 1], "train_loss": [0.9, 0.65], "val_loss": [0.95, 0.7]})
+    fig = loss_curves_figure(steps, epochs)
+    assert list(fig.data[-1].x) == [2.0, 4.0]

@@ -277,7 +277,8 @@ def class_weights_figure(
         undefined = [method for method, w in values.items() if not math.isfinite(w[k])]
         if undefined:
             text = "n/a" if len(undefined) == len(values) else "n/a: " + ", ".join(undefined)
-            fig.add_annotation(x=name, y=0, text=text, showarrow=False, yanchor="bottom", font=dict(color="#888", size=11))
+            fig.add_annotation(x=name, y=0, text=text, showarrow=False, yanchor="bottom",
+                               font=dict(color="#888", size=11))
     return fig
 
 
@@ -356,7 +357,9 @@ def confusion_matrix_figure(
     hover = [[line.replace("n/a%", "n/a") for line in row] for row in hover]
     if annotate is None:
         annotate = n <= 12
-    cell_text = [[_si(counts[i, j]) if normalize is None else _fmt(z[i, j] * 100, ".1f") for j in range(n)] for i in range(n)]
+    cell_text = [
+        [_si(counts[i, j]) if normalize is None else _fmt(z[i, j] * 100, ".1f") for j in range(n)] for i in range(n)
+    ]
     customdata = np.stack(np.meshgrid(np.arange(n), np.arange(n), indexing="ij"), axis=-1)  # [i, j] per cell
     z_cells = [[v if math.isfinite(v) else None for v in row] for row in z.tolist()]
     colorbar_title = {None: "pixels", "true": "share of<br>true class", "pred": "share of<br>predicted",
@@ -384,7 +387,8 @@ def confusion_matrix_figure(
         # Nearest cell centre wins everywhere in the plot, so every cell is clickable.
         fig.update_layout(hovermode="closest", hoverdistance=-1, clickmode="event+select", dragmode=False)
     title = {None: "Confusion matrix (pixels)", "true": "Confusion matrix (share of each ground-truth class)",
-             "pred": "Confusion matrix (share of each predicted class)", "all": "Confusion matrix (share of all pixels)"}  # fmt: skip
+             "pred": "Confusion matrix (share of each predicted class)",
+             "all": "Confusion matrix (share of all pixels)"}  # fmt: skip
     _styled(fig, title[normalize], "predicted class", "ground-truth class")
     # Explicit ranges (row 0 on top): marker padding of the cell points must not widen the axes.
     fig.update_yaxes(type="category", range=[n - 0.5, -0.5], autorange=False)
@@ -430,7 +434,8 @@ def per_class_bar_figure(
     names, values = _frame_column(frame, metric, classes)
     fig = go.Figure(
         go.Bar(
-            x=names, y=_gaps(values), marker=dict(color=_class_colors(names, colors), line=dict(color="#444", width=0.6)),
+            x=names, y=_gaps(values),
+            marker=dict(color=_class_colors(names, colors), line=dict(color="#444", width=0.6)),
             text=_bar_labels(values, ",.0f" if metric == "support" else ".3f"), textposition="outside",
             customdata=[_fmt(v, ",.0f" if metric == "support" else ".4f") for v in values], name=metric_label(metric),
             hovertemplate="<b>%{x}</b><br>" + metric_label(metric) + ": %{customdata}<extra></extra>",
@@ -440,7 +445,8 @@ def per_class_bar_figure(
     defined = values[np.isfinite(values)]
     if metric != "support" and defined.size:
         mean = float(defined.mean())
-        note = f"mean {mean:.3f}" + (f" ({len(values) - defined.size} n/a left out)" if defined.size < len(values) else "")
+        undefined = len(values) - defined.size
+        note = f"mean {mean:.3f}" + (f" ({undefined} n/a left out)" if undefined else "")
         fig.add_hline(y=mean, line=dict(color="#555", dash="dash", width=1), annotation_text=note,
                       annotation_position="top right", annotation_bgcolor="rgba(255,255,255,0.8)")  # fmt: skip
     _styled(fig, f"{metric_label(metric)} per class", "class", metric_label(metric))
@@ -490,7 +496,8 @@ def frequency_vs_iou_figure(
     ]
     if left_out:
         fig.add_annotation(text="not shown: " + ", ".join(left_out), x=0, y=-0.2, xref="paper", yref="paper",
-                           showarrow=False, xanchor="left", yanchor="top", font=dict(size=11, color="#666"))  # fmt: skip
+                           showarrow=False, xanchor="left", yanchor="top",
+                           font=dict(size=11, color="#666"))  # fmt: skip
     _styled(fig, f"Class frequency vs {metric_label(metric)}", "share of ground-truth pixels (log scale)",
             metric_label(metric))  # fmt: skip
     fig.update_xaxes(type="log", tickformat=".2~%", dtick=1)
@@ -589,7 +596,8 @@ def distance_metrics_figure(
         spec = "+.1%" if metric in ("rad", "relative_area_difference") else ".1%" if metric == "abs_rad" else ".2f"
         hover = [f"{metric_label(metric)}: {_fmt(v, spec)}" for v in values]
         if one_sided is not None:
-            hover = [f"{h}<br>images with the class on one side only: {_fmt(c, '.0f')}" for h, c in zip(hover, one_sided)]
+            hover = [f"{line}<br>images with the class on one side only: {_fmt(count, '.0f')}"
+                     for line, count in zip(hover, one_sided)]  # fmt: skip
         fig.add_trace(
             go.Bar(x=names, y=_gaps(values), marker=dict(color=fill, line=dict(color="#444", width=0.6)),
                    text=_bar_labels(values, spec), textposition="outside", name=metric_label(metric),
@@ -642,8 +650,14 @@ def smooth(values: Sequence[float], weight: float) -> np.ndarray:
 
 def _epoch_end_steps(epochs: np.ndarray, steps_df: pd.DataFrame) -> np.ndarray:
     """x position (training step) of each epoch's end: its last logged step, extrapolated when not logged."""
-    ends = steps_df.groupby("epoch")["step"].max()
+    ends = steps_df.dropna(subset=["epoch", "step"]).groupby("epoch")["step"].max()
     known = {float(e): float(s) for e, s in ends.items()}
+    finite = epochs[np.isfinite(epochs)]
+    if not known:  # no step says its epoch: spread the epochs evenly over the logged steps
+        if not finite.size:
+            return np.full(len(epochs), np.nan)
+        last_step = float(np.nanmax(_floats(steps_df["step"].to_numpy())))
+        return (epochs - finite.min() + 1) * last_step / (finite.max() - finite.min() + 1)
     if len(known) >= 2:
         keys = sorted(known)
         per_epoch = float(np.median(np.diff([known[k] for k in keys]) / np.diff(keys)))
@@ -683,7 +697,8 @@ def loss_curves_figure(
                                  line=dict(color=SERIES_COLORS[0], width=1), opacity=0.3))  # fmt: skip
         if smoothing > 0 and len(loss) > 2:
             fig.add_trace(go.Scatter(x=x_steps.tolist(), y=_gaps(smooth(loss, smoothing)), mode="lines",
-                                     name="train loss (smoothed)", line=dict(color=SERIES_COLORS[0], width=2)))  # fmt: skip
+                                     name="train loss (smoothed)",
+                                     line=dict(color=SERIES_COLORS[0], width=2)))  # fmt: skip
     if have_epochs:
         epochs = epochs_df.sort_values("epoch")
         epoch_numbers = _floats(epochs["epoch"].to_numpy())
@@ -734,7 +749,8 @@ def dice_curves_figure(
         fig.add_trace(go.Scatter(x=x, y=_gaps(per_class[:, k]), mode="lines+markers", name=str(name),
                                  line=dict(color=visible_on_white(color), width=1.5), marker=dict(size=5)))  # fmt: skip
     fig.add_trace(go.Scatter(x=x, y=_gaps(_column(epochs, f"val_mean_{metric}")), mode="lines+markers",
-                             name=f"mean {metric_label(metric)}", line=dict(color="#111", width=3, dash="dash")))  # fmt: skip
+                             name=f"mean {metric_label(metric)}",
+                             line=dict(color="#111", width=3, dash="dash")))  # fmt: skip
     _styled(fig, title, "epoch", metric_label(metric))
     fig.update_yaxes(range=[0, 1.02])
     fig.update_xaxes(dtick=1 if len(x) <= 20 else None)

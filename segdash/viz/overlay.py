@@ -198,7 +198,9 @@ def _shown_classes(num_classes: int, classes: Collection[int] | None) -> np.ndar
         if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)):
             raise SegdashError(f"classes to show must be class indices (ints), got {c!r}")
         if not 0 <= c < num_classes:
-            raise SegdashError(f"class index {c} is out of range: there are {num_classes} classes (0..{num_classes - 1})")
+            raise SegdashError(
+                f"class index {c} is out of range: there are {num_classes} classes (0..{num_classes - 1})"
+            )
         shown[c] = True
     return shown
 

@@ -27,7 +27,8 @@ def metric_delta_frame(
     """Per-class metrics of two models side by side with their change: one row per class.
 
     frame_a, frame_b: ``Scores.to_frame()`` tables (class names in a ``name`` column or the
-    index, plus metric columns), matched by class name in ``frame_a``'s order (classes only in ``frame_b`` are appended).
+    index, plus metric columns), matched by class name in ``frame_a``'s order (classes only
+    in ``frame_b`` are appended).
     Columns: ``name``, then for each metric ``{metric} {label_a}``, ``{metric} {label_b}``,
     ``Δ {metric}`` (= B - A). Undefined values stay NaN (a delta with an undefined side is NaN).
     """
