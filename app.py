@@ -4,11 +4,11 @@
 
 Opens on the built-in ``brain-mri`` dataset with the shipped weights; no set-up,
 no network. The pages live in ``pages/``; their logic lives in ``segdash/ui``.
+Each page draws the shared sidebar (dataset, model, device) with
+``segdash.ui.sidebar.current()``.
 """
 
 import streamlit as st
-
-from segdash.ui import sidebar
 
 st.set_page_config(page_title="segdash", page_icon=":material/layers:", layout="wide")
 
@@ -22,5 +22,4 @@ page = st.navigation(
         st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     ]
 )
-sidebar.remember(sidebar.render())
 page.run()

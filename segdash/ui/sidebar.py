@@ -58,22 +58,22 @@ def _dataset_section():
     st.selectbox(
         "Dataset",
         names,
-        key=state.DATASET,
+        key=state.DATASET, persist_state="session",
         on_change=_on_dataset_change,
         help="a built-in dataset (prepared from files inside installed packages) or a folder on disk",
     )
     if st.session_state[state.DATASET] == state.FOLDER:
         from segdash.data.registry import FORMATS
 
-        st.text_input("Folder path", key=state.DATASET_PATH, placeholder="/data/oxford-pets", on_change=_on_dataset_change)
+        st.text_input("Folder path", key=state.DATASET_PATH, persist_state="session", placeholder="/data/oxford-pets", on_change=_on_dataset_change)
         formats = sorted(FORMATS) or ["folder"]
         if st.session_state.get(state.DATASET_FORMAT) not in formats:
             st.session_state[state.DATASET_FORMAT] = "folder" if "folder" in formats else formats[0]
         st.selectbox(
-            "Format", formats, key=state.DATASET_FORMAT, on_change=_on_dataset_change,
+            "Format", formats, key=state.DATASET_FORMAT, persist_state="session", on_change=_on_dataset_change,
             format_func=lambda f: f"{f} — {FORMATS[f][1]}" if f in FORMATS else f,
         )
-        st.text_input("Options", key=state.DATASET_OPTIONS, placeholder="label_map=cityscapes-19", on_change=_on_dataset_change,
+        st.text_input("Options", key=state.DATASET_OPTIONS, persist_state="session", placeholder="label_map=cityscapes-19", on_change=_on_dataset_change,
                       help="format options as KEY=VALUE, separated by commas")
     try:
         choice = state.current_dataset_choice()
@@ -102,10 +102,10 @@ def _model_section(dataset) -> None:
         note = "" if path in fitting else f"  ⚠ trained on {entry.dataset or 'other classes'}"
         return f"{'📦' if entry.group == 'shipped' else '🏃'} {entry.label}{note}"
 
-    st.selectbox("Checkpoint", options, key=state.MODEL, format_func=label,
+    st.selectbox("Checkpoint", options, key=state.MODEL, persist_state="session", format_func=label,
                  help="📦 shipped in weights/ · 🏃 a training run's checkpoint (runs/) · or any checkpoint folder")
     if st.session_state[state.MODEL] == state.CUSTOM_MODEL:
-        st.text_input("Checkpoint folder", key=state.MODEL_PATH, placeholder="runs/my-run/checkpoints/best")
+        st.text_input("Checkpoint folder", key=state.MODEL_PATH, persist_state="session", placeholder="runs/my-run/checkpoints/best")
     choice = state.current_model_choice()
     if choice.is_set and dataset is not None:
         try:
@@ -120,7 +120,7 @@ def _device_section() -> str:
     options = cache.device_options()
     if st.session_state.get(state.DEVICE) not in options:
         st.session_state[state.DEVICE] = "auto"
-    st.selectbox("Device", options, key=state.DEVICE, help="auto: CUDA when a GPU is present, else CPU")
+    st.selectbox("Device", options, key=state.DEVICE, persist_state="session", help="auto: CUDA when a GPU is present, else CPU")
     try:
         label = cache.device_label(st.session_state[state.DEVICE])
     except Exception as exc:
@@ -143,12 +143,12 @@ def render() -> SidebarChoice:
 
 
 def current() -> SidebarChoice:
-    """The choice the sidebar drew in this run (pages call this)."""
-    choice = st.session_state.get("_sd.sidebar")
-    if choice is None:  # a page run on its own (tests): draw the sidebar now
-        choice = render()
-    return choice
+    """Draw the sidebar and return the current choice; every page calls this first.
 
-
-def remember(choice: SidebarChoice) -> None:
-    st.session_state["_sd.sidebar"] = choice
+    The pages draw the sidebar themselves (rather than ``app.py`` before ``page.run()``)
+    so that a page reached without the entry script (a deep link on a fresh server,
+    where Streamlit's ``pages/`` folder handling runs the page file directly, or
+    AppTest) still has it. Same keys on every page: the choice survives page switches.
+    """
+    st.set_page_config(page_title="segdash", page_icon=":material/layers:", layout="wide")
+    return render()

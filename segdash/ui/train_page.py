@@ -61,27 +61,28 @@ def training_form(choice: SidebarChoice) -> None:
     with st.form("train.form", border=True):
         st.markdown(f"**New run on {choice.dataset_choice.label}**")
         cols = st.columns(2)
-        arch = cols[0].selectbox("Architecture", archs, index=archs.index(DEFAULT_ARCHITECTURE),
+        arch = cols[0].selectbox("Architecture", archs, index=archs.index(DEFAULT_ARCHITECTURE), key="train.arch",
                                  help="\n".join(f"- **{a.name}**: {a.summary}" for a in ARCHITECTURES.values()))
-        encoder = cols[1].selectbox("Encoder", encoders, index=encoders.index(DEFAULT_ENCODER),
+        encoder = cols[1].selectbox("Encoder", encoders, index=encoders.index(DEFAULT_ENCODER), key="train.encoder",
                                     format_func=lambda e: f"{e} ({ENCODERS[e].params_millions:g} M)")
-        pretrained = st.checkbox("Offline ImageNet weights", value=True,
+        pretrained = st.checkbox("Offline ImageNet weights", value=True, key="train.pretrained",
                                  help="real ImageNet weights shipped in a package (EfficientNet-Lite0 only); "
                                       "other encoders start from random weights")  # fmt: skip
         cols = st.columns(2)
-        loss = cols[0].selectbox("Loss", LOSSES, index=LOSSES.index(defaults.loss))
-        weights = cols[1].selectbox("Class weights", CLASS_WEIGHTS, index=CLASS_WEIGHTS.index(defaults.class_weights),
+        loss = cols[0].selectbox("Loss", LOSSES, index=LOSSES.index(defaults.loss), key="train.loss")
+        weights = cols[1].selectbox("Class weights", CLASS_WEIGHTS, index=CLASS_WEIGHTS.index(defaults.class_weights), key="train.weights",
                                     help="weight the cross-entropy by inverse or median class frequency (ce, ce+dice)")
         cols = st.columns(3)
         epochs = cols[0].number_input("Epochs", 1, 500, int(defaults.epochs), key="train.epochs")
-        batch_size = cols[1].number_input("Batch size", 1, 256, int(defaults.batch_size))
+        batch_size = cols[1].number_input("Batch size", 1, 256, int(defaults.batch_size), key="train.batch_size")
         img_size = cols[2].select_slider("Image size", [32, 64, 96, 128, 160, 192, 224, 256, 320, 384, 512],
                                          value=int(defaults.img_size), key="train.img_size")
         cols = st.columns(3)
-        lr = cols[0].number_input("Learning rate", 1e-6, 1.0, float(defaults.lr), format="%.4f", step=1e-4)
-        minutes = cols[1].number_input("Time limit (min)", 0.0, 600.0, 0.0, step=1.0, help="0: no limit")
-        name = cols[2].text_input("Run name", placeholder="automatic")
-        augment = st.checkbox("Augmentation (flips, scale/crop, brightness/contrast, blur)", value=bool(defaults.augment))
+        lr = cols[0].number_input("Learning rate", 1e-6, 1.0, float(defaults.lr), format="%.4f", step=1e-4, key="train.lr")
+        minutes = cols[1].number_input("Time limit (min)", 0.0, 600.0, 0.0, step=1.0, help="0: no limit", key="train.minutes")
+        name = cols[2].text_input("Run name", placeholder="automatic", key="train.name")
+        augment = st.checkbox("Augmentation (flips, scale/crop, brightness/contrast, blur)", value=bool(defaults.augment),
+                              key="train.augment")
         submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
     st.caption(f"Presets for the command line: {', '.join(PRESETS)}. A run on a 2-core CPU takes minutes; "
                "it keeps going when you leave this page.")  # fmt: skip

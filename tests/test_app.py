@@ -1,0 +1,294 @@
+"""The dashboard in Streamlit's AppTest: every page, driven as a user would, asserting on what is shown.
+
+Each test opens ``app.py`` and moves to a page with ``switch_page``. The checkpoints are
+two small random models the tests save themselves (Unet and FPN with a MobileNetV2
+encoder, brain-mri classes), so the tests need no shipped weights; the dataset is the
+built-in ``brain-mri``, prepared into the per-session test cache.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 180
+
+
+@pytest.fixture(scope="session")
+def weights_dir(tmp_path_factory) -> Path:
+    """Two small brain-mri checkpoints with random weights: ``unet/best`` and ``fpn/best``."""
+    import os
+
+    os.environ.setdefault("SEGDASH_CACHE", str(tmp_path_factory.getbasetemp() / "segdash-cache"))
+    from segdash.data import open_dataset
+    from segdash.models import CheckpointMeta, create_model, save_checkpoint
+
+    ds = open_dataset("brain-mri")
+    root = tmp_path_factory.mktemp("weights")
+    for name, arch in (("unet", "Unet"), ("fpn", "FPN")):
+        model = create_model(arch, "mobilenet_v2", in_channels=1, num_classes=ds.num_classes)
+        meta = CheckpointMeta(
+            arch=arch, encoder="mobilenet_v2", classes=list(ds.classes), colors=[tuple(c) for c in ds.colors],
+            in_channels=1, normalization=ds.normalization, ignore_index=ds.ignore_index, dataset="brain-mri", epoch=1,
+        )
+        save_checkpoint(model, meta, root / name / "best")
+    return root
+
+
+@pytest.fixture
+def app(weights_dir, tmp_path, monkeypatch) -> AppTest:
+    """The app after its first run, on the Home page, with the test checkpoints and an empty runs folder."""
+    monkeypatch.setenv("SEGDASH_WEIGHTS", str(weights_dir))
+    monkeypatch.setenv("SEGDASH_RUNS", str(tmp_path / "runs"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert_clean(at)
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    """No exception and no error box on the page."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def texts(at: AppTest) -> str:
+    """Everything written on the page (markdown, captions, info boxes), for substring checks."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
+    parts += [s.value for s in at.success] + [w.value for w in at.warning]
+    return "\n".join(str(p) for p in parts)
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def brain_slice_png() -> bytes:
+    """A test-split brain-mri slice as an 8-bit grayscale PNG, as a user would export it."""
+    from segdash.data import open_dataset
+
+    ds = open_dataset("brain-mri")
+    image, _, _ = ds.load("test", ds.ids("test")[len(ds.ids("test")) // 2])
+    return png_bytes(np.rint(image[:, :, 0] * 255).astype(np.uint8))
+
+
+# --- Home -------------------------------------------------------------------------------------
+def test_home_says_what_is_loaded(app):
+    shown = texts(app)
+    assert "brain-mri" in shown
+    assert "nilearn" in shown  # the dataset's source
+    assert "Unet" in shown or "FPN" in shown
+    assert "Device: CPU" in shown or "Device: GPU" in shown
+    assert app.sidebar.selectbox[0].value == "brain-mri"
+
+
+def test_home_button_opens_a_first_prediction(app):
+    app.button(key="home.first").click().run()
+    assert_clean(app)
+    assert app.title[0].value == "Predict"
+    shown = texts(app)
+    assert "inference" in shown and "pixel accuracy" in shown
+    assert len(app.image) >= 4  # image, prediction, ground truth, error map
+
+
+# --- Predict ----------------------------------------------------------------------------------
+def open_upload(app: AppTest) -> AppTest:
+    app.switch_page("pages/predict.py").run()
+    assert_clean(app)
+    app.segmented_control(key="predict.source").set_value("Upload").run()
+    assert_clean(app)
+    return app
+
+
+def test_predict_samples_show_overlays_and_downloads(app):
+    app.switch_page("pages/predict.py").run()
+    assert_clean(app)
+    assert len(app.image) == 2 * 4  # two random test samples, four panels each
+    labels = [b.label for b in app.get("download_button")]
+    assert labels.count("Label PNG") == 2 and labels.count("Overlay PNG") == 2
+
+
+def test_predict_upload_png_shows_the_overlay(app):
+    open_upload(app)
+    app.file_uploader[0].set_value(("slice.png", brain_slice_png(), "image/png")).run()
+    assert_clean(app)
+    assert len(app.image) == 2  # the image and the prediction overlay (no ground truth for an upload)
+    shown = texts(app)
+    assert "slice.png" in shown
+    assert "scaled to 0..1" in shown  # the 8-bit PNG was matched to brain-mri's float images
+    assert "inference" in shown
+
+
+def test_predict_several_uploads_and_a_bad_one(app):
+    open_upload(app)
+    good = brain_slice_png()
+    app.file_uploader[0].set_value([
+        ("a.png", good, "image/png"),
+        ("notes.png", b"this is not an image at all", "image/png"),
+        ("b.npy", _npy(np.random.default_rng(0).random((64, 80), dtype=np.float32)), "application/octet-stream"),
+    ]).run()  # fmt: skip
+    assert not app.exception
+    assert len(app.error) == 1 and "notes.png" in app.error[0].value
+    assert len(app.image) == 4  # a.png and b.npy, two panels each
+
+
+def test_predict_wrong_channel_count_is_a_message(app):
+    open_upload(app)
+    two_channels = np.zeros((32, 32, 2), np.float32)
+    app.file_uploader[0].set_value(("two.npy", _npy(two_channels), "application/octet-stream")).run()
+    assert not app.exception
+    assert app.error and "channel" in app.error[0].value
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+# --- Evaluate ---------------------------------------------------------------------------------
+def run_evaluation(app: AppTest, limit: int = 8) -> AppTest:
+    from segdash.ui.jobs import job_board
+
+    app.switch_page("pages/evaluate.py").run()
+    assert_clean(app)
+    app.selectbox(key="evaluate.limit").set_value(limit)
+    app.checkbox(key="evaluate.distances").set_value(False)
+    app.button(key="evaluate.run").click().run()
+    assert not app.exception
+    for job in job_board().all():
+        assert job.wait(TIMEOUT)
+    app.run()
+    assert_clean(app)
+    return app
+
+
+def test_evaluate_shows_scores_table_and_confusion(app):
+    from segdash.ui.jobs import job_board
+
+    run_evaluation(app)
+    assert any("Evaluated" in s.value for s in app.success)
+    job = next(j for j in job_board().all() if j.tags.get("split") == "test" and "|8|" in j.key)
+    evaluation = job.result
+    assert evaluation.confusion.sum() == 8 * 192 * 192  # 8 evenly spaced test slices, every pixel counted
+    table = app.dataframe[0].value
+    assert list(table["name"]) == ["background", "CSF", "grey matter", "white matter"]
+    np.testing.assert_allclose(table["iou"].to_numpy(float), evaluation.scores.iou, equal_nan=True)
+    metrics = {m.label: m.value for m in app.metric}
+    expected = "n/a" if not np.isfinite(evaluation.scores.mean_iou) else f"{evaluation.scores.mean_iou:.3f}"
+    assert metrics["Mean IoU"] == expected
+    assert "left out of the means" in texts(app)
+    assert app.get("plotly_chart")  # the confusion heatmap and the IoU bars
+    assert app.selectbox(key="evaluate.gt").value is not None
+
+
+def test_evaluate_confusion_pair_lists_samples(app):
+    run_evaluation(app)
+    app.selectbox(key="evaluate.gt").set_value(2)
+    app.selectbox(key="evaluate.pred").set_value(3).run()
+    assert_clean(app)
+    shown = texts(app)
+    assert "grey matter predicted as white matter" in shown or "No pixel of grey matter" in shown
+
+
+def test_evaluate_result_survives_page_switches(app):
+    run_evaluation(app)
+    app.switch_page("pages/home.py").run()
+    app.switch_page("pages/evaluate.py").run()
+    assert_clean(app)
+    assert any("Evaluated" in s.value for s in app.success)
+    assert app.dataframe  # shown again without re-running
+
+
+def test_worst_samples_open_in_predict(app):
+    run_evaluation(app)
+    app.button(key="evaluate.open_ranked").click().run()
+    assert_clean(app)
+    assert app.title[0].value == "Predict"
+    assert "worst-scoring" in texts(app)
+    assert len(app.image) == 3 * 4
+
+
+# --- Dataset ----------------------------------------------------------------------------------
+def test_dataset_page_shows_imbalance_and_samples(app):
+    from segdash.data import open_dataset
+    from segdash.data.stats import class_statistics
+
+    app.switch_page("pages/dataset.py").run()
+    assert_clean(app)
+    assert len(app.get("plotly_chart")) >= 3  # distribution, presence, weights
+    table = app.dataframe[0].value
+    expected = class_statistics(open_dataset("brain-mri"), "train")
+    np.testing.assert_array_equal(table["pixels"].to_numpy(), expected.pixels)
+    assert len(app.image) == 8  # one page of samples with their ground truth
+    app.segmented_control(key="dataset.scale").set_value("log").run()
+    assert_clean(app)
+
+
+# --- Train ------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_train_page_runs_a_short_training(app, tmp_path):
+    from segdash.train.runs import list_runs
+
+    app.switch_page("pages/train.py").run()
+    assert_clean(app)
+    assert "No training run yet" in texts(app)
+    app.selectbox(key="train.encoder").set_value("mobilenet_v2")
+    app.checkbox(key="train.pretrained").set_value(False)
+    app.number_input(key="train.epochs").set_value(1)
+    app.select_slider(key="train.img_size").set_value(64)
+    app.button[0].click().run()  # Start training (the form's submit button)
+    assert not app.exception
+    deadline = time.monotonic() + 240
+    run = list_runs(tmp_path / "runs")[0]
+    while run.state in ("starting", "running") and time.monotonic() < deadline:
+        time.sleep(1)  # the run is another process: poll its folder
+        run = list_runs(tmp_path / "runs")[0]
+    assert run.state == "finished", run.error or run.log_tail()
+    app.run()
+    assert_clean(app)
+    assert "finished" in texts(app)
+    assert len(app.get("plotly_chart")) >= 2  # loss and Dice curves
+    assert app.image  # validation previews
+    run_checkpoints = [o for o in app.sidebar.selectbox[1].options if run.name in o]
+    assert run_checkpoints  # the run's checkpoints joined the model picker
+
+
+# --- Compare ----------------------------------------------------------------------------------
+def test_compare_two_checkpoints(app):
+    app.switch_page("pages/compare.py").run()
+    assert_clean(app)
+    assert len(app.multiselect(key="compare.models").value) == 2
+    assert len(app.image) == 3 * 4  # three samples: truth, A, B, difference
+    assert "fixed" in texts(app)
+    table = app.dataframe[0].value
+    assert {"iou A", "iou B", "Δ iou"} <= set(table.columns)
+    np.testing.assert_allclose(table["Δ iou"], table["iou B"] - table["iou A"], equal_nan=True)
+
+
+# --- the sidebar ------------------------------------------------------------------------------
+def test_bad_folder_dataset_is_a_message_not_a_traceback(app, tmp_path):
+    app.sidebar.selectbox[0].set_value("Folder on disk…").run()
+    app.sidebar.text_input[0].set_value(str(tmp_path / "missing")).run()
+    assert not app.exception
+    assert app.error and "does not exist" in app.error[0].value
+
+
+def test_choice_survives_page_switches(app, weights_dir):
+    model = app.sidebar.selectbox[1]
+    other = next(str(weights_dir / name / "best") for name in ("unet", "fpn") if str(weights_dir / name / "best") != model.value)
+    model.set_value(other).run()
+    app.switch_page("pages/dataset.py").run()
+    app.switch_page("pages/predict.py").run()
+    assert_clean(app)
+    assert app.sidebar.selectbox[1].value == other
