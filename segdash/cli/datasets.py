@@ -45,6 +45,9 @@ def describe_builtin(name: str, open_it: bool = True) -> dict:
 
     factory, summary = BUILTINS[name]
     entry = {"name": name, "summary": summary, "default": name == DEFAULT_DATASET}
+    options = getattr(factory, "options_help", None)
+    if options:
+        entry["options"] = dict(options)
     if not open_it:
         return entry
     try:
@@ -82,6 +85,8 @@ def format_tables(listing: dict) -> str:
     for b in listing["builtins"]:
         title = f"  {b['name']}{'  (default)' if b['default'] else ''}  - {b['summary']}"
         lines.append(title)
+        for key, text in b.get("options", {}).items():
+            lines.append(f"      -o {key}=...  {text}")
         if "available" not in b:
             continue
         if not b["available"]:

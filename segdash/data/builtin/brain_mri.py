@@ -225,7 +225,7 @@ def _parse_orientations(orientations: str | tuple[str, ...] | list[str]) -> tupl
     return tuple(o for o in ORIENTATIONS if o in names)
 
 
-@register_builtin("brain-mri", "MNI ICBM152 brain template (nilearn), 2D slices, 4 tissue classes (default)")
+@register_builtin("brain-mri", "MNI ICBM152 brain template (nilearn), 2D slices, 4 tissue classes")
 class BrainMRI(SegDataset):
     """Slices of the MNI ICBM152 2009a template: 192x192x1 float32 images, 4 classes.
 
@@ -240,6 +240,11 @@ class BrainMRI(SegDataset):
     in_channels = 1
     source = SOURCE
     description = DESCRIPTION
+    #: -o KEY=VALUE options, shown by ``segdash datasets``.
+    options_help = {
+        "orientations": "comma list of axial, coronal, sagittal (default: all three)",
+        "guard": "slices dropped at each split boundary (default 5)",
+    }
 
     def __init__(self, orientations: str | tuple[str, ...] = ORIENTATIONS, guard: int | str = 5):
         self.orientations = _parse_orientations(orientations)

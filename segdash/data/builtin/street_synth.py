@@ -407,6 +407,8 @@ class StreetSynth(SegDataset):
     in_channels = 3
     source = SOURCE
     description = DESCRIPTION
+    #: -o KEY=VALUE options, shown by ``segdash datasets``.
+    options_help = {"count": "number of scenes (default 300)", "seed": "generator seed (default 0)"}
 
     def __init__(self, count: int | str = 300, seed: int | str = 0):
         self.count = _positive_int(count, "count")
