@@ -492,3 +492,9 @@ def test_loss_curves_when_steps_lack_epochs():
     epochs = pd.DataFrame({"epoch": [0, 1], "train_loss": [0.9, 0.65], "val_loss": [0.95, 0.7]})
     fig = loss_curves_figure(steps, epochs)
     assert list(fig.data[-1].x) == [2.0, 4.0]
+
+
+def test_loss_curves_use_the_step_logged_with_each_epoch():
+    steps = pd.DataFrame({"step": [5, 10, 15], "epoch": [1, 1, 2], "train_loss": [1.0, 0.8, 0.7]})
+    epochs = pd.DataFrame({"epoch": [1, 2], "step": [12, 24], "train_loss": [0.9, 0.7], "val_loss": [0.8, 0.6]})
+    assert list(loss_curves_figure(steps, epochs).data[-1].x) == [12.0, 24.0]

@@ -681,8 +681,9 @@ def loss_curves_figure(
 ) -> go.Figure:
     """Training loss per step (raw, faint, plus a smoothed line) and train/val loss per epoch.
 
-    With step lines the x axis is the training step and epoch points sit at their epoch's
-    last step; without them the x axis is the epoch. NaN losses are gaps.
+    With step lines the x axis is the training step and epoch points sit at the epoch line's
+    ``step`` (the global step at the epoch's end) or, when absent, at their epoch's last logged
+    step; without step lines the x axis is the epoch. NaN losses are gaps.
     """
     have_steps = steps_df is not None and len(steps_df) > 0 and {"step", "train_loss"} <= set(steps_df.columns)
     have_epochs = epochs_df is not None and len(epochs_df) > 0 and "epoch" in epochs_df.columns
@@ -702,7 +703,12 @@ def loss_curves_figure(
     if have_epochs:
         epochs = epochs_df.sort_values("epoch")
         epoch_numbers = _floats(epochs["epoch"].to_numpy())
-        x_epochs = _epoch_end_steps(epoch_numbers, steps_df) if have_steps and "epoch" in steps_df else epoch_numbers
+        if not have_steps:
+            x_epochs = epoch_numbers
+        else:  # epoch lines logged with their global step sit exactly there; older logs are placed by epoch
+            x_epochs = _column(epochs, "step")
+            if not np.isfinite(x_epochs).all() and "epoch" in steps_df:
+                x_epochs = np.where(np.isfinite(x_epochs), x_epochs, _epoch_end_steps(epoch_numbers, steps_df))
         for column, name, color in (("train_loss", "train loss (epoch)", SERIES_COLORS[2]),
                                     ("val_loss", "val loss (epoch)", SERIES_COLORS[1])):  # fmt: skip
             values = _column(epochs, column)
