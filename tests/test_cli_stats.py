@@ -33,6 +33,7 @@ def test_stats_json_for_a_folder_matches_hand_counts(tmp_path, capsys):
     out = tmp_path / "out" / "stats.json"
     assert main(["stats", str(root), "--format", "folder", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
+    assert set(result) == {"dataset", "classes", "splits"}
     assert result["dataset"] == str(root) and result["classes"] == ["zero", "one", "two", "three"]
     train = result["splits"]["train"]
     assert set(result["splits"]) == {"train"}

@@ -88,9 +88,6 @@ def run(args: argparse.Namespace) -> int:
             raise SegdashError(f"{ds.name!r} has no split with masks")
 
     result = {"dataset": str(args.dataset), "classes": list(ds.classes), "splits": {}}
-    if args.format:
-        result["format"] = args.format
-    result["ignore_index"] = ds.ignore_index
     for split in splits:
         with tqdm(total=len(ds.ids(split)), desc=f"stats {split}", unit="img", file=sys.stderr, leave=False) as bar:
 
