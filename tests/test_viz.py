@@ -2,6 +2,7 @@
 
 import io
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -498,3 +499,24 @@ def test_loss_curves_use_the_step_logged_with_each_epoch():
     steps = pd.DataFrame({"step": [5, 10, 15], "epoch": [1, 1, 2], "train_loss": [1.0, 0.8, 0.7]})
     epochs = pd.DataFrame({"epoch": [1, 2], "step": [12, 24], "train_loss": [0.9, 0.7], "val_loss": [0.8, 0.6]})
     assert list(loss_curves_figure(steps, epochs).data[-1].x) == [12.0, 24.0]
+
+
+def test_float_rgb_in_byte_range_is_not_stretched():
+    image = np.full((2, 2, 3), 100.0, np.float32)
+    image[0, 0] = (10.0, 200.0, 30.4)
+    assert tuple(to_display_rgb(image)[0, 0]) == (10, 200, 30)
+    assert tuple(to_display_rgb(image)[1, 1]) == (100, 100, 100)
+
+
+def test_viz_imports_neither_torch_nor_streamlit():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, segdash.viz, segdash.viz.figures, segdash.viz.tables; "
+        "bad = [m for m in ('torch', 'streamlit', 'segdash.infer', 'segdash.train') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    repo_root = str(Path(__file__).resolve().parents[1])
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=repo_root)
+    assert result.returncode == 0, result.stderr

@@ -45,7 +45,8 @@ def to_display_rgb(image: np.ndarray, percentiles: tuple[float, float] = (1.0, 9
     - ``HxW``, ``HxWx1`` -> grey repeated to 3 channels; ``HxWx4`` -> alpha dropped;
       other channel counts -> the first channel as grey.
     - ``uint8`` (and integer arrays within 0..255) are shown as they are; ``bool`` as 0/255.
-    - Floats within 0..1 with 3 channels are scaled by 255 (colour images stay true).
+    - 3-channel floats within 0..1 are scaled by 255, within 0..255 taken as they are
+      (colour images keep their colours).
     - Everything else (MRI floats, z-scored data, 16-bit) is stretched so that the given
       percentiles of the finite values map to 0 and 255 (robust to outliers);
       NaN/inf become 0.
@@ -84,13 +85,15 @@ def _stretch_to_uint8(array: np.ndarray, percentiles: tuple[float, float]) -> np
     if values.size == 0:
         return np.zeros(array.shape, np.uint8)
     low, high = float(values.min()), float(values.max())
-    if not (array.shape[2] == 3 and low >= 0.0 and high <= 1.0):
+    if array.shape[2] == 3 and low >= 0.0 and high <= 1.0:
+        low, high = 0.0, 1.0  # colour image as 0..1 floats: keep its colours
+    elif array.shape[2] == 3 and low >= 0.0 and high <= 255.0:
+        low, high = 0.0, 255.0  # colour image as 0..255 floats
+    else:
         sample = values[:: max(1, values.size // 1_000_000)]  # percentiles of a 1M-value sample suffice
         p_low, p_high = np.percentile(sample, percentiles)
         if p_high > p_low:  # otherwise (mostly constant image) keep the full min..max range
             low, high = float(p_low), float(p_high)
-    else:
-        low, high = 0.0, 1.0
     if high <= low:
         return np.zeros(array.shape, np.uint8)
     scaled = (np.where(finite, array, low) - low) * np.float32(255.0 / (high - low))
