@@ -1,13 +1,11 @@
-"""Shared test fixtures: every test gets its own segdash cache folder."""
+"""Shared test set-up: the whole session uses its own segdash cache folder, never ~/.cache.
+
+The variable is set when pytest loads this file, before any fixture of any scope
+runs, so module- and session-scoped fixtures that build caches are isolated too.
+Set SEGDASH_TEST_CACHE to reuse a cache between runs while developing.
+"""
 
 import os
+import tempfile
 
-import pytest
-
-
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Caches (built-in datasets, statistics) go to a per-session temp folder, never ~/.cache."""
-    root = os.environ.get("SEGDASH_TEST_CACHE") or str(tmp_path_factory.getbasetemp() / "segdash-cache")
-    monkeypatch.setenv("SEGDASH_CACHE", root)
-    yield
+os.environ["SEGDASH_CACHE"] = os.environ.get("SEGDASH_TEST_CACHE") or tempfile.mkdtemp(prefix="segdash-test-cache-")
