@@ -777,6 +777,8 @@ def runs_comparison_figure(runs: Mapping[str, pd.DataFrame], metric: str = "val_
     if not fig.data:
         return _empty(title, f"no run has logged {metric_label(metric)} yet")
     _styled(fig, title, "epoch", metric_label(metric))
+    longest = max(len(trace.x) for trace in fig.data)
+    fig.update_xaxes(dtick=1 if longest <= 20 else None)  # whole epochs only
     if metric in UNIT_METRICS:
         fig.update_yaxes(range=[0, 1.02])
     if metric == "lr":
