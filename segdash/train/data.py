@@ -1,0 +1,177 @@
+"""Training data: samples decoded and resized once, kept in memory, batched by a DataLoader.
+
+Small datasets (everything that fits in ``cache_mb``) are read once at the start:
+each image is resized to ``img_size x img_size`` (antialiased bilinear) and each
+mask with nearest neighbour, and stored in its source dtype (uint8 images stay
+uint8: four times smaller than float). Per step, only augmentation runs on the
+CPU; normalisation happens on the device, batched (``normalize_batch``).
+
+Larger datasets are read, decoded and resized per sample in DataLoader workers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from segdash.data.base import Normalization, SegDataset
+from segdash.errors import SegdashError
+
+Pair = tuple[torch.Tensor, torch.Tensor]
+
+
+def resize_pair(image: np.ndarray, mask: np.ndarray | None, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """HxWxC image (uint8/float32) and HxW mask -> (C,S,S) tensor of the same dtype, (S,S) int64 mask.
+
+    Bilinear with antialiasing for the image, nearest neighbour for the mask
+    (torchvision picks it for ``tv_tensors.Mask``).
+    """
+    image_t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+    if image_t.dtype not in (torch.uint8, torch.float32):
+        image_t = image_t.float()
+    image_t = v2.functional.resize(tv_tensors.Image(image_t), [size, size], antialias=True).as_subclass(torch.Tensor)
+    if mask is None:
+        return image_t, None
+    mask_t = v2.functional.resize(tv_tensors.Mask(torch.from_numpy(np.asarray(mask, np.int64))), [size, size])
+    return image_t, mask_t.as_subclass(torch.Tensor)
+
+
+def _mask_storage_dtype(ds: SegDataset) -> torch.dtype:
+    """uint8 when every label (and the ignore index) fits, else int64."""
+    ignore_ok = ds.ignore_index is None or 0 <= int(ds.ignore_index) <= 255
+    return torch.uint8 if ds.num_classes <= 255 and ignore_ok else torch.int64
+
+
+class InMemorySplit(Dataset):
+    """A split decoded and resized once: ``images`` (N,C,S,S), ``masks`` (N,S,S), ``ids``.
+
+    ``__getitem__`` returns ``(image, mask)``: image (C,S,S) in the stored dtype,
+    mask (S,S) int64, augmented when a transform is given.
+    """
+
+    def __init__(self, images: torch.Tensor, masks: torch.Tensor, ids: list[str], transform: Callable | None = None):
+        self.images = images
+        self.masks = masks
+        self.ids = ids
+        self.transform = transform
+
+    @classmethod
+    def load(
+        cls,
+        ds: SegDataset,
+        split: str,
+        size: int,
+        progress: Callable[[int, int], None] | None = None,
+        indices: Sequence[int] | None = None,
+    ) -> "InMemorySplit":
+        ids = ds.ids(split)
+        if indices is not None:
+            ids = [ids[i] for i in indices]
+        if not ids:
+            raise SegdashError(f"split {split!r} of {ds.name!r} has no images to train or validate on")
+        images, masks = [], []
+        mask_dtype = _mask_storage_dtype(ds)
+        for done, sample_id in enumerate(ids, 1):
+            image, mask, _ = ds.load(split, sample_id)
+            if mask is None:
+                raise SegdashError(f"sample {sample_id!r} of split {split!r} has no mask; training needs masks")
+            image_t, mask_t = resize_pair(image, mask, size)
+            images.append(image_t)
+            masks.append(mask_t.to(mask_dtype))
+            if progress:
+                progress(done, len(ids))
+        try:
+            return cls(torch.stack(images), torch.stack(masks), ids)
+        except RuntimeError as exc:
+            raise SegdashError(f"images of split {split!r} differ in channels or dtype: {exc}") from None
+
+    def with_transform(self, transform: Callable | None) -> "InMemorySplit":
+        return InMemorySplit(self.images, self.masks, self.ids, transform)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> Pair:
+        image, mask = self.images[index], self.masks[index].long()
+        if self.transform is not None:
+            image, mask = self.transform(image, mask)
+        return image, mask
+
+
+class LazySplit(Dataset):
+    """A split read from disk per sample (datasets too large for memory); same items as ``InMemorySplit``."""
+
+    def __init__(self, ds: SegDataset, split: str, size: int, transform: Callable | None = None,
+                 indices: Sequence[int] | None = None):
+        self.ds, self.split, self.size, self.transform = ds, split, size, transform
+        self.ids = ds.ids(split)
+        if indices is not None:
+            self.ids = [self.ids[i] for i in indices]
+        if not self.ids:
+            raise SegdashError(f"split {split!r} of {ds.name!r} has no images to train or validate on")
+
+    def with_transform(self, transform: Callable | None) -> "LazySplit":
+        clone = LazySplit(self.ds, self.split, self.size, transform)
+        clone.ids = self.ids
+        return clone
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> Pair:
+        image, mask, sample_id = self.ds.load(self.split, self.ids[index])
+        if mask is None:
+            raise SegdashError(f"sample {sample_id!r} of split {self.split!r} has no mask; training needs masks")
+        image_t, mask_t = resize_pair(image, mask, self.size)
+        if self.transform is not None:
+            image_t, mask_t = self.transform(image_t, mask_t)
+        return image_t, mask_t
+
+
+def estimated_cache_mb(ds: SegDataset, splits: Sequence[str], size: int, limit: int | None = None) -> float:
+    """Memory the resized splits (at most ``limit`` images each) would take in ``InMemorySplit``."""
+    image, _, _ = ds.load(splits[0], ds.ids(splits[0])[0])
+    image_bytes = (1 if image.dtype == np.uint8 else 4) * ds.in_channels * size * size
+    mask_bytes = (1 if _mask_storage_dtype(ds) == torch.uint8 else 8) * size * size
+    images = sum(min(len(ds.ids(s)), limit or len(ds.ids(s))) for s in splits)
+    return images * (image_bytes + mask_bytes) / 2**20
+
+
+def normalize_batch(images: torch.Tensor, normalization: Normalization) -> torch.Tensor:
+    """(N,C,H,W) uint8/float -> float32 ``(x * scale - mean) / std`` per channel, on the images' device."""
+    x = images.float()
+    scale = float(normalization.scale)
+    mean = torch.tensor(normalization.mean, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+    std = torch.tensor(normalization.std, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+    return (x * scale - mean) / std
+
+
+def default_workers(device: torch.device, in_memory: bool) -> int:
+    """Worker processes that pay: none for in-memory data on a CPU (they would take the cores the model
+    needs), a few for disk decoding, up to 4 feeding a GPU."""
+    cpus = os.cpu_count() or 1
+    if device.type == "cuda":
+        return min(4, cpus)
+    if in_memory:
+        return 0
+    return max(0, min(4, cpus // 2))
+
+
+def limited_indices(n_images: int, limit: int | None) -> list[int] | None:
+    """Evenly spaced indices of at most ``limit`` images (None: all)."""
+    if limit is None or limit >= n_images:
+        return None
+    return preview_indices(n_images, limit)
+
+
+def preview_indices(n_images: int, count: int) -> list[int]:
+    """``count`` fixed, evenly spaced indices into a split (the same every epoch)."""
+    if count <= 0 or n_images == 0:
+        return []
+    return sorted({int(round(i)) for i in np.linspace(0, n_images - 1, min(count, n_images))})
