@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from segdash import __version__
 from segdash.errors import SegdashError
@@ -30,7 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plain_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings for users (a skipped file) as one plain line, without source locations."""
+    print(f"segdash: warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _plain_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
