@@ -208,3 +208,11 @@ def test_with_the_real_predictor(tmp_path):
     expected = {sid: predictor.predict(ds.load("test", sid).image).labels for sid in masks}
     np.testing.assert_array_equal(ev.confusion, reference_confusion(masks, expected, list(masks)))
     assert ev.images == 5 and ev.forward_seconds > 0
+
+
+def test_cancelled_before_the_first_batch_is_empty_but_valid():
+    ds, _, _ = make_case(8)
+    ev = evaluate(ds, "test", predictor=HintPredictor(), should_stop=lambda: True)
+    assert ev.cancelled and ev.images == 0 and ev.total_images == 5
+    assert ev.per_image.empty and math.isnan(ev.scores.mean_iou)
+    json.dumps(ev.to_json_dict(), allow_nan=False)

@@ -41,6 +41,11 @@ LOWER_IS_BETTER = ("hd95", "assd", "abs_rad")
 #: Batches whose distance metrics may wait in the pool before the model waits for them.
 _PENDING_DISTANCE_BATCHES = 4
 _FORMAT_VERSION = 1
+#: Added to the note on undefined values when distance metrics were computed.
+DISTANCE_NOTE = (
+    " Distances (hd95, assd, in pixels) are averaged over the images where the class is in both masks;"
+    " images where it is in only one of them are counted in one_sided_images."
+)
 
 
 def _none_if_nan(value):
@@ -119,7 +124,7 @@ class Evaluation:
             "mean_dice": per_image["mean_dice"],
         }
         if self.per_image_distances is not None:
-            hd95 = np.asarray(self.per_image_distances["hd95"], dtype=np.float64).reshape(self.images, -1)
+            hd95 = np.asarray(self.per_image_distances["hd95"], dtype=np.float64).reshape(self.images, len(self.classes))
             finite = np.isfinite(hd95)
             with np.errstate(invalid="ignore", divide="ignore"):
                 columns["mean_hd95"] = np.where(finite.any(1), np.where(finite, hd95, 0).sum(1) / finite.sum(1), np.nan)
@@ -193,9 +198,7 @@ class Evaluation:
             forward_seconds=round(self.forward_seconds, 4),
             device=self.device,
             source=self.source,
-            note=UNDEFINED_NOTE
-            + " Distances (hd95, assd in pixels) are averaged over the images where the class is in both"
-            " masks; images where it is in only one are counted in one_sided_images.",
+            note=UNDEFINED_NOTE + (DISTANCE_NOTE if self.distance_summary is not None else ""),
         )
         doc["per_image"] = [
             {"sample_id": sid, **{key: _none_if_nan(row[key]) for key in ("pixel_accuracy", "mean_iou", "mean_dice")}}
