@@ -114,6 +114,7 @@ def test_limit_and_default_split(folder_dataset, tmp_path, capsys):
     assert doc["confusion_matrix"] == reference({k: masks[k] for k in "ab"}, {k: preds[k] for k in "ab"}).tolist()
 
 
+@pytest.mark.slow
 def test_checkpoint_on_the_folder_dataset(folder_dataset, tmp_path, capsys):
     """A freshly saved (random) checkpoint scores end to end; its classes are checked against the dataset."""
     import torch

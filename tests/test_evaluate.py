@@ -191,6 +191,7 @@ def test_pred_dir_errors(tmp_path):
         evaluate(ds, "train", predictor=HintPredictor())
 
 
+@pytest.mark.slow
 def test_with_the_real_predictor(tmp_path):
     """The real Predictor (tiny random smp model) agrees with predicting image by image."""
     from segdash.data.base import Normalization

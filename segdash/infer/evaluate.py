@@ -344,6 +344,18 @@ def _read_prediction(path: Path, mask: np.ndarray, num_classes: int, sample_id: 
     return pred
 
 
+def _load_mask(dataset, split: str, sample_id: str) -> np.ndarray | None:
+    """The mask alone when the dataset reads masks apart from images (no image decoding), else via ``load``."""
+    from segdash.data.base import IndexedDataset
+
+    if isinstance(dataset, IndexedDataset) and type(dataset).load is IndexedDataset.load:
+        entry = dataset.entry(split, sample_id)
+        if entry.mask is None:
+            return None
+        return dataset.validate_mask(dataset.read_mask(entry.mask), sample_id)
+    return dataset.load(split, sample_id)[1]
+
+
 def _batches(dataset, split: str, ids: Sequence[str], batch_size: int,
              pred_paths: dict[str, Path] | None = None) -> Iterator[_Batch]:
     """Load samples in order, grouping consecutive same-size ones into batches of up to ``batch_size``."""
@@ -355,13 +367,15 @@ def _batches(dataset, split: str, ids: Sequence[str], batch_size: int,
         return _Batch(ids=[s for _, _, s, _ in group], images=[i for i, _, _, _ in group], masks=masks, preds=preds)
 
     for sample_id in ids:
-        image, mask, _ = dataset.load(split, sample_id)
+        if pred_paths is not None:
+            image, mask = None, _load_mask(dataset, split, sample_id)
+        else:
+            image, mask, _ = dataset.load(split, sample_id)
         if mask is None:
             raise SegdashError(f"sample {sample_id!r} of split {split!r} has no mask: nothing to evaluate against")
         pred = None
         if pred_paths is not None:
             pred = _read_prediction(pred_paths[sample_id], mask, dataset.num_classes, sample_id)
-            image = None  # not needed: the prediction is given
         if group and (len(group) >= batch_size or group[0][1].shape != mask.shape):
             yield flush()
             group = []
