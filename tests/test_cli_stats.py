@@ -65,6 +65,7 @@ def test_stats_builtin_split_and_stdout_json(capsys):
         (["stats", "/no/such/folder", "--format", "folder"], "does not exist"),
         (["stats", "street-synth", "-o", "count=6", "--split", "holdout"], "no split 'holdout'"),
         (["stats", "street-synth", "-o", "count=many"], "count must be a whole number"),
+        (["stats", "brain-mri", "-o", "foo=1"], "has no option(s) foo; valid options: guard, orientations"),
         (["stats", "street-synth", "-o", "count=6", "-s", "val", "--json", "{tmp}"], "is a folder"),
     ],
 )

@@ -1,8 +1,8 @@
-"""Every registered format: wrong layouts and unknown options give a SegdashError, never a traceback."""
+"""Every registered format and built-in: wrong layouts and unknown options give a SegdashError, never a traceback."""
 
 import pytest
 
-from segdash.data import FORMATS, open_dataset
+from segdash.data import BUILTINS, FORMATS, open_dataset
 from segdash.errors import SegdashError
 
 EXPECTED = {"oxford-pets", "carla", "kitti", "mri-npy", "folder", "voc", "nifti"}
@@ -23,3 +23,9 @@ def test_empty_folder_says_what_was_expected(tmp_path, name):
 def test_unknown_option_lists_the_valid_ones(tmp_path, name):
     with pytest.raises(SegdashError, match="no option.*colour.*valid options"):
         open_dataset(tmp_path, format=name, colour="red")
+
+
+@pytest.mark.parametrize("name", sorted(BUILTINS))
+def test_builtin_unknown_option_lists_the_valid_ones(name):
+    with pytest.raises(SegdashError, match=f"dataset '{name}' has no option.*colour.*valid options"):
+        open_dataset(name, colour="red")

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Normalization, Sample, SegDataset
+from segdash.data.options import as_int, reject_unknown_options
 from segdash.data.registry import register_builtin
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_write_bytes, cache_dir
@@ -246,14 +247,10 @@ class BrainMRI(SegDataset):
         "guard": "slices dropped at each split boundary (default 5)",
     }
 
-    def __init__(self, orientations: str | tuple[str, ...] = ORIENTATIONS, guard: int | str = 5):
+    def __init__(self, orientations: str | tuple[str, ...] = ORIENTATIONS, guard: int | str = 5, **unknown):
+        reject_unknown_options("dataset 'brain-mri'", unknown, self.options_help)
         self.orientations = _parse_orientations(orientations)
-        try:
-            self.guard = int(guard)
-        except ValueError:
-            raise SegdashError(f"brain-mri guard must be a whole number of slices, got {guard!r}") from None
-        if self.guard < 0:
-            raise SegdashError(f"brain-mri guard must be >= 0, got {self.guard}")
+        self.guard = as_int("guard", guard, minimum=0)
         self.cache_path = cache_dir("brain-mri", VERSION) / (f"{'-'.join(self.orientations)}_guard{self.guard}.npz")
         self._preparation_seconds: float | None = None
         arrays = self._load_or_prepare()

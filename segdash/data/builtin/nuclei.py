@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Sample, SegDataset
+from segdash.data.options import reject_unknown_options
 from segdash.data.registry import register_builtin
 from segdash.errors import SegdashError
 
@@ -85,7 +86,8 @@ class Nuclei(SegDataset):
     source = SOURCE
     description = DESCRIPTION
 
-    def __init__(self):
+    def __init__(self, **unknown):
+        reject_unknown_options("dataset 'nuclei'", unknown, ())
         from segdash.data.imageio import read_raw_pixels
 
         self.data_dir = stardist_data_dir()

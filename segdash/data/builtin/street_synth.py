@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from segdash.data.base import Sample, SegDataset
+from segdash.data.options import as_int, reject_unknown_options
 from segdash.data.registry import register_builtin
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_dir, cache_dir
@@ -382,16 +383,6 @@ def prepare_scenes(count: int, seed: int, progress=None) -> dict[str, np.ndarray
     return {"images": images, "masks": masks, "ids": np.asarray([f"scene_{i:04d}" for i in range(count)])}
 
 
-def _positive_int(value, what: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise SegdashError(f"street-synth {what} must be a whole number, got {value!r}") from None
-    if number < 0:
-        raise SegdashError(f"street-synth {what} must be >= 0, got {number}")
-    return number
-
-
 @register_builtin("street-synth", "procedural street scenes, 13 CARLA classes, strongly imbalanced (300 images)")
 class StreetSynth(SegDataset):
     """Synthetic street scenes: 192x256x3 uint8 images, 13 CARLA classes, 70/15/15 splits.
@@ -410,9 +401,10 @@ class StreetSynth(SegDataset):
     #: -o KEY=VALUE options, shown by ``segdash datasets``.
     options_help = {"count": "number of scenes (default 300)", "seed": "generator seed (default 0)"}
 
-    def __init__(self, count: int | str = 300, seed: int | str = 0):
-        self.count = _positive_int(count, "count")
-        self.seed = _positive_int(seed, "seed")
+    def __init__(self, count: int | str = 300, seed: int | str = 0, **unknown):
+        reject_unknown_options("dataset 'street-synth'", unknown, self.options_help)
+        self.count = as_int("count", count)
+        self.seed = as_int("seed", seed, minimum=0)
         if self.count < 3:
             raise SegdashError(f"street-synth needs at least 3 scenes (one per split), got count={self.count}")
         self.cache_path = cache_dir("street-synth", VERSION) / f"seed{self.seed}_n{self.count}"

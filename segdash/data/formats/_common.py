@@ -1,4 +1,4 @@
-"""Helpers shared by the on-disk formats: option parsing, scanning, warnings, class files.
+"""Helpers shared by the on-disk formats: scanning, warnings, class files.
 
 Every format follows the same habits: a layout that does not match raises
 ``SegdashError`` saying what was expected; a file that is unreadable or has no
@@ -29,45 +29,6 @@ Color = tuple[int, int, int]
 
 class DatasetWarning(UserWarning):
     """A file was skipped while scanning a dataset folder (unreadable, or without its partner)."""
-
-
-# --- options (they arrive as strings from the command line) --------------------------------------
-def reject_unknown_options(format_name: str, options: Mapping[str, object], valid: Iterable[str]) -> None:
-    if options:
-        raise SegdashError(
-            f"format {format_name!r} has no option(s) {', '.join(sorted(options))}; "
-            f"valid options: {', '.join(sorted(valid)) or 'none'}"
-        )
-
-
-def as_int(name: str, value: object) -> int:
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise SegdashError(f"option {name} must be a whole number, got {value!r}") from None
-
-
-def as_fraction(name: str, value: object) -> float:
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        raise SegdashError(f"option {name} must be a number between 0 and 1, got {value!r}") from None
-    if not 0.0 <= number < 1.0:
-        raise SegdashError(f"option {name} must be between 0 and 1 (exclusive), got {value!r}")
-    return number
-
-
-def as_choice(name: str, value: object, choices: Sequence[str]) -> str:
-    text = str(value).strip()
-    if text not in choices:
-        raise SegdashError(f"option {name} must be one of {', '.join(choices)}; got {value!r}")
-    return text
-
-
-def as_optional_int(name: str, value: object) -> int | None:
-    if value is None or str(value).strip().lower() in ("", "none", "null"):
-        return None
-    return as_int(name, value)
 
 
 # --- files ---------------------------------------------------------------------------------------

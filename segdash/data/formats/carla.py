@@ -16,15 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import (
-    as_int,
-    images_by_stem,
-    indexed_split_dict,
-    readable_images,
-    reject_unknown_options,
-    warn_skipped,
-)
+from segdash.data.formats._common import images_by_stem, indexed_split_dict, readable_images, warn_skipped
 from segdash.data.imageio import list_images, read_image, read_raw_pixels
+from segdash.data.options import as_int, reject_unknown_options
 from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
@@ -73,7 +67,7 @@ class Carla(IndexedDataset):
     description = "13 CARLA 0.8 semantic tags; the tag id is stored in the red channel of CameraSeg PNGs."
 
     def __init__(self, root: str | Path, seed: int = 0, **unknown):
-        reject_unknown_options("carla", unknown, ["seed"])
+        reject_unknown_options("format 'carla'", unknown, ["seed"])
         self.root = Path(root).expanduser().resolve()
         self.name = self.root.name
         rgb_root, seg_root = self.root / "CameraRGB", self.root / "CameraSeg"

@@ -30,21 +30,18 @@ from PIL import Image
 from segdash.data.base import Entry, IndexedDataset
 from segdash.data.formats._common import (
     ClassTable,
-    as_fraction,
-    as_int,
-    as_optional_int,
     default_colors,
     find_classes_file,
     images_by_stem,
     indexed_split_dict,
     read_classes_file,
     readable_images,
-    reject_unknown_options,
     rgb_to_labels,
     scan_label_values,
     warn_skipped,
 )
 from segdash.data.imageio import as_label_map, read_image, read_raw_pixels
+from segdash.data.options import as_fraction, as_int, as_optional_int, reject_unknown_options
 from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
@@ -92,7 +89,7 @@ class FolderDataset(IndexedDataset):
         masks: str | None = None,
         **unknown,
     ):
-        reject_unknown_options("folder", unknown, OPTIONS)
+        reject_unknown_options("format 'folder'", unknown, OPTIONS)
         self.root = Path(root).expanduser().resolve()
         self.name = self.root.name
         self.ignore_index = as_optional_int("ignore_index", ignore_index)

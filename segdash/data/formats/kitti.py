@@ -22,17 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import (
-    as_choice,
-    as_fraction,
-    as_int,
-    images_by_stem,
-    indexed_split_dict,
-    readable_images,
-    reject_unknown_options,
-    warn_skipped,
-)
+from segdash.data.formats._common import images_by_stem, indexed_split_dict, readable_images, warn_skipped
 from segdash.data.imageio import read_image, read_label_image
+from segdash.data.options import as_choice, as_fraction, as_int, reject_unknown_options
 from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
@@ -134,7 +126,7 @@ class Kitti(IndexedDataset):
         seed: int = 0,
         **unknown,
     ):
-        reject_unknown_options("kitti", unknown, ["label_map", "val_fraction", "seed"])
+        reject_unknown_options("format 'kitti'", unknown, ["label_map", "val_fraction", "seed"])
         self.root = Path(root).expanduser().resolve()
         self.name = self.root.name
         self.label_map = as_choice("label_map", label_map, LABEL_MAPS)

@@ -17,15 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import (
-    as_fraction,
-    as_int,
-    indexed_split_dict,
-    readable_images,
-    reject_unknown_options,
-    warn_skipped,
-)
+from segdash.data.formats._common import indexed_split_dict, readable_images, warn_skipped
 from segdash.data.imageio import list_images, read_image, read_label_image
+from segdash.data.options import as_fraction, as_int, reject_unknown_options
 from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
@@ -53,7 +47,7 @@ class MriNpy(IndexedDataset):
     def __init__(
         self, root: str | Path, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0, **unknown
     ):
-        reject_unknown_options("mri-npy", unknown, ["val_fraction", "test_fraction", "seed"])
+        reject_unknown_options("format 'mri-npy'", unknown, ["val_fraction", "test_fraction", "seed"])
         self.root = Path(root).expanduser().resolve()
         self.name = self.root.name
         image_dir, mask_dir = self.root / "MRIs", self.root / "Segmentations"

@@ -22,18 +22,15 @@ import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset, Sample
 from segdash.data.formats._common import (
-    as_fraction,
-    as_int,
-    as_optional_int,
     default_colors,
     find_classes_file,
     indexed_split_dict,
     read_classes_file,
-    reject_unknown_options,
     scan_label_values,
     stem_of,
     warn_skipped,
 )
+from segdash.data.options import as_fraction, as_int, as_optional_int, reject_unknown_options
 from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
@@ -80,7 +77,7 @@ class NiftiSlices(IndexedDataset):
         ignore_index: int | str | None = 255,
         **unknown,
     ):
-        reject_unknown_options("nifti", unknown, OPTIONS)
+        reject_unknown_options("format 'nifti'", unknown, OPTIONS)
         import nibabel  # noqa: F401  (fail early with the import error, not inside a worker)
 
         self.root = Path(root).expanduser().resolve()

@@ -18,17 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import (
-    as_choice,
-    as_fraction,
-    as_int,
-    images_by_stem,
-    indexed_split_dict,
-    readable_images,
-    reject_unknown_options,
-    warn_skipped,
-)
+from segdash.data.formats._common import images_by_stem, indexed_split_dict, readable_images, warn_skipped
 from segdash.data.imageio import read_image, read_label_image
+from segdash.data.options import as_choice, as_fraction, as_int, reject_unknown_options
 from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
@@ -51,7 +43,7 @@ class OxfordPets(IndexedDataset):
     source = "Oxford-IIIT Pet Dataset (Parkhi et al., 2012), read from a folder on disk"
 
     def __init__(self, root: str | Path, border: str = "class", val_fraction: float = 0.1, seed: int = 0, **unknown):
-        reject_unknown_options("oxford-pets", unknown, ["border", "val_fraction", "seed"])
+        reject_unknown_options("format 'oxford-pets'", unknown, ["border", "val_fraction", "seed"])
         root = Path(root).expanduser().resolve()
         if not (root / "images").is_dir() and (root / "oxford-iiit-pet" / "images").is_dir():
             root = root / "oxford-iiit-pet"

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import default_colors, indexed_split_dict, reject_unknown_options, warn_skipped
+from segdash.data.formats._common import default_colors, indexed_split_dict, warn_skipped
 from segdash.data.imageio import read_image, read_label_image
+from segdash.data.options import reject_unknown_options
 from segdash.data.registry import register_format
 from segdash.errors import SegdashError
 
@@ -68,7 +69,7 @@ class Voc(IndexedDataset):
     description = "20 object classes + background; 255 marks object borders and is ignored."
 
     def __init__(self, root: str | Path, mask_dir: str = "SegmentationClass", **unknown):
-        reject_unknown_options("voc", unknown, ["mask_dir"])
+        reject_unknown_options("format 'voc'", unknown, ["mask_dir"])
         self.root = find_voc_root(Path(root).expanduser().resolve())
         self.name = Path(root).expanduser().resolve().name
         image_dir, masks = self.root / "JPEGImages", self.root / str(mask_dir)
