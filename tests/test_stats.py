@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from segdash.data import open_dataset
 from segdash.data.base import Entry, IndexedDataset, Sample, SegDataset
@@ -184,6 +185,27 @@ def test_folder_dataset_cached_then_invalidated_when_a_mask_changes(tmp_path):
     third = class_statistics(open_dataset(root, format="folder"), "train")
     assert not third.from_cache and third.pixels.tolist() == [4, 3, 2, 6]
     assert class_statistics(open_dataset(root, format="folder"), "train").from_cache
+
+
+def test_folder_cache_invalidated_when_the_classes_file_changes(tmp_path):
+    """Names and colours unchanged, only the ignore colour moves: the cache must not hide the now-unknown colour."""
+    root = tmp_path / "data"
+    (root / "train" / "images").mkdir(parents=True)
+    (root / "train" / "masks").mkdir(parents=True)
+    rgb = np.zeros((2, 3, 3), np.uint8)
+    rgb[0, :2] = (255, 0, 0)
+    rgb[1, 2] = (255, 255, 255)  # 2 red, 3 black, 1 white (ignored)
+    write_label_png(root / "train" / "images" / "a.png", np.zeros((2, 3), np.uint8))
+    Image.fromarray(rgb).save(root / "train" / "masks" / "a.png")
+    classes = root / "classes.csv"
+    classes.write_text("index,name,r,g,b\n0,zero,0,0,0\n1,one,255,0,0\n255,ignore,255,255,255\n")
+    first = class_statistics(open_dataset(root, format="folder"), "train")
+    assert first.pixels.tolist() == [3, 2] and first.ignored_pixels == 1
+    classes.write_text("index,name,r,g,b\n0,zero,0,0,0\n1,one,255,0,0\n255,ignore,250,250,250\n")
+    stat = classes.stat()
+    os.utime(classes, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    with pytest.raises(SegdashError, match=r"\(255, 255, 255\) are not in the classes file"):
+        class_statistics(open_dataset(root, format="folder"), "train")
 
 
 def test_cache_keys_differ_by_options_and_split(tmp_path):

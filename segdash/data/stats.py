@@ -270,11 +270,14 @@ def class_statistics(
 
 
 def _simple(value):
-    """A JSON-ready copy of small option values, or None for anything else."""
+    """A JSON-ready copy of small option values, or None for anything else.
+
+    A path to a file (a classes file) stands for its content: path, size and modification time.
+    """
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, Path):
-        return str(value)
+        return _file_fingerprint(value) if value.is_file() else str(value)
     if isinstance(value, (tuple, list)) and len(value) <= 64:
         items = [_simple(v) for v in value]
         return items if all(i is not None or v is None for i, v in zip(items, value)) else None

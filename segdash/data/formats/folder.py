@@ -139,6 +139,8 @@ class FolderDataset(IndexedDataset):
     def _set_classes(self, classes_path: str | Path | None, num_classes: int | None) -> None:
         mask_paths = self._mask_paths()
         table = self._class_table(classes_path, mask_paths)
+        #: the classes file read (its size and time are part of the statistics cache key), or None
+        self.classes_file = table.source if table is not None else None
         if table is not None and table.colors is not None:
             self._color_lookup = table.color_lookup(self.ignore_index)
         if table is not None:

@@ -162,6 +162,8 @@ class NiftiSlices(IndexedDataset):
                 self.root / "dataset.json" if (self.root / "dataset.json").is_file() else None
             )
             table = read_classes_file(found, self.ignore_index) if found else None
+        #: the classes file read (its size and time are part of the statistics cache key), or None
+        self.classes_file = table.source if table is not None else None
         if table is not None:
             self.classes = table.names
             self.colors = table.colors or default_colors(len(table.names))
