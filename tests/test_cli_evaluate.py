@@ -131,7 +131,7 @@ def test_checkpoint_on_the_folder_dataset(folder_dataset, tmp_path, capsys):
     save_checkpoint(model, meta, tmp_path / "ckpt")
     out = tmp_path / "ckpt.json"
     code = main(["evaluate", str(root), "-f", "folder", "-s", "test", "--checkpoint", str(tmp_path / "ckpt"),
-                 "--device", "cpu", "--json", str(out)])
+                 "--device", "cpu", "--backend", "torch", "--json", str(out)])
     assert code == 0, capsys.readouterr().err
     doc = json.loads(out.read_text())
     valid = sum(int((m != 255).sum()) for m in masks.values())

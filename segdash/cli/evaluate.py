@@ -36,6 +36,13 @@ def register(subparsers) -> None:
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT ('-' for stdout only)")
     parser.add_argument("--batch-size", "-b", type=int, default=8, help="images per forward pass (default: 8)")
     add_device_arg(parser)
+    parser.add_argument("--tta", action="store_true", help="flip test-time augmentation (average of 2 runs)")
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "torch", "onnx"),
+        default="auto",
+        help="auto: ONNX Runtime on CPU when it reproduces PyTorch, else PyTorch (default: auto)",
+    )
     parser.add_argument("--no-distances", action="store_true",
                         help="skip HD95 / ASSD / relative area difference (faster)")
     parser.add_argument("--limit", "-n", type=int, metavar="N", help="score only the first N images of the split")
@@ -103,15 +110,11 @@ def run(args: argparse.Namespace) -> int:
         from segdash.models.checkpoint import check_compatible, read_meta
 
         check_compatible(read_meta(args.checkpoint), ds)  # fails fast, before the model loads
-        try:
-            from segdash.infer.predictor import predictor_for as load_predictor
-        except ImportError:  # pragma: no cover
-            from segdash.infer.predictor import Predictor
+        from segdash.infer.predictor import predictor_for
 
-            load_predictor = Predictor.from_checkpoint
-        predictor = load_predictor(args.checkpoint, device=args.device)
-    elif args.device not in (None, "auto", "cpu"):
-        print("segdash evaluate: --device is not used with --pred-dir", file=sys.stderr)
+        predictor = predictor_for(args.checkpoint, device=args.device, tta=args.tta, backend=args.backend)
+    elif args.device not in (None, "auto", "cpu") or args.tta:
+        print("segdash evaluate: --device and --tta are not used with --pred-dir", file=sys.stderr)
 
     total = len(ds.ids(split)) if args.limit is None else min(args.limit, len(ds.ids(split)))
     with tqdm(total=total, desc=f"evaluate {split}", unit="img", file=sys.stderr, leave=False) as bar:
