@@ -132,3 +132,14 @@ def test_accumulates_on_cuda():
     acc.update(torch.from_numpy(pred).cuda(), torch.from_numpy(target).cuda())
     assert acc.device.type == "cuda"
     np.testing.assert_array_equal(acc.compute(), sklearn_reference(target, pred, 13, 255))
+
+
+def test_torch_path_rejects_bad_labels_like_the_cpu_path():
+    from segdash.metrics.confusion import _count_pairs_torch
+
+    target = torch.tensor([[0, 1], [255, 9]])
+    pred = torch.tensor([[0, 1], [1, 2]])
+    with pytest.raises(SegdashError, match=r"ground truth holds label\(s\) \[9\]"):
+        _count_pairs_torch(target, pred, 3, 255, per_image=False)
+    with pytest.raises(SegdashError, match=r"prediction holds label\(s\) \[3\]"):
+        _count_pairs_torch(torch.zeros(2, 2, dtype=torch.long), torch.tensor([[0, 3], [0, 0]]), 3, None, False)
