@@ -59,8 +59,11 @@ def warn_skipped(message: str, names: Sequence[str], limit: int = 5) -> None:
     warnings.warn(f"{len(names)} {message}: {shown}", DatasetWarning, stacklevel=3)
 
 
-def readable_images(paths: Iterable[Path]) -> list[Path]:
-    """The paths whose header Pillow (or numpy) can read; others are skipped with one warning."""
+def readable_images(paths: Iterable[Path], kind: str = "image") -> list[Path]:
+    """The paths whose header Pillow (or numpy) can read; others are skipped with one warning.
+
+    ``kind`` ("image" or "mask") names them in the warning.
+    """
     good, bad = [], []
     for path in paths:
         try:
@@ -68,7 +71,7 @@ def readable_images(paths: Iterable[Path]) -> list[Path]:
             good.append(path)
         except SegdashError:
             bad.append(path.name)
-    warn_skipped("unreadable or corrupt image file(s) skipped", bad)
+    warn_skipped(f"unreadable or corrupt {kind} file(s) skipped", bad)
     return good
 
 
@@ -78,6 +81,13 @@ def images_by_stem(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -
     for path in list_images(folder, extensions):
         found.setdefault(stem_of(path), path)
     return found
+
+
+def readable_by_stem(folder: Path, kind: str = "image", extensions: Iterable[str] = IMAGE_EXTENSIONS) -> dict[str, Path]:
+    """``images_by_stem`` without the files whose header cannot be read (skipped with one warning)."""
+    found = images_by_stem(folder, extensions)
+    readable = set(readable_images(found.values(), kind))
+    return {stem: path for stem, path in found.items() if path in readable}
 
 
 # --- colours ---------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import images_by_stem, indexed_split_dict, readable_images, warn_skipped
+from segdash.data.formats._common import indexed_split_dict, readable_by_stem, warn_skipped
 from segdash.data.imageio import list_images, read_image, read_raw_pixels
 from segdash.data.options import as_int, reject_unknown_options
 from segdash.data.registry import register_format
@@ -88,8 +88,8 @@ class Carla(IndexedDataset):
         super().__init__(index)
 
     def _pairs(self, image_dir: Path, mask_dir: Path) -> list[Entry]:
-        images = {p.stem: p for p in readable_images(images_by_stem(image_dir).values())}
-        masks = images_by_stem(mask_dir) if mask_dir.is_dir() else {}
+        images = readable_by_stem(image_dir)
+        masks = readable_by_stem(mask_dir, "mask") if mask_dir.is_dir() else {}
         unmatched = sorted(set(images) - set(masks))
         warn_skipped(f"image(s) in {image_dir.name}/ without a mask in {mask_dir} skipped", unmatched)
         return [Entry(stem, images[stem], masks[stem]) for stem in sorted(images) if stem in masks]

@@ -32,10 +32,9 @@ from segdash.data.formats._common import (
     ClassTable,
     default_colors,
     find_classes_file,
-    images_by_stem,
     indexed_split_dict,
     read_classes_file,
-    readable_images,
+    readable_by_stem,
     rgb_to_labels,
     scan_label_values,
     warn_skipped,
@@ -124,11 +123,11 @@ class FolderDataset(IndexedDataset):
         return index
 
     def _entries(self, split_dir: Path, mask_dir_name: str | None) -> list[Entry]:
-        images = {p.stem: p for p in readable_images(images_by_stem(split_dir / "images").values())}
+        images = readable_by_stem(split_dir / "images")
         mask_dir = find_mask_dir(split_dir, mask_dir_name)
         if mask_dir is None:  # predict-only split
             return [Entry(stem, images[stem]) for stem in sorted(images)]
-        matched, unmatched = match_masks(images, images_by_stem(mask_dir))
+        matched, unmatched = match_masks(images, readable_by_stem(mask_dir, "mask"))
         warn_skipped(f"image(s) in {split_dir.name}/images without a mask in {mask_dir.name}/ skipped", unmatched)
         return [Entry(stem, images[stem], matched[stem]) for stem in sorted(matched)]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import images_by_stem, indexed_split_dict, readable_images, warn_skipped
+from segdash.data.formats._common import indexed_split_dict, readable_by_stem, warn_skipped
 from segdash.data.imageio import read_image, read_label_image
 from segdash.data.options import as_choice, as_fraction, as_int, reject_unknown_options
 from segdash.data.registry import register_format
@@ -143,15 +143,15 @@ class Kitti(IndexedDataset):
         train_images, train_masks = self.root / "training" / "image_2", self.root / "training" / "semantic"
         if not train_images.is_dir() or not train_masks.is_dir():
             raise SegdashError(f"{str(self.root)!r} does not look like a kitti dataset: expected {LAYOUT}")
-        images = {p.stem: p for p in readable_images(images_by_stem(train_images).values())}
-        masks = images_by_stem(train_masks)
+        images = readable_by_stem(train_images)
+        masks = readable_by_stem(train_masks, "mask")
         warn_skipped("training image(s) without a semantic mask skipped", sorted(set(images) - set(masks)))
         paired = {stem: Entry(stem, images[stem], masks[stem]) for stem in sorted(images) if stem in masks}
         parts = seeded_split(paired, (1 - val_fraction, val_fraction), ("train", "val"), seed)
         index = {split: [paired[s] for s in ids] for split, ids in parts.items()}
         test_images = self.root / "testing" / "image_2"
         if test_images.is_dir():
-            index["test"] = [Entry(p.stem, p) for p in readable_images(images_by_stem(test_images).values())]
+            index["test"] = [Entry(stem, path) for stem, path in readable_by_stem(test_images).items()]
         index = indexed_split_dict(index)
         if not index:
             raise SegdashError(f"no image in {train_images} has a mask in {train_masks}")

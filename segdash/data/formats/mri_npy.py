@@ -57,14 +57,15 @@ class MriNpy(IndexedDataset):
         if val + test >= 1:
             raise SegdashError("val_fraction + test_fraction must be below 1")
         images = readable_images(list_images(image_dir))
+        masks = {p.name: p for p in readable_images(list_images(mask_dir), "mask")}
         paired: dict[str, Entry] = {}
         missing = []
         for path in images:
-            mask = mask_dir / mask_name_for(path.name)
-            if mask.is_file():
-                paired[path.stem] = Entry(path.stem, path, mask)
+            mask_name = mask_name_for(path.name)
+            if mask_name in masks:
+                paired[path.stem] = Entry(path.stem, path, masks[mask_name])
             else:
-                missing.append(f"{path.name} (no {mask.name})")
+                missing.append(f"{path.name} (no {mask_name})")
         warn_skipped("image(s) without a Segmentations/segm_<ix> mask skipped", missing)
         if not paired:
             raise SegdashError(f"no image in {image_dir} has its mask in {mask_dir}; expected {LAYOUT}")

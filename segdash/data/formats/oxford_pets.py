@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import images_by_stem, indexed_split_dict, readable_images, warn_skipped
+from segdash.data.formats._common import indexed_split_dict, readable_by_stem, warn_skipped
 from segdash.data.imageio import read_image, read_label_image
 from segdash.data.options import as_choice, as_fraction, as_int, reject_unknown_options
 from segdash.data.registry import register_format
@@ -70,8 +70,8 @@ class OxfordPets(IndexedDataset):
         root = self.root
         if not (root / "images").is_dir() or not (root / "annotations" / "trimaps").is_dir():
             raise SegdashError(f"{str(root)!r} does not look like an oxford-pets dataset: expected {LAYOUT}")
-        images = {p.stem: p for p in readable_images(images_by_stem(root / "images", IMAGE_EXTENSIONS).values())}
-        trimaps = images_by_stem(root / "annotations" / "trimaps", {".png"})
+        images = readable_by_stem(root / "images", "image", IMAGE_EXTENSIONS)
+        trimaps = readable_by_stem(root / "annotations" / "trimaps", "trimap", {".png"})
         warn_skipped("image(s) without a trimap skipped", sorted(set(images) - set(trimaps)))
         paired = {stem: Entry(stem, images[stem], trimaps[stem]) for stem in sorted(images) if stem in trimaps}
         if not paired:

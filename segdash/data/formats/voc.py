@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import default_colors, indexed_split_dict, warn_skipped
+from segdash.data.formats._common import default_colors, indexed_split_dict, readable_images, warn_skipped
 from segdash.data.imageio import read_image, read_label_image
 from segdash.data.options import reject_unknown_options
 from segdash.data.registry import register_format
@@ -91,11 +91,13 @@ class Voc(IndexedDataset):
     @staticmethod
     def _entries(list_file: Path, image_dir: Path, mask_dir: Path) -> list[Entry]:
         stems = [line.split()[0] for line in list_file.read_text().splitlines() if line.strip()]
-        with_image = [s for s in stems if (image_dir / f"{s}.jpg").is_file()]
-        no_image = [s for s in stems if s not in with_image]
+        images = [image_dir / f"{s}.jpg" for s in stems]
+        no_image = [p.stem for p in images if not p.is_file()]
         warn_skipped(f"id(s) in {list_file.name} without JPEGImages/<id>.jpg skipped", no_image)
-        with_mask = [s for s in with_image if (mask_dir / f"{s}.png").is_file()]
-        if not with_mask:  # a predict-only split (VOC's test release)
+        with_image = [p.stem for p in readable_images(p for p in images if p.is_file())]
+        mask_files = [mask_dir / f"{s}.png" for s in with_image if (mask_dir / f"{s}.png").is_file()]
+        with_mask = [p.stem for p in readable_images(mask_files, "mask")]
+        if not mask_files:  # a predict-only split (VOC's test release)
             return [Entry(s, image_dir / f"{s}.jpg") for s in with_image]
         no_mask = [s for s in with_image if s not in with_mask]
         warn_skipped(f"id(s) in {list_file.name} without a {mask_dir.name}/<id>.png mask skipped", no_mask)
