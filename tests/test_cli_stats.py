@@ -79,8 +79,9 @@ def test_user_errors_exit_2_with_one_line(argv, message, tmp_path, capsys):
 def test_datasets_lists_formats_and_builtins(capsys):
     assert main(["datasets", "--json", "--no-open"]) == 0
     listing = json.loads(capsys.readouterr().out)
-    formats = {f["name"] for f in listing["formats"]}
-    assert {"folder", "carla", "voc"} <= formats
+    formats = {f["name"]: f for f in listing["formats"]}
+    assert {"folder", "carla", "voc"} <= set(formats)
+    assert "label_map" in formats["kitti"]["options"] and "classes" in formats["folder"]["options"]
     builtins = {b["name"]: b for b in listing["builtins"]}
     assert builtins["brain-mri"]["default"] is True and "street-synth" in builtins
 

@@ -25,6 +25,17 @@ def test_unknown_option_lists_the_valid_ones(tmp_path, name):
         open_dataset(tmp_path, format=name, colour="red")
 
 
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_documented_options_are_exactly_the_accepted_ones(tmp_path, name):
+    """``options_help`` (what ``segdash datasets`` lists) is the list of valid options: no option is missing."""
+    factory, _ = FORMATS[name]
+    assert factory.options_help, "every format documents its -o options"
+    for key in factory.options_help:
+        with pytest.raises(SegdashError) as caught:
+            open_dataset(tmp_path, format=name, **{key: "0"})
+        assert "has no option" not in str(caught.value)  # fails for the empty folder, not for the option
+
+
 @pytest.mark.parametrize("name", sorted(BUILTINS))
 def test_builtin_unknown_option_lists_the_valid_ones(name):
     with pytest.raises(SegdashError, match=f"dataset '{name}' has no option.*colour.*valid options"):

@@ -44,10 +44,7 @@ def describe_builtin(name: str, open_it: bool = True) -> dict:
     from segdash.errors import SegdashError
 
     factory, summary = BUILTINS[name]
-    entry = {"name": name, "summary": summary, "default": name == DEFAULT_DATASET}
-    options = getattr(factory, "options_help", None)
-    if options:
-        entry["options"] = dict(options)
+    entry = {"name": name, "summary": summary, "default": name == DEFAULT_DATASET, **_options_of(factory)}
     if not open_it:
         return entry
     try:
@@ -62,8 +59,14 @@ def describe_builtin(name: str, open_it: bool = True) -> dict:
     return entry
 
 
+def _options_of(factory) -> dict:
+    """``{"options": {key: help}}`` for a format or built-in that takes ``-o`` options, else ``{}``."""
+    options = getattr(factory, "options_help", None)
+    return {"options": dict(options)} if options else {}
+
+
 def collect(open_builtins: bool = True) -> dict:
-    """``{"formats": [{"name", "summary"}], "builtins": [describe_builtin(...)]}``."""
+    """``{"formats": [{"name", "summary", "options"?}], "builtins": [describe_builtin(...)]}``."""
     from tqdm import tqdm
 
     from segdash.data import BUILTINS, FORMATS
@@ -71,22 +74,29 @@ def collect(open_builtins: bool = True) -> dict:
     # Opening a built-in the first time prepares it (seconds): show progress on stderr.
     names = tqdm(list(BUILTINS), desc="opening built-ins", file=sys.stderr, leave=False, disable=not open_builtins)
     return {
-        "formats": [{"name": name, "summary": summary} for name, (_, summary) in sorted(FORMATS.items())],
+        "formats": [
+            {"name": name, "summary": summary, **_options_of(factory)}
+            for name, (factory, summary) in sorted(FORMATS.items())
+        ],
         "builtins": [describe_builtin(name, open_builtins) for name in names],
     }
 
 
+def _option_lines(entry: dict) -> list[str]:
+    return [f"      -o {key}=...  {text}" for key, text in entry.get("options", {}).items()]
+
+
 def format_tables(listing: dict) -> str:
-    lines = ["Dataset formats (segdash COMMAND PATH --format NAME):"]
+    lines = ["Dataset formats (segdash COMMAND PATH --format NAME [-o KEY=VALUE ...]):"]
     width = max((len(f["name"]) for f in listing["formats"]), default=0)
     for fmt in listing["formats"]:
         lines.append(f"  {fmt['name']:<{width}}  {fmt['summary']}")
-    lines += ["", "Built-in datasets (segdash COMMAND NAME):"]
+        lines += _option_lines(fmt)
+    lines += ["", "Built-in datasets (segdash COMMAND NAME [-o KEY=VALUE ...]):"]
     for b in listing["builtins"]:
         title = f"  {b['name']}{'  (default)' if b['default'] else ''}  - {b['summary']}"
         lines.append(title)
-        for key, text in b.get("options", {}).items():
-            lines.append(f"      -o {key}=...  {text}")
+        lines += _option_lines(b)
         if "available" not in b:
             continue
         if not b["available"]:

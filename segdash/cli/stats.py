@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         result["splits"][split] = stats.to_dict()
         cached = " (cached)" if stats.from_cache else f" ({stats.seconds:.1f} s)"
         if args.json != "-":
-            print(f"{ds.name} / {split}: {stats.images} images{cached}")
+            print(f"{ds.name} / {split}: {stats.images} image{'' if stats.images == 1 else 's'}{cached}")
             print(format_table(ds.classes, stats))
             print()
     if args.json == "-":

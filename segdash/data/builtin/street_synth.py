@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from segdash.data.base import Sample, SegDataset
+from segdash.data.formats.carla import CARLA_CLASSES, CARLA_COLORS
 from segdash.data.options import as_int, reject_unknown_options
 from segdash.data.registry import register_builtin
 from segdash.errors import SegdashError
@@ -39,15 +40,8 @@ HEIGHT, WIDTH = 192, 256
 SPLITS = ("train", "val", "test")
 SPLIT_SHARES = (0.7, 0.15, 0.15)
 
-CLASSES = (
-    "unlabeled", "building", "fence", "other", "pedestrian", "pole", "road line",
-    "road", "sidewalk", "vegetation", "vehicle", "wall", "traffic sign",
-)  # fmt: skip
-#: CARLA's semantic-segmentation palette (CARLA 0.8 CityScapes-like colours).
-COLORS = (
-    (0, 0, 0), (70, 70, 70), (190, 153, 153), (72, 0, 90), (220, 20, 60), (153, 153, 153), (157, 234, 50),
-    (128, 64, 128), (244, 35, 232), (107, 142, 35), (0, 0, 255), (102, 102, 156), (220, 220, 0),
-)  # fmt: skip
+#: CARLA's 13 class names and label colours, shared with the carla format.
+CLASSES, COLORS = CARLA_CLASSES, CARLA_COLORS
 (UNLABELED, BUILDING, FENCE, OTHER, PEDESTRIAN, POLE, ROAD_LINE,
  ROAD, SIDEWALK, VEGETATION, VEHICLE, WALL, TRAFFIC_SIGN) = range(13)  # fmt: skip
 

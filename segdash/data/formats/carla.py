@@ -38,7 +38,8 @@ CARLA_CLASSES = (
     "wall",
     "traffic sign",
 )
-#: CARLA 0.8's own colours for its 13 semantic tags, in tag order.
+#: CARLA 0.8's own colours for its 13 semantic tags, in tag order (``image_converter.labels_to_cityscapes_palette``;
+#: vehicles are (0, 0, 255) there, not Cityscapes' (0, 0, 142)). The street-synth built-in uses them too.
 CARLA_COLORS = (
     (0, 0, 0),
     (70, 70, 70),
@@ -50,7 +51,7 @@ CARLA_COLORS = (
     (128, 64, 128),
     (244, 35, 232),
     (107, 142, 35),
-    (0, 0, 142),
+    (0, 0, 255),
     (102, 102, 156),
     (220, 220, 0),
 )
@@ -66,8 +67,11 @@ class Carla(IndexedDataset):
     source = "CARLA simulator camera captures (RGB + semantic segmentation), read from a folder on disk"
     description = "13 CARLA 0.8 semantic tags; the tag id is stored in the red channel of CameraSeg PNGs."
 
+    #: -o KEY=VALUE options, shown by ``segdash datasets``; their keys are the valid options.
+    options_help = {"seed": "seed of the 80/10/10 split when there are no split folders (default 0)"}
+
     def __init__(self, root: str | Path, seed: int = 0, **unknown):
-        reject_unknown_options("format 'carla'", unknown, ["seed"])
+        reject_unknown_options("format 'carla'", unknown, self.options_help)
         self.root = Path(root).expanduser().resolve()
         self.name = self.root.name
         rgb_root, seg_root = self.root / "CameraRGB", self.root / "CameraSeg"

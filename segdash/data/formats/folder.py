@@ -48,7 +48,6 @@ from segdash.errors import SegdashError
 LAYOUT = "images/ and masks/ (matched by file stem), optionally inside train/, val/, test/"
 MASK_DIR_NAMES = ("masks", "labels", "annotations")
 MASK_SUFFIXES = ("", "_mask", "_masks", "-mask", "_label", "_labels", "_seg", "_gt", "_segmentation")
-OPTIONS = ["classes", "ignore_index", "num_classes", "val_fraction", "test_fraction", "seed", "masks"]
 
 
 def find_mask_dir(split_dir: Path, name: str | None) -> Path | None:
@@ -75,6 +74,16 @@ def match_masks(images: dict[str, Path], masks: dict[str, Path]) -> tuple[dict[s
 @register_format("folder", "Generic: images/ + masks/ by stem (optionally in train/ val/ test/), classes file optional")
 class FolderDataset(IndexedDataset):
     in_channels = 3
+    #: -o KEY=VALUE options, shown by ``segdash datasets``; their keys are the valid options.
+    options_help = {
+        "classes": "classes file (names, and colours for RGB masks); default: one found beside the data",
+        "ignore_index": "mask value to ignore (default 255; none to count every value)",
+        "num_classes": "number of classes when there is no classes file (default: from the masks)",
+        "masks": "name of the masks folder (default: masks, labels or annotations)",
+        "val_fraction": "share in val without split folders (default 0.1)",
+        "test_fraction": "share in test without split folders (default 0.1)",
+        "seed": "seed of the random split (default 0)",
+    }
 
     def __init__(
         self,
@@ -88,7 +97,7 @@ class FolderDataset(IndexedDataset):
         masks: str | None = None,
         **unknown,
     ):
-        reject_unknown_options("format 'folder'", unknown, OPTIONS)
+        reject_unknown_options("format 'folder'", unknown, self.options_help)
         self.root = Path(root).expanduser().resolve()
         self.name = self.root.name
         self.ignore_index = as_optional_int("ignore_index", ignore_index)

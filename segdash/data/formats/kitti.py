@@ -118,6 +118,13 @@ class Kitti(IndexedDataset):
     ignore_index = 255
     source = "KITTI semantic segmentation benchmark (Geiger et al.), read from a folder on disk"
 
+    #: -o KEY=VALUE options, shown by ``segdash datasets``; their keys are the valid options.
+    options_help = {
+        "label_map": "grouped-12 (default) or cityscapes-19",
+        "val_fraction": "share of training/ held out as val (default 0.2)",
+        "seed": "seed of the random split (default 0)",
+    }
+
     def __init__(
         self,
         root: str | Path,
@@ -126,7 +133,7 @@ class Kitti(IndexedDataset):
         seed: int = 0,
         **unknown,
     ):
-        reject_unknown_options("format 'kitti'", unknown, ["label_map", "val_fraction", "seed"])
+        reject_unknown_options("format 'kitti'", unknown, self.options_help)
         self.root = Path(root).expanduser().resolve()
         self.name = self.root.name
         self.label_map = as_choice("label_map", label_map, LABEL_MAPS)

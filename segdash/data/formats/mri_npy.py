@@ -44,10 +44,17 @@ class MriNpy(IndexedDataset):
     source = "Brain MRI slices stored as .npy arrays (MRIs/ + Segmentations/), read from a folder on disk"
     description = "Single-channel float32 slices, already normalised; masks 0 white, 1 grey matter, 2 background."
 
+    #: -o KEY=VALUE options, shown by ``segdash datasets``; their keys are the valid options.
+    options_help = {
+        "val_fraction": "share of the slices in val (default 0.1)",
+        "test_fraction": "share of the slices in test (default 0.1)",
+        "seed": "seed of the random split (default 0)",
+    }
+
     def __init__(
         self, root: str | Path, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0, **unknown
     ):
-        reject_unknown_options("format 'mri-npy'", unknown, ["val_fraction", "test_fraction", "seed"])
+        reject_unknown_options("format 'mri-npy'", unknown, self.options_help)
         self.root = Path(root).expanduser().resolve()
         self.name = self.root.name
         image_dir, mask_dir = self.root / "MRIs", self.root / "Segmentations"

@@ -39,7 +39,6 @@ LAYOUT = "images/*.nii.gz + labels/*.nii.gz matched by name (or the Decathlon im
 AXES = {"x": 0, "sagittal": 0, "0": 0, "y": 1, "coronal": 1, "1": 1, "z": 2, "axial": 2, "2": 2}
 AXIS_LETTERS = "xyz"
 LABEL_DIR_NAMES = ("labels", "masks", "segmentations")
-OPTIONS = ["axis", "classes", "channel", "val_fraction", "test_fraction", "seed", "ignore_index"]
 
 
 def list_volumes(folder: Path) -> dict[str, Path]:
@@ -64,6 +63,16 @@ def normalise_intensity(volume: np.ndarray) -> np.ndarray:
 @register_format("nifti", "NIfTI volumes as 2-D slices: images/*.nii.gz + labels/*.nii.gz (or Decathlon imagesTr/)")
 class NiftiSlices(IndexedDataset):
     in_channels = 1
+    #: -o KEY=VALUE options, shown by ``segdash datasets``; their keys are the valid options.
+    options_help = {
+        "axis": "slice axis: z/axial (default), y/coronal or x/sagittal",
+        "classes": "classes file; default: classes.* or dataset.json beside the data",
+        "channel": "channel of 4-D volumes to read (default 0)",
+        "ignore_index": "label value to ignore (default 255; none to count every value)",
+        "val_fraction": "share of volumes in val (default 0.1)",
+        "test_fraction": "share of volumes in test (default 0.1)",
+        "seed": "seed of the random split by volume (default 0)",
+    }
 
     def __init__(
         self,
@@ -77,7 +86,7 @@ class NiftiSlices(IndexedDataset):
         ignore_index: int | str | None = 255,
         **unknown,
     ):
-        reject_unknown_options("format 'nifti'", unknown, OPTIONS)
+        reject_unknown_options("format 'nifti'", unknown, self.options_help)
         import nibabel  # noqa: F401  (fail early with the import error, not inside a worker)
 
         self.root = Path(root).expanduser().resolve()

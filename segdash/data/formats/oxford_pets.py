@@ -42,8 +42,15 @@ def read_split_list(path: Path) -> list[str]:
 class OxfordPets(IndexedDataset):
     source = "Oxford-IIIT Pet Dataset (Parkhi et al., 2012), read from a folder on disk"
 
+    #: -o KEY=VALUE options, shown by ``segdash datasets``; their keys are the valid options.
+    options_help = {
+        "border": "class (default: the trimap border is a third class) or ignore",
+        "val_fraction": "share of trainval.txt held out as val (default 0.1)",
+        "seed": "seed of the random split (default 0)",
+    }
+
     def __init__(self, root: str | Path, border: str = "class", val_fraction: float = 0.1, seed: int = 0, **unknown):
-        reject_unknown_options("format 'oxford-pets'", unknown, ["border", "val_fraction", "seed"])
+        reject_unknown_options("format 'oxford-pets'", unknown, self.options_help)
         root = Path(root).expanduser().resolve()
         if not (root / "images").is_dir() and (root / "oxford-iiit-pet" / "images").is_dir():
             root = root / "oxford-iiit-pet"

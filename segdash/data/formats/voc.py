@@ -68,8 +68,11 @@ class Voc(IndexedDataset):
     source = "PASCAL VOC 2012 segmentation (Everingham et al.), read from a folder on disk"
     description = "20 object classes + background; 255 marks object borders and is ignored."
 
+    #: -o KEY=VALUE options, shown by ``segdash datasets``; their keys are the valid options.
+    options_help = {"mask_dir": "folder of the masks (default SegmentationClass; e.g. SegmentationClassAug)"}
+
     def __init__(self, root: str | Path, mask_dir: str = "SegmentationClass", **unknown):
-        reject_unknown_options("format 'voc'", unknown, ["mask_dir"])
+        reject_unknown_options("format 'voc'", unknown, self.options_help)
         self.root = find_voc_root(Path(root).expanduser().resolve())
         self.name = Path(root).expanduser().resolve().name
         image_dir, masks = self.root / "JPEGImages", self.root / str(mask_dir)
