@@ -43,7 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-from segdash.data.base import Normalization, Sample, SegDataset
+from segdash.data.base import Normalization, Sample
+from segdash.data.builtin._rows import RowDataset
 from segdash.data.options import as_int, reject_unknown_options
 from segdash.data.registry import register_builtin
 from segdash.errors import SegdashError
@@ -67,7 +68,6 @@ SPLIT_BLOCKS: dict[str, tuple[tuple[str, float], ...]] = {
     "coronal": (("train", 0.26), ("test", 0.13), ("train", 0.22), ("val", 0.13), ("train", 0.26)),
     "sagittal": (("train", 0.30), ("val", 0.14), ("train", 0.16), ("test", 0.14), ("train", 0.26)),
 }
-SPLITS = ("train", "val", "test")
 #: When two slices of different splits are too close, the lower-priority one is dropped.
 _PRIORITY = {"train": 0, "val": 1, "test": 2}
 
@@ -227,7 +227,7 @@ def _parse_orientations(orientations: str | tuple[str, ...] | list[str]) -> tupl
 
 
 @register_builtin("brain-mri", "MNI ICBM152 brain template (nilearn), 2D slices, 4 tissue classes")
-class BrainMRI(SegDataset):
+class BrainMRI(RowDataset):
     """Slices of the MNI ICBM152 2009a template: 192x192x1 float32 images, 4 classes.
 
     Options: ``orientations`` ("axial,coronal,sagittal" by default, any subset) and
@@ -259,11 +259,7 @@ class BrainMRI(SegDataset):
         self.slice_orientation: np.ndarray = arrays["orientation"]
         self.slice_index: np.ndarray = arrays["index"]
         self.slice_coord: np.ndarray = arrays["coord"]
-        split_names = arrays["splits"]
-        all_ids = [str(i) for i in arrays["ids"]]
-        self._row = {sample_id: row for row, sample_id in enumerate(all_ids)}
-        self._ids = {s: [all_ids[r] for r in np.nonzero(split_names == s)[0]] for s in SPLITS}
-        self._split_of = {sample_id: str(split_names[row]) for row, sample_id in enumerate(all_ids)}
+        self.index_rows([str(i) for i in arrays["ids"]], [str(s) for s in arrays["splits"]])
 
     def _load_or_prepare(self) -> dict[str, np.ndarray]:
         if self.cache_path.is_file():
@@ -297,18 +293,8 @@ class BrainMRI(SegDataset):
         """Identity: images are already float32 in 0..1 (T1 intensity / 255)."""
         return Normalization.identity(1)
 
-    def splits(self) -> list[str]:
-        return [s for s in SPLITS if self._ids[s]]
-
-    def ids(self, split: str) -> list[str]:
-        self.check_split(split)
-        return list(self._ids[split])
-
     def load(self, split: str, sample_id: str) -> Sample:
-        self.check_split(split)
-        if self._split_of.get(sample_id) != split:
-            raise SegdashError(f"no sample {sample_id!r} in split {split!r} of brain-mri")
-        row = self._row[sample_id]
+        row = self.row_of(split, sample_id)
         image = (self._images[row].astype(np.float32) / np.float32(255.0))[:, :, None]
         return Sample(image, self._masks[row].astype(np.int64), sample_id)
 

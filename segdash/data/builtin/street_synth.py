@@ -27,7 +27,8 @@ import time
 
 import numpy as np
 
-from segdash.data.base import Sample, SegDataset
+from segdash.data.base import Sample
+from segdash.data.builtin._rows import RowDataset
 from segdash.data.formats.carla import CARLA_CLASSES, CARLA_COLORS
 from segdash.data.options import as_int, reject_unknown_options
 from segdash.data.registry import register_builtin
@@ -37,7 +38,6 @@ from segdash.fsutil import atomic_dir, cache_dir
 #: Bump when the generator changes: the cache file name carries it.
 VERSION = "2"
 HEIGHT, WIDTH = 192, 256
-SPLITS = ("train", "val", "test")
 SPLIT_SHARES = (0.7, 0.15, 0.15)
 
 #: CARLA's 13 class names and label colours, shared with the carla format.
@@ -378,7 +378,7 @@ def prepare_scenes(count: int, seed: int, progress=None) -> dict[str, np.ndarray
 
 
 @register_builtin("street-synth", "procedural street scenes, 13 CARLA classes, strongly imbalanced (300 images)")
-class StreetSynth(SegDataset):
+class StreetSynth(RowDataset):
     """Synthetic street scenes: 192x256x3 uint8 images, 13 CARLA classes, 70/15/15 splits.
 
     Options: ``count`` (number of scenes, default 300, at least 3) and ``seed`` (default 0).
@@ -409,9 +409,7 @@ class StreetSynth(SegDataset):
         n_train = int(round(SPLIT_SHARES[0] * self.count))
         n_val = max(1, int(round(SPLIT_SHARES[1] * self.count)))
         n_train = min(n_train, self.count - n_val - 1)
-        self._ids = {"train": ids[:n_train], "val": ids[n_train : n_train + n_val], "test": ids[n_train + n_val :]}
-        self._row = {sample_id: row for row, sample_id in enumerate(ids)}
-        self._split_of = {i: split for split, split_ids in self._ids.items() for i in split_ids}
+        self.index_rows(ids, ["train"] * n_train + ["val"] * n_val + ["test"] * (self.count - n_train - n_val))
 
     def _load_or_prepare(self) -> dict[str, np.ndarray]:
         """The rendered arrays: memory-mapped from the cache folder (one .npy per array), else rendered now.
@@ -442,18 +440,8 @@ class StreetSynth(SegDataset):
         """What the samples depend on (for the statistics cache)."""
         return [VERSION, self.seed, self.count, split]
 
-    def splits(self) -> list[str]:
-        return [s for s in SPLITS if self._ids[s]]
-
-    def ids(self, split: str) -> list[str]:
-        self.check_split(split)
-        return list(self._ids[split])
-
     def load(self, split: str, sample_id: str) -> Sample:
-        self.check_split(split)
-        if self._split_of.get(sample_id) != split:
-            raise SegdashError(f"no sample {sample_id!r} in split {split!r} of street-synth")
-        row = self._row[sample_id]
+        row = self.row_of(split, sample_id)
         return Sample(np.array(self._images[row]), np.array(self._masks[row], np.int64), sample_id)
 
     def info(self) -> dict:
