@@ -200,3 +200,13 @@ def test_bad_options(unet):
         Predictor(unet, meta_for(3), backend="tensorrt")
     with pytest.raises(SegdashError, match="empty"):
         Predictor(unet, meta_for(3), backend="torch").predict(np.zeros((0, 5, 3), np.uint8))
+
+
+def test_pspnet_cannot_export_so_torch_runs_and_the_failure_is_remembered(tmp_path):
+    model = create_model("PSPNet", "mobilenet_v2", in_channels=3, num_classes=K).eval()
+    first = Predictor(model, meta_for(3, arch="PSPNet"), device="cpu", onnx_cache=tmp_path)
+    assert first.backend == "torch" and any("cannot export PSPNet" in n for n in first.notes)
+    assert len(list(tmp_path.glob("*.failed"))) == 1
+    second = Predictor(model, meta_for(3, arch="PSPNet"), device="cpu", onnx_cache=tmp_path)
+    assert second.notes == first.notes
+    assert second.predict(rgb_image(40, 48)).labels.shape == (40, 48)

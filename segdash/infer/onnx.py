@@ -11,11 +11,16 @@ a traced size into the graph is caught instead of silently mispredicting.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
 import json
+import os
+import sys
+import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +55,7 @@ def export_onnx_bytes(model: nn.Module, in_channels: int, opset: int = DEFAULT_O
     buffer = io.BytesIO()
     dynamic = {0: "batch", 2: "height", 3: "width"}
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        with warnings.catch_warnings(), torch.no_grad(), _native_output_silenced():
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 cpu_model,
@@ -66,6 +71,28 @@ def export_onnx_bytes(model: nn.Module, in_channels: int, opset: int = DEFAULT_O
     except Exception as exc:  # exporter errors have many types (RuntimeError, UnsupportedOperatorError, ...)
         raise SegdashError(f"cannot export {type(model).__name__} to ONNX (opset {opset}): {_first_line(exc)}") from None
     return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def _native_output_silenced() -> Iterator[None]:
+    """Discard what C++ code writes to file descriptors 1 and 2 (the exporter dumps whole graphs on failure)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+    finally:
+        for fd in saved:
+            os.close(fd)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -123,7 +150,10 @@ def verify_onnx(model: nn.Module, session, in_channels: int, seed: int = 0) -> O
         x = torch.randn(*shape, generator=generator)
         with torch.no_grad():
             expected = model(x.to(device)).float().cpu()
-        got = torch.from_numpy(run_session(session, x.numpy()))
+        try:
+            got = torch.from_numpy(run_session(session, x.numpy()))
+        except Exception:  # onnxruntime's own error types: the graph cannot run at this shape
+            return OnnxCheck(float("inf"), 0.0, shapes)
         if got.shape != expected.shape:
             return OnnxCheck(float("inf"), 0.0, shapes)
         worst = max(worst, float((got - expected).abs().max()))
@@ -151,8 +181,17 @@ def cached_onnx(model: nn.Module, in_channels: int, opset: int = DEFAULT_OPSET, 
     """Path of the model's ONNX graph in the cache (``$SEGDASH_CACHE/onnx``), exported on first use."""
     folder = Path(folder) if folder is not None else cache_dir("onnx")
     path = folder / f"{type(model).__name__.lower()}-{model_fingerprint(model, in_channels, opset)}.onnx"
-    if not path.is_file():
-        atomic_write_bytes(path, export_onnx_bytes(model, in_channels, opset))
+    failed = path.with_suffix(".failed")
+    if path.is_file():
+        return path
+    if failed.is_file():  # this exact model could not be exported before: do not spend the time again
+        raise SegdashError(failed.read_text(encoding="utf-8").strip())
+    try:
+        data = export_onnx_bytes(model, in_channels, opset)
+    except SegdashError as exc:
+        atomic_write_bytes(failed, str(exc).encode("utf-8"))
+        raise
+    atomic_write_bytes(path, data)
     return path
 
 
