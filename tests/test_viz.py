@@ -353,6 +353,16 @@ def test_class_weights_figure_marks_infinite_weights_na():
     assert len(single.data) == 1
 
 
+def test_class_weights_figure_names_classes_without_pixels():
+    """ClassStats gives a class absent from the split weight 0: the chart says why its bar is missing."""
+    from segdash.data.stats import ClassStats
+
+    stats = ClassStats("d", "train", tuple(CLASSES), 2, np.array([30, 10, 0]), np.array([2, 1, 0]), np.array([40, 20, 0]))
+    weights = {"inverse": stats.class_weights("inverse"), "median": stats.class_weights("median")}
+    fig = class_weights_figure(weights, CLASSES, COLORS)
+    assert [(a.x, a.text) for a in fig.layout.annotations] == [(CLASSES[2], "no pixels")]
+
+
 def test_frequency_vs_iou_uses_log_x_and_names_left_out_classes():
     fig = frequency_vs_iou_figure([0.9, 0.0, 0.1], [0.95, np.nan, 0.4], CLASSES, COLORS)
     scatter = fig.data[0]

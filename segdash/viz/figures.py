@@ -263,7 +263,8 @@ def class_weights_figure(
 ) -> go.Figure:
     """Suggested loss weights per class; ``weights`` is one sequence or ``{method: sequence}``.
 
-    Non-finite weights (a class with no pixels) are shown as "n/a".
+    A weight of 0 is what ``ClassStats.class_weights`` gives a class with no pixels in the
+    split: such a class is labelled "no pixels". Non-finite weights are labelled "n/a".
     """
     by_method = dict(weights) if isinstance(weights, Mapping) else {"weight": weights}
     values = {method: _floats(w) for method, w in by_method.items()}
@@ -275,10 +276,13 @@ def class_weights_figure(
     fig.update_yaxes(type="log" if log else "linear", dtick=1 if log else None)
     for k, name in enumerate(classes):
         undefined = [method for method, w in values.items() if not math.isfinite(w[k])]
-        if undefined:
+        if all(w[k] == 0 for w in values.values()):
+            text = "no pixels"
+        elif undefined:
             text = "n/a" if len(undefined) == len(values) else "n/a: " + ", ".join(undefined)
-            fig.add_annotation(x=name, y=0, text=text, showarrow=False, yanchor="bottom",
-                               font=dict(color="#888", size=11))
+        else:
+            continue
+        fig.add_annotation(x=name, y=0, text=text, showarrow=False, yanchor="bottom", font=dict(color="#888", size=11))
     return fig
 
 
