@@ -88,9 +88,8 @@ def test_accumulator_total_and_per_image_matrices():
     batches = [random_maps((n, 20, 30), 6, seed=10 + n, ignore_index=255) for n in (3, 1, 4)]
     names = iter("abcdefgh")
     for target, pred in batches:
-        out = acc.update(torch.from_numpy(pred), torch.from_numpy(target), ids=[next(names) for _ in target])
-        assert out.shape == (len(target), 6, 6)
-    acc.update(batches[0][1][0], batches[0][0][0])  # a single (H, W) map; id defaults to its running number
+        acc.update(torch.from_numpy(pred), torch.from_numpy(target), ids=[next(names) for _ in target])
+    acc.update(batches[0][1][0], batches[0][0][0])  # a single (H, W) numpy map; id defaults to its running number
     all_target = np.concatenate([t for t, _ in batches] + [batches[0][0][:1]])
     all_pred = np.concatenate([p for _, p in batches] + [batches[0][1][:1]])
     np.testing.assert_array_equal(acc.compute(), sklearn_reference(all_target, all_pred, 6, 255))
@@ -121,6 +120,7 @@ def test_torch_path_matches_cpu_path():
         target, pred = random_maps((5, 17, 19), num_classes, seed=num_classes, ignore_index=255)
         counts = _count_pairs_torch(torch.from_numpy(target), torch.from_numpy(pred), num_classes, 255, per_image=True)
         counts = counts.view(5, num_classes, num_classes).numpy()
+        assert counts.sum() == (target != 255).sum()
         for i in range(5):
             np.testing.assert_array_equal(counts[i], sklearn_reference(target[i], pred[i], num_classes, 255))
 
@@ -143,3 +143,13 @@ def test_torch_path_rejects_bad_labels_like_the_cpu_path():
         _count_pairs_torch(target, pred, 3, 255, per_image=False)
     with pytest.raises(SegdashError, match=r"prediction holds label\(s\) \[3\]"):
         _count_pairs_torch(torch.zeros(2, 2, dtype=torch.long), torch.tensor([[0, 3], [0, 0]]), 3, None, False)
+
+
+def test_accumulator_on_a_requested_device_and_mixed_inputs():
+    """Counts are moved to the accumulator's device; numpy and tensor batches mix freely."""
+    target, pred = random_maps((2, 9, 7), 4, seed=9)
+    acc = ConfusionMatrix(4, device="cpu", per_image=True)
+    acc.update(torch.from_numpy(pred[:1]), target[:1])
+    acc.update(pred[1].tolist(), torch.from_numpy(target[1]))
+    np.testing.assert_array_equal(acc.compute(), sklearn_reference(target, pred, 4))
+    assert acc.device == torch.device("cpu") and acc.images == 2

@@ -174,30 +174,54 @@ def _count_pairs_torch(target: torch.Tensor, pred: torch.Tensor, num_classes: in
     return counts.view(num_images, cells)
 
 
-def _count_pairs(
-    target: torch.Tensor, pred: torch.Tensor, num_classes: int, ignore_index: int | None, per_image: bool
-) -> torch.Tensor:
-    """Confusion counts on the inputs' device.
+def _cpu_array(labels: np.ndarray | torch.Tensor, name: str) -> np.ndarray | None:
+    """A numpy view of integer labels held in CPU memory; None for a tensor on an accelerator."""
+    if isinstance(labels, torch.Tensor):
+        if labels.device.type != "cpu":
+            return None
+        return as_label_tensor(labels.detach(), name).numpy()
+    array = np.asarray(labels)
+    if array.dtype == np.bool_:
+        return array.view(np.uint8)
+    if array.dtype.kind not in "iu":
+        raise SegdashError(f"{name} must hold integer class indices, got dtype {array.dtype}")
+    return array
 
-    target, pred: same shape, integer; with ``per_image`` the first dimension is the image.
-    Returns (N, C, C) int64 with ``per_image``, else (C, C) int64.
+
+def _check_shapes(target_shape, pred_shape) -> None:
+    if tuple(target_shape) != tuple(pred_shape):
+        raise SegdashError(f"ground truth {tuple(target_shape)} and prediction {tuple(pred_shape)} differ in shape")
+
+
+def _count_pairs(
+    target: np.ndarray | torch.Tensor,
+    pred: np.ndarray | torch.Tensor,
+    num_classes: int,
+    ignore_index: int | None,
+    per_image: bool,
+) -> np.ndarray | torch.Tensor:
+    """(N, C*C) int64 confusion counts (N = images with ``per_image``, else 1), where the labels are.
+
+    Both in CPU memory (numpy arrays or CPU tensors): numpy in, numpy out. Otherwise a tensor on
+    the accelerator holding either input (the other is moved there).
     """
-    if target.shape != pred.shape:
-        raise SegdashError(f"ground truth {tuple(target.shape)} and prediction {tuple(pred.shape)} differ in shape")
-    if pred.device != target.device:
-        pred = pred.to(target.device)
     num_images = target.shape[0] if per_image else 1
-    if target.numel() == 0:
-        counts = torch.zeros((num_images, num_classes * num_classes), dtype=torch.int64, device=target.device)
-    elif target.device.type == "cpu":
-        # torch's CPU kernels fork threads for every op, which costs more than the op itself on a
-        # busy machine; plain numpy on cache-sized chunks is faster and steadier.
-        counts = torch.from_numpy(_count_pairs_cpu(target.detach().numpy(), pred.detach().numpy(), num_classes, ignore_index,
-                                                   per_image))
-    else:
-        counts = _count_pairs_torch(target, pred, num_classes, ignore_index, per_image)
-    shape = (num_images, num_classes, num_classes) if per_image else (num_classes, num_classes)
-    return counts.view(shape)
+    cells = num_classes * num_classes
+    target_array, pred_array = _cpu_array(target, "ground truth"), _cpu_array(pred, "prediction")
+    if target_array is not None and pred_array is not None:
+        # torch's CPU kernels wake a thread pool for every op, which costs more than these ops
+        # themselves on a busy machine; numpy on cache-sized chunks is faster and steadier.
+        _check_shapes(target_array.shape, pred_array.shape)
+        if target_array.size == 0:
+            return np.zeros((num_images, cells), dtype=np.int64)
+        return _count_pairs_cpu(target_array, pred_array, num_classes, ignore_index, per_image)
+    target_t, pred_t = as_label_tensor(target, "ground truth"), as_label_tensor(pred, "prediction")
+    _check_shapes(target_t.shape, pred_t.shape)
+    device = target_t.device if target_t.device.type != "cpu" else pred_t.device
+    target_t, pred_t = target_t.to(device), pred_t.to(device)
+    if target_t.numel() == 0:
+        return torch.zeros((num_images, cells), dtype=torch.int64, device=device)
+    return _count_pairs_torch(target_t, pred_t, num_classes, ignore_index, per_image)
 
 
 def confusion_matrix(
@@ -214,15 +238,18 @@ def confusion_matrix(
     Returns (C, C) int64 numpy: ``cm[t, p]`` = pixels of true class ``t`` predicted as ``p``
     (scikit-learn's layout: rows = ground truth, columns = prediction).
     """
-    target_t = as_label_tensor(target, "ground truth")
-    pred_t = as_label_tensor(pred, "prediction")
-    return _count_pairs(target_t, pred_t, num_classes, ignore_index, per_image=False).cpu().numpy()
+    counts = _count_pairs(target, pred, num_classes, ignore_index, per_image=False)
+    if isinstance(counts, torch.Tensor):
+        counts = counts.cpu().numpy()
+    return counts.reshape(num_classes, num_classes)
 
 
 class ConfusionMatrix:
     """Accumulates a confusion matrix over batches, on the device the batches live on.
 
     Only (C, C) counts per image are kept, never the predictions, so a split of any size fits.
+    Batches in CPU memory are counted and summed with numpy; batches on a GPU stay there (one
+    ``torch.bincount`` per batch, the sums on the device, no copy until ``compute``).
 
     >>> acc = ConfusionMatrix(num_classes=4, ignore_index=255)
     >>> acc.update(pred, target, ids=["a", "b"])     # pred, target: (N, H, W) or (H, W)
@@ -250,8 +277,8 @@ class ConfusionMatrix:
         return self._device
 
     def reset(self) -> None:
-        self._total: torch.Tensor | None = None
-        self._image_chunks: list[torch.Tensor] = []
+        self._total: np.ndarray | torch.Tensor | None = None
+        self._image_chunks: list[np.ndarray | torch.Tensor] = []
         self._ids: list = []
 
     @property
@@ -264,45 +291,46 @@ class ConfusionMatrix:
         pred: np.ndarray | torch.Tensor,
         target: np.ndarray | torch.Tensor,
         ids: Sequence | None = None,
-    ) -> torch.Tensor:
-        """Add a batch. pred, target: (N, H, W) or (H, W) integer label maps on one device.
+    ) -> None:
+        """Add a batch. pred, target: (N, H, W) or (H, W) integer label maps (numpy or torch, any device).
 
-        ``ids`` names the N images (default: running numbers). Returns the batch's per-image
-        counts, (N, C, C) int64 on the accumulator's device.
+        ``ids`` names the N images (default: running numbers).
         """
-        pred_t = as_label_tensor(pred, "prediction")
-        target_t = as_label_tensor(target, "ground truth")
-        if target_t.dim() == 2:
-            pred_t, target_t = pred_t.unsqueeze(0), target_t.unsqueeze(0)
-        if target_t.dim() != 3:
-            raise SegdashError(f"expected (N, H, W) or (H, W) label maps, got shape {tuple(target_t.shape)}")
-        if pred_t.device != target_t.device:
-            target_t = target_t.to(pred_t.device)
-        count = target_t.shape[0]
+        pred = pred if isinstance(pred, torch.Tensor) else np.asarray(pred)
+        target = target if isinstance(target, torch.Tensor) else np.asarray(target)
+        if target.ndim == 2:
+            pred, target = pred[None], target[None]
+        if target.ndim != 3:
+            raise SegdashError(f"expected (N, H, W) or (H, W) label maps, got shape {tuple(target.shape)}")
+        count = target.shape[0]
         ids = list(range(self.images, self.images + count)) if ids is None else list(ids)
         if len(ids) != count:
             raise ValueError(f"{len(ids)} ids given for a batch of {count} images")
-
-        if self.per_image:
-            batch = _count_pairs(target_t, pred_t, self.num_classes, self.ignore_index, per_image=True)
-            batch_total = batch.sum(0)
-        else:
-            batch_total = _count_pairs(target_t, pred_t, self.num_classes, self.ignore_index, per_image=False)
-            batch = batch_total.unsqueeze(0)
-        if self._device is None:
-            self._device = batch_total.device
-        batch, batch_total = batch.to(self._device), batch_total.to(self._device)
-        self._total = batch_total.clone() if self._total is None else self._total.add_(batch_total)
-        if self.per_image:
-            self._image_chunks.append(batch)
+        counts = _count_pairs(target, pred, self.num_classes, self.ignore_index, per_image=self.per_image)
+        self._add(counts)
         self._ids.extend(ids)
-        return batch
+
+    def _add(self, counts: np.ndarray | torch.Tensor) -> None:
+        """Fold (N, C*C) counts into the running totals, kept on the accumulator's device."""
+        if self._device is None:
+            self._device = counts.device if isinstance(counts, torch.Tensor) else torch.device("cpu")
+        if self._device.type == "cpu":
+            counts = counts.cpu().numpy() if isinstance(counts, torch.Tensor) else counts
+        else:
+            counts = torch.as_tensor(counts).to(self._device)
+        batch_total = counts.sum(0)
+        self._total = batch_total if self._total is None else self._total + batch_total
+        if self.per_image:
+            self._image_chunks.append(counts)
+
+    def _to_numpy(self, counts: np.ndarray | torch.Tensor) -> np.ndarray:
+        return counts.cpu().numpy() if isinstance(counts, torch.Tensor) else np.array(counts, dtype=np.int64)
 
     def compute(self) -> np.ndarray:
         """(C, C) int64 numpy over everything seen: rows = ground truth, columns = prediction."""
         if self._total is None:
             return np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
-        return self._total.cpu().numpy().copy()
+        return self._to_numpy(self._total).reshape(self.num_classes, self.num_classes)
 
     @property
     def per_image_ids(self) -> list:
@@ -315,9 +343,10 @@ class ConfusionMatrix:
             raise ValueError("this ConfusionMatrix was built with per_image=False")
         if not self._image_chunks:
             return np.zeros((0, self.num_classes, self.num_classes), dtype=np.int64)
-        merged = torch.cat(self._image_chunks)
+        chunks = self._image_chunks
+        merged = torch.cat(chunks) if isinstance(chunks[0], torch.Tensor) else np.concatenate(chunks)
         self._image_chunks = [merged]
-        return merged.cpu().numpy().copy()
+        return self._to_numpy(merged).reshape(-1, self.num_classes, self.num_classes)
 
     def __repr__(self) -> str:
         return f"ConfusionMatrix(num_classes={self.num_classes}, images={self.images}, device={self._device})"
