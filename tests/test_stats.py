@@ -230,3 +230,15 @@ def test_damaged_cache_file_is_recomputed(tiny):
     path.write_text("{not json")
     again = class_statistics(tiny, "train")
     assert not again.from_cache and again.pixels.tolist() == first.pixels.tolist()
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [[[0, 3], [255, 3]], [[-1, 2]], [[1.0, 2.0]], [[True, False]], [[70000, 1]], np.zeros((0, 0), np.int64)],
+)
+def test_distinct_labels_equals_np_unique(mask):
+    """The bincount fast path behind ``validate_mask`` (every mask a stats pass reads) agrees with np.unique."""
+    from segdash.data.base import distinct_labels
+
+    mask = np.asarray(mask)
+    assert distinct_labels(mask).tolist() == np.unique(mask).tolist()
