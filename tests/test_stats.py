@@ -242,3 +242,19 @@ def test_distinct_labels_equals_np_unique(mask):
 
     mask = np.asarray(mask)
     assert distinct_labels(mask).tolist() == np.unique(mask).tolist()
+
+
+def test_file_datasets_decode_only_masks_but_still_check_sizes(tmp_path, monkeypatch):
+    """Stats need the masks only: images are not decoded (their headers give the size check)."""
+    root = tmp_path / "data"
+    _write_folder(root, MASKS)
+    ds = open_dataset(root, format="folder")
+
+    def no_decoding(path):
+        raise AssertionError(f"stats decoded the image {path}")
+
+    monkeypatch.setattr(ds, "read_image", no_decoding)
+    assert class_statistics(ds, "train", use_cache=False).pixels.tolist() == [10, 3, 2, 0]
+    write_label_png(root / "train" / "images" / "b.png", np.zeros((3, 3), np.uint8))
+    with pytest.raises(SegdashError, match="'b' differ in size: image 3x3, mask 3x2"):
+        class_statistics(ds, "train", use_cache=False)

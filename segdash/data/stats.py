@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -229,7 +229,7 @@ def class_statistics(
     min_size: tuple[int, int] | None = None
     max_size: tuple[int, int] | None = None
     ids = ds.ids(split)
-    for done, (_, mask, _) in enumerate(ds.iter_samples(split, ids), start=1):
+    for done, mask in enumerate(_masks(ds, split, ids), start=1):
         if mask is None:
             without_mask += 1
         else:
@@ -264,6 +264,34 @@ def class_statistics(
         summary = {"type": identity["type"], "options": identity["options"]}
         atomic_write_json(cache_file, {**summary, "stats": stats._to_cache()})
     return stats
+
+
+def _masks(ds: SegDataset, split: str, ids: Sequence[str]) -> Iterator[np.ndarray | None]:
+    """The split's masks (HxW int64, or None), one at a time.
+
+    A dataset of image and mask files (``IndexedDataset`` loading the usual way) has only its
+    masks decoded, and its images' sizes read from their headers for the size check: decoding
+    the images would be most of the time and counts nothing. Any other dataset is iterated.
+    """
+    if not (isinstance(ds, IndexedDataset) and type(ds).load is IndexedDataset.load):
+        for _, mask, _ in ds.iter_samples(split, ids):
+            yield mask
+        return
+    from segdash.data.imageio import image_size
+
+    for sample_id in ids:
+        entry = ds.entry(split, sample_id)
+        if entry.mask is None:
+            yield None
+            continue
+        mask = ds.validate_mask(ds.read_mask(entry.mask), sample_id)
+        height, width = image_size(entry.image)
+        if mask.shape != (height, width):
+            raise SegdashError(
+                f"image and mask of {sample_id!r} differ in size: image {width}x{height}, "
+                f"mask {mask.shape[1]}x{mask.shape[0]} ({entry.image.name}, {entry.mask.name})"
+            )
+        yield mask
 
 
 # --- cache key ---------------------------------------------------------------------
