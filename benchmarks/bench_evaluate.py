@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child_rss:
         return child_rss(args.child_rss, args.child_size, args.device)
 
-    reps = args.repeats or pick(args, 5, 2, 1)
+    reps = args.repeats or pick(args, 3, 2, 1)
     rss_images = pick(args, 1000, 200, 8)
     report = Report("evaluate", {"repeats": reps, "rss_images": rss_images, "mode": mode_name(args)})
     try:

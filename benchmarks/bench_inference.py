@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = pick(args, [256, 512], [256], [64])
     batches = pick(args, [1, 8], [1, 8], [1])
     model_names = pick(args, ["default", "resnet34"], ["default", "resnet34"], ["default"])
-    reps = repeats(args, full=5, quick=3)
+    reps = repeats(args, full=3, quick=2)
     report = Report("inference", {"sizes": sizes, "batches": batches, "repeats": reps, "mode": mode_name(args),
                                   "device": describe_device(device), "torch_threads": torch.get_num_threads()},
                     device=str(device))

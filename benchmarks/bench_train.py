@@ -189,8 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         project_missing(Report("train"), "segdash.train", exc)
     if args.smoke:
         batch, size, pretrained = 4, 64, None
-    project_epochs = pick(args, 2, 1, 1)
-    baseline_steps = pick(args, 20, 8, 2)
+    project_epochs = 1  # 14 steps of the 220 train slices at batch 16; validation is not timed
+    baseline_steps = pick(args, 10, 6, 2)
     report = Report("train", {"batch_size": batch, "img_size": size, "model": f"{arch} + {encoder}",
                               "rounds": rounds, "baseline_steps_per_round": baseline_steps,
                               "project_epochs_per_round": project_epochs, "mode": mode_name(args),

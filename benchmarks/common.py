@@ -133,7 +133,7 @@ def peak_rss_bytes() -> int | None:
     return None if kib is None else kib * 1024
 
 
-def run_python_child(args: Sequence[str], timeout: float = 600) -> dict:
+def run_python_child(args: Sequence[str], timeout: float = 1800) -> dict:
     """Run ``python <args>`` in a fresh process that prints one JSON object as its last stdout line.
 
     Used to measure peak RSS of a whole job from a clean start: the child reports its own
