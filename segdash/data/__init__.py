@@ -6,10 +6,12 @@ from segdash.data.registry import BUILTINS, DEFAULT_DATASET, FORMATS, open_datas
 # Importing the modules fills the registries.
 from segdash.data import formats as _formats  # noqa: F401,E402
 from segdash.data import builtin as _builtin  # noqa: F401,E402
+from segdash.data.formats._common import DatasetWarning  # noqa: E402  (skipped files while scanning a folder)
 
 __all__ = [
     "BUILTINS",
     "DEFAULT_DATASET",
+    "DatasetWarning",
     "FORMATS",
     "Entry",
     "IndexedDataset",
