@@ -67,6 +67,9 @@ def test_carla_single_channel_masks_and_bad_ids(tmp_path):
         warnings.simplefilter("ignore", DatasetWarning)
         ds = open_dataset(root, format="carla")
     np.testing.assert_array_equal(ds.load("val", "02_00_002").mask, CARLA_IDS)
+    # Saved through OpenCV (BGR), the ids land in the blue channel: the maximum over channels still finds them.
+    save(root / "CameraSeg" / "val" / "02_00_002.png", carla_mask_rgb(CARLA_IDS)[:, :, ::-1].copy())
+    np.testing.assert_array_equal(ds.load("val", "02_00_002").mask, CARLA_IDS)
     with pytest.raises(SegdashError, match=r"02_00_003.*\[13\]"):
         ds.load("test", "02_00_003")
 
