@@ -19,6 +19,8 @@ from PIL import Image
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from _dashboard import save_random_checkpoints  # noqa: E402
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 180
 
@@ -26,22 +28,7 @@ TIMEOUT = 180
 @pytest.fixture(scope="session")
 def weights_dir(tmp_path_factory) -> Path:
     """Two small brain-mri checkpoints with random weights: ``unet/best`` and ``fpn/best``."""
-    import os
-
-    os.environ.setdefault("SEGDASH_CACHE", str(tmp_path_factory.getbasetemp() / "segdash-cache"))
-    from segdash.data import open_dataset
-    from segdash.models import CheckpointMeta, create_model, save_checkpoint
-
-    ds = open_dataset("brain-mri")
-    root = tmp_path_factory.mktemp("weights")
-    for name, arch in (("unet", "Unet"), ("fpn", "FPN")):
-        model = create_model(arch, "mobilenet_v2", in_channels=1, num_classes=ds.num_classes)
-        meta = CheckpointMeta(
-            arch=arch, encoder="mobilenet_v2", classes=list(ds.classes), colors=[tuple(c) for c in ds.colors],
-            in_channels=1, normalization=ds.normalization, ignore_index=ds.ignore_index, dataset="brain-mri", epoch=1,
-        )
-        save_checkpoint(model, meta, root / name / "best")
-    return root
+    return save_random_checkpoints(tmp_path_factory.mktemp("weights"))
 
 
 @pytest.fixture
@@ -246,7 +233,8 @@ def test_train_page_runs_a_short_training(app, tmp_path):
     app.selectbox(key="train.encoder").set_value("mobilenet_v2")
     app.checkbox(key="train.pretrained").set_value(False)
     app.number_input(key="train.epochs").set_value(1)
-    app.select_slider(key="train.img_size").set_value(64)
+    app.select_slider(key="train.img_size").set_value(32)
+    app.number_input(key="train.batch_size").set_value(32)
     app.button[0].click().run()  # Start training (the form's submit button)
     assert not app.exception
     deadline = time.monotonic() + 240

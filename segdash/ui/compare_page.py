@@ -73,6 +73,8 @@ def side_by_side(choice: SidebarChoice, entries: list[cache.CatalogEntry], split
     from segdash.viz.overlay import difference_map, overlay_mask
 
     ds = choice.dataset
+    st.caption("Per sample: the ground truth, each checkpoint's prediction, then what each one changed against A: "
+               "green = pixels it fixed, red = pixels it broke, amber = wrong in both.")  # fmt: skip
     for sample_id in sample_ids:
         with st.container(border=True), reported_errors(sample_id):
             image, mask, _ = ds.load(split, sample_id)
@@ -80,19 +82,18 @@ def side_by_side(choice: SidebarChoice, entries: list[cache.CatalogEntry], split
             labels = [predict(_with_model(choice, e.path), item).labels for e in entries]
             draw = dict(alpha=settings.alpha, classes=settings.visible, mode=settings.mode, ignore_index=ds.ignore_index)
             st.markdown(f"**{sample_id}**")
-            cols = st.columns(1 + len(entries))
-            cols[0].image(overlay_mask(image, mask, ds.colors, **draw), caption="Ground truth", width="stretch")
+            cols = iter(st.columns(2 * len(entries)))
+            next(cols).image(overlay_mask(image, mask, ds.colors, **draw), caption="Ground truth", width="stretch")
             valid = np.ones(mask.shape, bool) if ds.ignore_index is None else mask != ds.ignore_index
-            for k, (col, entry, pred) in enumerate(zip(cols[1:], entries, labels)):
+            for k, (entry, pred) in enumerate(zip(entries, labels)):
                 accuracy = float(np.mean(pred[valid] == mask[valid])) if valid.any() else float("nan")
-                col.image(overlay_mask(image, pred, ds.colors, **draw), width="stretch",
-                          caption=f"{LETTERS[k]}: {_short(entry)} · pixel accuracy {accuracy:.1%}")
-            diff_cols = st.columns(1 + len(entries))
-            diff_cols[0].caption("Difference against A: green = fixed, red = broken, amber = both wrong")
-            for k, (col, pred) in enumerate(zip(diff_cols[2:], labels[1:]), start=1):
+                next(cols).image(overlay_mask(image, pred, ds.colors, **draw), width="stretch",
+                                 caption=f"{LETTERS[k]}: {_short(entry)} · pixel accuracy {accuracy:.1%}")
+            for k, pred in enumerate(labels[1:], start=1):
                 diff = difference_map(labels[0], pred, mask, ignore_index=ds.ignore_index, image=image)
-                col.image(diff.rgb, width="stretch",
-                          caption=f"{LETTERS[k]} vs A: {diff.counts['fixed']:,} px fixed, {diff.counts['broken']:,} px broken")
+                next(cols).image(diff.rgb, width="stretch",
+                                 caption=f"{LETTERS[k]} vs A: {diff.counts['fixed']:,} px fixed, "
+                                         f"{diff.counts['broken']:,} px broken")
 
 
 def scores_on(choice: SidebarChoice, entry: cache.CatalogEntry, split: str, sample_ids: list[str]):

@@ -176,8 +176,9 @@ def job_outcome(job: jobs.Job | None):
         st.error(f"Evaluation failed: {job.error}", icon=":material/error:")
         return None
     if job.status == jobs.CANCELLED:
-        st.warning(f"Evaluation cancelled after {job.done} of {job.total} images.")
-        return None
+        st.warning(f"Evaluation cancelled after {job.done} of {job.total} images; the results below cover those. "
+                   "Press Run evaluation to start again.")  # fmt: skip
+        return job.result if job.result is not None and len(job.result.sample_ids) else None
     if job.status == jobs.FINISHED:
         st.success(f"Evaluated {job.label} in {format_seconds(job.seconds)}.", icon=":material/check_circle:")
         return job.result
@@ -229,7 +230,7 @@ def _click_targets(fig, classes) -> None:
         go.Scatter(
             x=xs, y=ys, mode="markers", hovertext=hover, hoverinfo="text" if hover else "x+y",
             customdata=[[i, j] for i in range(n) for j in range(n)], showlegend=False, name="cells",
-            marker=dict(symbol="square", size=max(12, min(60, 420 // max(n, 1))), color="rgba(255,0,255,0.01)",
+            marker=dict(symbol="square", size=_cell_pixels(fig, n), color="rgba(255,0,255,0.01)",
                         line=dict(width=0)),
             selected=dict(marker=dict(color="rgba(255,0,255,0.35)")),
             unselected=dict(marker=dict(opacity=0.01)),
@@ -237,6 +238,13 @@ def _click_targets(fig, classes) -> None:
     )  # fmt: skip
     heat.hoverinfo = "skip"
     fig.update_layout(clickmode="event+select", dragmode=False)
+
+
+def _cell_pixels(fig, n: int) -> int:
+    """Marker size that nearly fills a cell: the plot's height (fixed by the figure) over the class count."""
+    margin = fig.layout.margin
+    height = (fig.layout.height or 450) - (margin.t or 0) - (margin.b or 0)
+    return int(max(8, min(120, 0.85 * height / max(n, 1))))
 
 
 def confusion_section(evaluation, classes) -> tuple[int, int]:

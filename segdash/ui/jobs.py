@@ -107,7 +107,7 @@ class JobBoard:
         """Start ``work(job)`` in a thread unless a job with this key is running or finished."""
         with self._lock:
             job = self._jobs.get(key)
-            if job is not None and job.status in (RUNNING, FINISHED):
+            if job is not None and job.status in (RUNNING, FINISHED):  # cancelled / failed ones start again
                 return job
             job = Job(key, label, tags=dict(tags or {}))
             self._jobs[key] = job

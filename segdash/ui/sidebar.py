@@ -99,11 +99,11 @@ def _model_section(dataset) -> None:
         if path == state.CUSTOM_MODEL:
             return path
         entry = by_path[path]
-        note = "" if path in fitting else f"  ⚠ trained on {entry.dataset or 'other classes'}"
-        return f"{'📦' if entry.group == 'shipped' else '🏃'} {entry.label}{note}"
+        note = "" if path in fitting else f" (trained on {entry.dataset or 'other classes'})"
+        return f"{entry.label}{note}"
 
     st.selectbox("Checkpoint", options, key=state.MODEL, persist_state="session", format_func=label,
-                 help="📦 shipped in weights/ · 🏃 a training run's checkpoint (runs/) · or any checkpoint folder")
+                 help="shipped in weights/, a training run's checkpoint (runs/), or any checkpoint folder")
     if st.session_state[state.MODEL] == state.CUSTOM_MODEL:
         st.text_input("Checkpoint folder", key=state.MODEL_PATH, persist_state="session", placeholder="runs/my-run/checkpoints/best")
     choice = state.current_model_choice()

@@ -8,6 +8,7 @@ the page, refreshing the browser or opening a second tab never stops a run.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -93,10 +94,12 @@ def training_form(choice: SidebarChoice) -> None:
         config = TrainConfig.from_preset(
             "quick", dataset=choice.dataset_choice.name, format=choice.dataset_choice.format,
             options=dict(choice.dataset_choice.options), arch=arch, encoder=encoder,
-            pretrained="offline" if offline else None, loss=loss, class_weights=weights, epochs=int(epochs),
+            loss=loss, class_weights=weights, epochs=int(epochs),
             batch_size=int(batch_size), img_size=int(img_size), lr=float(lr), augment=bool(augment),
             max_minutes=float(minutes) or None, device=choice.model_choice.device,
         )  # fmt: skip
+        # from_preset treats None as "keep the preset's value", so random init is set afterwards
+        config = dataclasses.replace(config, pretrained="offline" if offline else None)
         if choice.dataset is None:
             raise SegdashError("the dataset in the sidebar does not open; fix it before training")
         start(config, name.strip() or None)
@@ -144,9 +147,7 @@ def pick_run(runs) -> Path | None:
         active = [r.name for r in runs if r.state in ACTIVE]
         st.session_state["train.shown"] = followed_name if followed_name in names else (active or names)[0]
         st.session_state["train.followed"] = followed_name
-    by_name = {r.name: r for r in runs}
-    shown = st.selectbox("Run", names, key="train.shown",
-                         format_func=lambda n: f"{n} ({by_name[n].state}, epoch {by_name[n].epoch}/{by_name[n].total_epochs})")
+    shown = st.selectbox("Run", names, key="train.shown")
     return runs_root() / shown
 
 
@@ -206,9 +207,9 @@ def curves(run) -> None:
     classes = run.classes
     colors = run.info.get("colors")
     left, right = st.columns(2)
-    left.plotly_chart(loss_curves_figure(run.steps, run.epochs), width="stretch", key="train.loss")
+    left.plotly_chart(loss_curves_figure(run.steps, run.epochs), width="stretch", key="train.chart.loss")
     right.plotly_chart(dice_curves_figure(run.epochs, classes, colors) if classes else loss_curves_figure(None, None),
-                       width="stretch", key="train.dice")  # fmt: skip
+                       width="stretch", key="train.chart.dice")  # fmt: skip
 
 
 def previews(run) -> None:
@@ -254,10 +255,12 @@ def run_panel(run_dir: Path) -> None:
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def live_panel(run_dir: str) -> None:
-    """``run_panel`` on a timer; one full rerun when the run ends (its checkpoints join the model picker)."""
-    run = run_panel(Path(run_dir))
-    if run is not None and run.state not in ACTIVE:
+    """``run_panel`` on a timer; once the run has ended, one full rerun (its checkpoints join the model picker)."""
+    from segdash.train.runs import read_run
+
+    if read_run(run_dir).state not in ACTIVE:
         st.rerun()
+    run_panel(Path(run_dir))
 
 
 def show_run(run_dir: Path) -> None:

@@ -54,7 +54,7 @@ def reported_errors(what: str = "") -> Iterator[None]:
 def overlay_controls(classes: Sequence[str], container=None) -> OverlaySettings:
     """Opacity slider, fill/contour switch and per-class toggles; the values outlive page switches."""
     where = container or st
-    cols = where.columns([2, 1, 4])
+    cols = where.columns([2, 1.4, 4])
     alpha = cols[0].slider("Opacity", 0.0, 1.0, step=0.05, key=state.OVERLAY_ALPHA, persist_state="session")
     mode = cols[1].segmented_control(
         "Draw", ["fill", "contour"], key=state.OVERLAY_MODE, format_func=str.capitalize, required=True,
