@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import ndimage
 from scipy.spatial.distance import cdist
 
 from segdash.metrics.distance import (
@@ -11,6 +12,7 @@ from segdash.metrics.distance import (
     assd,
     distance_metrics,
     hausdorff95,
+    label_surfaces,
     relative_area_difference,
     surface,
 )
@@ -29,6 +31,17 @@ def brute_force(pred, gt, spacing=(1.0, 1.0)):
     pairwise = cdist(a, b)
     pooled = np.concatenate([pairwise.min(axis=1), pairwise.min(axis=0)])
     return np.percentile(pooled, 95), pooled.mean(), pooled.max()
+
+
+def edt_reference(pred, gt, spacing=(1.0, 1.0)):
+    """The textbook route (MedPy): outline = mask minus its erosion, distances from distance_transform_edt."""
+    structure = ndimage.generate_binary_structure(2, 1)
+    pred_outline = pred & ~ndimage.binary_erosion(pred, structure=structure, border_value=0)
+    gt_outline = gt & ~ndimage.binary_erosion(gt, structure=structure, border_value=0)
+    to_gt = ndimage.distance_transform_edt(~gt_outline, sampling=spacing)[pred_outline]
+    to_pred = ndimage.distance_transform_edt(~pred_outline, sampling=spacing)[gt_outline]
+    pooled = np.concatenate([to_gt, to_pred])
+    return np.percentile(pooled, 95), pooled.mean()
 
 
 def test_surface_is_the_outline():
@@ -83,6 +96,36 @@ def test_random_blobs_match_brute_force(seed):
     reference_hd95, reference_assd, _ = brute_force(pred, gt, spacing)
     assert hausdorff95(pred, gt, spacing) == pytest.approx(reference_hd95)
     assert assd(pred, gt, spacing) == pytest.approx(reference_assd)
+    edt_hd95, edt_assd = edt_reference(pred, gt, spacing)
+    assert hausdorff95(pred, gt, spacing) == pytest.approx(edt_hd95)
+    assert assd(pred, gt, spacing) == pytest.approx(edt_assd)
+
+
+def test_label_map_surfaces_equal_the_erosion_outlines():
+    labels = np.random.default_rng(5).integers(0, 4, (23, 31))
+    labels[5:15, 5:20] = 2
+    edges = label_surfaces(labels)
+    structure = ndimage.generate_binary_structure(2, 1)
+    for c in range(4):
+        mask = labels == c
+        np.testing.assert_array_equal(edges & mask, mask & ~ndimage.binary_erosion(mask, structure, border_value=0))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_distance_metrics_equal_the_per_class_functions(seed):
+    """The all-classes-at-once path gives what the one-mask functions give, class by class."""
+    rng = np.random.default_rng(seed)
+    gt = np.zeros((40, 50), np.int64)
+    gt[5:30, 5:25], gt[10:35, 28:45], gt[0:4, :] = 1, 2, 255
+    pred = np.where(rng.random(gt.shape) < 0.05, rng.integers(0, 4, gt.shape), np.roll(gt, (1, 2), (0, 1)))
+    pred = np.where(pred == 255, 0, pred)
+    out = distance_metrics(pred, gt, 4, ignore_index=255, spacing=(1.0, 0.5))
+    valid = gt != 255
+    for c in range(4):
+        pred_mask, gt_mask = (pred == c) & valid, gt == c
+        np.testing.assert_allclose(out["hd95"][c], hausdorff95(pred_mask, gt_mask, (1.0, 0.5)))
+        np.testing.assert_allclose(out["assd"][c], assd(pred_mask, gt_mask, (1.0, 0.5)))
+        np.testing.assert_allclose(out["rad"][c], relative_area_difference(pred_mask, gt_mask))
 
 
 def test_empty_mask_conventions():

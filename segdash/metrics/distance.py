@@ -10,10 +10,12 @@ from the true one and how far its size is off:
 - ``relative_area_difference``: ``(|pred| - |gt|) / |gt|``, signed: > 0 over-segments, < 0 under.
 
 Distances are in pixels, or in physical units with ``spacing`` = (row, column) pixel size. The
-surface of a mask is the mask minus its erosion by the 4-neighbourhood (the image border counts
-as background), and distances come from ``scipy.ndimage.distance_transform_edt`` computed only
-over the bounding box of the two masks (every surface point lies inside it, so nothing changes
-but the time).
+surface of a mask is its pixels with a 4-neighbour outside it (the image border counts as outside:
+the same pixels as ``mask & ~binary_erosion(mask)``, MedPy's definition). Nearest-surface distances
+are exact Euclidean distances from a k-d tree over the surface points (``scipy.spatial.cKDTree``),
+which gives what ``distance_transform_edt`` of the other surface gives (the tests check that) in
+less time, and, unlike the distance transform, releases the GIL: evaluation runs these in
+threads beside the model without stalling it.
 
 Empty masks (a class absent from an image):
 
@@ -30,28 +32,40 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import ndimage
+from scipy.spatial import cKDTree
 
 #: Names of the per-class distance metrics, in the order tables show them.
 DISTANCE_METRICS = ("hd95", "assd", "rad")
 
-_FOUR_NEIGHBOURS = ndimage.generate_binary_structure(2, 1)
+
+def label_surfaces(labels: np.ndarray) -> np.ndarray:
+    """Boolean (H, W): pixels of a label map with a 4-neighbour of another label, or on the image border."""
+    labels = np.asarray(labels)
+    edge = np.zeros(labels.shape, dtype=bool)
+    edge[0, :] = edge[-1, :] = edge[:, 0] = edge[:, -1] = True
+    rows = labels[1:, :] != labels[:-1, :]
+    edge[1:, :] |= rows
+    edge[:-1, :] |= rows
+    cols = labels[:, 1:] != labels[:, :-1]
+    edge[:, 1:] |= cols
+    edge[:, :-1] |= cols
+    return edge
 
 
 def surface(mask: np.ndarray) -> np.ndarray:
     """Boolean (H, W) outline of a boolean (H, W) mask: its pixels with a 4-neighbour outside it."""
     mask = np.asarray(mask, dtype=bool)
-    return mask & ~ndimage.binary_erosion(mask, structure=_FOUR_NEIGHBOURS, border_value=0)
+    return mask & label_surfaces(mask)
 
 
-def _union_box(pred_mask: np.ndarray, gt_mask: np.ndarray) -> tuple[slice, ...]:
-    """Slices of the bounding box of both masks, one pixel wider where the image allows."""
-    union = pred_mask | gt_mask
-    box = []
-    for axis in range(union.ndim):
-        hits = np.flatnonzero(union.any(axis=tuple(a for a in range(union.ndim) if a != axis)))
-        box.append(slice(max(hits[0] - 1, 0), min(hits[-1] + 2, union.shape[axis])))
-    return tuple(box)
+def _points(outline: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
+    """(n, 2) float64 coordinates (row, column) of the True pixels, scaled by the pixel size."""
+    return np.argwhere(outline) * np.asarray(spacing, dtype=np.float64)
+
+
+def _directed_distances(pred_points: np.ndarray, gt_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(pred -> nearest gt point, gt -> nearest pred point) distances of two non-empty (n, 2) point sets."""
+    return cKDTree(gt_points).query(pred_points)[0], cKDTree(pred_points).query(gt_points)[0]
 
 
 def surface_distances(
@@ -62,13 +76,7 @@ def surface_distances(
     pred_mask, gt_mask: (H, W) bool, both non-empty. Returns two 1-D float64 arrays
     (pred -> gt, gt -> pred) in the units of ``spacing``.
     """
-    pred_mask = np.asarray(pred_mask, dtype=bool)
-    gt_mask = np.asarray(gt_mask, dtype=bool)
-    box = _union_box(pred_mask, gt_mask)
-    pred_surface, gt_surface = surface(pred_mask[box]), surface(gt_mask[box])
-    to_gt = ndimage.distance_transform_edt(~gt_surface, sampling=spacing)
-    to_pred = ndimage.distance_transform_edt(~pred_surface, sampling=spacing)
-    return to_gt[pred_surface], to_pred[gt_surface]
+    return _directed_distances(_points(surface(pred_mask), spacing), _points(surface(gt_mask), spacing))
 
 
 def _empty_case(pred_mask: np.ndarray, gt_mask: np.ndarray) -> float | None:
@@ -106,6 +114,18 @@ def relative_area_difference(pred_mask: np.ndarray, gt_mask: np.ndarray) -> floa
     return (pred_area - gt_area) / gt_area
 
 
+def _points_by_class(labels: np.ndarray, num_classes: int, spacing: Sequence[float]) -> list[np.ndarray]:
+    """Surface points of every class of a label map at once: [(n_c, 2) float64 for c in 0..C-1]."""
+    outline = label_surfaces(labels)
+    classes = labels[outline]
+    points = _points(outline, spacing)
+    keep = (classes >= 0) & (classes < num_classes)
+    classes, points = classes[keep], points[keep]
+    order = np.argsort(classes, kind="stable")
+    bounds = np.searchsorted(classes[order], np.arange(num_classes + 1))
+    return [points[order[bounds[c] : bounds[c + 1]]] for c in range(num_classes)]
+
+
 def distance_metrics(
     pred_labels: np.ndarray,
     gt_labels: np.ndarray,
@@ -113,7 +133,7 @@ def distance_metrics(
     ignore_index: int | None = None,
     spacing: Sequence[float] = (1.0, 1.0),
 ) -> dict[str, np.ndarray]:
-    """Per-class distance metrics of one image.
+    """Per-class distance metrics of one image (every class's surface found in one pass).
 
     pred_labels, gt_labels: (H, W) integer label maps; pixels whose truth is ``ignore_index``
     belong to no class on either side. Returns {"hd95", "assd", "rad": (C,) float64}.
@@ -121,22 +141,37 @@ def distance_metrics(
     pred_labels, gt_labels = np.asarray(pred_labels), np.asarray(gt_labels)
     if pred_labels.shape != gt_labels.shape or pred_labels.ndim != 2:
         raise ValueError(f"expected two (H, W) label maps of one size, got {pred_labels.shape} and {gt_labels.shape}")
+    pred_labels = pred_labels.astype(np.int64, copy=False)
+    gt_labels = gt_labels.astype(np.int64, copy=False)
     if ignore_index is not None:
         ignored = gt_labels == ignore_index
         if ignored.any():
             pred_labels = np.where(ignored, -1, pred_labels)
+            gt_labels = np.where(ignored, -1, gt_labels)
+    pred_area = _class_areas(pred_labels, num_classes)
+    gt_area = _class_areas(gt_labels, num_classes)
+    pred_points = _points_by_class(pred_labels, num_classes, spacing)
+    gt_points = _points_by_class(gt_labels, num_classes, spacing)
+
     out = {name: np.full(num_classes, np.nan) for name in DISTANCE_METRICS}
     for c in range(num_classes):
-        pred_mask, gt_mask = pred_labels == c, gt_labels == c
-        out["rad"][c] = relative_area_difference(pred_mask, gt_mask)
-        empty = _empty_case(pred_mask, gt_mask)
-        if empty is not None:
-            out["hd95"][c] = out["assd"][c] = empty
-            continue
-        distances = np.concatenate(surface_distances(pred_mask, gt_mask, spacing))
-        out["hd95"][c] = np.percentile(distances, 95)
-        out["assd"][c] = distances.mean()
+        if gt_area[c]:
+            out["rad"][c] = (pred_area[c] - gt_area[c]) / gt_area[c]
+        elif pred_area[c]:
+            out["rad"][c] = math.inf
+        if pred_area[c] and gt_area[c]:
+            distances = np.concatenate(_directed_distances(pred_points[c], gt_points[c]))
+            out["hd95"][c] = np.percentile(distances, 95)
+            out["assd"][c] = distances.mean()
+        elif pred_area[c] or gt_area[c]:
+            out["hd95"][c] = out["assd"][c] = math.inf
     return out
+
+
+def _class_areas(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """(C,) int64 pixels per class; labels outside 0..C-1 (ignored) are not counted."""
+    flat = labels.reshape(-1)
+    return np.bincount(flat[(flat >= 0) & (flat < num_classes)], minlength=num_classes)[:num_classes]
 
 
 def aggregate_distances(per_image: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
