@@ -87,12 +87,6 @@ def hex_color(color: ColorLike) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def rgba_color(color: ColorLike, alpha: float) -> str:
-    """``"rgba(r,g,b,a)"`` string for translucent Plotly fills."""
-    r, g, b = as_rgb(color)
-    return f"rgba({r},{g},{b},{alpha:g})"
-
-
 def luminance(color: ColorLike) -> float:
     """Relative luminance in 0..1 (WCAG formula), to choose readable text or line colours."""
     channels = np.asarray(as_rgb(color), dtype=np.float64) / 255.0

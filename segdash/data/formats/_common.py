@@ -41,16 +41,6 @@ def stem_of(path: Path) -> str:
     return path.stem
 
 
-def require_dir(root: Path, relative: str, format_name: str, expected: str) -> Path:
-    """``root/relative`` or a SegdashError that describes the expected layout."""
-    folder = root / relative
-    if not folder.is_dir():
-        raise SegdashError(
-            f"{str(root)!r} does not look like a {format_name} dataset: missing folder {relative}/. Expected {expected}"
-        )
-    return folder
-
-
 def warn_skipped(message: str, names: Sequence[str], limit: int = 5) -> None:
     """One warning for many skipped files: '3 images without mask skipped: a, b, c'."""
     if not names:
