@@ -26,7 +26,7 @@ from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
 
 LAYOUT = "images/*.jpg and annotations/trimaps/*.png (the Oxford-IIIT Pet tarballs unpacked into one folder)"
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png"}
+PET_IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png"}  # the .mat files beside them are not images
 
 
 def read_split_list(path: Path) -> list[str]:
@@ -77,7 +77,7 @@ class OxfordPets(IndexedDataset):
         root = self.root
         if not (root / "images").is_dir() or not (root / "annotations" / "trimaps").is_dir():
             raise SegdashError(f"{str(root)!r} does not look like an oxford-pets dataset: expected {LAYOUT}")
-        images = readable_by_stem(root / "images", "image", IMAGE_EXTENSIONS)
+        images = readable_by_stem(root / "images", "image", PET_IMAGE_EXTENSIONS)
         trimaps = readable_by_stem(root / "annotations" / "trimaps", "trimap", {".png"})
         warn_skipped("image(s) without a trimap skipped", sorted(set(images) - set(trimaps)))
         paired = {stem: Entry(stem, images[stem], trimaps[stem]) for stem in sorted(images) if stem in trimaps}
