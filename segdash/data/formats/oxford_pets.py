@@ -64,7 +64,7 @@ class OxfordPets(IndexedDataset):
         else:
             self.classes = ("pet", "background")
             self.colors = ((255, 140, 0), (0, 0, 0))
-        # trimap value -> class index (0 and anything above 3 are invalid: flagged by validate_mask)
+        # trimap value -> class index; -1 marks invalid values (0, or above 3), rejected in read_mask
         self._lut = np.full(256, -1, dtype=np.int64)
         self._lut[1:4] = (0, 1, 2) if self.border == "class" else (0, 1, self.ignore_index)
         self.description = (
