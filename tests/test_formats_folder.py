@@ -182,3 +182,11 @@ def test_classes_file_errors(tmp_path):
     (tmp_path / "dup.csv").write_text("a,1,1,1\nb,1,1,1\n")
     with pytest.raises(SegdashError, match="share a colour"):
         read_classes_file(tmp_path / "dup.csv")
+
+
+def test_two_images_with_one_stem_warn_which_is_kept(tmp_path):
+    save(tmp_path / "images" / "a.jpg", RGB)
+    save(tmp_path / "images" / "a.png", RGB)
+    save(tmp_path / "masks" / "a.png", LABELS)
+    ds, warned = open_folder(tmp_path)
+    assert "a.png (kept a.jpg)" in warned and sum(len(ds.ids(s)) for s in ds.splits()) == 1

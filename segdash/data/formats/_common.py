@@ -66,10 +66,14 @@ def readable_images(paths: Iterable[Path], kind: str = "image") -> list[Path]:
 
 
 def images_by_stem(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> dict[str, Path]:
-    """``{stem: path}`` of the images in a folder (the first by name wins when two share a stem)."""
+    """``{stem: path}`` of the images in a folder; when two share a stem (``a.jpg``, ``a.png``) the
+    first by name wins and the others are skipped with one warning."""
     found: dict[str, Path] = {}
+    shadowed = []
     for path in list_images(folder, extensions):
-        found.setdefault(stem_of(path), path)
+        if found.setdefault(stem_of(path), path) is not path:
+            shadowed.append(f"{path.name} (kept {found[stem_of(path)].name})")
+    warn_skipped(f"file(s) in {folder.name}/ with the same name as another skipped", shadowed)
     return found
 
 
