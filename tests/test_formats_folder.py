@@ -190,3 +190,10 @@ def test_two_images_with_one_stem_warn_which_is_kept(tmp_path):
     save(tmp_path / "masks" / "a.png", LABELS)
     ds, warned = open_folder(tmp_path)
     assert "a.png (kept a.jpg)" in warned and sum(len(ds.ids(s)) for s in ds.splits()) == 1
+
+
+def test_jpeg_masks_warn_that_compression_changed_the_labels(tmp_path):
+    save(tmp_path / "images" / "a.png", RGB)
+    save(tmp_path / "masks" / "a.jpg", (LABELS == 1).astype(np.uint8) * 255)
+    _, warned = open_folder(tmp_path)
+    assert "JPEG files (a.jpg, ...)" in warned and "save masks as PNG" in warned

@@ -22,6 +22,7 @@ background/foreground. Without split folders, a seeded 80/10/10 split is made.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from PIL import Image
 from segdash.data.base import Entry, IndexedDataset
 from segdash.data.formats._common import (
     ClassTable,
+    DatasetWarning,
     default_colors,
     find_classes_file,
     indexed_split_dict,
@@ -47,6 +49,8 @@ from segdash.errors import SegdashError
 
 LAYOUT = "images/ and masks/ (matched by file stem), optionally inside train/, val/, test/"
 MASK_DIR_NAMES = ("masks", "labels", "annotations")
+#: Mask files in these formats have lost their exact label values to compression.
+LOSSY_EXTENSIONS = {".jpg", ".jpeg"}
 MASK_SUFFIXES = ("", "_mask", "_masks", "-mask", "_label", "_labels", "_seg", "_gt", "_segmentation")
 
 
@@ -138,6 +142,14 @@ class FolderDataset(IndexedDataset):
             return [Entry(stem, images[stem]) for stem in sorted(images)]
         matched, unmatched = match_masks(images, readable_by_stem(mask_dir, "mask"))
         warn_skipped(f"image(s) in {split_dir.name}/images without a mask in {mask_dir.name}/ skipped", unmatched)
+        lossy = sorted(p.name for p in matched.values() if p.suffix.lower() in LOSSY_EXTENSIONS)
+        if lossy:
+            warnings.warn(
+                f"{len(lossy)} mask(s) in {mask_dir.name}/ are JPEG files ({lossy[0]}, ...): JPEG compression changes "
+                "label values along region borders; save masks as PNG",
+                DatasetWarning,
+                stacklevel=4,
+            )
         return [Entry(stem, images[stem], matched[stem]) for stem in sorted(matched)]
 
     # --- classes -----------------------------------------------------------------------------
