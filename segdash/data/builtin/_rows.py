@@ -1,4 +1,4 @@
-"""The split bookkeeping of built-ins held as stacked arrays (row ``i`` = one sample)."""
+"""The split bookkeeping of built-ins prepared once into stacked arrays (row ``i`` = one sample)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,13 @@ class RowDataset(SegDataset):
 
     Subclasses call ``index_rows`` in ``__init__`` and build a sample from ``row_of(split, id)``.
     """
+
+    _preparation_seconds: float | None = None
+
+    @property
+    def preparation_seconds(self) -> float | None:
+        """Seconds spent preparing the arrays in this process; None when they came from the on-disk cache."""
+        return self._preparation_seconds
 
     def index_rows(self, ids: Sequence[str], splits_of_rows: Sequence[str]) -> None:
         self._row = {sample_id: row for row, sample_id in enumerate(ids)}

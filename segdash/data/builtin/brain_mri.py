@@ -252,7 +252,6 @@ class BrainMRI(RowDataset):
         self.orientations = _parse_orientations(orientations)
         self.guard = as_int("guard", guard, minimum=0)
         self.cache_path = cache_dir("brain-mri", VERSION) / (f"{'-'.join(self.orientations)}_guard{self.guard}.npz")
-        self._preparation_seconds: float | None = None
         arrays = self._load_or_prepare()
         self._images: np.ndarray = arrays["images"]
         self._masks: np.ndarray = arrays["masks"]
@@ -275,11 +274,6 @@ class BrainMRI(RowDataset):
         atomic_write_bytes(self.cache_path, buffer.getvalue())
         self._preparation_seconds = time.perf_counter() - start
         return arrays
-
-    @property
-    def preparation_seconds(self) -> float | None:
-        """Seconds spent preparing the slices in this process; None when they came from the cache."""
-        return self._preparation_seconds
 
     def fingerprint(self, split: str) -> list:
         """What the samples depend on (for the statistics cache): version, options, template files."""

@@ -402,7 +402,6 @@ class StreetSynth(RowDataset):
         if self.count < 3:
             raise SegdashError(f"street-synth needs at least 3 scenes (one per split), got count={self.count}")
         self.cache_path = cache_dir("street-synth", VERSION) / f"seed{self.seed}_n{self.count}"
-        self._preparation_seconds: float | None = None
         arrays = self._load_or_prepare()
         self._images, self._masks = arrays["images"], arrays["masks"]
         ids = [str(i) for i in arrays["ids"]]
@@ -430,11 +429,6 @@ class StreetSynth(RowDataset):
                 np.save(tmp / f"{k}.npy", arrays[k], allow_pickle=False)
         self._preparation_seconds = time.perf_counter() - start
         return arrays
-
-    @property
-    def preparation_seconds(self) -> float | None:
-        """Seconds spent rendering in this process; None when the scenes came from the cache."""
-        return self._preparation_seconds
 
     def fingerprint(self, split: str) -> list:
         """What the samples depend on (for the statistics cache)."""
