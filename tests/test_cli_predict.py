@@ -79,7 +79,8 @@ def test_predict_writes_labels_overlays_and_summary(checkpoint, inputs, tmp_path
 def test_no_overlay_and_tta(checkpoint, inputs, tmp_path):
     _, single = inputs
     out = tmp_path / "out"
-    args = ["predict", "-c", str(checkpoint), str(single), "--out", str(out), "--no-overlay", "--tta", "--device", "cpu"]
+    args = ["predict", "-c", str(checkpoint), str(single), "--out", str(out), "--no-overlay", "--tta"]
+    args += ["--device", "cpu"]
     assert cli.main(args) == 0
     assert (out / "single.png").is_file() and not (out / "overlays").exists()
     summary = json.loads((out / "predictions.json").read_text())

@@ -127,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
         }
         if args.overlay:
             overlay_path = out / "overlays" / f"{path.stem}.png"
-            atomic_write_bytes(overlay_path, _overlay_png(image, prediction.labels, colors, meta.ignore_index, args.alpha))
+            overlay = _overlay_png(image, prediction.labels, colors, meta.ignore_index, args.alpha)
+            atomic_write_bytes(overlay_path, overlay)
             record["overlay"] = f"overlays/{overlay_path.name}"
         records.append(record)
     summary = {

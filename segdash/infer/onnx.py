@@ -69,7 +69,8 @@ def export_onnx_bytes(model: nn.Module, in_channels: int, opset: int = DEFAULT_O
                 do_constant_folding=True,
             )
     except Exception as exc:  # exporter errors have many types (RuntimeError, UnsupportedOperatorError, ...)
-        raise SegdashError(f"cannot export {type(model).__name__} to ONNX (opset {opset}): {_first_line(exc)}") from None
+        name = type(model).__name__
+        raise SegdashError(f"cannot export {name} to ONNX (opset {opset}): {_first_line(exc)}") from None
     return buffer.getvalue()
 
 

@@ -292,7 +292,8 @@ class Predictor:
         for image_index in range(n):
             for start in range(0, len(windows), self.batch_size):
                 group = windows[start : start + self.batch_size]
-                crops = torch.cat([x[image_index : image_index + 1, :, t : t + tile_h, s : s + tile_w] for t, s in group])
+                image = x[image_index : image_index + 1]
+                crops = torch.cat([image[:, :, t : t + tile_h, s : s + tile_w] for t, s in group])
                 logits = self._padded(crops)
                 if total is None:
                     total = torch.zeros((n, logits.shape[1], height, width), dtype=torch.float32, device=x.device)
@@ -374,7 +375,9 @@ def _blend_weight(height: int, width: int, device: torch.device, floor: float = 
     return ramp(height)[:, None] * ramp(width)[None, :]
 
 
-def predictor_for(checkpoint: str | Path, device: str | None = None, tta: bool = False, backend: str = "auto") -> Predictor:
+def predictor_for(
+    checkpoint: str | Path, device: str | None = None, tta: bool = False, backend: str = "auto"
+) -> Predictor:
     """``Predictor.from_checkpoint`` with warnings from smp/timm silenced (for CLI and UI)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

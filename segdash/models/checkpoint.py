@@ -142,7 +142,8 @@ def save_checkpoint(model: nn.Module, meta: CheckpointMeta, directory: str | Pat
     weights = _state_dict_for_saving(model, half)
     with atomic_dir(directory) as tmp:
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        save_file(weights, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", "dtype": "float16" if half else "float32"})
+        dtype = "float16" if half else "float32"
+        save_file(weights, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", "dtype": dtype})
         (tmp / META_FILE).write_text(meta.to_json() + "\n", encoding="utf-8")
     return directory
 
@@ -157,7 +158,9 @@ def _checkpoint_dir(directory: str | Path) -> Path:
                 f"{path} is a pickle file; segdash loads only checkpoint folders with model.safetensors "
                 "(pickle can run code). Save the model with segdash.models.save_checkpoint"
             )
-        raise SegdashError(f"{path} is a file; a checkpoint is a folder holding {META_FILE}, {CONFIG_FILE} and {WEIGHTS_FILE}")
+        raise SegdashError(
+            f"{path} is a file; a checkpoint is a folder holding {META_FILE}, {CONFIG_FILE} and {WEIGHTS_FILE}"
+        )
     if not path.exists():
         raise SegdashError(f"checkpoint {path} does not exist")
     return path
@@ -209,7 +212,9 @@ def build_from_config(config: dict[str, Any]) -> nn.Module:
         raise SegdashError(f"cannot rebuild {class_name} from the checkpoint config: {exc}") from None
 
 
-def load_checkpoint(directory: str | Path, device: str | torch.device | None = None) -> tuple[nn.Module, CheckpointMeta]:
+def load_checkpoint(
+    directory: str | Path, device: str | torch.device | None = None
+) -> tuple[nn.Module, CheckpointMeta]:
     """Load a checkpoint folder: ``(model in eval mode, fp32, on device; meta)``.
 
     Weights come from ``model.safetensors`` only; a folder with only pickle files
@@ -242,7 +247,8 @@ def load_checkpoint(directory: str | Path, device: str | torch.device | None = N
         raise SegdashError(f"{weights_path} does not fit the model its config.json describes: {first}") from None
     if meta.num_classes and _head_classes(model) not in (None, meta.num_classes):
         raise SegdashError(
-            f"checkpoint {path}: the model outputs {_head_classes(model)} classes but segdash.json lists {meta.num_classes}"
+            f"checkpoint {path}: the model outputs {_head_classes(model)} classes "
+            f"but segdash.json lists {meta.num_classes}"
         )
     model.eval()
     if device is not None:

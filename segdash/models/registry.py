@@ -138,7 +138,9 @@ def check_combination(arch: str, encoder: str) -> tuple[str, str]:
     reason = INCOMPATIBLE.get((arch, encoder))
     if reason:
         others = [a for a in ARCHITECTURES if (a, encoder) not in INCOMPATIBLE]
-        raise SegdashError(f"{arch} cannot use encoder {encoder}: {reason}; with {encoder} use one of: {', '.join(others)}")
+        raise SegdashError(
+            f"{arch} cannot use encoder {encoder}: {reason}; with {encoder} use one of: {', '.join(others)}"
+        )
     return arch, encoder
 
 
@@ -174,7 +176,9 @@ def create_model(
     model_class = getattr(smp, arch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        model = model_class(encoder_name=encoder, encoder_weights=None, in_channels=int(in_channels), classes=int(num_classes))
+        model = model_class(
+            encoder_name=encoder, encoder_weights=None, in_channels=int(in_channels), classes=int(num_classes)
+        )
     if pretrained == "offline":
         load_offline_encoder_weights(model, encoder)
     elif pretrained == "imagenet":
@@ -261,7 +265,8 @@ def lite0_timm_state_dict() -> dict[str, torch.Tensor]:
     for (src_key, tensor), (dst_key, shape) in zip(source, targets):
         if tensor.shape != shape:
             raise SegdashError(
-                f"cannot map EfficientNet-Lite0 weight {src_key} {tuple(tensor.shape)} onto timm {dst_key} {tuple(shape)}"
+                f"cannot map EfficientNet-Lite0 weight {src_key} {tuple(tensor.shape)} "
+                f"onto timm {dst_key} {tuple(shape)}"
             )
         mapped[dst_key] = tensor
     return mapped
@@ -301,7 +306,8 @@ def _load_imagenet_download(model: nn.Module, arch: str, encoder: str, in_channe
     except Exception as exc:  # network errors come from requests, urllib3, huggingface_hub, timm
         offline = [e.name for e in ENCODERS.values() if e.offline_weights]
         raise SegdashError(
-            f"could not download ImageNet weights for {encoder} ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "
+            f"could not download ImageNet weights for {encoder} "
+            f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:160]}); "
             f"this needs internet. Offline, use pretrained='offline' with {', '.join(offline)} or random init"
         ) from None
     model.encoder.load_state_dict(donor.encoder.state_dict())
