@@ -19,7 +19,8 @@ def add_dataset_args(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a format option, repeatable (e.g. -o label_map=cityscapes-19 for kitti, -o classes=classes.csv)",
+        help="a dataset option, repeatable; 'segdash datasets' lists each format's and built-in's options "
+        "(e.g. -o label_map=cityscapes-19 for kitti)",
     )
 
 
