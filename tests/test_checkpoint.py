@@ -153,6 +153,14 @@ def test_check_compatible_names_both_sides():
         check_compatible(meta, rgb)
 
 
+def test_save_refuses_metadata_that_does_not_fit_the_model(tmp_path):
+    with pytest.raises(SegdashError, match="outputs 5 classes but the metadata lists 2"):
+        save_checkpoint(decisive_model(), make_meta(classes=["a", "b"], colors=COLORS[:2]), tmp_path / "ck")
+    with pytest.raises(SegdashError, match="1 input channel"):
+        save_checkpoint(decisive_model(), make_meta(in_channels=3), tmp_path / "ck")
+    assert not (tmp_path / "ck").exists()
+
+
 def test_find_checkpoints(tmp_path):
     model = decisive_model()
     a = save_checkpoint(model, make_meta(), tmp_path / "runs" / "b" / "best")

@@ -139,6 +139,15 @@ def save_checkpoint(model: nn.Module, meta: CheckpointMeta, directory: str | Pat
 
     directory = Path(directory)
     config = smp_config(model)
+    if meta.num_classes and int(config.get("classes", meta.num_classes)) != meta.num_classes:
+        raise SegdashError(
+            f"the model outputs {config['classes']} classes but the metadata lists {meta.num_classes} "
+            f"({classes_preview(meta.classes)}); build the model with num_classes={meta.num_classes}"
+        )
+    if int(config.get("in_channels", meta.in_channels)) != meta.in_channels:
+        raise SegdashError(
+            f"the model takes {config['in_channels']} input channel(s) but the metadata says {meta.in_channels}"
+        )
     weights = _state_dict_for_saving(model, half)
     with atomic_dir(directory) as tmp:
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
