@@ -19,7 +19,7 @@ tab_classes, tab_samples, tab_performance = st.tabs(["Class imbalance", "Samples
 with tab_classes:
     if stats:
         page.distribution_section(choice, stats)
-        split = st.selectbox("Table and weights for split", list(stats), key="dataset.table_split")
+        split = st.columns(3)[0].selectbox("Table and weights for split", list(stats), key="dataset.table_split")
         page.imbalance_table(choice, stats, split)
         page.presence_and_weights(choice, stats, split)
     else:

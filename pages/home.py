@@ -14,6 +14,7 @@ page.first_prediction_button(choice)
 intro, loaded = st.columns([3, 2], gap="large")
 with intro:
     page.show_intro()
+    page.show_sample(choice)
 with loaded:
     page.show_dataset(choice)
     page.show_model(choice)

@@ -46,7 +46,7 @@ def show_model(choice: SidebarChoice) -> None:
     st.markdown("#### Model")
     model = choice.model_choice
     if not model.is_set:
-        st.info("No checkpoint chosen: pick one in the sidebar.")
+        st.info("No checkpoint chosen: pick one in the sidebar, or train one on the Train page.")
         return
     with reported_errors("model"):
         meta = cache.checkpoint_meta(model.path)
@@ -61,12 +61,32 @@ def show_model(choice: SidebarChoice) -> None:
     st.caption(f"Device: {choice.device}")
 
 
+def _first_split(ds) -> str:
+    return "test" if "test" in ds.splits() else ds.splits()[-1]
+
+
+def show_sample(choice: SidebarChoice) -> None:
+    """The sample the first prediction will use, with its ground truth: what the data looks like."""
+    from segdash.viz.overlay import overlay_mask, side_by_side
+
+    ds = choice.dataset
+    if ds is None:
+        return
+    with reported_errors("sample"):
+        split = _first_split(ds)
+        sample_id = cache.showcase_sample(ds, cache.dataset_key(choice.dataset_choice), split)
+        image, mask, _ = ds.load(split, sample_id)
+        pictures = [image] if mask is None else [image, overlay_mask(image, mask, ds.colors, 0.55, ignore_index=ds.ignore_index)]
+        st.image(side_by_side(pictures), caption=f"{split}/{sample_id}" + ("" if mask is None else ": image and ground truth"),
+                 width="stretch")
+
+
 def first_prediction_button(choice: SidebarChoice) -> None:
     """One click: Predict on a test sample that shows every class."""
     ds = choice.dataset
     if ds is None or not choice.model_choice.is_set:
         return
-    split = "test" if "test" in ds.splits() else ds.splits()[-1]
+    split = _first_split(ds)
     if st.button("Predict a test image now", type="primary", icon=":material/play_arrow:", key="home.first"):
         with reported_errors("first prediction"):
             sample_id = cache.showcase_sample(ds, cache.dataset_key(choice.dataset_choice), split)

@@ -150,5 +150,23 @@ def current() -> SidebarChoice:
     where Streamlit's ``pages/`` folder handling runs the page file directly, or
     AppTest) still has it. Same keys on every page: the choice survives page switches.
     """
+    _use_app_navigation()
     st.set_page_config(page_title="segdash", page_icon=":material/layers:", layout="wide")
     return render()
+
+
+def _use_app_navigation() -> None:
+    """Make sure ``app.py``'s ``st.navigation`` drives the app, even on a deep link.
+
+    Streamlit treats a ``pages/`` folder as a legacy multipage app until the first
+    ``st.navigation`` call of the server process; a fresh server whose first visit
+    is ``/dataset`` would run that page file alone, with a file-name page list.
+    Switching the legacy mode off (what ``st.navigation`` itself does) and rerunning
+    runs ``app.py`` on the same page. Once per session at most.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and not st.session_state.get("_sd.navigation_fixed"):
+        st.session_state["_sd.navigation_fixed"] = True
+        PagesManager.uses_pages_directory = False
+        st.rerun()
