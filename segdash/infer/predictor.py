@@ -10,7 +10,7 @@ What happens to an image, in order:
    luminance, RGBA -> RGB by dropping alpha), each with a note in ``Prediction.notes``;
 2. pixels are normalised with the checkpoint's ``Normalization``;
 3. when the checkpoint fixes ``input_size`` the image is resized to it and the logits
-   resized back; otherwise images larger than ``tile_size`` run as overlapping
+   resized back; otherwise images above ``tile_size**2`` pixels run as overlapping
    windows whose logits are blended with weights that fall off towards each window's
    edge (seed 000: a window loses context at its border, so borders count least and
    windows are as large as memory allows); smaller images are padded to the
@@ -70,8 +70,8 @@ class Prediction:
 class Predictor:
     """A model plus its checkpoint metadata, ready to label images.
 
-    ``tile_size``: images whose height or width exceeds it run as overlapping windows of
-    that size (``tile_overlap`` of a window shared with its neighbour); ``batch_size``:
+    ``tile_size``: images with more than ``tile_size**2`` pixels run as overlapping windows of
+    ``tile_size x tile_size`` (``tile_overlap`` of a window shared with its neighbour); ``batch_size``:
     how many images or windows go through the model at once; ``tta``: also run the
     horizontally flipped image (``flips="hv"`` adds the vertical flip) and average.
     ``backend``: ``"auto"`` (ONNX Runtime on CPU when exact, else PyTorch), ``"torch"`` or ``"onnx"``.
@@ -263,7 +263,7 @@ class Predictor:
             if logits.shape[-2:] != (height, width):
                 logits = F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False)
             return logits
-        if height > self.tile_size or width > self.tile_size:
+        if height * width > self.tile_size**2:
             _note(notes, f"large image run as overlapping {self.tile_size}x{self.tile_size} windows, logits blended")
             return self._tiled(x)
         return self._padded(x)
