@@ -1,7 +1,7 @@
 """Training data: samples decoded and resized once, kept in memory, batched by a DataLoader.
 
 Small datasets (everything that fits in ``cache_mb``) are read once at the start:
-each image is resized to ``img_size x img_size`` (antialiased bilinear) and each
+each image is resized to ``img_size x img_size`` (bilinear, as the predictor does) and each
 mask with nearest neighbour, and stored in its source dtype (uint8 images stay
 uint8: four times smaller than float). Per step, only augmentation runs on the
 CPU; normalisation happens on the device, batched (``normalize_batch``).
@@ -29,13 +29,15 @@ Pair = tuple[torch.Tensor, torch.Tensor]
 def resize_pair(image: np.ndarray, mask: np.ndarray | None, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """HxWxC image (uint8/float32) and HxW mask -> (C,S,S) tensor of the same dtype, (S,S) int64 mask.
 
-    Bilinear with antialiasing for the image, nearest neighbour for the mask
-    (torchvision picks it for ``tv_tensors.Mask``).
+    Bilinear for the image, exactly as ``segdash.infer.predictor`` resizes to a checkpoint's
+    ``input_size`` (no antialiasing, corners not aligned): a model sees the same pixels in
+    training and in prediction. Nearest neighbour for the mask (torchvision's choice for
+    ``tv_tensors.Mask``).
     """
     image_t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
     if image_t.dtype not in (torch.uint8, torch.float32):
         image_t = image_t.float()
-    image_t = v2.functional.resize(tv_tensors.Image(image_t), [size, size], antialias=True).as_subclass(torch.Tensor)
+    image_t = v2.functional.resize(tv_tensors.Image(image_t), [size, size], antialias=False).as_subclass(torch.Tensor)
     if mask is None:
         return image_t, None
     mask_t = v2.functional.resize(tv_tensors.Mask(torch.from_numpy(np.asarray(mask, np.int64))), [size, size])

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Regenerate the checkpoints shipped in weights/ (see weights/README.md for the figures).
+#
+#   bash weights/train_all.sh            # all of them, one after the other
+#   bash weights/train_all.sh brain      # only one: brain | deeplab | street | ship
+#
+# Runs go to runs/weights-* (git-ignored); the "ship" step copies the chosen
+# checkpoints into weights/ in half precision and scores them on the test split.
+# One thread per run: on a busy or 2-core machine that is faster than two.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python}
+RUNS=${RUNS:-runs}
+what=${1:-all}
+
+if [[ $what == all || $what == brain ]]; then
+  # Unet + offline-ImageNet EfficientNet-Lite0, native 192 px, augmented, 40 epochs (early stopping 10).
+  nice $PY -m segdash train brain-mri --preset full --seed 0 --threads 1 --keep-checkpoints 0 \
+    --out "$RUNS/weights-brain-unet"
+fi
+if [[ $what == all || $what == deeplab ]]; then
+  nice $PY -m segdash train brain-mri --preset full --arch DeepLabV3Plus --epochs 25 --seed 0 --threads 1 \
+    --keep-checkpoints 1 --out "$RUNS/weights-brain-deeplab"
+fi
+if [[ $what == all || $what == street ]]; then
+  # Plain cross-entropy on purpose: the rare classes stay low, which is the story this model tells.
+  nice $PY -m segdash train street-synth --img-size 192 --epochs 20 --batch-size 8 --loss ce --seed 0 --threads 1 \
+    --keep-checkpoints 1 --out "$RUNS/weights-street-unet"
+fi
+if [[ $what == all || $what == ship ]]; then
+  $PY weights/ship.py --runs "$RUNS"
+fi
