@@ -14,12 +14,12 @@ RUNS=${RUNS:-runs}
 what=${1:-all}
 
 if [[ $what == all || $what == brain ]]; then
-  # Unet + offline-ImageNet EfficientNet-Lite0, native 192 px, augmented, 40 epochs (early stopping 10).
+  # Unet + offline-ImageNet EfficientNet-Lite0, native 192 px, 20 epochs (the "full" preset).
   nice $PY -m segdash train brain-mri --preset full --seed 0 --threads 1 --keep-checkpoints 0 \
     --out "$RUNS/weights-brain-unet"
 fi
 if [[ $what == all || $what == deeplab ]]; then
-  nice $PY -m segdash train brain-mri --preset full --arch DeepLabV3Plus --epochs 25 --seed 0 --threads 1 \
+  nice $PY -m segdash train brain-mri --preset full --arch DeepLabV3Plus --epochs 15 --seed 0 --threads 1 \
     --keep-checkpoints 1 --out "$RUNS/weights-brain-deeplab"
 fi
 if [[ $what == all || $what == street ]]; then

@@ -49,7 +49,7 @@ def register(subparsers) -> None:
     g.add_argument("--pretrained", nargs="?", const="offline", choices=["offline", "imagenet", "none"],
                    help="ImageNet encoder weights: offline (shipped in a package; EfficientNet-Lite0 only), "
                         "imagenet (download), none (random init). Default: offline for the quick preset")
-    g.add_argument("--freeze-encoder", action="store_true", default=None, help="train the decoder only")
+    g.add_argument("--freeze-encoder", action=argparse.BooleanOptionalAction, default=None, help="train the decoder only")
     g = p.add_argument_group("optimisation")
     g.add_argument("--epochs", type=int)
     g.add_argument("--batch-size", type=int, help="images per step (per process under torchrun)")
@@ -59,9 +59,9 @@ def register(subparsers) -> None:
     g.add_argument("--img-size", type=int, help="train on SxS resized images (multiple of 32)")
     g.add_argument("--loss", choices=LOSSES)
     g.add_argument("--class-weights", choices=CLASS_WEIGHTS, help="weight the cross-entropy by class frequency")
-    g.add_argument("--augment", action="store_true", default=None,
+    g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="flips, small affine scale/rotate, brightness/contrast, blur (same geometry for the mask)")
-    g.add_argument("--augment-orientation", action="store_true", default=None,
+    g.add_argument("--augment-orientation", action=argparse.BooleanOptionalAction, default=None,
                    help="with --augment: also vertical flips and 90-degree turns (no natural up/down)")
     g.add_argument("--patience", type=int, help="early stopping: epochs without val Dice gain (0: off)")
     g.add_argument("--max-minutes", type=float, help="stop after this much training time (validates and saves first)")
