@@ -33,8 +33,10 @@ A run is a folder (``runs/<name>/`` by default; ``$SEGDASH_RUNS`` moves the root
     epoch           epochs completed; epochs: total planned
     step            optimizer steps done; steps_per_epoch
     best            {"epoch", "val_mean_dice", "path"} or null
+    phase           while running: "loading data" | "training" | "validating" | "saving"; null at the end
     classes, colors class names and RGB colours of the dataset
-    device, world_size, train_images, val_images, seconds (training time so far)
+    device, world_size, train_images, val_images, seconds (training time so far, over resumes)
+    in_memory, workers, precision, class_weights (list or null), normalization ({"mean","std","scale"})
     resumed_from    the checkpoint a resumed run continued from, else null
 
 ``metrics.jsonl`` lines::

@@ -43,7 +43,7 @@ from segdash.train.rundir import (
 )
 
 RUNS_ENV = "SEGDASH_RUNS"
-#: A run that says "starting" but whose process is gone after this long failed to start.
+#: Statuses that mean "the process should be alive".
 _ACTIVE = ("starting", "running")
 
 
@@ -249,17 +249,18 @@ def list_runs(root: str | Path | None = None) -> list[RunState]:
 
 
 def _is_alive(info: dict[str, Any]) -> bool:
-    """True when the run's process still runs on this machine (zombies count as gone)."""
+    """True when the run's process still runs on this machine (a zombie counts as gone)."""
     pid = info.get("pid")
     if not pid or (info.get("host") and info.get("host") != socket.gethostname()):
         return False
-    status_file = Path(f"/proc/{int(pid)}/status")
-    if status_file.parent.parent.is_dir() and Path("/proc/self").exists():
+    proc = Path("/proc")
+    if (proc / "self" / "status").exists():  # Linux: also tells a zombie (exited, not yet reaped) apart
         try:
-            fields = dict(line.split(":", 1) for line in status_file.read_text().splitlines() if ":" in line)
+            text = (proc / str(int(pid)) / "status").read_text()
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             return False
-        return not fields.get("State", "").strip().startswith(("Z", "X"))
+        state = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("State:")), "")
+        return not state.startswith(("Z", "X"))
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
