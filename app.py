@@ -10,6 +10,9 @@ Each page draws the shared sidebar (dataset, model, device) with
 
 import streamlit as st
 
+from segdash.ui.sidebar import mark_entry_ran
+
+mark_entry_ran()
 st.set_page_config(page_title="segdash", page_icon=":material/layers:", layout="wide")
 
 page = st.navigation(

@@ -16,12 +16,16 @@ entries = page.pick_checkpoints(choice)
 if not entries:
     st.stop()
 
-tab_samples, tab_metrics, tab_curves = st.tabs(["Side by side", "Per-class metrics", "Training curves"])
+tab_samples, tab_metrics, tab_curves = st.tabs(["Side by side", "Per-class metrics", "Training curves"],
+                                               key="compare.tab", on_change="rerun")
 with tab_samples:
     settings = widgets.overlay_controls(choice.dataset.classes)
     split, sample_ids = page.pick_samples(choice)
-    page.guarded(page.side_by_side, choice, entries, split, sample_ids, settings)
+    if tab_samples.open:
+        page.guarded(page.side_by_side, choice, entries, split, sample_ids, settings)
 with tab_metrics:
-    page.guarded(page.metrics_table, choice, entries, split)
+    if tab_metrics.open:
+        page.guarded(page.metrics_table, choice, entries, split)
 with tab_curves:
-    page.guarded(page.curves_section, entries)
+    if tab_curves.open:
+        page.guarded(page.curves_section, entries)

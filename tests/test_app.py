@@ -175,12 +175,30 @@ def test_evaluate_shows_scores_table_and_confusion(app):
     expected = "n/a" if not np.isfinite(evaluation.scores.mean_iou) else f"{evaluation.scores.mean_iou:.3f}"
     assert metrics["Mean IoU"] == expected
     assert "left out of the means" in texts(app)
-    assert app.get("plotly_chart")  # the confusion heatmap and the IoU bars
-    assert app.selectbox(key="evaluate.gt").value is not None
+    assert app.get("plotly_chart")  # the IoU bars
+    open_tab(app, "evaluate.tab", "Confusion matrix")
+    assert app.get("plotly_chart")  # the heatmap
+    assert (app.selectbox(key="evaluate.gt").value, app.selectbox(key="evaluate.pred").value) == largest_off_diagonal(
+        evaluation.confusion)
+
+
+def largest_off_diagonal(cm: np.ndarray) -> tuple[int, int]:
+    off = cm.astype(float).copy()
+    np.fill_diagonal(off, -1)
+    return tuple(int(i) for i in np.unravel_index(np.argmax(off), off.shape))
+
+
+def open_tab(app: AppTest, key: str, label: str) -> AppTest:
+    """Switch a lazy tab group (``st.tabs(..., key=key, on_change="rerun")``) as a click would."""
+    app.session_state[key] = label
+    app.run()
+    assert_clean(app)
+    return app
 
 
 def test_evaluate_confusion_pair_lists_samples(app):
     run_evaluation(app)
+    open_tab(app, "evaluate.tab", "Confusion matrix")
     app.selectbox(key="evaluate.gt").set_value(2)
     app.selectbox(key="evaluate.pred").set_value(3).run()
     assert_clean(app)
@@ -199,6 +217,7 @@ def test_evaluate_result_survives_page_switches(app):
 
 def test_worst_samples_open_in_predict(app):
     run_evaluation(app)
+    open_tab(app, "evaluate.tab", "Per image")
     app.button(key="evaluate.open_ranked").click().run()
     assert_clean(app)
     assert app.title[0].value == "Predict"
@@ -217,9 +236,10 @@ def test_dataset_page_shows_imbalance_and_samples(app):
     table = app.dataframe[0].value
     expected = class_statistics(open_dataset("brain-mri"), "train")
     np.testing.assert_array_equal(table["pixels"].to_numpy(), expected.pixels)
-    assert len(app.image) == 8  # one page of samples with their ground truth
     app.segmented_control(key="dataset.scale").set_value("log").run()
     assert_clean(app)
+    open_tab(app, "dataset.tab", "Samples")
+    assert len(app.image) == 8  # one page of samples with their ground truth
 
 
 # --- Train ------------------------------------------------------------------------------------
@@ -259,6 +279,7 @@ def test_compare_two_checkpoints(app):
     assert len(app.multiselect(key="compare.models").value) == 2
     assert len(app.image) == 3 * 4  # three samples: truth, A, B, difference
     assert "fixed" in texts(app)
+    open_tab(app, "compare.tab", "Per-class metrics")
     table = app.dataframe[0].value
     assert {"iou A", "iou B", "Δ iou"} <= set(table.columns)
     np.testing.assert_allclose(table["Δ iou"], table["iou B"] - table["iou A"], equal_nan=True)

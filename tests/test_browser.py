@@ -260,6 +260,7 @@ def test_compare_two_checkpoints(page, server):
 
 def test_dataset_page(page, server):
     open_page(page, server, "dataset", "Dataset")
+    page.locator('[data-testid="stDataFrame"] canvas').first.wait_for()  # the per-class table
     wait_charts(page, 3)  # pixel distribution, image presence, class weights
     screenshot(page, "dataset")
     page.get_by_role("tab", name="Samples").click()

@@ -355,18 +355,23 @@ def show_results(choice: SidebarChoice, evaluation, split: str) -> None:
 
     ds = choice.dataset
     show_summary(evaluation)
-    tab_table, tab_cm, tab_images, tab_dist = st.tabs(["Per class", "Confusion matrix", "Per image", "Distances"])
+    tabs = st.tabs(["Per class", "Confusion matrix", "Per image", "Distances"], key="evaluate.tab", on_change="rerun")
+    tab_table, tab_cm, tab_images, tab_dist = tabs
     with tab_table:
-        per_class_table(evaluation, choice.dataset_choice.label, split)
-        st.plotly_chart(per_class_bar_figure(score_frame(evaluation.scores), "iou", colors=ds.colors),
-                        width="stretch", key="evaluate.iou_bars")  # fmt: skip
+        if tab_table.open:
+            per_class_table(evaluation, choice.dataset_choice.label, split)
+            st.plotly_chart(per_class_bar_figure(score_frame(evaluation.scores), "iou", colors=ds.colors),
+                            width="stretch", key="evaluate.iou_bars")  # fmt: skip
     with tab_cm:
-        gt, pred = confusion_section(evaluation, ds.classes)
-        confused_samples(choice, evaluation, split, gt, pred)
+        if tab_cm.open:
+            gt, pred = confusion_section(evaluation, ds.classes)
+            confused_samples(choice, evaluation, split, gt, pred)
     with tab_images:
-        ranking_section(evaluation, split)
+        if tab_images.open:
+            ranking_section(evaluation, split)
     with tab_dist:
-        distances_section(evaluation, ds.classes, ds.colors)
+        if tab_dist.open:
+            distances_section(evaluation, ds.classes, ds.colors)
 
 
 def run_or_show(choice: SidebarChoice) -> None:

@@ -155,6 +155,16 @@ def current() -> SidebarChoice:
     return render()
 
 
+#: Set by ``app.py`` (``mark_entry_ran``) the first time it runs in this server process.
+_ENTRY_RAN = False
+
+
+def mark_entry_ran() -> None:
+    """Called by ``app.py`` before ``st.navigation``: the entry script has run in this process."""
+    global _ENTRY_RAN
+    _ENTRY_RAN = True
+
+
 def _use_app_navigation() -> None:
     """Make sure ``app.py``'s ``st.navigation`` drives the app, even on a deep link.
 
@@ -162,11 +172,11 @@ def _use_app_navigation() -> None:
     ``st.navigation`` call of the server process; a fresh server whose first visit
     is ``/dataset`` would run that page file alone, with a file-name page list.
     Switching the legacy mode off (what ``st.navigation`` itself does) and rerunning
-    runs ``app.py`` on the same page. Once per session at most.
+    runs ``app.py`` on the same page. Only before ``app.py`` has ever run: after
+    that the server is in ``st.navigation`` mode for good.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory and not st.session_state.get("_sd.navigation_fixed"):
-        st.session_state["_sd.navigation_fixed"] = True
+    if PagesManager.uses_pages_directory and not _ENTRY_RAN:
         PagesManager.uses_pages_directory = False
         st.rerun()
