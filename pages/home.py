@@ -5,16 +5,20 @@ import streamlit as st
 from segdash.ui import home_page as page
 from segdash.ui import sidebar
 
-choice = sidebar.current()
-
 st.title("segdash")
 st.caption("Show, judge and compare semantic-segmentation models")
-page.first_prediction_button(choice)
-
+first_prediction = st.container()
 intro, loaded = st.columns([3, 2], gap="large")
 with intro:
-    page.show_intro()
+    page.show_intro()  # drawn before the sidebar, which loads torch: the page answers at once
+
+choice = sidebar.current()
+with first_prediction:
+    page.first_prediction_button(choice)
+with intro:
     page.show_sample(choice)
 with loaded:
     page.show_dataset(choice)
     page.show_model(choice)
+
+page.warm_up(choice)  # the chosen model, loaded while the user reads: the first prediction is then quick

@@ -92,3 +92,13 @@ def first_prediction_button(choice: SidebarChoice) -> None:
             sample_id = cache.showcase_sample(ds, cache.dataset_key(choice.dataset_choice), split)
             state.request_prediction(split, [sample_id], reason="a test image showing every class")
             st.switch_page("pages/predict.py")
+
+
+def warm_up(choice: SidebarChoice) -> None:
+    """Load the chosen model into the cache at the end of the Home run (its content is already shown)."""
+    if not choice.model_choice.is_set:
+        return
+    try:
+        cache.predictor(choice.model_choice)
+    except Exception:  # the Model section above already says what is wrong with it
+        pass
