@@ -39,10 +39,7 @@ def pick_checkpoints(choice: SidebarChoice) -> list[cache.CatalogEntry]:
     key = "compare.models"
     kept = [p for p in st.session_state.get(key, []) if p in by_path]
     if len(kept) < 2:
-        current = choice.model_choice.path
-        others = [e.path for e in catalog if e.path != current]
-        kept = ([current] if current in by_path else []) + others
-        kept = kept[:2]
+        kept = default_pair(catalog, choice.model_choice.path)
     st.session_state[key] = kept
     chosen = st.multiselect("Checkpoints (the first one is the reference A)", list(by_path), key=key,
                             format_func=lambda p: by_path[p].label, max_selections=4)  # fmt: skip
@@ -50,6 +47,19 @@ def pick_checkpoints(choice: SidebarChoice) -> list[cache.CatalogEntry]:
         st.warning("Pick at least two checkpoints.")
         return []
     return [by_path[p] for p in chosen]
+
+
+def default_pair(catalog: list[cache.CatalogEntry], current: str) -> list[str]:
+    """An earlier epoch of the chosen model as A and the chosen model as B (what training fixed);
+    else the chosen model and the next checkpoint."""
+    by_path = {e.path: e for e in catalog}
+    chosen = by_path.get(current) or catalog[0]
+    model = chosen.label.split(" — ")[-1]
+    earlier = [e.path for e in catalog if e.path != chosen.path and e.label.split(" — ")[-1] == model
+               and "epoch" in Path(e.path).name]  # fmt: skip
+    if earlier:
+        return [earlier[0], chosen.path]
+    return [chosen.path, next(e.path for e in catalog if e.path != chosen.path)]
 
 
 def pick_samples(choice: SidebarChoice) -> tuple[str, list[str]]:
@@ -151,24 +161,28 @@ def _style_deltas(table: pd.DataFrame):
 
 
 def run_dir_of(checkpoint: str | Path) -> Path | None:
-    """The training run a checkpoint belongs to (the nearest parent holding metrics.jsonl)."""
+    """Where a checkpoint's training curves are: the nearest folder holding metrics.jsonl.
+
+    A run's ``checkpoints/epoch_K`` finds its run folder; a shipped checkpoint may carry
+    its run's ``metrics.jsonl`` in its own folder.
+    """
     path = Path(checkpoint)
-    for parent in list(path.parents)[:3]:
-        if (parent / "metrics.jsonl").is_file():
-            return parent
+    for folder in [path, *list(path.parents)[:3]]:
+        if (folder / "metrics.jsonl").is_file():
+            return folder
     return None
 
 
 def curves_section(entries: list[cache.CatalogEntry]) -> None:
     """The validation curves of the runs these checkpoints come from, on one chart."""
-    from segdash.ui.train_page import epoch_frames
+    from segdash.train.runs import read_metrics
     from segdash.viz.figures import runs_comparison_figure
 
     runs = {}
     for entry in entries:
         run = run_dir_of(entry.path)
         if run is not None and run.name not in runs:
-            runs[run.name] = epoch_frames(run)[1]
+            runs[run.name] = pd.DataFrame(read_metrics(run)[1])
     if not runs:
         st.info("None of these checkpoints comes with its training run's curves (metrics.jsonl).")
         return

@@ -35,14 +35,6 @@ def all_runs():
     return list_runs(runs_root())
 
 
-def epoch_frames(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(steps, epochs) tables of a run's metrics.jsonl (see ``segdash.train.rundir``)."""
-    from segdash.train.runs import read_run
-
-    run = read_run(run_dir)
-    return run.steps, run.epochs
-
-
 def time_left(run) -> float | None:
     """Seconds to the planned end, from the training time so far and the share of steps done."""
     seconds = float(run.info.get("seconds") or 0.0)
