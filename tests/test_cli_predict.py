@@ -80,7 +80,7 @@ def test_no_overlay_and_tta(checkpoint, inputs, tmp_path):
     _, single = inputs
     out = tmp_path / "out"
     args = ["predict", "-c", str(checkpoint), str(single), "--out", str(out), "--no-overlay", "--tta"]
-    args += ["--device", "cpu"]
+    args += ["--device", "cpu", "--backend", "torch"]
     assert cli.main(args) == 0
     assert (out / "single.png").is_file() and not (out / "overlays").exists()
     summary = json.loads((out / "predictions.json").read_text())
@@ -98,7 +98,8 @@ def test_missing_input_is_a_one_line_error(checkpoint, tmp_path, capsys):
 def test_named_unreadable_file_fails_after_the_others(checkpoint, inputs, tmp_path, capsys):
     folder, single = inputs
     out = tmp_path / "out"
-    code = cli.main(["predict", "-c", str(checkpoint), str(folder / "broken.png"), str(single), "--out", str(out)])
+    named = [str(folder / "broken.png"), str(single)]
+    code = cli.main(["predict", "-c", str(checkpoint), *named, "--out", str(out), "--backend", "torch"])
     assert code == 2
     assert "could not be read" in capsys.readouterr().err
     assert (out / "single.png").is_file()

@@ -18,8 +18,12 @@ What happens to an image, in order:
 4. optional flip test-time augmentation averages the softmax of the flipped runs.
 
 Backends: on CPU the model runs through ONNX Runtime when its exported graph agrees
-with PyTorch (checked at construction; about 2x faster than eager PyTorch at batch 1
-on a 2-core CPU), else through PyTorch. On CUDA: PyTorch with fp16 autocast and
+with PyTorch (checked at construction at two shapes other than the traced one; the
+export is cached in ``$SEGDASH_CACHE/onnx``), else through PyTorch (PSPNet and UPerNet,
+whose adaptive pooling does not export with dynamic sizes). At batch 1, 256x256 on a
+2-core AMD EPYC, ONNX Runtime ran Unet-lite0 about 2x and Unet-resnet34 about 1.5-2x
+faster than eager fp32 PyTorch with identical labels; channels_last and TorchScript
+freezing did not pay on this CPU. On CUDA: PyTorch with fp16 autocast and
 channels_last. Always under ``torch.inference_mode``.
 """
 
