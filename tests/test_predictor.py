@@ -11,7 +11,7 @@ from torch import nn
 from segdash.data.base import Normalization
 from segdash.errors import SegdashError
 from segdash.infer.predictor import Predictor, _blend_weight, _window_starts
-from segdash.models import CheckpointMeta, create_model, save_checkpoint
+from segdash.models import ARCHITECTURES, CheckpointMeta, create_model, save_checkpoint
 
 K = 4
 
@@ -210,3 +210,12 @@ def test_pspnet_cannot_export_so_torch_runs_and_the_failure_is_remembered(tmp_pa
     second = Predictor(model, meta_for(3, arch="PSPNet"), device="cpu", onnx_cache=tmp_path)
     assert second.notes == first.notes
     assert second.predict(rgb_image(40, 48)).labels.shape == (40, 48)
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_every_architecture_predicts_odd_sizes(arch):
+    """Padding follows each model's stride (32, 16 for DeepLabV3+, 8 for PSPNet/DeepLabV3)."""
+    model = create_model(arch, "mobilenet_v2", in_channels=3, num_classes=3)
+    meta = meta_for(3, arch=arch, classes=["a", "b", "c"], colors=[(0, 0, 0)] * 3)
+    prediction = Predictor(model, meta, device="cpu", backend="torch").predict(rgb_image(45, 67))
+    assert prediction.labels.shape == (45, 67) and prediction.probs.shape == (3, 45, 67)
