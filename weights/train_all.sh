@@ -19,12 +19,13 @@ if [[ $what == all || $what == brain ]]; then
     --out "$RUNS/weights-brain-unet"
 fi
 if [[ $what == all || $what == deeplab ]]; then
-  nice $PY -m segdash train brain-mri --preset full --arch DeepLabV3Plus --epochs 15 --seed 0 --threads 1 \
+  # Another decoder for comparing models: the quick preset's settings at 192 px, 10 epochs.
+  nice $PY -m segdash train brain-mri --arch DeepLabV3Plus --img-size 192 --epochs 10 --seed 0 --threads 1 \
     --keep-checkpoints 1 --out "$RUNS/weights-brain-deeplab"
 fi
 if [[ $what == all || $what == street ]]; then
   # Plain cross-entropy on purpose: the rare classes stay low, which is the story this model tells.
-  nice $PY -m segdash train street-synth --img-size 192 --epochs 20 --batch-size 8 --loss ce --seed 0 --threads 1 \
+  nice $PY -m segdash train street-synth --img-size 192 --epochs 12 --loss ce --seed 0 --threads 1 \
     --keep-checkpoints 1 --out "$RUNS/weights-street-unet"
 fi
 if [[ $what == all || $what == ship ]]; then
