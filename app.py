@@ -4,15 +4,15 @@
 
 Opens on the built-in ``brain-mri`` dataset with the shipped weights; no set-up,
 no network. The pages live in ``pages/``; their logic lives in ``segdash/ui``.
-Each page draws the shared sidebar (dataset, model, device) with
-``segdash.ui.sidebar.current()``.
+The sidebar (dataset, model, device) is drawn here, so its widgets are shared by
+every page; pages read the choice with ``segdash.ui.sidebar.current()``.
 """
 
 import streamlit as st
 
-from segdash.ui.sidebar import mark_entry_ran
+from segdash.ui import sidebar
 
-mark_entry_ran()
+sidebar.mark_entry_ran()
 st.set_page_config(page_title="segdash", page_icon=":material/layers:", layout="wide")
 
 page = st.navigation(
@@ -25,4 +25,5 @@ page = st.navigation(
         st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     ]
 )
+sidebar.remember(sidebar.render())  # dataset, model, device: drawn here so every page shares them
 page.run()

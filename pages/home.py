@@ -10,7 +10,7 @@ st.caption("Show, judge and compare semantic-segmentation models")
 first_prediction = st.container()
 intro, loaded = st.columns([3, 2], gap="large")
 with intro:
-    page.show_intro()  # drawn before the sidebar, which loads torch: the page answers at once
+    page.show_intro()
 
 choice = sidebar.current()
 with first_prediction:

@@ -21,4 +21,4 @@ with runs:
 
 if run_dir is not None:
     st.divider()
-    page.show_run(run_dir)
+    page.show_run(run_dir, choice.dataset_choice)

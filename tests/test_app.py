@@ -31,6 +31,26 @@ def weights_dir(tmp_path_factory) -> Path:
     return save_random_checkpoints(tmp_path_factory.mktemp("weights"))
 
 
+@pytest.fixture(autouse=True)
+def _navigation_mode(monkeypatch):
+    """Run every AppTest run through app.py's ``st.navigation``, as the server does.
+
+    A real server treats the ``pages/`` folder as a legacy multipage app only until
+    ``st.navigation`` is first called in the process; AppTest resets that before every
+    run, and would then run a page file on its own, without the entry script and its
+    sidebar. Switching the legacy mode off after AppTest's reset matches the server.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import app_test
+
+    class ServerPagesManager(PagesManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(app_test, "PagesManager", ServerPagesManager)
+
+
 @pytest.fixture
 def app(weights_dir, tmp_path, monkeypatch) -> AppTest:
     """The app after its first run, on the Home page, with the test checkpoints and an empty runs folder."""
@@ -301,3 +321,57 @@ def test_choice_survives_page_switches(app, weights_dir):
     app.switch_page("pages/predict.py").run()
     assert_clean(app)
     assert app.sidebar.selectbox[1].value == other
+
+
+def test_switching_dataset_switches_model_and_pages(app, weights_dir):
+    app.sidebar.selectbox(key="sd.dataset").set_value("street-synth").run()
+    assert_clean(app)
+    assert any("13 classes" in c.value for c in app.sidebar.caption)
+    app.switch_page("pages/predict.py").run()
+    assert_clean(app)
+    assert any("Choose a checkpoint" in i.value for i in app.info)  # no test checkpoint fits street-synth
+    app.switch_page("pages/dataset.py").run()
+    assert_clean(app)
+    assert list(app.dataframe[0].value["class"])[:3] == ["unlabeled", "building", "fence"]
+    app.sidebar.selectbox(key="sd.dataset").set_value("brain-mri").run()
+    assert str(weights_dir) in app.sidebar.selectbox[1].value  # brain-mri's own choice came back
+
+
+def test_checkpoint_that_does_not_fit_is_a_message(app, tmp_path):
+    from segdash.models import CheckpointMeta, create_model, save_checkpoint
+    from segdash.data.base import Normalization
+
+    model = create_model("FPN", "mobilenet_v2", in_channels=3, num_classes=2)
+    meta = CheckpointMeta(arch="FPN", encoder="mobilenet_v2", classes=["cat", "dog"], colors=[(0, 0, 0), (255, 0, 0)],
+                          in_channels=3, normalization=Normalization.imagenet(), dataset="pets")  # fmt: skip
+    folder = save_checkpoint(model, meta, tmp_path / "pets")
+    app.sidebar.selectbox[1].set_value("Checkpoint folder…").run()
+    app.sidebar.text_input(key="sd.model.path").set_value(str(folder)).run()
+    assert not app.exception
+    assert any("differ from dataset" in e.value for e in app.error)
+    app.switch_page("pages/evaluate.py").run()
+    app.button(key="evaluate.run").click().run()
+    assert not app.exception
+    assert any("differ from dataset" in e.value for e in app.error)
+
+
+def test_folder_in_the_wrong_format_is_a_message(app, tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.png").write_bytes(png_bytes(np.zeros((8, 8), np.uint8)))
+    app.sidebar.selectbox[0].set_value("Folder on disk…").run()
+    app.sidebar.text_input(key="sd.dataset.path").set_value(str(tmp_path / "photos")).run()
+    app.sidebar.selectbox(key="sd.dataset.format").set_value("voc").run()
+    assert not app.exception
+    assert app.error
+    app.switch_page("pages/dataset.py").run()
+    assert not app.exception
+    assert any("does not open" in i.value for i in app.info)
+
+
+def test_huge_upload_is_downscaled_with_a_note(app):
+    open_upload(app)
+    wide = np.tile(np.linspace(0, 255, 2600, dtype=np.uint8), (96, 1))
+    app.file_uploader[0].set_value(("wide.png", png_bytes(wide), "image/png")).run()
+    assert_clean(app)
+    assert "downscaled to 2048x" in texts(app)
+    assert len(app.image) == 2

@@ -38,62 +38,59 @@ def _fits(entry: cache.CatalogEntry, dataset) -> bool:
 
 def _default_model(catalog: list[cache.CatalogEntry], dataset) -> str:
     """The first fitting checkpoint, preferring shipped ``best`` ones: a good first prediction."""
-    fitting = [e for e in catalog if _fits(e, dataset)] or catalog
-    if not fitting:
+    fitting = [e for e in catalog if _fits(e, dataset)]
+    if not fitting:  # none trained on this dataset: say so rather than pick one that cannot fit
         return state.CUSTOM_MODEL
     ranked = sorted(fitting, key=lambda e: (e.group != "shipped", "best" not in e.path.rsplit("/", 1)[-1]))
     return ranked[0].path
 
 
 def _on_dataset_change() -> None:
-    """A new dataset: forget the model so the next run picks one that fits it."""
-    st.session_state.pop(state.MODEL, None)
+    """A new dataset: a pending hand-over to Predict refers to the old one."""
     st.session_state.pop(state.PREDICT_REQUEST, None)
 
 
-def _dataset_section():
+def _dataset_section() -> tuple[state.DatasetChoice, object | None]:
+    """Built-in name, or folder + format + options; the dataset opened (None with a message when it fails)."""
     names = _dataset_names()
-    if st.session_state.get(state.DATASET) not in names:
-        st.session_state[state.DATASET] = names[0]
-    st.selectbox(
-        "Dataset",
-        names,
-        key=state.DATASET, persist_state="session",
-        on_change=_on_dataset_change,
+    name = st.selectbox(
+        "Dataset", names, index=0, key=state.DATASET, persist_state="session", on_change=_on_dataset_change,
         help="a built-in dataset (prepared from files inside installed packages) or a folder on disk",
-    )
-    if st.session_state[state.DATASET] == state.FOLDER:
-        from segdash.data.registry import FORMATS
-
-        st.text_input("Folder path", key=state.DATASET_PATH, persist_state="session", placeholder="/data/oxford-pets", on_change=_on_dataset_change)
-        formats = sorted(FORMATS) or ["folder"]
-        if st.session_state.get(state.DATASET_FORMAT) not in formats:
-            st.session_state[state.DATASET_FORMAT] = "folder" if "folder" in formats else formats[0]
-        st.selectbox(
-            "Format", formats, key=state.DATASET_FORMAT, persist_state="session", on_change=_on_dataset_change,
-            format_func=lambda f: f"{f} — {FORMATS[f][1]}" if f in FORMATS else f,
-        )
-        st.text_input("Options", key=state.DATASET_OPTIONS, persist_state="session", placeholder="label_map=cityscapes-19", on_change=_on_dataset_change,
-                      help="format options as KEY=VALUE, separated by commas")
+    )  # fmt: skip
     try:
-        choice = state.current_dataset_choice()
+        if name != state.FOLDER:
+            choice = state.DatasetChoice(name)
+        else:
+            from segdash.data.registry import FORMATS
+
+            path = st.text_input("Folder path", key=state.DATASET_PATH, persist_state="session",
+                                 placeholder="/data/oxford-pets", on_change=_on_dataset_change)  # fmt: skip
+            formats = sorted(FORMATS)
+            fmt = st.selectbox(
+                "Format", formats, index=formats.index("folder") if "folder" in formats else 0,
+                key=state.DATASET_FORMAT, persist_state="session", on_change=_on_dataset_change,
+                format_func=lambda f: f"{f} — {FORMATS[f][1]}",
+            )  # fmt: skip
+            options = st.text_input("Options", key=state.DATASET_OPTIONS, persist_state="session",
+                                    placeholder="label_map=cityscapes-19", on_change=_on_dataset_change,
+                                    help="format options as KEY=VALUE, separated by commas")  # fmt: skip
+            choice = state.DatasetChoice(path.strip(), fmt, state.parse_options(options))
         dataset = cache.dataset(choice)
     except Exception as exc:
         show_error(exc, "dataset")
-        return state.DatasetChoice(str(st.session_state.get(state.DATASET_PATH, ""))), None
+        return state.DatasetChoice(str(st.session_state.get(state.DATASET_PATH, "") or name)), None
     splits = ", ".join(f"{s} {len(dataset.ids(s))}" for s in dataset.splits())
     st.caption(f"{dataset.num_classes} classes · {dataset.in_channels} channel(s) · {splits}")
     return choice, dataset
 
 
-def _model_section(dataset) -> None:
+def _model_section(dataset_choice: state.DatasetChoice, dataset) -> str:
+    """The checkpoint picker (remembered per dataset); returns the chosen folder ('' when none)."""
     catalog = cache.model_catalog()
     by_path = {e.path: e for e in catalog}
     fitting = [e.path for e in catalog if _fits(e, dataset)]
     others = [e.path for e in catalog if e.path not in fitting]
     options = fitting + others + [state.CUSTOM_MODEL]
-    if st.session_state.get(state.MODEL) not in options:
-        st.session_state[state.MODEL] = _default_model(catalog, dataset)
 
     def label(path: str) -> str:
         if path == state.CUSTOM_MODEL:
@@ -102,57 +99,70 @@ def _model_section(dataset) -> None:
         note = "" if path in fitting else f" (trained on {entry.dataset or 'other classes'})"
         return f"{entry.label}{note}"
 
-    st.selectbox("Checkpoint", options, key=state.MODEL, persist_state="session", format_func=label,
-                 help="shipped in weights/, a training run's checkpoint (runs/), or any checkpoint folder")
-    if st.session_state[state.MODEL] == state.CUSTOM_MODEL:
-        st.text_input("Checkpoint folder", key=state.MODEL_PATH, persist_state="session", placeholder="runs/my-run/checkpoints/best")
-    choice = state.current_model_choice()
-    if choice.is_set and dataset is not None:
+    path = st.selectbox(
+        "Checkpoint", options, index=options.index(_default_model(catalog, dataset)),
+        key=state.model_key(dataset_choice), persist_state="session", format_func=label,
+        help="shipped in weights/, a training run's checkpoint (runs/), or any checkpoint folder",
+    )  # fmt: skip
+    if path == state.CUSTOM_MODEL:
+        path = st.text_input("Checkpoint folder", key=state.MODEL_PATH, persist_state="session",
+                             placeholder="runs/my-run/checkpoints/best").strip()  # fmt: skip
+    if path and dataset is not None:
         try:
             from segdash.models.checkpoint import check_compatible
 
-            check_compatible(cache.checkpoint_meta(choice.path), dataset)
+            check_compatible(cache.checkpoint_meta(path), dataset)
         except Exception as exc:
             show_error(exc, "model")
+    return path
 
 
-def _device_section() -> str:
+def _device_section() -> tuple[str, str]:
+    """The device picker and what it resolves to: ('auto', 'CPU (2 threads)')."""
     options = cache.device_options()
-    if st.session_state.get(state.DEVICE) not in options:
-        st.session_state[state.DEVICE] = "auto"
-    st.selectbox("Device", options, key=state.DEVICE, persist_state="session", help="auto: CUDA when a GPU is present, else CPU")
+    device = st.selectbox("Device", options, index=0, key=state.DEVICE, persist_state="session",
+                          help="auto: CUDA when a GPU is present, else CPU")  # fmt: skip
     try:
-        label = cache.device_label(st.session_state[state.DEVICE])
+        label = cache.device_label(device)
     except Exception as exc:
         show_error(exc, "device")
         label = "unavailable"
     st.caption(f"Running on **{label}**")
-    return label
+    return device, label
 
 
 def render() -> SidebarChoice:
     """Draw the sidebar and return the current choice."""
-    state.init_defaults()
     with st.sidebar:
         st.markdown("### Data")
         dataset_choice, dataset = _dataset_section()
         st.markdown("### Model")
-        _model_section(dataset)
-        device = _device_section()
-    return SidebarChoice(dataset_choice, state.current_model_choice(), dataset, device)
+        model_path = _model_section(dataset_choice, dataset)
+        device, device_label = _device_section()
+    return SidebarChoice(dataset_choice, state.ModelChoice(model_path, device), dataset, device_label)
 
 
 def current() -> SidebarChoice:
-    """Draw the sidebar and return the current choice; every page calls this first.
+    """The choice ``app.py`` drew in the sidebar in this run; every page calls this first.
 
-    The pages draw the sidebar themselves (rather than ``app.py`` before ``page.run()``)
-    so that a page reached without the entry script (a deep link on a fresh server,
-    where Streamlit's ``pages/`` folder handling runs the page file directly, or
-    AppTest) still has it. Same keys on every page: the choice survives page switches.
+    The sidebar lives in the entry script so that its widgets are the same widgets on
+    every page (widgets created in a page file are that page's own). On a deep link to
+    a fresh server the page file runs without the entry script once; ``_use_app_navigation``
+    reruns it through ``app.py``.
     """
     _use_app_navigation()
-    st.set_page_config(page_title="segdash", page_icon=":material/layers:", layout="wide")
-    return render()
+    choice = st.session_state.get(_CHOICE)
+    if choice is None:  # a page run without app.py (should not happen): still draw a sidebar
+        choice = render()
+    return choice
+
+
+def remember(choice: SidebarChoice) -> None:
+    """``app.py`` keeps this run's choice for the page it runs next."""
+    st.session_state[_CHOICE] = choice
+
+
+_CHOICE = "_sd.sidebar"
 
 
 #: Set by ``app.py`` (``mark_entry_ran``) the first time it runs in this server process.

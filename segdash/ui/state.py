@@ -22,7 +22,7 @@ DATASET_OPTIONS = "sd.dataset.options"  # "key=value, key=value"
 FOLDER = "Folder on disk…"
 
 # --- sidebar: model -----------------------------------------------------------------
-MODEL = "sd.model"  # a checkpoint folder (str), or CUSTOM_MODEL
+MODEL = "sd.model"  # + the dataset (model_key): a checkpoint folder (str), or CUSTOM_MODEL
 MODEL_PATH = "sd.model.path"
 CUSTOM_MODEL = "Checkpoint folder…"
 DEVICE = "sd.device"  # "auto", "cpu", "cuda", ...
@@ -37,17 +37,6 @@ OVERLAY_CLASSES = "sd.overlay.classes"  # + the class names: classes drawn
 PREDICT_REQUEST = "sd.predict.request"
 #: run directory the Train page follows.
 TRAIN_RUN = "sd.train.run"
-
-DEFAULTS: dict[str, object] = {
-    DATASET_PATH: "",
-    DATASET_FORMAT: "folder",
-    DATASET_OPTIONS: "",
-    MODEL_PATH: "",
-    DEVICE: "auto",
-    OVERLAY_ALPHA: 0.5,
-    OVERLAY_MODE: "fill",
-}
-
 
 def repo_root() -> Path:
     """The folder holding ``app.py``, ``weights/`` and ``runs/``."""
@@ -104,12 +93,6 @@ class PredictRequest:
     reason: str = ""
 
 
-def init_defaults() -> None:
-    """Fill missing keys with defaults (call once per run, before any widget)."""
-    for key, value in DEFAULTS.items():
-        st.session_state.setdefault(key, value)
-
-
 def parse_options(text: str) -> tuple[tuple[str, str], ...]:
     """``"label_map=cityscapes-19, classes=c.csv"`` -> ``(("label_map", "cityscapes-19"), ...)``."""
     from segdash.errors import SegdashError
@@ -125,24 +108,9 @@ def parse_options(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(options)
 
 
-def current_dataset_choice() -> DatasetChoice:
-    from segdash.data.registry import DEFAULT_DATASET
-
-    name = st.session_state.get(DATASET) or DEFAULT_DATASET
-    if name != FOLDER:
-        return DatasetChoice(name)
-    return DatasetChoice(
-        str(st.session_state.get(DATASET_PATH, "")).strip(),
-        st.session_state.get(DATASET_FORMAT) or "folder",
-        parse_options(str(st.session_state.get(DATASET_OPTIONS, ""))),
-    )
-
-
-def current_model_choice() -> ModelChoice:
-    choice = st.session_state.get(MODEL) or ""
-    if choice == CUSTOM_MODEL:
-        choice = str(st.session_state.get(MODEL_PATH, "")).strip()
-    return ModelChoice(str(choice), str(st.session_state.get(DEVICE) or "auto"))
+def model_key(dataset: DatasetChoice) -> str:
+    """Session key of the checkpoint picker: one per dataset, so each dataset remembers its model."""
+    return f"{MODEL}.{dataset.name}|{dataset.format or ''}"
 
 
 def request_prediction(split: str, sample_ids, reason: str = "") -> None:

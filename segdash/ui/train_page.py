@@ -144,11 +144,11 @@ def pick_run(runs) -> Path | None:
 
 
 # --- one run, live ----------------------------------------------------------------------------------
-def _use_checkpoint(path: str) -> None:
-    st.session_state[state.MODEL] = path
+def _use_checkpoint(path: str, dataset_choice: state.DatasetChoice) -> None:
+    st.session_state[state.model_key(dataset_choice)] = path
 
 
-def status_block(run) -> None:
+def status_block(run, dataset_choice: state.DatasetChoice) -> None:
     """State, progress, time left, best score; Stop / Resume / use-checkpoint buttons."""
     from segdash.train.runs import request_stop
 
@@ -173,7 +173,7 @@ def status_block(run) -> None:
     if run.state not in ACTIVE and run.best_checkpoint is not None:
         cols = st.columns([1, 1, 3])
         cols[0].button("Use its best checkpoint", icon=":material/check:", key=f"train.use.{run.name}",
-                       on_click=_use_checkpoint, args=(str(run.best_checkpoint),),
+                       on_click=_use_checkpoint, args=(str(run.best_checkpoint), dataset_choice),
                        help="select it in the sidebar's model picker")  # fmt: skip
         if run.state in ("stopped", "died"):
             cols[1].button("Resume", icon=":material/replay:", key=f"train.resume.{run.name}",
@@ -225,7 +225,7 @@ def previews(run) -> None:
              "ground truth, then the model's prediction", width="stretch")  # fmt: skip
 
 
-def run_panel(run_dir: Path) -> None:
+def run_panel(run_dir: Path, dataset_choice: state.DatasetChoice):
     """Everything about one run; re-drawn every few seconds while it runs."""
     from segdash.train.runs import read_run
 
@@ -236,7 +236,7 @@ def run_panel(run_dir: Path) -> None:
         return
     if "train.error" in st.session_state:
         st.error(st.session_state.pop("train.error"))
-    status_block(run)
+    status_block(run, dataset_choice)
     curves(run)
     previews(run)
     with st.expander("Log and configuration"):
@@ -246,16 +246,16 @@ def run_panel(run_dir: Path) -> None:
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
-def live_panel(run_dir: str) -> None:
+def live_panel(run_dir: str, dataset_choice: state.DatasetChoice) -> None:
     """``run_panel`` on a timer; once the run has ended, one full rerun (its checkpoints join the model picker)."""
     from segdash.train.runs import read_run
 
     if read_run(run_dir).state not in ACTIVE:
         st.rerun()
-    run_panel(Path(run_dir))
+    run_panel(Path(run_dir), dataset_choice)
 
 
-def show_run(run_dir: Path) -> None:
+def show_run(run_dir: Path, dataset_choice: state.DatasetChoice) -> None:
     from segdash.train.runs import read_run
 
     try:
@@ -264,7 +264,7 @@ def show_run(run_dir: Path) -> None:
         show_error(exc)
         return
     if active:
-        live_panel(str(run_dir))
+        live_panel(str(run_dir), dataset_choice)
     else:
-        run_panel(run_dir)
+        run_panel(run_dir, dataset_choice)
 

@@ -55,9 +55,9 @@ def overlay_controls(classes: Sequence[str], container=None) -> OverlaySettings:
     """Opacity slider, fill/contour switch and per-class toggles; the values outlive page switches."""
     where = container or st
     cols = where.columns([2, 1.4, 4])
-    alpha = cols[0].slider("Opacity", 0.0, 1.0, step=0.05, key=state.OVERLAY_ALPHA, persist_state="session")
+    alpha = cols[0].slider("Opacity", 0.0, 1.0, 0.5, step=0.05, key=state.OVERLAY_ALPHA, persist_state="session")
     mode = cols[1].segmented_control(
-        "Draw", ["fill", "contour"], key=state.OVERLAY_MODE, format_func=str.capitalize, required=True,
+        "Draw", ["fill", "contour"], default="fill", key=state.OVERLAY_MODE, format_func=str.capitalize, required=True,
         persist_state="session",
     )
     shown = cols[2].pills(
