@@ -375,3 +375,33 @@ def test_huge_upload_is_downscaled_with_a_note(app):
     assert_clean(app)
     assert "downscaled to 2048x" in texts(app)
     assert len(app.image) == 2
+
+
+def test_background_job_reports_progress_and_cancels():
+    """The evaluation runner: progress from the worker, Cancel honoured between steps, partial result kept."""
+    import threading
+
+    from segdash.ui.jobs import CANCELLED, FINISHED, JobBoard
+
+    board = JobBoard()
+    step = threading.Event()
+
+    def work(job):
+        done = 0
+        for done in range(1, 101):
+            job.report(done, 100)
+            if done == 10:
+                step.set()
+            if job.should_stop():
+                break
+            threading.Event().wait(0.01)  # stand-in for one batch of work
+        return done
+
+    job = board.start("k", "counting", work)
+    assert step.wait(10)
+    assert job.is_running and job.total == 100 and 0 < job.fraction < 1
+    job.cancel()
+    assert job.wait(10)
+    assert job.status == CANCELLED and job.result < 100
+    assert board.start("k", "counting", lambda j: 42).status in ("running", FINISHED)  # a cancelled job starts again
+    assert board.get("k").wait(10) and board.get("k").result == 42

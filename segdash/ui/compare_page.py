@@ -66,10 +66,9 @@ def pick_samples(choice: SidebarChoice) -> tuple[str, list[str]]:
     """A split with masks and a few of its samples (random with a seed, reshuffled on demand)."""
     ds = choice.dataset
     splits = [s for s in ds.splits() if ds.has_masks(s)]
-    if st.session_state.get("compare.split") not in splits:
-        st.session_state["compare.split"] = "test" if "test" in splits else splits[-1]
     cols = st.columns([1, 2, 1], vertical_alignment="bottom")
-    split = cols[0].selectbox("Split", splits, key="compare.split", persist_state="session")
+    split = cols[0].selectbox("Split", splits, index=splits.index("test") if "test" in splits else len(splits) - 1,
+                              key="compare.split", persist_state="session")  # fmt: skip
     count = cols[1].slider("Samples shown", 1, MAX_SAMPLES, 3, key="compare.count", persist_state="session")
     if cols[2].button("Other samples", icon=":material/shuffle:") or "compare.seed" not in st.session_state:
         st.session_state["compare.seed"] = random.randrange(1 << 30)

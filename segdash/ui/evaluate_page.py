@@ -133,10 +133,9 @@ def controls(choice: SidebarChoice) -> tuple[str, int, bool, bool] | None:
     if not splits:
         st.warning("No split of this dataset has masks: nothing to evaluate against.")
         return None
-    if st.session_state.get("evaluate.split") not in splits:
-        st.session_state["evaluate.split"] = "test" if "test" in splits else splits[-1]
     cols = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
-    split = cols[0].selectbox("Split", splits, key="evaluate.split", persist_state="session")
+    split = cols[0].selectbox("Split", splits, index=splits.index("test") if "test" in splits else len(splits) - 1,
+                              key="evaluate.split", persist_state="session")  # fmt: skip
     total = len(ds.ids(split))
     options = [ALL_IMAGES] + [n for n in (8, 16, 32, 64, 128, 256) if n < total]
     limit = cols[1].selectbox("Images", options, key="evaluate.limit", persist_state="session",
