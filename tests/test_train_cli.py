@@ -17,12 +17,12 @@ from segdash.train.config import TrainConfig
 from segdash.train.runs import list_runs, read_run, request_stop, start_run
 
 TINY_ARGS = ["--preset", "smoke", "--img-size", "64", "--batch-size", "4", "--limit", "8", "--threads", "1",
-             "--pretrained", "none", "--keep-checkpoints", "0"]
+             "--pretrained", "none", "--keep-checkpoints", "1"]
 
 
 def tiny_config(**overrides) -> TrainConfig:
     return TrainConfig.from_preset("smoke", dataset="brain-mri", img_size=64, batch_size=4, limit=8, threads=1,
-                                   pretrained="none", keep_checkpoints=0, **overrides)
+                                   pretrained="none", keep_checkpoints=1, **overrides)
 
 
 def wait_for(predicate, timeout: float, what: str, run_dir: Path | None = None):
@@ -141,4 +141,4 @@ def test_torchrun_two_cpu_processes_train_one_run(tmp_path):
     assert state.epochs["epoch"].tolist() == [1, 2]
     assert state.info["val_images"] == 8
     assert run.stdout.count("epoch 1/2") == 1  # only rank 0 reports
-    assert assert_checkpoints_load(run_dir) == ["epoch_1", "epoch_2", "best"]
+    assert assert_checkpoints_load(run_dir) == ["epoch_2", "best"]  # --keep-checkpoints 1
