@@ -202,10 +202,10 @@ def _train(
     sampler = DistributedSampler(
         train_set, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=config.seed, drop_last=False
     )
-    # A last batch of one image breaks BatchNorm in training mode: drop the remainder when there is a full batch.
     workers = config.workers if config.workers is not None else default_workers(device, in_memory)
     loader_rng = torch.Generator()
     pin = device.type == "cuda"
+    # A last batch of one image can break BatchNorm in training mode: drop the remainder when a full batch exists.
     train_loader = DataLoader(
         train_set, batch_size=config.batch_size, sampler=sampler, num_workers=workers, pin_memory=pin,
         drop_last=len(sampler) > config.batch_size, generator=loader_rng,
