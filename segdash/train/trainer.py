@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Subset
+from tqdm import tqdm
 
 from segdash.errors import SegdashError
 from segdash.train import distributed as D
@@ -320,6 +321,8 @@ def _train(
         if config.freeze_encoder:
             raw_model.encoder.eval()  # frozen BatchNorm statistics too
         losses, interrupted = [], None
+        bar = tqdm(total=steps_per_epoch, initial=skip_steps, desc=f"epoch {epoch}/{config.epochs}", unit="step",
+                   file=sys.stderr, leave=False, disable=not (echo and info.is_main and sys.stderr.isatty()))
         for i, (images, masks) in enumerate(train_loader):
             if i < skip_steps:
                 continue
@@ -349,6 +352,8 @@ def _train(
                     "try a lower --lr, another --loss, or check the data for bad values"
                 )
             losses.append(loss_value)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
             if writer is not None and global_step % config.log_every == 0:
                 writer.log({"kind": "step", "step": global_step, "epoch": epoch, "train_loss": loss_value,
                             "lr": scheduler.get_last_lr()[0], "time": time.time()})
@@ -362,6 +367,7 @@ def _train(
                 interrupted = "time"
                 stop_reason = f"time limit ({config.max_minutes:g} min)"
                 break
+        bar.close()
         step_in_epoch = (i + 1) if losses else skip_steps
         skip_steps = 0
 
