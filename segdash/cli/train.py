@@ -20,7 +20,12 @@ RESUMABLE_OVERRIDES = ("epochs", "max_minutes", "device", "threads", "patience",
 
 
 def register(subparsers) -> None:
-    from segdash.train.config import CLASS_WEIGHTS, LOSSES, PRECISIONS, PRESET_SUMMARIES, SCHEDULES
+    from segdash.train.config import CLASS_WEIGHTS, LOSSES, PRECISIONS, PRESET_SUMMARIES, SCHEDULES, TrainConfig
+
+    quick = TrainConfig()
+
+    def default(field: str) -> str:
+        return f" (quick preset: {getattr(quick, field)})"
 
     p = subparsers.add_parser(
         "train",
@@ -31,7 +36,7 @@ def register(subparsers) -> None:
             "(highest val mean Dice). Create a file named STOP in it, or send SIGTERM, to stop cleanly."
         ),
         epilog="presets: " + "; ".join(f"{k}: {v}" for k, v in PRESET_SUMMARIES.items()),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("dataset", nargs="?", help="built-in dataset name or folder (with --format); default brain-mri")
     p.add_argument("--format", "-f", help="the folder's layout when DATASET is a path (see 'segdash datasets')")
@@ -51,13 +56,13 @@ def register(subparsers) -> None:
                         "imagenet (download), none (random init). Default: offline for the quick preset")
     g.add_argument("--freeze-encoder", action=argparse.BooleanOptionalAction, default=None, help="train the decoder only")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=int)
-    g.add_argument("--batch-size", type=int, help="images per step (per process under torchrun)")
-    g.add_argument("--lr", type=float, help="peak learning rate of AdamW")
-    g.add_argument("--weight-decay", type=float)
-    g.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule per step (cosine has a warm-up)")
-    g.add_argument("--img-size", type=int, help="train on SxS resized images (multiple of 32)")
-    g.add_argument("--loss", choices=LOSSES)
+    g.add_argument("--epochs", type=int, help="passes over the training split" + default("epochs"))
+    g.add_argument("--batch-size", type=int, help="images per step (per process under torchrun)" + default("batch_size"))
+    g.add_argument("--lr", type=float, help="peak learning rate of AdamW" + default("lr"))
+    g.add_argument("--weight-decay", type=float, help="AdamW weight decay" + default("weight_decay"))
+    g.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule per step (cosine has a warm-up)" + default("schedule"))
+    g.add_argument("--img-size", type=int, help="train on SxS resized images (multiple of 32)" + default("img_size"))
+    g.add_argument("--loss", choices=LOSSES, help="training loss" + default("loss"))
     g.add_argument("--class-weights", choices=CLASS_WEIGHTS, help="weight the cross-entropy by class frequency")
     g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="flips, small affine scale/rotate, brightness/contrast, blur (same geometry for the mask)")
@@ -65,13 +70,13 @@ def register(subparsers) -> None:
                    help="with --augment: also vertical flips and 90-degree turns (no natural up/down)")
     g.add_argument("--patience", type=int, help="early stopping: epochs without val Dice gain (0: off)")
     g.add_argument("--max-minutes", type=float, help="stop after this much training time (validates and saves first)")
-    g.add_argument("--seed", type=int)
+    g.add_argument("--seed", type=int, help="seed for weights init, shuffling and augmentation" + default("seed"))
     g = p.add_argument_group("machine")
     add_device_arg(g)
     g.add_argument("--precision", choices=PRECISIONS, help="auto: mixed precision on CUDA, fp32 on CPU")
     g.add_argument("--threads", type=int, help="CPU threads for the model (default: one per core)")
     g.add_argument("--workers", type=int, help="DataLoader worker processes (default: chosen for the device)")
-    g.add_argument("--cache", choices=["auto", "on", "off"], help="keep resized samples in memory")
+    g.add_argument("--cache", choices=["auto", "on", "off"], help="keep resized samples in memory (auto: when they fit in 2 GB)")
     g.add_argument("--keep-checkpoints", type=int, help="newest epoch checkpoints to keep (0: all)")
     g.add_argument("--log-every", type=int, help="write a step line every N steps")
     g.add_argument("--preview-images", type=int, help="val images whose predictions are saved each epoch")
