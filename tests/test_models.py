@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -149,6 +150,12 @@ def test_lite0_mapped_weights_classify_real_photos():
     assert {698, 442, 663} & set(top5[1][:2])  # palace / bell cote / monastery for the Chinese temple
 
 
-def test_no_network_modules_imported_for_random_build(no_network):
-    create_model("Segformer", "mit_b0", in_channels=3, num_classes=2)
-    assert "segdash.ui" not in sys.modules
+def test_model_build_imports_no_streamlit():
+    """Building a model pulls in neither segdash.ui nor streamlit (checked in a fresh interpreter)."""
+    code = (
+        "import sys; from segdash.models.registry import create_model; "
+        "create_model('Segformer', 'mit_b0', in_channels=3, num_classes=2); "
+        "print(sorted(m for m in sys.modules if m.startswith(('segdash.ui', 'streamlit'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
