@@ -9,8 +9,9 @@ condition in the page (a heading, a caption, loaded images, a chart's point coun
 never for a fixed time. Screenshots of every page go to ``$SEGDASH_SCREENSHOTS``
 (default ``test-artifacts/screenshots``).
 
-The app runs on the shipped checkpoints in ``weights/`` when at least two of them fit
-brain-mri, otherwise on two small random checkpoints saved by the test.
+The app runs on ``$SEGDASH_WEIGHTS`` when set, else on the shipped checkpoints in
+``weights/`` when at least two of them fit brain-mri, else on two small random
+checkpoints saved by the test.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def server(tmp_path_factory):
     env = dict(os.environ)
     env["SEGDASH_RUNS"] = str(tmp_path_factory.mktemp("runs"))
     env.setdefault("SEGDASH_CACHE", str(tmp_path_factory.getbasetemp() / "segdash-cache"))
-    if shipped_brain_checkpoints() < 2:
+    if not env.get("SEGDASH_WEIGHTS") and shipped_brain_checkpoints() < 2:
         env["SEGDASH_WEIGHTS"] = str(save_random_checkpoints(tmp_path_factory.mktemp("weights")))
     app = StreamlitServer(env)
     app.start()
@@ -155,6 +156,14 @@ def wait_images(page, count: int) -> None:
         """n => [...document.querySelectorAll('[data-testid="stImage"] img')]
                  .filter(img => img.complete && img.naturalWidth > 0).length >= n""",
         arg=count,
+    )
+
+
+def wait_all_images(page) -> None:
+    """Until the page shows at least one st.image and every one of them is loaded."""
+    page.wait_for_function(
+        """() => { const imgs = [...document.querySelectorAll('[data-testid="stImage"] img')];
+                   return imgs.length > 0 && imgs.every(img => img.complete && img.naturalWidth > 0); }"""
     )
 
 
@@ -204,7 +213,14 @@ def test_home_first_prediction_and_upload(page, server, tmp_path):
 
 def test_evaluation_and_confusion_click(page, server):
     open_page(page, server, "evaluate", "Evaluate")
-    page.get_by_text("Distance metrics").click()  # off: keep the run short
+    # With distance metrics (the slow part): the progress bar shows, and Cancel stops the run.
+    page.get_by_role("button", name="Run evaluation").click()
+    page.get_by_text("Evaluating brain-mri / test").wait_for()
+    screenshot(page, "evaluate-progress")
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("Evaluation cancelled").or_(page.get_by_text("Evaluated brain-mri / test")).wait_for()
+
+    page.get_by_text("Distance metrics").click()  # off: keep the full run short
     page.get_by_role("button", name="Run evaluation").click()
     page.get_by_text("Evaluated brain-mri / test").wait_for()
     wait_charts(page, 1)  # the IoU bars under the per-class table
@@ -218,6 +234,8 @@ def test_evaluation_and_confusion_click(page, server):
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.locator("strong", has_text="grey matter predicted as white matter").or_(
         page.get_by_text("No pixel of grey matter was predicted as white matter")).wait_for()
+    if page.get_by_text("images with the most such pixels").count():
+        wait_all_images(page)
     screenshot(page, "evaluate-confusion")
 
 

@@ -243,7 +243,7 @@ def _cell_pixels(fig, n: int) -> int:
     """Marker size that nearly fills a cell: the plot's height (fixed by the figure) over the class count."""
     margin = fig.layout.margin
     height = (fig.layout.height or 450) - (margin.t or 0) - (margin.b or 0)
-    return int(max(8, min(120, 0.85 * height / max(n, 1))))
+    return int(max(8, min(160, 1.15 * height / max(n, 1))))  # plotly draws squares at about 2/3 of "size"
 
 
 def confusion_section(evaluation, classes) -> tuple[int, int]:
