@@ -267,7 +267,7 @@ class Check:
     def passed(self) -> bool | None:
         if self.value is None or not math.isfinite(self.value):
             return None
-        return self.value >= self.threshold if self.higher_is_better else self.value <= self.threshold
+        return bool(self.value >= self.threshold if self.higher_is_better else self.value <= self.threshold)
 
     def to_row(self) -> dict[str, Any]:
         bar = f"{'>=' if self.higher_is_better else '<='} {self.threshold:g}{self.unit}"
