@@ -206,7 +206,7 @@ def curves(run) -> None:
 
 def previews(run) -> None:
     """The model's prediction on fixed validation images after the latest epoch, beside the ground truth."""
-    from segdash.viz.overlay import overlay_mask, side_by_side
+    from segdash.viz.overlay import grid, overlay_mask
 
     data = run.previews()
     colors = run.info.get("colors")
@@ -221,7 +221,7 @@ def previews(run) -> None:
             break
         pictures += [overlay_mask(image, data["masks"][k], colors, 0.5), overlay_mask(image, labels[k], colors, 0.5)]
         titles += [f"{data['ids'][k]}: truth", f"epoch {epoch}"]
-    st.image(side_by_side(pictures, titles=titles), caption=f"Validation previews after epoch {epoch}: "
+    st.image(grid(pictures, columns=min(4, len(pictures)), titles=titles), caption=f"Validation previews after epoch {epoch}: "
              "ground truth, then the model's prediction", width="stretch")  # fmt: skip
 
 
