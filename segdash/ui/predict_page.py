@@ -192,7 +192,10 @@ def sample_inputs(choice: SidebarChoice, worst_ids) -> list[InputImage]:
 # --- predicting and showing ----------------------------------------------------------------------
 @st.cache_data(show_spinner=False, max_entries=48)
 def _predict_cached(_predictor, model_key: str, image_digest: str, _image: np.ndarray):
-    return _predictor.predict(_image)
+    """The prediction without its (C, H, W) probabilities: the pages show labels, and a big image's
+    probabilities would make every cache entry hundreds of megabytes."""
+    prediction = _predictor.predict(_image)
+    return dataclasses.replace(prediction, probs=np.zeros((0, 0, 0), np.float32))
 
 
 def predict(choice: SidebarChoice, item: InputImage):
