@@ -221,7 +221,7 @@ def show_result(item: InputImage, prediction, meta, settings: OverlaySettings) -
         panels += [(truth, "Ground truth"), (error_map(labels, item.mask, ignore_index=ignore, image=item.image),
                                             "Errors: green correct, red wrong")]
     st.markdown(f"**{item.name}** · {labels.shape[1]}x{labels.shape[0]}")
-    for col, (picture, caption) in zip(st.columns(len(panels)), panels):
+    for col, (picture, caption) in zip(st.columns(max(4, len(panels))), panels):  # same size with or without truth
         col.image(picture, caption=caption, width="stretch")
     legend(meta.classes, colors, labels=labels, ignore_index=ignore, visible=settings.visible)
     facts = [f"inference {format_seconds(prediction.seconds)} on {prediction.device}"]
