@@ -77,6 +77,9 @@ def build_models(names: list[str]) -> list[ModelUnderTest]:
                 from segdash.models.checkpoint import load_checkpoint
 
                 model, meta = load_checkpoint(checkpoint)
+                # Same work on both sides: without this the Predictor would resize every image to the
+                # checkpoint's training size (e.g. 192) while eager runs at 256 or 512.
+                meta = dataclasses.replace(meta, input_size=None)
                 models.append(ModelUnderTest("Unet-lite0 (shipped)", model, meta, meta.in_channels, meta.num_classes,
                                              meta.normalization, str(checkpoint.relative_to(REPO_ROOT))))
                 continue
@@ -165,7 +168,9 @@ def project_labels_fn(predictor, images: list[np.ndarray]):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser(__doc__.splitlines()[0]).parse_args(argv)
+    parser = make_parser(__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", choices=["default", "resnet34"], help="only these models")
+    args = parser.parse_args(argv)
     import torch
 
     from segdash.device import choose_device, describe_device
@@ -173,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     device = choose_device(args.device)
     sizes = pick(args, [256, 512], [256], [64])
     batches = pick(args, [1, 8], [1, 8], [1])
-    model_names = pick(args, ["default", "resnet34"], ["default", "resnet34"], ["default"])
+    model_names = args.models or pick(args, ["default", "resnet34"], ["default", "resnet34"], ["default"])
     reps = repeats(args, full=3, quick=2)
     report = Report("inference", {"sizes": sizes, "batches": batches, "repeats": reps, "mode": mode_name(args),
                                   "device": describe_device(device), "torch_threads": torch.get_num_threads()},
