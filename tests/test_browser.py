@@ -242,7 +242,7 @@ def test_evaluation_and_confusion_click(page, server):
 def test_training_curve_grows_live(page, server):
     open_page(page, server, "train", "Train")
     page.get_by_text("No training run yet").wait_for()
-    page.get_by_label("Epochs").fill("2")
+    page.get_by_label("Epochs").fill("1")
     page.get_by_label("Batch size").fill("32")
     slider = page.get_by_role("slider").first  # image size: the smallest (32 px) keeps the run short
     slider.focus()
