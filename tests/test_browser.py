@@ -243,7 +243,7 @@ def test_training_curve_grows_live(page, server):
     open_page(page, server, "train", "Train")
     page.get_by_text("No training run yet").wait_for()
     page.get_by_label("Epochs").fill("1")
-    page.get_by_label("Batch size").fill("32")
+    page.get_by_label("Batch size").fill("8")  # 28 small steps: the curve grows between two refreshes
     slider = page.get_by_role("slider").first  # image size: the smallest (32 px) keeps the run short
     slider.focus()
     slider.press("Home")
