@@ -73,7 +73,7 @@ def ship(name: str, source: Path, dataset_name: str) -> dict:
         "test_dice": per_class,
         "fp16_label_agreement": round(agreement, 6),
         "size_mb": round(sum(p.stat().st_size for p in target.iterdir()) / 2**20, 2),
-        "train_seconds": _train_seconds(source),
+        "train_seconds": _train_seconds(source, meta.epoch),
         "eval_seconds": round(time.perf_counter() - start, 1),
     }
     meta = read_meta(target)
@@ -82,12 +82,13 @@ def ship(name: str, source: Path, dataset_name: str) -> dict:
     return figures
 
 
-def _train_seconds(checkpoint: Path) -> float | None:
-    run_json = checkpoint.parent.parent / "run.json"
-    try:
-        return round(float(json.loads(run_json.read_text())["seconds"]), 1)
-    except (OSError, KeyError, ValueError, TypeError):
-        return None
+def _train_seconds(checkpoint: Path, epoch: int | None) -> float | None:
+    """Wall time of the run's epochs up to ``epoch`` (training + validation), from metrics.jsonl."""
+    from segdash.train.runs import read_metrics
+
+    _, epochs = read_metrics(checkpoint.parent.parent)
+    seconds = [e["seconds"] for e in epochs if epoch is None or e["epoch"] <= epoch]
+    return round(float(sum(seconds)), 1) if seconds else None
 
 
 def main(argv: list[str] | None = None) -> int:
