@@ -142,7 +142,18 @@ def screenshot(page, name: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
     page.screenshot(path=str(path))
+    trim_bottom(path)
     return path
+
+
+def trim_bottom(path: Path, sidebar_px: int = 320, margin_px: int = 40) -> None:
+    """Cut the empty white band under the page's content (the viewport is tall on purpose)."""
+    image = np.asarray(Image.open(path).convert("RGB"))
+    main = image[:, sidebar_px:-20].astype(np.int16)
+    drawn = np.flatnonzero((np.abs(main - 255).max(axis=2) > 8).any(axis=1))
+    if drawn.size:
+        bottom = min(image.shape[0], max(600, int(drawn[-1]) + margin_px))
+        Image.fromarray(image[:bottom]).save(path)
 
 
 def open_page(page, server, path: str, heading: str) -> None:
