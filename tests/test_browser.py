@@ -137,6 +137,14 @@ def page(browser, server):
     context.close()
 
 
+def wait_idle(page) -> None:
+    """Until the script run ends (Streamlit's header shows Stop while the script runs)."""
+    page.wait_for_function(
+        """() => ![...document.querySelectorAll('[data-testid="stBaseButton-header"]')]
+                   .some(button => button.innerText.trim() === 'Stop')"""
+    )
+
+
 def screenshot(page, name: str) -> Path:
     folder = Path(os.environ.get("SEGDASH_SCREENSHOTS") or REPO / "test-artifacts" / "screenshots")
     folder.mkdir(parents=True, exist_ok=True)
@@ -204,12 +212,15 @@ def png_256() -> bytes:
 def test_home_first_prediction_and_upload(page, server, tmp_path):
     open_page(page, server, "", "segdash")
     page.get_by_text("Source:").first.wait_for()
+    wait_all_images(page)
+    wait_idle(page)
     screenshot(page, "home")
 
     page.get_by_role("button", name="Predict a test image now").click()
     page.get_by_role("heading", name="Predict", exact=True).wait_for()
     page.get_by_text("Errors: green correct, red wrong").wait_for()
     wait_images(page, 4)  # image, prediction, ground truth, error map
+    wait_idle(page)
     screenshot(page, "predict")
 
     upload = tmp_path / "slice_256.png"
@@ -235,6 +246,7 @@ def test_evaluation_and_confusion_click(page, server):
     page.get_by_role("button", name="Run evaluation").click()
     page.get_by_text("Evaluated brain-mri / test").wait_for()
     wait_charts(page, 1)  # the IoU bars under the per-class table
+    wait_idle(page)
     screenshot(page, "evaluate")
 
     page.get_by_role("tab", name="Confusion matrix").click()
@@ -245,6 +257,7 @@ def test_evaluation_and_confusion_click(page, server):
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.locator("strong", has_text="grey matter predicted as white matter").or_(
         page.get_by_text("No pixel of grey matter was predicted as white matter")).wait_for()
+    wait_idle(page)
     if page.get_by_text("images with the most such pixels").count():
         wait_all_images(page)
     screenshot(page, "evaluate-confusion")
@@ -280,10 +293,12 @@ def test_compare_two_checkpoints(page, server):
     open_page(page, server, "compare", "Compare")
     page.get_by_text("px fixed").first.wait_for()
     wait_images(page, 3 * 4)  # three samples: truth, A, B, what B fixed and broke
+    wait_idle(page)
     screenshot(page, "compare")
     page.get_by_role("tab", name="Per-class metrics").click()
     page.get_by_text("against A =").first.wait_for()
     wait_charts(page, 1)
+    wait_idle(page)
     screenshot(page, "compare-metrics")
 
 
@@ -291,7 +306,9 @@ def test_dataset_page(page, server):
     open_page(page, server, "dataset", "Dataset")
     page.locator('[data-testid="stDataFrame"] canvas').first.wait_for()  # the per-class table
     wait_charts(page, 3)  # pixel distribution, image presence, class weights
+    wait_idle(page)
     screenshot(page, "dataset")
     page.get_by_role("tab", name="Samples").click()
     wait_images(page, 8)
+    wait_idle(page)
     screenshot(page, "dataset-samples")

@@ -97,7 +97,7 @@ def sample_browser(choice: SidebarChoice, settings: OverlaySettings) -> None:
     split = cols[0].selectbox("Split", ds.splits(), key="dataset.split", persist_state="session")
     ids = ds.ids(split)
     pages = max(1, -(-len(ids) // SAMPLES_PER_PAGE))
-    page = cols[1].number_input(f"Page (of {pages})", 1, pages, 1, key=f"dataset.page.{split}")
+    page = cols[1].number_input(f"Page (of {pages})", 1, pages, pages // 2 + 1, key=f"dataset.page.{split}")  # mid-split
     shown = ids[(page - 1) * SAMPLES_PER_PAGE: page * SAMPLES_PER_PAGE]
     grid = st.columns(4)
     for k, sample_id in enumerate(shown):
