@@ -405,3 +405,19 @@ def test_background_job_reports_progress_and_cancels():
     assert job.status == CANCELLED and job.result < 100
     assert board.start("k", "counting", lambda j: 42).status in ("running", FINISHED)  # a cancelled job starts again
     assert board.get("k").wait(10) and board.get("k").result == 42
+
+
+def test_predict_upload_jpeg_and_tiff(app):
+    """A colour JPEG (converted to grey for the 1-channel model, with a note) and a 16-bit TIFF."""
+    open_upload(app)
+    rng = np.random.default_rng(1)
+    jpeg, tiff = io.BytesIO(), io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(jpeg, format="JPEG")
+    Image.fromarray(rng.integers(0, 65535, (80, 64), dtype=np.uint16)).save(tiff, format="TIFF")
+    app.file_uploader[0].set_value([("photo.jpg", jpeg.getvalue(), "image/jpeg"),
+                                    ("scan.tif", tiff.getvalue(), "image/tiff")]).run()  # fmt: skip
+    assert_clean(app)
+    assert len(app.image) == 4
+    shown = texts(app)
+    assert "**photo.jpg** · 128x96" in shown and "**scan.tif** · 64x80" in shown
+    assert "grayscale" in shown  # the predictor's note on the colour image
