@@ -217,3 +217,52 @@ def test_cancelled_before_the_first_batch_is_empty_but_valid():
     assert ev.cancelled and ev.images == 0 and ev.total_images == 5
     assert ev.per_image.empty and math.isnan(ev.scores.mean_iou)
     json.dumps(ev.to_json_dict(), allow_nan=False)
+
+
+class GeneratedDataset(SegDataset):
+    """``n`` images of 128x128 made from their id on demand, so the dataset itself holds nothing."""
+
+    name = "generated"
+    classes = ("background", "cat", "dog")
+    colors = ((0, 0, 0), (255, 0, 0), (0, 255, 0))
+    ignore_index = 255
+    in_channels = 3
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def splits(self):
+        return ["test"]
+
+    def ids(self, split):
+        return [f"g{i}" for i in range(self.n)]
+
+    def load(self, split, sample_id):
+        labels = np.random.default_rng(int(sample_id[1:])).integers(0, 3, (128, 128))
+        image = np.zeros((128, 128, 3), np.uint8)
+        image[:, :, 0] = np.where(labels == 1, 2, labels)  # predictions swap cat -> dog
+        return Sample(image, labels, sample_id)
+
+
+def test_evaluation_never_holds_all_predictions():
+    """1,000 images: at most one batch of predictions is alive at any time, and the total is still exact."""
+    import weakref
+
+    class TrackingPredictor(HintPredictor):
+        def __init__(self):
+            super().__init__()
+            self.alive: list[weakref.ref] = []
+            self.most_alive = 0
+
+        def predict_labels(self, images):
+            self.most_alive = max(self.most_alive, sum(ref() is not None for ref in self.alive))
+            labels = super().predict_labels(images)
+            self.alive.append(weakref.ref(labels))
+            return labels
+
+    predictor = TrackingPredictor()
+    ev = evaluate(GeneratedDataset(1000), "test", predictor=predictor, batch_size=8, distances=False)
+    assert len(predictor.calls) == 125 and predictor.most_alive <= 1
+    assert ev.images == 1000 and ev.per_image_confusion.shape == (1000, 3, 3)
+    diagonal_and_swap = ev.confusion[[0, 2, 1], [0, 2, 2]]
+    assert ev.confusion.sum() == 1000 * 128 * 128 and diagonal_and_swap.sum() == ev.confusion.sum()
