@@ -15,7 +15,8 @@ import argparse
 import math
 import sys
 
-from segdash.cli.common import add_dataset_args, add_device_arg
+from segdash.cli.common import add_dataset_args
+from segdash.cli.predict import add_predictor_args
 
 
 def register(subparsers) -> None:
@@ -35,14 +36,7 @@ def register(subparsers) -> None:
     source.add_argument("--pred-dir", metavar="DIR", help="folder of predicted label PNGs named <sample_id>.png")
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT ('-' for stdout only)")
     parser.add_argument("--batch-size", "-b", type=int, default=8, help="images per forward pass (default: 8)")
-    add_device_arg(parser)
-    parser.add_argument("--tta", action="store_true", help="flip test-time augmentation (average of 2 runs)")
-    parser.add_argument(
-        "--backend",
-        choices=("auto", "torch", "onnx"),
-        default="auto",
-        help="auto: ONNX Runtime on CPU when it reproduces PyTorch, else PyTorch (default: auto)",
-    )
+    add_predictor_args(parser)
     parser.add_argument("--no-distances", action="store_true",
                         help="skip HD95 / ASSD / relative area difference (faster)")
     parser.add_argument("--limit", "-n", type=int, metavar="N", help="score only the first N images of the split")

@@ -39,6 +39,13 @@ def register(subparsers) -> None:
         help="also write colour overlays to DIR/overlays/ (default: yes)",
     )
     parser.add_argument("--alpha", type=float, default=0.5, help="overlay opacity, 0..1 (default: 0.5)")
+    add_predictor_args(parser)
+    parser.set_defaults(func=run)
+
+
+def add_predictor_args(parser: argparse.ArgumentParser) -> None:
+    """--device, --tta and --backend: how a checkpoint runs (shared with ``segdash evaluate``)."""
+    add_device_arg(parser)
     parser.add_argument("--tta", action="store_true", help="flip test-time augmentation (average of 2 runs)")
     parser.add_argument(
         "--backend",
@@ -46,8 +53,6 @@ def register(subparsers) -> None:
         default="auto",
         help="auto: ONNX Runtime on CPU when it reproduces PyTorch, else PyTorch (default: auto)",
     )
-    add_device_arg(parser)
-    parser.set_defaults(func=run)
 
 
 def collect_inputs(inputs: list[str]) -> tuple[list[tuple[Path, bool]], list[str]]:
