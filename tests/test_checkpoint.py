@@ -148,6 +148,9 @@ def test_check_compatible_names_both_sides():
     other = SimpleNamespace(name="street", classes=("road", "car"), in_channels=1)
     with pytest.raises(SegdashError, match=r"background, csf.*street.*road, car"):
         check_compatible(meta, other)
+    unnamed = SimpleNamespace(name="/data/scans", classes=tuple(f"class_{i}" for i in range(len(CLASSES))), in_channels=1)
+    with pytest.raises(SegdashError, match="classes.txt beside the data"):
+        check_compatible(meta, unnamed)
     rgb = SimpleNamespace(name="brain-rgb", classes=tuple(CLASSES), in_channels=3)
     with pytest.raises(SegdashError, match="1 input channel.*has 3"):
         check_compatible(meta, rgb)

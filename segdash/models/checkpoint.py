@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -277,10 +278,12 @@ def check_compatible(meta: CheckpointMeta, dataset) -> None:
     ds_classes = [str(c) for c in dataset.classes]
     ds_name = getattr(dataset, "name", "dataset")
     if [c.strip().lower() for c in meta.classes] != [c.strip().lower() for c in ds_classes]:
+        advice = "pick a checkpoint trained on this dataset"
+        if len(ds_classes) == meta.num_classes and all(re.fullmatch(r"class_\d+", c) for c in ds_classes):
+            advice += " or, if it is one, name the classes: a classes.txt beside the data, one name a line"
         raise SegdashError(
             f"checkpoint classes ({meta.num_classes}: {classes_preview(meta.classes)}) differ from dataset "
-            f"{ds_name!r} classes ({len(ds_classes)}: {classes_preview(ds_classes)}); "
-            "pick a checkpoint trained on this dataset"
+            f"{ds_name!r} classes ({len(ds_classes)}: {classes_preview(ds_classes)}); {advice}"
         )
     if int(meta.in_channels) != int(dataset.in_channels):
         raise SegdashError(
