@@ -1,5 +1,6 @@
 """Runs started as separate processes, the way the dashboard starts them: a reader watches
-metrics.jsonl grow, STOP and SIGTERM end the run cleanly with loadable checkpoints, resume goes on."""
+metrics.jsonl grow, STOP and SIGTERM end the run cleanly with loadable checkpoints, resume goes on.
+(torchrun: tests/test_train_ddp.py.)"""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ def assert_checkpoints_load(run_dir: Path) -> list[str]:
     return names
 
 
+@pytest.mark.slow  # two process starts: ~30 s on a busy 2-core machine
 def test_started_run_streams_metrics_stops_on_request_and_resumes(tmp_path):
     run_dir = start_run(tiny_config(epochs=200), runs_root=tmp_path)
     assert run_dir.parent == tmp_path
@@ -90,6 +92,7 @@ def test_started_run_streams_metrics_stops_on_request_and_resumes(tmp_path):
     assert "last" not in assert_checkpoints_load(run_dir)  # superseded by the epochs after it
 
 
+@pytest.mark.slow
 def test_sigterm_stops_cleanly_with_a_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -121,24 +124,3 @@ def test_cli_user_errors_are_one_line(tmp_path):
     run = subprocess.run([sys.executable, "-m", "segdash", "train", "--resume", str(tmp_path / "nothing")],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "not a training run" in run.stderr and "Traceback" not in run.stderr
-
-
-@pytest.mark.slow
-def test_torchrun_two_cpu_processes_train_one_run(tmp_path):
-    """DDP with gloo: both processes train, only rank 0 writes, metrics are reduced across ranks."""
-    run_dir = tmp_path / "ddp"
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    run = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "segdash", "train", "brain-mri", *TINY_ARGS, "--epochs", "2", "--device", "cpu", "--out", str(run_dir)],
-        capture_output=True, text=True, env=env, timeout=300,
-    )
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    state = read_run(run_dir)
-    assert state.status == "finished" and state.info["world_size"] == 2
-    # 8 images, 2 processes, batch 4: one step per epoch, each step line written once.
-    assert state.steps["step"].tolist() == [1, 2] and state.steps_per_epoch == 1
-    assert state.epochs["epoch"].tolist() == [1, 2]
-    assert state.info["val_images"] == 8
-    assert run.stdout.count("epoch 1/2") == 1  # only rank 0 reports
-    assert assert_checkpoints_load(run_dir) == ["epoch_2", "best"]  # --keep-checkpoints 1
