@@ -222,3 +222,17 @@ def test_append_line_writes_whole_lines(tmp_path):
     records = [json.loads(line) for line in lines[:-1]]
     assert records[3]["train_loss"] is None  # NaN is not JSON: written as null
     assert np.array_equal([r["step"] for r in records], np.arange(200))
+
+
+def test_same_seed_same_weights(tmp_path):
+    """Seeds cover init, shuffling and augmentation: two runs with one seed give identical weights."""
+    from safetensors.torch import load_file
+
+    from segdash.train.trainer import train
+
+    weights = []
+    for name in ("a", "b"):
+        train(tiny_config(epochs=1, augment=True, seed=7, preview_images=0), tmp_path / name, echo=False)
+        weights.append(load_file(str(tmp_path / name / "checkpoints" / "epoch_1" / "model.safetensors")))
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
