@@ -236,3 +236,24 @@ def test_same_seed_same_weights(tmp_path):
         weights.append(load_file(str(tmp_path / name / "checkpoints" / "epoch_1" / "model.safetensors")))
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_stop_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
+    from safetensors.torch import load_file
+
+    from segdash.train.trainer import train
+
+    config = tiny_config(epochs=1, augment=True, seed=3, preview_images=0)
+    train(config, tmp_path / "straight", echo=False)
+
+    run_dir = tmp_path / "stopped"
+    run_dir.mkdir()
+    (run_dir / "STOP").write_text("now")  # asked before the start: honoured after the first step
+    result = train(config, run_dir, echo=False)
+    assert result.status == "stopped" and read_run(run_dir).step == 1
+    assert not (run_dir / "STOP").exists()
+    assert train(config, run_dir, resume=True, echo=False).status == "finished"
+
+    a = load_file(str(tmp_path / "straight" / "checkpoints" / "epoch_1" / "model.safetensors"))
+    b = load_file(str(run_dir / "checkpoints" / "epoch_1" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
