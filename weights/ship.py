@@ -32,8 +32,6 @@ SHIPPED = {
 
 
 def ship(name: str, source: Path, dataset_name: str) -> dict:
-    import torch
-
     from segdash.data import open_dataset
     from segdash.infer.evaluate import evaluate
     from segdash.infer.predictor import Predictor

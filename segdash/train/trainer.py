@@ -56,7 +56,6 @@ from segdash.train.rundir import (
     RUN_FILE,
     RunWriter,
     epoch_dir_name,
-    read_json,
 )
 
 
