@@ -153,7 +153,7 @@ def test_sigmoid_head_gives_two_class_probabilities():
     np.testing.assert_allclose(prediction.probs.sum(axis=0), 1.0, atol=1e-6)
 
 
-def test_onnx_backend_is_default_on_cpu_and_exact(unet, tmp_path):
+def test_onnx_backend_is_default_on_cpu_and_exact(unet, tmp_path, monkeypatch):
     meta = meta_for(3)
     onnx_predictor = Predictor(unet, meta, device="cpu", onnx_cache=tmp_path)
     assert onnx_predictor.backend == "onnx", onnx_predictor.notes
@@ -164,9 +164,17 @@ def test_onnx_backend_is_default_on_cpu_and_exact(unet, tmp_path):
         assert a.backend == "onnx" and b.backend == "torch"
         assert (a.labels == b.labels).mean() >= 0.999
         np.testing.assert_allclose(a.probs, b.probs, atol=1e-3)
-    # the second predictor reuses the cached export
+    # the second predictor reuses the cached export and the check's result: no export, no second check
+    import segdash.infer.onnx as onnx_module
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the cached export and check should have been reused")
+
+    monkeypatch.setattr(onnx_module, "export_onnx_bytes", must_not_run)
+    monkeypatch.setattr(onnx_module, "verify_onnx", must_not_run)
     again = Predictor(unet, meta, device="cpu", onnx_cache=tmp_path)
-    assert again.backend == "onnx" and len(list(tmp_path.glob("*.onnx"))) == 1
+    assert again.backend == "onnx" and again.notes == onnx_predictor.notes
+    assert len(list(tmp_path.glob("*.onnx"))) == 1 and len(list(tmp_path.glob("*.check.json"))) == 1
 
 
 class SizeBakedIn(nn.Module):

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from segdash.errors import SegdashError
-from segdash.fsutil import atomic_write_bytes, cache_dir
+from segdash.fsutil import atomic_write_bytes, atomic_write_json, cache_dir
 
 DEFAULT_OPSET = 17
 INPUT_NAME = "image"
@@ -194,6 +194,27 @@ def cached_onnx(model: nn.Module, in_channels: int, opset: int = DEFAULT_OPSET, 
         raise
     atomic_write_bytes(path, data)
     return path
+
+
+def cached_check(path: Path, model: nn.Module, session, in_channels: int) -> OnnxCheck:
+    """``verify_onnx`` for the cached graph at ``path``, run once per graph and ONNX Runtime version.
+
+    The result is kept beside the graph (``<name>.check.json``), so later predictors of the same
+    weights start without running the model twice more.
+    """
+    import onnxruntime
+
+    record = path.with_suffix(".check.json")
+    try:
+        saved = json.loads(record.read_text(encoding="utf-8"))
+        if saved.pop("onnxruntime") == onnxruntime.__version__:
+            return OnnxCheck(float(saved["max_abs_diff"]), float(saved["label_agreement"]),
+                             tuple(tuple(shape) for shape in saved["shapes"]))  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no record yet, or an unreadable one: verify again
+    check = verify_onnx(model, session, in_channels)
+    atomic_write_json(record, {**dataclasses.asdict(check), "onnxruntime": onnxruntime.__version__})
+    return check
 
 
 def export_checkpoint(checkpoint: str | Path, out: str | Path, opset: int = DEFAULT_OPSET) -> OnnxCheck:

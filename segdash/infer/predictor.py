@@ -18,8 +18,8 @@ What happens to an image, in order:
 4. optional flip test-time augmentation averages the softmax of the flipped runs.
 
 Backends: on CPU the model runs through ONNX Runtime when its exported graph agrees
-with PyTorch (checked at construction at two shapes other than the traced one; the
-export is cached in ``$SEGDASH_CACHE/onnx``), else through PyTorch (PSPNet and UPerNet,
+with PyTorch (checked at two shapes other than the traced one; the export and the
+check's result are cached in ``$SEGDASH_CACHE/onnx``), else through PyTorch (PSPNet and UPerNet,
 whose adaptive pooling does not export with dynamic sizes). At batch 1, 256x256 on a
 2-core AMD EPYC, ONNX Runtime ran Unet-lite0 about 2x and Unet-resnet34 about 1.5-2x
 faster than eager fp32 PyTorch with identical labels; channels_last and TorchScript
@@ -140,11 +140,11 @@ class Predictor:
         try:
             import onnxruntime  # noqa: F401
 
-            from segdash.infer.onnx import cached_onnx, make_session, verify_onnx
+            from segdash.infer.onnx import cached_check, cached_onnx, make_session
 
             path = cached_onnx(self.model, self.meta.in_channels, folder=Path(cache) if cache else None)
             session = make_session(path)
-            check = verify_onnx(self.model, session, self.meta.in_channels)
+            check = cached_check(path, self.model, session, self.meta.in_channels)
         except (ImportError, SegdashError, OSError) as exc:
             if required:
                 raise SegdashError(f"ONNX backend unavailable: {exc}") from None
