@@ -116,3 +116,5 @@ def test_other_user_errors(checkpoint, inputs, tmp_path, capsys):
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(twin / "a.png")
     assert cli.main(["predict", "-c", str(checkpoint), str(folder), str(twin), "--out", str(tmp_path / "o")]) == 2
     assert "share the name 'a'" in capsys.readouterr().err
+    assert cli.main(["predict", "-c", str(checkpoint), str(single), "--out", str(single)]) == 2
+    assert "cannot use --out" in capsys.readouterr().err

@@ -104,10 +104,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {note}", file=sys.stderr)
     if not inputs:
         raise SegdashError("no images to predict in the given inputs")
+    out = Path(args.out).expanduser()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SegdashError(f"cannot use --out {str(out)!r} as the output folder: {exc.strerror or exc}") from None
     predictor = predictor_for(args.checkpoint, device=args.device, tta=args.tta, backend=args.backend)
     meta = predictor.meta
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     read_mode = "native" if meta.in_channels == 1 else "rgb"
     colors = palette_for(meta.classes, meta.colors or None)
     records, failed_named = [], []
