@@ -29,16 +29,11 @@ from torch import nn
 
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_write_bytes, atomic_write_json, cache_dir
+from segdash.models.registry import required_stride
 
 DEFAULT_OPSET = 17
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
-
-
-def _stride_of(model: nn.Module) -> int:
-    from segdash.models.registry import required_stride
-
-    return required_stride(model)
 
 
 def export_onnx_bytes(model: nn.Module, in_channels: int, opset: int = DEFAULT_OPSET) -> bytes:
@@ -48,7 +43,7 @@ def export_onnx_bytes(model: nn.Module, in_channels: int, opset: int = DEFAULT_O
     """
     import copy
 
-    stride = _stride_of(model)
+    stride = required_stride(model)
     cpu_model = copy.deepcopy(model).to("cpu", torch.float32).eval()
     cpu_model = cpu_model.to(memory_format=torch.contiguous_format)
     sample = torch.randn(2, int(in_channels), 4 * stride, 5 * stride)
@@ -141,7 +136,7 @@ class OnnxCheck:
 
 def verify_onnx(model: nn.Module, session, in_channels: int, seed: int = 0) -> OnnxCheck:
     """Run PyTorch and ONNX Runtime on random inputs at two shapes that differ from the traced one."""
-    stride = _stride_of(model)
+    stride = required_stride(model)
     shapes = ((1, int(in_channels), 3 * stride, 2 * stride), (3, int(in_channels), 2 * stride, 6 * stride))
     generator = torch.Generator().manual_seed(seed)
     param = next(model.parameters(), None)
