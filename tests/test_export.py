@@ -70,6 +70,10 @@ def test_export_cli_user_errors(checkpoint, tmp_path, capsys, only_my_commands):
     assert "does not exist" in capsys.readouterr().err
     assert cli.main(["export", "--checkpoint", str(folder), "--onnx", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert cli.main(["export", "--checkpoint", str(folder), "--onnx", str(blocker / "x.onnx")]) == 2
+    assert "cannot write --onnx" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
 
 

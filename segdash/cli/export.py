@@ -28,6 +28,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     import warnings
     from pathlib import Path
 
@@ -39,6 +40,13 @@ def run(args: argparse.Namespace) -> int:
         raise SegdashError(f"--onnx {out} is a folder; give a file name such as {out / 'model.onnx'}")
     if not 11 <= args.opset <= 20:
         raise SegdashError(f"--opset {args.opset} is not supported; use 11..20 (default 17)")
+    try:  # fail before the slow export, not after it
+        out.parent.mkdir(parents=True, exist_ok=True)
+        writable = os.access(out.parent, os.W_OK)
+    except OSError as exc:
+        raise SegdashError(f"cannot write --onnx {str(out)!r}: {exc.strerror or exc}") from None
+    if not writable:
+        raise SegdashError(f"cannot write --onnx {str(out)!r}: the folder {str(out.parent)!r} is not writable")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check = export_checkpoint(args.checkpoint, out, opset=args.opset)

@@ -224,7 +224,10 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, opset: int = DEFA
             f"the ONNX export of {meta.arch}-{meta.encoder} disagrees with PyTorch (labels equal on "
             f"{check.label_agreement:.2%} of pixels, max logit difference {check.max_abs_diff:.3g}); not written"
         )
-    atomic_write_bytes(out, _with_metadata(data, meta))
+    try:
+        atomic_write_bytes(out, _with_metadata(data, meta))
+    except OSError as exc:
+        raise SegdashError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
     return check
 
 
