@@ -171,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run the whole quick preset and score its best checkpoint on the test split")
     parser.add_argument("--quality-only", action="store_true",
                         help="only the whole quick-preset run (implies --time-to-quality; no steps/s rounds)")
+    parser.add_argument("--quality-run-dir", default=None,
+                        help="keep the quick-preset run in this folder (default: a temporary one)")
     args = parser.parse_args(argv)
     args.time_to_quality = args.time_to_quality or args.quality_only
     import torch
@@ -245,9 +247,9 @@ def main(argv: list[str] | None = None) -> int:
             report.add_row(**row)
 
         if args.time_to_quality and preset is not None:
-            run_dir = tmp / "quality"
+            run_dir = Path(args.quality_run_dir) if args.quality_run_dir else tmp / "quality"
             start = time.perf_counter()
-            run_json, cpu_seconds = run_segdash_train(run_dir, [])
+            run_json, cpu_seconds = run_segdash_train(run_dir, [], timeout=3 * 3600)
             wall = time.perf_counter() - start
             best = (run_json.get("best") or {}).get("path")
             best_path = Path(best) if best else run_dir / "checkpoints" / "best"
