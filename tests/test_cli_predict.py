@@ -61,6 +61,7 @@ def test_predict_writes_labels_overlays_and_summary(checkpoint, inputs, tmp_path
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "broken.png" in captured.err  # skipped with a warning, not fatal
+    assert "note: ONNX Runtime on CPU" in captured.err  # how the model runs is said once
     assert sorted(p.name for p in out.glob("*.png")) == ["a.png", "gray.png", "single.png"]
     assert sorted(p.name for p in (out / "overlays").glob("*.png")) == ["a.png", "gray.png", "single.png"]
 

@@ -104,9 +104,9 @@ def run(args: argparse.Namespace) -> int:
         from segdash.models.checkpoint import check_compatible, read_meta
 
         check_compatible(read_meta(args.checkpoint), ds)  # fails fast, before the model loads
-        from segdash.infer.predictor import predictor_for
+        from segdash.cli.predict import load_predictor
 
-        predictor = predictor_for(args.checkpoint, device=args.device, tta=args.tta, backend=args.backend)
+        predictor = load_predictor(args)
     elif args.device not in (None, "auto", "cpu") or args.tta:
         print("segdash evaluate: --device and --tta are not used with --pred-dir", file=sys.stderr)
 

@@ -55,6 +55,16 @@ def add_predictor_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def load_predictor(args: argparse.Namespace):
+    """The ``Predictor`` that --checkpoint, --device, --tta and --backend ask for; how it runs goes to stderr."""
+    from segdash.infer.predictor import predictor_for
+
+    predictor = predictor_for(args.checkpoint, device=args.device, tta=args.tta, backend=args.backend)
+    for note in predictor.notes:  # e.g. why ONNX Runtime is not used
+        print(f"note: {note}", file=sys.stderr)
+    return predictor
+
+
 def collect_inputs(inputs: list[str]) -> tuple[list[tuple[Path, bool]], list[str]]:
     """``[(image path, named explicitly)]`` and warnings; raises ``SegdashError`` for a missing path."""
     from segdash.data.imageio import IMAGE_EXTENSIONS, list_images
@@ -94,7 +104,6 @@ def run(args: argparse.Namespace) -> int:
     from segdash.data.imageio import read_image, write_label_png
     from segdash.errors import SegdashError
     from segdash.fsutil import atomic_write_bytes, atomic_write_json
-    from segdash.infer.predictor import predictor_for
     from segdash.viz.palette import palette_for
 
     if not 0.0 <= args.alpha <= 1.0:
@@ -109,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SegdashError(f"cannot use --out {str(out)!r} as the output folder: {exc.strerror or exc}") from None
-    predictor = predictor_for(args.checkpoint, device=args.device, tta=args.tta, backend=args.backend)
+    predictor = load_predictor(args)
     meta = predictor.meta
     read_mode = "native" if meta.in_channels == 1 else "rgb"
     colors = palette_for(meta.classes, meta.colors or None)
