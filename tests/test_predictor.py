@@ -10,7 +10,7 @@ from torch import nn
 
 from segdash.data.base import Normalization
 from segdash.errors import SegdashError
-from segdash.infer.predictor import Predictor, _blend_weight, _window_starts
+from segdash.infer.predictor import Predictor, _blend_weight, _softmax, _window_starts
 from segdash.models import ARCHITECTURES, CheckpointMeta, create_model, save_checkpoint
 
 K = 4
@@ -227,3 +227,11 @@ def test_every_architecture_predicts_odd_sizes(arch):
     meta = meta_for(3, arch=arch, classes=["a", "b", "c"], colors=[(0, 0, 0)] * 3)
     prediction = Predictor(model, meta, device="cpu", backend="torch").predict(rgb_image(45, 67))
     assert prediction.labels.shape == (45, 67) and prediction.probs.shape == (3, 45, 67)
+
+
+def test_in_place_softmax_equals_torch():
+    logits = torch.randn(2, 5, 7, 9) * 30
+    torch.testing.assert_close(_softmax(logits.clone()), torch.softmax(logits, dim=1))
+    single = torch.randn(2, 1, 4, 4)
+    p = torch.sigmoid(single)
+    torch.testing.assert_close(_softmax(single.clone()), torch.cat([1 - p, p], dim=1))
