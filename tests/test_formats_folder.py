@@ -197,3 +197,30 @@ def test_jpeg_masks_warn_that_compression_changed_the_labels(tmp_path):
     save(tmp_path / "masks" / "a.jpg", (LABELS == 1).astype(np.uint8) * 255)
     _, warned = open_folder(tmp_path)
     assert "JPEG files (a.jpg, ...)" in warned and "save masks as PNG" in warned
+
+
+def test_single_channel_images_make_a_one_channel_dataset(tmp_path):
+    """Grey PNGs and H x W .npy images give in_channels 1 (so 1-channel checkpoints fit); -o channels overrides."""
+    from PIL import Image
+
+    from segdash.data import open_dataset
+    from segdash.data.imageio import write_label_png
+
+    for kind in ("png", "npy"):
+        root = tmp_path / kind
+        (root / "images").mkdir(parents=True)
+        (root / "masks").mkdir()
+        for i in range(3):
+            pixels = np.full((6, 5), 40 * i, np.uint8)
+            if kind == "png":
+                Image.fromarray(pixels).save(root / "images" / f"s{i}.png")
+            else:
+                np.save(root / "images" / f"s{i}.npy", pixels.astype(np.float32) / 255)
+            write_label_png(root / "masks" / f"s{i}.png", np.zeros((6, 5), np.int64))
+        ds = open_dataset(root, format="folder")
+        split = ds.splits()[0]
+        assert ds.in_channels == 1
+        assert ds.load(split, ds.ids(split)[0]).image.shape == (6, 5, 1)
+    forced = open_dataset(tmp_path / "png", format="folder", channels="3")
+    split = forced.splits()[0]
+    assert forced.in_channels == 3 and forced.load(split, forced.ids(split)[0]).image.shape == (6, 5, 3)

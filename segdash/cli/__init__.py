@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (| head): stop quietly, like Unix tools
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:  # disk full, permission denied, a file where a folder is expected
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"segdash {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"segdash {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -87,6 +87,7 @@ class FolderDataset(IndexedDataset):
         "val_fraction": "share in val without split folders (default 0.1)",
         "test_fraction": "share in test without split folders (default 0.1)",
         "seed": "seed of the random split (default 0)",
+        "channels": "input channels, 1 or 3 (default: 1 when the first image is single-channel or a 1-channel .npy)",
     }
 
     def __init__(
@@ -99,6 +100,7 @@ class FolderDataset(IndexedDataset):
         test_fraction: float = 0.1,
         seed: int = 0,
         masks: str | None = None,
+        channels: int | str | None = None,
         **unknown,
     ):
         reject_unknown_options("format 'folder'", unknown, self.options_help)
@@ -110,6 +112,7 @@ class FolderDataset(IndexedDataset):
         val, test = as_fraction("val_fraction", val_fraction), as_fraction("test_fraction", test_fraction)
         index = self._build_index(masks, val, test, as_int("seed", seed))
         super().__init__(index)
+        self.in_channels = self._channels(as_optional_int("channels", channels))
         self._set_classes(classes, as_optional_int("num_classes", num_classes))
         self.source = f"images and masks from the folder {self.root}"
 
@@ -151,6 +154,21 @@ class FolderDataset(IndexedDataset):
                 stacklevel=4,
             )
         return [Entry(stem, images[stem], matched[stem]) for stem in sorted(matched)]
+
+    def _channels(self, asked: int | None) -> int:
+        """1 or 3: as asked, else 1 when the first image is single-channel (grey PNG/TIFF, H x W or H x W x 1 .npy)."""
+        if asked is not None:
+            if asked not in (1, 3):
+                raise SegdashError(f"option channels must be 1 or 3, got {asked}")
+            return asked
+        first = next((e.image for entries in self.index.values() for e in entries), None)
+        if first is None:
+            return 3
+        if first.suffix.lower() == ".npy":
+            shape = np.load(first, mmap_mode="r", allow_pickle=False).shape
+            return 1 if len(shape) == 2 or 1 in (shape[0], shape[-1]) else 3
+        with Image.open(first) as img:
+            return 1 if img.mode in ("L", "I", "I;16", "I;16B", "I;16L", "F") else 3
 
     # --- classes -----------------------------------------------------------------------------
     def _mask_paths(self) -> list[Path]:
@@ -217,7 +235,7 @@ class FolderDataset(IndexedDataset):
 
     # --- reading -------------------------------------------------------------------------------
     def read_image(self, path: Path) -> np.ndarray:
-        return read_image(path)
+        return read_image(path, mode="gray" if self.in_channels == 1 else "rgb")
 
     def read_mask(self, path: Path) -> np.ndarray:
         raw = read_raw_pixels(path)
