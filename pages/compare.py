@@ -8,9 +8,7 @@ from segdash.ui import sidebar, widgets
 choice = sidebar.current()
 
 st.title("Compare")
-if choice.dataset is None:
-    st.info("The dataset in the sidebar does not open; the message there says why.")
-    st.stop()
+sidebar.require_dataset(choice)
 
 entries = page.pick_checkpoints(choice)
 if not entries:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from segdash.data.base import SegDataset
 from segdash.ui import cache, jobs, state
-from segdash.ui.sidebar import SidebarChoice
+from segdash.ui.sidebar import DATASET_UNAVAILABLE, SidebarChoice
 from segdash.ui.widgets import format_seconds, reported_errors, show_error
 
 ALL_IMAGES = 0
@@ -127,7 +127,7 @@ def controls(choice: SidebarChoice) -> tuple[str, int, bool, bool] | None:
     """Split, image limit, distance metrics, and the Run button (returns None when nothing can run)."""
     ds = choice.dataset
     if ds is None:
-        st.info("The dataset in the sidebar does not open.")
+        st.info(DATASET_UNAVAILABLE)
         return None
     splits = [s for s in ds.splits() if ds.has_masks(s)]
     if not splits:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from segdash.ui import cache, state
-from segdash.ui.sidebar import SidebarChoice
+from segdash.ui.sidebar import DATASET_UNAVAILABLE, SidebarChoice
 from segdash.ui.widgets import legend, reported_errors
 
 INTRO = """
@@ -29,7 +29,7 @@ def show_dataset(choice: SidebarChoice) -> None:
     ds = choice.dataset
     st.markdown("#### Data")
     if ds is None:
-        st.info("The dataset in the sidebar does not open; the message there says why.")
+        st.info(DATASET_UNAVAILABLE)
         return
     st.markdown(f"**{choice.dataset_choice.label}** — {ds.num_classes} classes, {ds.in_channels} input channel(s)")
     if ds.source:

@@ -157,6 +157,17 @@ def current() -> SidebarChoice:
     return choice
 
 
+#: Shown where a page needs the dataset and the sidebar's choice does not open (the sidebar says why).
+DATASET_UNAVAILABLE = "The dataset in the sidebar does not open; the message there says why."
+
+
+def require_dataset(choice: SidebarChoice) -> None:
+    """Stop the page with a note when the chosen dataset does not open."""
+    if choice.dataset is None:
+        st.info(DATASET_UNAVAILABLE)
+        st.stop()
+
+
 def remember(choice: SidebarChoice) -> None:
     """``app.py`` keeps this run's choice for the page it runs next."""
     st.session_state[_CHOICE] = choice
