@@ -1,0 +1,68 @@
+"""Public mode and the limits a hosted demo needs, read from the environment in one place.
+
+    SEGDASH_PUBLIC=1 streamlit run app.py
+
+In public mode a visitor can never name a server path (no folder datasets, no checkpoint
+folder input, no free-form dataset options), uploads are capped before they are decoded,
+training is limited to the built-ins with a cap on runs, epochs and wall time, and each
+visitor sees only the runs and evaluations their own session started. Every limit is an
+environment variable, so whoever hosts the demo can raise or lower it::
+
+    limit("SEGDASH_MAX_RUNS", public=1, local=None)   # 1 in public mode, unlimited locally
+
+Nothing here imports streamlit: the CLI and the training engine read the same limits.
+"""
+
+from __future__ import annotations
+
+import os
+
+from segdash.errors import SegdashError
+
+PUBLIC_ENV = "SEGDASH_PUBLIC"
+
+
+def is_public() -> bool:
+    """True when ``SEGDASH_PUBLIC`` is set to 1/true/yes/on (read each call: tests flip it)."""
+    return os.environ.get(PUBLIC_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def limit(name: str, public: float | None, local: float | None) -> float | None:
+    """The limit ``name`` from the environment, else ``public`` or ``local`` by mode; None = no limit.
+
+    A value that is not a positive number is a configuration error of the host, said in one line.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return public if is_public() else local
+    if raw.lower() in ("none", "off", "unlimited"):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SegdashError(f"environment variable {name} must be a positive number or 'none', got {raw!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise SegdashError(f"environment variable {name} must be a positive number or 'none', got {raw!r}")
+    return value
+
+
+def int_limit(name: str, public: int | None, local: int | None) -> int | None:
+    """``limit`` as a whole number (counts of runs, epochs, pixels)."""
+    value = limit(name, public, local)
+    return None if value is None else int(value)
+
+
+# --- the limits, with their defaults ------------------------------------------------------------
+def max_upload_bytes() -> int | None:
+    """Largest upload accepted, checked before decoding (``SEGDASH_MAX_UPLOAD_MB``; 20 MB in public mode)."""
+    value = limit("SEGDASH_MAX_UPLOAD_MB", public=20, local=None)
+    return None if value is None else int(value * 1024 * 1024)
+
+
+def max_image_pixels() -> int:
+    """Decoded pixels (height x width) any reader may allocate (``SEGDASH_MAX_IMAGE_PIXELS``).
+
+    40 megapixels in public mode; locally 180 megapixels (a 12000 x 15000 scan fits, a
+    decompression bomb of 40000 x 40000 does not). Checked from the file header, before decoding.
+    """
+    return int_limit("SEGDASH_MAX_IMAGE_PIXELS", public=40_000_000, local=180_000_000)
