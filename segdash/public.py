@@ -62,7 +62,33 @@ def max_upload_bytes() -> int | None:
 def max_image_pixels() -> int:
     """Decoded pixels (height x width) any reader may allocate (``SEGDASH_MAX_IMAGE_PIXELS``).
 
-    40 megapixels in public mode; locally 180 megapixels (a 12000 x 15000 scan fits, a
-    decompression bomb of 40000 x 40000 does not). Checked from the file header, before decoding.
+    40 megapixels in public mode; locally 100 megapixels (a 10000 x 10000 scan fits; a
+    decompression bomb of 40000 x 40000 or a 144-megapixel PNG of 140 KB does not, and either
+    would take several GB once decoded and converted). Checked from the file header, before decoding.
     """
-    return int_limit("SEGDASH_MAX_IMAGE_PIXELS", public=40_000_000, local=180_000_000)
+    return int_limit("SEGDASH_MAX_IMAGE_PIXELS", public=40_000_000, local=100_000_000)
+
+
+def max_volume_voxels() -> int:
+    """Voxels a 3-D volume (NIfTI) may declare (``SEGDASH_MAX_VOLUME_VOXELS``).
+
+    A volume is read whole and sliced, so this bounds its memory: 64 M voxels in public mode,
+    300 M locally (a 512 x 512 x 1000 CT fits). Checked from the header, before reading.
+    """
+    return int_limit("SEGDASH_MAX_VOLUME_VOXELS", public=64_000_000, local=300_000_000)
+
+
+# --- training (the Train page; the command line is not capped) ------------------------------------
+def max_runs() -> int | None:
+    """Training runs alive at once over all visitors (``SEGDASH_MAX_RUNS``; 1 in public mode, else unlimited)."""
+    return int_limit("SEGDASH_MAX_RUNS", public=1, local=None)
+
+
+def max_epochs() -> int | None:
+    """Epochs one run may plan (``SEGDASH_MAX_EPOCHS``; 5 in public mode, else unlimited)."""
+    return int_limit("SEGDASH_MAX_EPOCHS", public=5, local=None)
+
+
+def max_run_seconds() -> float | None:
+    """Training time one run may use over all its resumes (``SEGDASH_MAX_RUN_SECONDS``; 600 in public mode)."""
+    return limit("SEGDASH_MAX_RUN_SECONDS", public=600, local=None)
