@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ SCHEDULES = ("cosine", "onecycle", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PRETRAINED = (None, "offline", "imagenet")
 CACHE_MODES = ("auto", "on", "off")
+#: Upper bounds checked before anything is allocated (far above any run this tool is for).
+MAX_EPOCHS, MAX_BATCH, MAX_IMG_SIZE, MAX_PREVIEWS = 100_000, 4096, 4096, 64
 
 
 @dataclasses.dataclass
@@ -89,9 +92,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.pretrained in ("none", ""):  # the command line's word for random init
             self.pretrained = None
+        for field in dataclasses.fields(self):
+            setattr(self, field.name, _checked_type(field, getattr(self, field.name)))
         self.validate()
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Raise ``SegdashError`` naming the bad option and the valid values."""
         checks = [
             (self.loss in LOSSES, f"--loss must be one of {', '.join(LOSSES)}; got {self.loss!r}"),
@@ -105,12 +110,21 @@ class TrainConfig:
             (self.cache in CACHE_MODES, f"--cache must be one of {', '.join(CACHE_MODES)}; got {self.cache!r}"),
             (int(self.epochs) >= 1, f"--epochs must be at least 1; got {self.epochs}"),
             (int(self.batch_size) >= 1, f"--batch-size must be at least 1; got {self.batch_size}"),
-            (float(self.lr) > 0, f"--lr must be positive; got {self.lr}"),
+            (math.isfinite(self.lr) and self.lr > 0, f"--lr must be a positive number; got {self.lr}"),
+            (math.isfinite(self.weight_decay) and self.weight_decay >= 0,
+             f"--weight-decay must be 0 or a positive number; got {self.weight_decay}"),
+            (self.epochs <= MAX_EPOCHS, f"--epochs must be at most {MAX_EPOCHS}; got {self.epochs}"),
+            (self.batch_size <= MAX_BATCH, f"--batch-size must be at most {MAX_BATCH}; got {self.batch_size}"),
+            (self.img_size <= MAX_IMG_SIZE, f"--img-size must be at most {MAX_IMG_SIZE}; got {self.img_size}"),
+            (0 <= self.preview_images <= MAX_PREVIEWS,
+             f"--preview-images must be 0 to {MAX_PREVIEWS}; got {self.preview_images}"),
+            (self.cache_mb >= 0, f"cache_mb must be 0 or more; got {self.cache_mb}"),
             (int(self.img_size) >= 32 and int(self.img_size) % 32 == 0,
              f"--img-size must be a multiple of 32 (the encoders' stride), at least 32; got {self.img_size}"),
-            (self.max_minutes is None or float(self.max_minutes) > 0, f"--max-minutes must be positive; got {self.max_minutes}"),
+            (self.max_minutes is None or (math.isfinite(self.max_minutes) and self.max_minutes > 0),
+             f"--max-minutes must be a positive number; got {self.max_minutes}"),
             (int(self.patience) >= 0, f"--patience must be 0 (off) or more; got {self.patience}"),
-            (0 <= float(self.warmup) < 1, f"warmup must be a share of the steps in [0, 1); got {self.warmup}"),
+            (0 <= self.warmup < 1, f"warmup must be a share of the steps in [0, 1); got {self.warmup}"),
             (self.limit is None or int(self.limit) >= 1, f"--limit must be at least 1; got {self.limit}"),
             (self.threads is None or int(self.threads) >= 1, f"--threads must be at least 1; got {self.threads}"),
             (self.workers is None or int(self.workers) >= 0, f"--workers must be 0 or more; got {self.workers}"),
@@ -132,7 +146,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """Inverse of ``to_dict``; unknown keys are an error (a typo must not pass silently)."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
@@ -144,7 +158,7 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)
 
     @classmethod
-    def from_json_file(cls, path: str | Path) -> "TrainConfig":
+    def from_json_file(cls, path: str | Path) -> TrainConfig:
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -159,7 +173,7 @@ class TrainConfig:
         return cls.from_dict(data)
 
     @classmethod
-    def from_preset(cls, preset: str | None = "quick", **overrides: Any) -> "TrainConfig":
+    def from_preset(cls, preset: str | None = "quick", **overrides: Any) -> TrainConfig:
         """The preset's values, then ``overrides`` (options left as None are not overrides)."""
         name = preset or "quick"
         if name not in PRESETS:
@@ -167,6 +181,37 @@ class TrainConfig:
         values = {**PRESETS[name], "preset": name}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_dict(values)
+
+
+def _checked_type(field: dataclasses.Field, value: Any) -> Any:
+    """``value`` as the field's type (an int given as 3.0 becomes 3), or a one-line SegdashError.
+
+    A config.json is user input: ``"epochs": "ten"`` must say which option is wrong, not trace.
+    """
+    kind = str(field.type).split(" | ")[0]
+    optional = "None" in str(field.type)
+    flag = "--" + field.name.replace("_", "-")
+    if value is None and optional:
+        return None
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    if kind == "int" and not isinstance(value, bool):
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind == "str" and isinstance(value, str):
+        return value
+    if kind.startswith("dict") and isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in value.items()
+    ):
+        return {k: str(v) for k, v in value.items()}
+    wanted = {"bool": "true or false", "int": "a whole number", "float": "a number", "str": "a string"}.get(
+        kind, "an object of KEY: VALUE strings"
+    )
+    raise SegdashError(f"{flag} must be {wanted}{' or null' if optional else ''}; got {json.dumps(value, default=str)[:60]}")
 
 
 #: Named option sets; each is applied on top of the dataclass defaults.
