@@ -118,8 +118,8 @@ def test_corrupt_and_non_image_files_name_the_file(tmp_path):
 
 def test_decompression_bomb_guard_gives_clear_message(tmp_path, monkeypatch):
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "big.png")
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
-    with pytest.raises(SegdashError, match="big.png.*SEGDASH_MAX_IMAGE_PIXELS"):
+    monkeypatch.setenv("SEGDASH_MAX_IMAGE_PIXELS", "100")
+    with pytest.raises(SegdashError, match="big.png.*40 x 40.*SEGDASH_MAX_IMAGE_PIXELS"):
         read_image(tmp_path / "big.png")
 
 

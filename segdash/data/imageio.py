@@ -16,7 +16,7 @@ here ever returns half an image.
 from __future__ import annotations
 
 import io
-import os
+import math
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -27,6 +27,7 @@ from PIL import Image
 
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_write_bytes
+from segdash.public import max_image_pixels, max_volume_voxels
 
 #: File extensions (lower case) that ``list_images`` and the formats treat as images.
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -40,9 +41,11 @@ ImageMode = Literal["rgb", "native", "gray"]
 IMAGE_MODES = ("rgb", "native", "gray")
 
 _PIXEL_LIMIT_ENV = "SEGDASH_MAX_IMAGE_PIXELS"
-if os.environ.get(_PIXEL_LIMIT_ENV, "").strip().isdigit():
-    # The user raised (or lowered) Pillow's decompression-bomb guard on purpose.
-    Image.MAX_IMAGE_PIXELS = int(os.environ[_PIXEL_LIMIT_ENV])
+#: Largest channel count an image may declare in its header (RGBA is 4; more is a crafted file).
+_MAX_CHANNELS = 4
+# segdash checks every header against its own limit (``check_decoded_size``, configurable by the host);
+# Pillow's fixed guard would refuse some files the host allowed and warn on others.
+Image.MAX_IMAGE_PIXELS = None
 
 _SINGLE_CHANNEL_MODES = {"L", "I", "F", "I;16", "I;16L", "I;16B", "I;16N", "1"}
 
@@ -68,18 +71,55 @@ def list_images(folder: str | Path, extensions: Iterable[str] = IMAGE_EXTENSIONS
     return sorted((p for p in folder.iterdir() if is_image_file(p, extensions)), key=lambda p: p.name)
 
 
+# --- the decoded-size limit -------------------------------------------------------------------
+def check_decoded_size(name: str, shape: Sequence[int]) -> None:
+    """Refuse an image whose header declares more pixels than the limit, before anything is allocated.
+
+    ``shape`` is what the header says (H, W) or (H, W, C) or planar (C, H, W); the two largest of
+    the first three dimensions are taken as height and width. A small compressed file can declare
+    a huge image (a 1.6 MB tiled TIFF decodes to 40000 x 40000), so every reader calls this first.
+    """
+    dims = [int(d) for d in shape]
+    if any(d < 0 for d in dims):
+        raise SegdashError(f"{name}: the file declares a negative size {tuple(dims)}")
+    spatial = sorted(dims[:3], reverse=True)[:2] if len(dims) >= 2 else dims
+    pixels = math.prod(spatial)
+    limit = max_image_pixels()
+    if pixels > limit:
+        raise SegdashError(
+            f"{name}: the image is {' x '.join(map(str, dims))} ({pixels:,} pixels), larger than the limit of "
+            f"{limit:,} pixels; if you trust the file, raise the limit with the environment variable "
+            f"{_PIXEL_LIMIT_ENV}"
+        )
+    if len(dims) > 4 or math.prod(dims) > limit * _MAX_CHANNELS:
+        raise SegdashError(f"{name}: the file declares an array of shape {tuple(dims)}, not a 2-D image")
+
+
+def check_volume_size(name: str, shape: Sequence[int]) -> None:
+    """Refuse a 3-D volume whose header declares more voxels than the limit, before reading it."""
+    dims = [int(d) for d in shape]
+    voxels = math.prod(dims)
+    limit = max_volume_voxels()
+    if any(d < 0 for d in dims) or voxels > limit:
+        raise SegdashError(
+            f"{name}: the volume is {' x '.join(map(str, dims))} ({voxels:,} voxels), larger than the limit of "
+            f"{limit:,} voxels; if you trust the file, raise the limit with the environment variable "
+            f"SEGDASH_MAX_VOLUME_VOXELS"
+        )
+
+
 # --- decoding --------------------------------------------------------------------------------
 def _open_pil(source: Path | io.BytesIO, name: str) -> Image.Image:
-    """Open and fully decode an image with Pillow, turning every failure into SegdashError."""
+    """Open and fully decode an image with Pillow, turning every failure into SegdashError.
+
+    The size in the header is checked against the limit before the pixels are decoded.
+    """
     try:
         img = Image.open(source)
+        width, height = img.size
+        check_decoded_size(name, (height, width, len(img.getbands())))
         img.load()  # decode now: truncated/corrupt data fails here, not later
         return img
-    except Image.DecompressionBombError as exc:
-        raise SegdashError(
-            f"{name}: the image is larger than the safety limit of {Image.MAX_IMAGE_PIXELS:,} pixels ({exc}); "
-            f"if you trust the file, set the environment variable {_PIXEL_LIMIT_ENV} to a larger number"
-        ) from None
     except FileNotFoundError:
         raise SegdashError(f"{name}: file not found") from None
     except Image.UnidentifiedImageError:
@@ -93,9 +133,18 @@ def _read_tiff_array(source: Path | io.BytesIO, name: str) -> np.ndarray:
     import tifffile
 
     try:
-        array = np.asarray(tifffile.imread(source, key=0))
+        with tifffile.TiffFile(source) as tif:
+            page = tif.pages[0]
+            shape = page.shape
     except Exception as exc:  # tifffile raises many kinds; all mean "not readable"
-        raise SegdashError(f"{name}: not a readable TIFF image ({type(exc).__name__}: {exc})") from None
+        raise SegdashError(f"{name}: not a readable TIFF image ({type(exc).__name__})") from None
+    check_decoded_size(name, shape)
+    if isinstance(source, io.BytesIO):
+        source.seek(0)
+    try:
+        array = np.asarray(tifffile.imread(source, key=0))
+    except Exception as exc:
+        raise SegdashError(f"{name}: not a readable TIFF image ({type(exc).__name__})") from None
     if array.ndim == 3 and array.shape[0] <= 4 < array.shape[2]:
         array = np.moveaxis(array, 0, -1)  # planar C x H x W -> H x W x C
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] > 4):
@@ -103,7 +152,30 @@ def _read_tiff_array(source: Path | io.BytesIO, name: str) -> np.ndarray:
     return array
 
 
+def npy_shape(source: Path | io.BytesIO, name: str) -> tuple[int, ...]:
+    """The shape a ``.npy`` file's header declares, read without loading the array."""
+    try:
+        handle = open(source, "rb") if isinstance(source, Path) else source
+        try:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, _, _ = np.lib.format.read_array_header_1_0(handle)
+            else:
+                shape, _, _ = np.lib.format.read_array_header_2_0(handle)
+        finally:
+            if isinstance(source, Path):
+                handle.close()
+            else:
+                source.seek(0)
+    except FileNotFoundError:
+        raise SegdashError(f"{name}: file not found") from None
+    except (OSError, ValueError, EOFError, SyntaxError) as exc:
+        raise SegdashError(f"{name}: not a readable .npy array ({type(exc).__name__})") from None
+    return tuple(int(d) for d in shape)
+
+
 def _load_npy(source: Path | io.BytesIO, name: str) -> np.ndarray:
+    check_decoded_size(name, npy_shape(source, name))
     try:
         return np.load(source, allow_pickle=False)
     except FileNotFoundError:
@@ -246,12 +318,8 @@ def image_size(path: str | Path) -> tuple[int, int]:
     path = Path(path)
     name = str(path)
     if path.suffix.lower() == ".npy":
-        try:
-            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
-        except FileNotFoundError:
-            raise SegdashError(f"{name}: file not found") from None
-        except (OSError, ValueError, EOFError) as exc:
-            raise SegdashError(f"{name}: not a readable .npy array ({exc})") from None
+        shape = npy_shape(path, name)
+        check_decoded_size(name, shape)
         if len(shape) not in (2, 3):
             raise SegdashError(f"{name}: array of shape {shape} is not an H x W (x C) image")
         if len(shape) == 3 and shape[0] in (1, 3) and shape[2] not in (1, 3, 4):
@@ -260,12 +328,8 @@ def image_size(path: str | Path) -> tuple[int, int]:
     try:
         with Image.open(path) as img:
             width, height = img.size
+        check_decoded_size(name, (height, width))
         return height, width
-    except Image.DecompressionBombError:
-        raise SegdashError(
-            f"{name}: the image is larger than the safety limit of {Image.MAX_IMAGE_PIXELS:,} pixels; "
-            f"if you trust the file, set the environment variable {_PIXEL_LIMIT_ENV} to a larger number"
-        ) from None
     except FileNotFoundError:
         raise SegdashError(f"{name}: file not found") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

@@ -16,6 +16,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from segdash.errors import SegdashError
 
 
+#: Bounds that keep a crafted option, classes file or checkpoint from allocating gigabytes:
+#: the largest public label sets (ADE20K 150, COCO-Stuff 182, Mapillary 124) fit with room to spare.
+MAX_CLASSES = 1024
+MAX_CHANNELS = 16
+MAX_SEED = 2**32 - 1
+
+
 def reject_unknown_options(owner: str, options: Mapping[str, object], valid: Iterable[str]) -> None:
     """Raise when ``options`` is not empty; ``owner`` names the dataset, e.g. ``"format 'voc'"``."""
     if options:
@@ -24,21 +31,32 @@ def reject_unknown_options(owner: str, options: Mapping[str, object], valid: Ite
         )
 
 
-def as_int(name: str, value: object, minimum: int | None = None) -> int:
+def as_int(name: str, value: object, minimum: int | None = None, maximum: int | None = None) -> int:
+    """A whole number within ``minimum..maximum`` (both inclusive, either optional)."""
+    text = str(value).strip()
+    if len(text) > 20:  # int() of a 10^6-digit string takes seconds: no sane option is that long
+        raise SegdashError(f"option {name} must be a whole number, got {len(text)} characters")
     try:
-        number = int(str(value).strip())
+        number = int(text)
     except ValueError:
         raise SegdashError(f"option {name} must be a whole number, got {value!r}") from None
     if minimum is not None and number < minimum:
         raise SegdashError(f"option {name} must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise SegdashError(f"option {name} must be at most {maximum}, got {number}")
     return number
 
 
-def as_optional_int(name: str, value: object) -> int | None:
+def as_optional_int(name: str, value: object, minimum: int | None = None, maximum: int | None = None) -> int | None:
     """``None``, ``""``, ``"none"`` or ``"null"`` -> None; otherwise ``as_int``."""
     if value is None or str(value).strip().lower() in ("", "none", "null"):
         return None
-    return as_int(name, value)
+    return as_int(name, value, minimum, maximum)
+
+
+def as_seed(value: object) -> int:
+    """The ``seed`` option: 0 .. 2^32 - 1 (what NumPy's generators accept)."""
+    return as_int("seed", value, minimum=0, maximum=MAX_SEED)
 
 
 def as_fraction(name: str, value: object) -> float:

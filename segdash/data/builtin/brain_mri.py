@@ -250,7 +250,7 @@ class BrainMRI(RowDataset):
     def __init__(self, orientations: str | tuple[str, ...] = ORIENTATIONS, guard: int | str = 5, **unknown):
         reject_unknown_options("dataset 'brain-mri'", unknown, self.options_help)
         self.orientations = _parse_orientations(orientations)
-        self.guard = as_int("guard", guard, minimum=0)
+        self.guard = as_int("guard", guard, minimum=0, maximum=40)
         self.cache_path = cache_dir("brain-mri", VERSION) / (f"{'-'.join(self.orientations)}_guard{self.guard}.npz")
         arrays = self._load_or_prepare()
         self._images: np.ndarray = arrays["images"]

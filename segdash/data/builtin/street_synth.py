@@ -30,7 +30,7 @@ import numpy as np
 from segdash.data.base import Sample
 from segdash.data.builtin._rows import RowDataset
 from segdash.data.formats.carla import CARLA_CLASSES, CARLA_COLORS
-from segdash.data.options import as_int, reject_unknown_options
+from segdash.data.options import as_int, as_seed, reject_unknown_options
 from segdash.data.registry import register_builtin
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_dir, cache_dir
@@ -366,6 +366,11 @@ def _paint_object(s: _Scene, kind: str, base_row: float, x: float, m: float, dep
         s.paint(blob, VEGETATION, s.surface(s.pick(VEGETATION_PAINTS), 0.2, 0.35, 0.3, win), depth, win)
 
 
+#: Scenes are rendered into memory at once (about 0.2 MB each): a bound keeps ``count=10**8`` from
+#: asking for terabytes.
+MAX_SCENES = 5000
+
+
 def prepare_scenes(count: int, seed: int, progress=None) -> dict[str, np.ndarray]:
     """Render ``count`` scenes: images (N,H,W,3) uint8, masks (N,H,W) uint8, ids (N,) str."""
     images = np.empty((count, HEIGHT, WIDTH, 3), np.uint8)
@@ -393,14 +398,12 @@ class StreetSynth(RowDataset):
     source = SOURCE
     description = DESCRIPTION
     #: -o KEY=VALUE options, shown by ``segdash datasets``.
-    options_help = {"count": "number of scenes (default 300)", "seed": "generator seed (default 0)"}
+    options_help = {"count": f"number of scenes (default 300, 3..{MAX_SCENES})", "seed": "generator seed (default 0)"}
 
     def __init__(self, count: int | str = 300, seed: int | str = 0, **unknown):
         reject_unknown_options("dataset 'street-synth'", unknown, self.options_help)
-        self.count = as_int("count", count)
-        self.seed = as_int("seed", seed, minimum=0)
-        if self.count < 3:
-            raise SegdashError(f"street-synth needs at least 3 scenes (one per split), got count={self.count}")
+        self.count = as_int("count", count, minimum=3, maximum=MAX_SCENES)  # 3: one scene per split
+        self.seed = as_seed(seed)
         self.cache_path = cache_dir("street-synth", VERSION) / f"seed{self.seed}_n{self.count}"
         arrays = self._load_or_prepare()
         self._images, self._masks = arrays["images"], arrays["masks"]

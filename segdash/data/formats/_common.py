@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.imageio import IMAGE_EXTENSIONS, image_size, list_images
+from segdash.data.options import MAX_CLASSES
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_write_json, cache_dir
 
@@ -116,6 +117,9 @@ def parse_color(text: str) -> Color | None:
 
 
 # --- classes files -----------------------------------------------------------------------------------
+#: A classes file names a few hundred classes at most; anything much larger is not one.
+MAX_CLASSES_FILE_BYTES = 1024 * 1024
+
 CLASSES_FILE_NAMES = (
     "classes.json",
     "classes.csv",
@@ -174,7 +178,7 @@ def _row_to_class(cells: Sequence[str]) -> tuple[int | None, str, Color | None]:
         numbers = numbers[:-3]
     index = numbers[0] if len(numbers) == 1 else None
     if len(numbers) > 1 or (color is not None and not all(0 <= v <= 255 for v in color)):
-        raise ValueError(f"cannot read a class from {' '.join(cells)!r}")
+        raise ValueError("a row is neither 'name', 'index name', 'name r g b' nor 'index name r g b'")
     return index, " ".join(words), color
 
 
@@ -216,7 +220,7 @@ def _entries_from_json(data: object) -> list[tuple[int | None, str, Color | None
                 color = _json_color(item.get("color", item.get("colour", item.get("rgb"))))
                 entries.append((None if index is None else int(index), str(item["name"]), color))
             else:
-                raise ValueError(f"cannot read a class from {item!r}")
+                raise ValueError(f"class {len(entries)} is neither a name nor an object with a \"name\"")
     else:
         raise ValueError("expected a list of classes or a mapping")
     return entries
@@ -232,7 +236,7 @@ def _json_color(value: object) -> Color | None:
     else:
         color = None
     if color is None or not all(0 <= v <= 255 for v in color):
-        raise ValueError(f"cannot read a colour from {value!r}")
+        raise ValueError("a colour is not [r, g, b] with values 0..255 or '#rrggbb'")
     return color
 
 
@@ -249,6 +253,10 @@ def read_classes_file(path: str | Path, ignore_index: int | None = 255) -> Class
     path = Path(path)
     if not path.is_file():
         raise SegdashError(f"classes file {str(path)!r} does not exist")
+    if path.stat().st_size > MAX_CLASSES_FILE_BYTES:
+        raise SegdashError(
+            f"classes file {str(path)!r} is larger than {MAX_CLASSES_FILE_BYTES // 1024} KB; is it really a classes file?"
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")
         if path.suffix.lower() == ".json":
@@ -259,14 +267,22 @@ def read_classes_file(path: str | Path, ignore_index: int | None = 255) -> Class
             for number, row in enumerate(rows):
                 try:
                     entries.append(_row_to_class(row))
-                except ValueError:
+                except ValueError as exc:
                     if number == 0:  # a header like "name,r,g,b"
                         continue
-                    raise
+                    raise ValueError(f"row {number + 1}: {exc}") from None
             if entries and entries[0][2] is None and any(e[2] is not None for e in entries[1:]):
                 entries = entries[1:]  # header row without numbers
-    except (ValueError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SegdashError(f"classes file {str(path)!r} cannot be read: {exc}") from None
+    except UnicodeDecodeError:
+        raise SegdashError(f"classes file {str(path)!r} is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:  # its message gives a position, never the text
+        raise SegdashError(f"classes file {str(path)!r} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except (ValueError, TypeError, RecursionError) as exc:
+        # Our own messages say where, never what the file holds: the file may not be the user's.
+        reason = str(exc) if isinstance(exc, ValueError) else "unexpected structure (nested lists or objects?)"
+        raise SegdashError(f"classes file {str(path)!r} cannot be read: {reason}") from None
+    if len(entries) > MAX_CLASSES:
+        raise SegdashError(f"classes file {str(path)!r} lists {len(entries)} classes; segdash handles at most {MAX_CLASSES}")
     return _class_table(entries, path, ignore_index)
 
 
@@ -288,9 +304,7 @@ def _class_table(
         kept.sort(key=lambda e: e[0])
         indices = [e[0] for e in kept]
         if indices != list(range(len(kept))):
-            raise SegdashError(
-                f"classes file {str(path)!r}: class indices must be 0..{len(kept) - 1} without gaps, got {indices}"
-            )
+            raise SegdashError(f"classes file {str(path)!r}: class indices must be 0..{len(kept) - 1} without gaps")
         entries = kept
     names = tuple(name or f"class_{i}" for i, (_, name, _) in enumerate(entries))
     colors = [color for _, _, color in entries]

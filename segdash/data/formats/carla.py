@@ -18,7 +18,7 @@ import numpy as np
 from segdash.data.base import Entry, IndexedDataset
 from segdash.data.formats._common import indexed_split_dict, readable_by_stem, warn_skipped
 from segdash.data.imageio import list_images, read_image, read_raw_pixels
-from segdash.data.options import as_int, reject_unknown_options
+from segdash.data.options import as_seed, reject_unknown_options
 from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
@@ -84,7 +84,7 @@ class Carla(IndexedDataset):
                 index[split] = self._pairs(rgb_root / split, seg_root / split)
         elif list_images(rgb_root):
             pairs = {e.sample_id: e for e in self._pairs(rgb_root, seg_root)}
-            parts = seeded_split(pairs, seed=as_int("seed", seed))
+            parts = seeded_split(pairs, seed=as_seed(seed))
             index = {split: [pairs[s] for s in ids] for split, ids in parts.items()}
         index = indexed_split_dict(index)
         if not index:

@@ -42,7 +42,7 @@ from segdash.data.formats._common import (
     warn_skipped,
 )
 from segdash.data.imageio import as_label_map, read_image, read_raw_pixels
-from segdash.data.options import as_fraction, as_int, as_optional_int, reject_unknown_options
+from segdash.data.options import MAX_CHANNELS, MAX_CLASSES, as_fraction, as_optional_int, as_seed, reject_unknown_options
 from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
@@ -106,14 +106,14 @@ class FolderDataset(IndexedDataset):
         reject_unknown_options("format 'folder'", unknown, self.options_help)
         self.root = Path(root).expanduser().resolve()
         self.name = self.root.name
-        self.ignore_index = as_optional_int("ignore_index", ignore_index)
+        self.ignore_index = as_optional_int("ignore_index", ignore_index, minimum=0, maximum=65535)
         self._binary_255 = False
         self._color_lookup: dict[int, int] = {}
         val, test = as_fraction("val_fraction", val_fraction), as_fraction("test_fraction", test_fraction)
-        index = self._build_index(masks, val, test, as_int("seed", seed))
+        index = self._build_index(masks, val, test, as_seed(seed))
         super().__init__(index)
-        self.in_channels = self._channels(as_optional_int("channels", channels))
-        self._set_classes(classes, as_optional_int("num_classes", num_classes))
+        self.in_channels = self._channels(as_optional_int("channels", channels, minimum=1, maximum=MAX_CHANNELS))
+        self._set_classes(classes, as_optional_int("num_classes", num_classes, minimum=1, maximum=MAX_CLASSES))
         self.source = f"images and masks from the folder {self.root}"
 
     # --- layout ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import numpy as np
 from segdash.data.base import Entry, IndexedDataset
 from segdash.data.formats._common import indexed_split_dict, readable_by_stem, warn_skipped
 from segdash.data.imageio import read_image, read_label_image
-from segdash.data.options import as_choice, as_fraction, as_int, reject_unknown_options
+from segdash.data.options import as_choice, as_fraction, as_seed, reject_unknown_options
 from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
@@ -144,7 +144,7 @@ class Kitti(IndexedDataset):
             self.colors = tuple(color for _, _, color in CITYSCAPES_19)
         self._lut = label_lookup_table(self.label_map, self.ignore_index)
         self.description = f"Cityscapes label ids mapped to {self.label_map}; testing/ has no masks (predict only)."
-        super().__init__(self._build_index(as_fraction("val_fraction", val_fraction), as_int("seed", seed)))
+        super().__init__(self._build_index(as_fraction("val_fraction", val_fraction), as_seed(seed)))
 
     def _build_index(self, val_fraction: float, seed: int) -> dict[str, list[Entry]]:
         train_images, train_masks = self.root / "training" / "image_2", self.root / "training" / "semantic"

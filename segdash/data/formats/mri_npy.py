@@ -19,7 +19,7 @@ import numpy as np
 from segdash.data.base import Entry, IndexedDataset
 from segdash.data.formats._common import indexed_split_dict, readable_images, warn_skipped
 from segdash.data.imageio import list_images, read_image, read_label_image
-from segdash.data.options import as_fraction, as_int, reject_unknown_options
+from segdash.data.options import as_fraction, as_seed, reject_unknown_options
 from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
@@ -76,7 +76,7 @@ class MriNpy(IndexedDataset):
         warn_skipped("image(s) without a Segmentations/segm_<ix> mask skipped", missing)
         if not paired:
             raise SegdashError(f"no image in {image_dir} has its mask in {mask_dir}; expected {LAYOUT}")
-        parts = seeded_split(paired, (1 - val - test, val, test), seed=as_int("seed", seed))
+        parts = seeded_split(paired, (1 - val - test, val, test), seed=as_seed(seed))
         super().__init__(indexed_split_dict({s: [paired[i] for i in ids] for s, ids in parts.items()}))
 
     def read_image(self, path: Path) -> np.ndarray:

@@ -30,7 +30,8 @@ from segdash.data.formats._common import (
     stem_of,
     warn_skipped,
 )
-from segdash.data.options import as_fraction, as_int, as_optional_int, reject_unknown_options
+from segdash.data.imageio import check_volume_size
+from segdash.data.options import MAX_CHANNELS, as_fraction, as_int, as_optional_int, as_seed, reject_unknown_options
 from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
@@ -95,15 +96,15 @@ class NiftiSlices(IndexedDataset):
         if axis_key not in AXES:
             raise SegdashError(f"option axis must be x, y or z (sagittal, coronal, axial); got {axis!r}")
         self.axis = AXES[axis_key]
-        self.channel = as_int("channel", channel)
-        self.ignore_index = as_optional_int("ignore_index", ignore_index)
+        self.channel = as_int("channel", channel, minimum=0, maximum=MAX_CHANNELS - 1)
+        self.ignore_index = as_optional_int("ignore_index", ignore_index, minimum=0, maximum=65535)
         self._slice_of: dict[str, int] = {}
         self._cache: dict[str, tuple[Path, np.ndarray]] = {}
         self._lock = threading.Lock()
         val, test = as_fraction("val_fraction", val_fraction), as_fraction("test_fraction", test_fraction)
         if val + test >= 1:
             raise SegdashError("val_fraction + test_fraction must be below 1")
-        super().__init__(self._build_index(val, test, as_int("seed", seed)))
+        super().__init__(self._build_index(val, test, as_seed(seed)))
         self._set_classes(classes)
         self.source = f"NIfTI volumes from {self.root}, cut into {'xyz'[self.axis]}-slices"
 
@@ -150,7 +151,8 @@ class NiftiSlices(IndexedDataset):
                 header_image = nib.load(image_path)
                 ornt = nib.orientations.io_orientation(header_image.affine)
                 shape = header_image.shape
-            except Exception:  # nibabel raises several kinds for a broken file
+                check_volume_size(image_path.name, shape)  # a crafted header could declare 10^9 slices
+            except Exception:  # nibabel raises several kinds for a broken file; too large counts too
                 unreadable.append(image_path.name)
                 continue
             canonical_axis_lengths = {int(ornt[i, 0]): shape[i] for i in range(3)}
@@ -206,6 +208,10 @@ class NiftiSlices(IndexedDataset):
                 return cached[1]
         try:
             img = nib.load(path)
+        except Exception as exc:
+            raise SegdashError(f"{path}: not a readable NIfTI volume ({type(exc).__name__})") from None
+        check_volume_size(str(path), img.shape)
+        try:
             data = np.asanyarray(img.dataobj)
             ornt = nib.orientations.io_orientation(nib.load(ornt_from).affine)
         except Exception as exc:
@@ -237,9 +243,14 @@ class NiftiSlices(IndexedDataset):
         import nibabel as nib
 
         try:
-            data = np.asanyarray(nib.load(path).dataobj)
+            img = nib.load(path)
         except Exception as exc:
-            raise SegdashError(f"{path}: not a readable NIfTI volume ({type(exc).__name__}: {exc})") from None
+            raise SegdashError(f"{path}: not a readable NIfTI volume ({type(exc).__name__})") from None
+        check_volume_size(str(path), img.shape)
+        try:
+            data = np.asanyarray(img.dataobj)
+        except Exception as exc:
+            raise SegdashError(f"{path}: not a readable NIfTI volume ({type(exc).__name__})") from None
         return self._labels_from(data, path)
 
     def _slice(self, volume: np.ndarray, k: int) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 from segdash.data.base import Entry, IndexedDataset
 from segdash.data.formats._common import indexed_split_dict, readable_by_stem, warn_skipped
 from segdash.data.imageio import read_image, read_label_image
-from segdash.data.options import as_choice, as_fraction, as_int, reject_unknown_options
+from segdash.data.options import as_choice, as_fraction, as_seed, reject_unknown_options
 from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
@@ -71,7 +71,7 @@ class OxfordPets(IndexedDataset):
             "37 cat and dog breeds with pixel trimaps. Trimap 1/2/3 = pet/background/border; "
             f"border {'is its own class' if self.border == 'class' else 'is ignored'}."
         )
-        super().__init__(self._build_index(as_fraction("val_fraction", val_fraction), as_int("seed", seed)))
+        super().__init__(self._build_index(as_fraction("val_fraction", val_fraction), as_seed(seed)))
 
     def _build_index(self, val_fraction: float, seed: int) -> dict[str, list[Entry]]:
         root = self.root
