@@ -1,0 +1,84 @@
+"""Boundary IoU: the one-pass bands of every class against the reference code's band, class by class."""
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from segdash.metrics.boundary import band_width, batch_boundary_counts, boundary_counts, boundary_iou, mask_to_boundary
+
+
+def reference_band(mask, ratio):
+    """bowenc0221/boundary-iou-api ``mask_to_boundary``, written out again here."""
+    mask = mask.astype(np.uint8)
+    h, w = mask.shape
+    dilation = max(1, int(round(ratio * np.sqrt(h**2 + w**2))))
+    padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    eroded = cv2.erode(padded, np.ones((3, 3), np.uint8), iterations=dilation)[1 : h + 1, 1 : w + 1]
+    return (mask - eroded).astype(bool)
+
+
+def reference_counts(pred, target, num_classes, ignore_index, ratio):
+    """(2, C) intersection and union, one class at a time, ignored pixels removed from both masks first."""
+    kept = np.ones(target.shape, bool) if ignore_index is None else target != ignore_index
+    out = np.zeros((2, num_classes), np.int64)
+    for c in range(num_classes):
+        g = reference_band((target == c) & kept, ratio)
+        p = reference_band((pred == c) & kept, ratio)
+        out[:, c] = (g & p).sum(), (g | p).sum()
+    return out
+
+
+def test_hand_built_square_band():
+    """A 4x4 square inside a 10x10 image: d = round(0.1 * 14.1) = 1, so the band is its 12 outer pixels."""
+    target = np.zeros((10, 10), np.int64)
+    target[3:7, 3:7] = 1
+    pred = target.copy()
+    pred[3, 3:7] = 0  # the top row of the square is missed
+    assert band_width(10, 10, 0.1) == 1
+    band = mask_to_boundary(target == 1, 0.1)
+    assert band.sum() == 12 and not band[4:6, 4:6].any()
+    counts = boundary_counts(pred, target, 2, ratio=0.1)
+    # class 1: truth band 12 pixels; predicted 3x4 block's band = its 10 outer pixels, 8 of them shared
+    # (the sides of rows 4..6 and the bottom row); union 12 + 10 - 8
+    assert counts[:, 1].tolist() == [8, 14]
+    assert boundary_iou(counts)[1] == pytest.approx(8 / 14)
+    np.testing.assert_array_equal(counts, reference_counts(pred, target, 2, None, 0.1))
+
+
+def test_image_edge_is_band_and_one_pixel_object():
+    target = np.zeros((6, 7), np.int64)
+    target[2, 3] = 1  # a one-pixel object is all band
+    pred = np.zeros_like(target)
+    counts = boundary_counts(pred, target, 3, ratio=0.02)
+    assert counts[:, 1].tolist() == [0, 1]
+    assert counts[:, 2].tolist() == [0, 0]  # class 2 in neither mask: union 0 ...
+    assert math.isnan(boundary_iou(counts)[2])  # ... so undefined
+    # background: d = 1, so its band is the image's outer ring plus the ring around the object
+    np.testing.assert_array_equal(counts, reference_counts(pred, target, 3, None, 0.02))
+
+
+@pytest.mark.parametrize("shape, ratio", [((32, 40), 0.02), ((17, 9), 0.05), ((64, 48), 0.1), ((5, 5), 1.0)])
+def test_random_label_maps_match_the_reference(shape, ratio):
+    rng = np.random.default_rng(sum(shape))
+    for _ in range(3):
+        # blobs rather than noise, so the bands are not the whole mask
+        small = rng.integers(0, 4, (max(2, shape[0] // 4), max(2, shape[1] // 4)))
+        target = cv2.resize(small.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST).astype(np.int64)
+        pred = np.where(rng.random(shape) < 0.9, target, rng.integers(0, 4, shape))
+        target[rng.random(shape) < 0.05] = 255
+        target[target == 3] = 0  # class 3 only ever predicted, never true
+        got = boundary_counts(pred, target, 5, ignore_index=255, ratio=ratio)
+        np.testing.assert_array_equal(got, reference_counts(pred, target, 5, 255, ratio))
+
+
+def test_batch_and_many_classes():
+    rng = np.random.default_rng(3)
+    targets = rng.integers(0, 300, (2, 20, 24))
+    preds = np.where(rng.random(targets.shape) < 0.5, targets, rng.integers(0, 300, targets.shape))
+    got = batch_boundary_counts(preds, targets, 300, ratio=0.1)  # uint16 path (more than 254 classes)
+    assert got.shape == (2, 2, 300)
+    for i in range(2):
+        np.testing.assert_array_equal(got[i], reference_counts(preds[i], targets[i], 300, None, 0.1))
+    assert boundary_counts(np.zeros((0, 0), int), np.zeros((0, 0), int), 3).tolist() == [[0, 0, 0], [0, 0, 0]]
