@@ -13,7 +13,7 @@ def reference_band(mask, ratio):
     """bowenc0221/boundary-iou-api ``mask_to_boundary``, written out again here."""
     mask = mask.astype(np.uint8)
     h, w = mask.shape
-    dilation = max(1, int(round(ratio * np.sqrt(h**2 + w**2))))
+    dilation = max(1, round(ratio * math.sqrt(h**2 + w**2)))
     padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     eroded = cv2.erode(padded, np.ones((3, 3), np.uint8), iterations=dilation)[1 : h + 1, 1 : w + 1]
     return (mask - eroded).astype(bool)
