@@ -8,7 +8,10 @@ What happens to an image, in order:
 
 1. channels are made to fit the model (gray -> RGB by replication, RGB -> gray by
    luminance, RGBA -> RGB by dropping alpha), each with a note in ``Prediction.notes``;
-2. pixels are normalised with the checkpoint's ``Normalization``;
+2. pixel values are mapped to the value range the checkpoint's training inputs had
+   (``segdash.data.pixels``: an 8-bit PNG, a 16-bit TIFF and a float ``.npy`` of one slice
+   give the same input), with a note when they change, then normalised with the checkpoint's
+   ``Normalization``; ``Prediction.hint`` says when an image looks unlike the training data;
 3. when the checkpoint fixes ``input_size`` the image is resized to it and the logits
    resized back; otherwise images above ``tile_size**2`` pixels run as overlapping
    windows whose logits are blended with weights that fall off towards each window's
@@ -40,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segdash.data.pixels import intensity_hint, to_input_range
 from segdash.device import choose_device
 from segdash.errors import SegdashError
 from segdash.models.checkpoint import CheckpointMeta, load_checkpoint
@@ -56,7 +60,8 @@ class Prediction:
 
     labels: (H, W) int64 class indices; probs: (K, H, W) float32 softmax probabilities;
     seconds: wall time of this prediction; device: where it ran ("cpu", "cuda:0");
-    notes: what was done to the image to fit the model (channel conversion, tiling, ...).
+    notes: what was done to the image to fit the model (channel conversion, value range, tiling, ...);
+    hint: a sentence when the image's intensities are far from the training data's, else None.
     """
 
     labels: np.ndarray
@@ -65,6 +70,7 @@ class Prediction:
     device: str
     notes: list[str] = dataclasses.field(default_factory=list)
     backend: str = "torch"
+    hint: str | None = None
 
     @property
     def confidence(self) -> np.ndarray:
@@ -126,7 +132,7 @@ class Predictor:
     @classmethod
     def from_checkpoint(
         cls, path: str | Path, device: str | torch.device | None = None, tta: bool = False, **options
-    ) -> "Predictor":
+    ) -> Predictor:
         """Load a checkpoint folder (safetensors, no pickle) and wrap it."""
         model, meta = load_checkpoint(path)
         return cls(model, meta, device=device, tta=tta, **options)
@@ -178,7 +184,9 @@ class Predictor:
         for indices in _group_by_size([np.shape(_as_hwc(img)) for img in images]):
             start = time.perf_counter()
             group_notes: list[str] = []
-            x = self._to_tensor([images[i] for i in indices], group_notes)
+            prepared = self.prepare([images[i] for i in indices], group_notes)
+            hints = [intensity_hint(image, self.meta.intensity, self.meta.input_range) for image in prepared]
+            x = self._normalised(prepared)
             with torch.inference_mode():
                 probs = self._probabilities(x, group_notes)
                 labels = probs.argmax(dim=1)
@@ -188,7 +196,7 @@ class Predictor:
             for j, i in enumerate(indices):
                 results[i] = Prediction(
                     labels=labels_np[j], probs=probs_np[j], seconds=seconds, device=str(self.device),
-                    notes=list(group_notes), backend=self.backend,
+                    notes=list(group_notes), backend=self.backend, hint=hints[j],
                 )
         return results  # type: ignore[return-value]
 
@@ -196,14 +204,31 @@ class Predictor:
         """(N, H, W) int64 labels on ``self.device`` for N same-size HxWxC images (the evaluation path)."""
         if len(images) == 0:
             return torch.empty((0, 0, 0), dtype=torch.int64, device=self.device)
-        shapes = {np.shape(_as_hwc(img))[:2] for img in images}
-        if len(shapes) > 1:
-            raise SegdashError(f"predict_labels needs images of one size, got {sorted(shapes)}; use predict_batch")
-        x = self._to_tensor(list(images), [])
+        x = self._same_size_tensor(images)
         with torch.inference_mode():
             if self.tta:
                 return self._probabilities(x, []).argmax(dim=1)
             return self._logits(x, []).argmax(dim=1)
+
+    def predict_probabilities(
+        self, images: Sequence[np.ndarray] | np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Softmax of N same-size HxWxC images on ``self.device`` (the evaluation path with calibration).
+
+        Returns (N, K, H, W) float32 probabilities (averaged over the flips with TTA) and, with TTA,
+        (N, H, W) bool: the pixels whose label differs between the flipped runs (None without TTA).
+        """
+        x = self._same_size_tensor(images)
+        changed: list[torch.Tensor] | None = [] if self.tta else None
+        with torch.inference_mode():
+            probs = self._probabilities(x, [], changed)
+        return probs, (changed[0] if changed else None)
+
+    def _same_size_tensor(self, images: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
+        shapes = {np.shape(_as_hwc(img))[:2] for img in images}
+        if len(shapes) > 1:
+            raise SegdashError(f"predict_labels needs images of one size, got {sorted(shapes)}; use predict_batch")
+        return self._to_tensor(list(images), [])
 
     def describe(self) -> str:
         """One line for UIs: architecture, device, backend, TTA."""
@@ -216,9 +241,23 @@ class Predictor:
     # --- preprocessing ------------------------------------------------------------------
 
     def _to_tensor(self, images: Sequence[np.ndarray], notes: list[str]) -> torch.Tensor:
-        """Same-size images -> (N, C, H, W) float32 normalised tensor on the device."""
-        fitted = [self._fit_channels(_as_hwc(img), notes) for img in images]
-        batch = np.stack([self.meta.normalization.apply(img) for img in fitted])
+        """Same-size images of any dtype -> (N, C, H, W) float32 normalised tensor on the device."""
+        return self._normalised(self.prepare(images, notes))
+
+    def prepare(self, images: Sequence[np.ndarray], notes: list[str]) -> list[np.ndarray]:
+        """Images of any dtype -> HxWxC with the model's channels, in its training value range
+        (``meta.input_range``); what was converted is added to ``notes``."""
+        prepared = []
+        for image in images:
+            image, range_notes = to_input_range(self._fit_channels(_as_hwc(image), notes), self.meta.input_range)
+            for text in range_notes:
+                _note(notes, text)
+            prepared.append(image)
+        return prepared
+
+    def _normalised(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """Same-size prepared images -> (N, C, H, W) float32 normalised tensor on the device."""
+        batch = np.stack([self.meta.normalization.apply(img) for img in images])
         return torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous().to(self.device)
 
     def _fit_channels(self, image: np.ndarray, notes: list[str]) -> np.ndarray:
@@ -244,15 +283,27 @@ class Predictor:
 
     # --- the model, at any size ---------------------------------------------------------
 
-    def _probabilities(self, x: torch.Tensor, notes: list[str]) -> torch.Tensor:
-        """(N, C, H, W) normalised -> (N, K, H, W) float32 softmax, averaged over flips with TTA."""
+    def _probabilities(self, x: torch.Tensor, notes: list[str], changed: list | None = None) -> torch.Tensor:
+        """(N, C, H, W) normalised -> (N, K, H, W) float32 softmax, averaged over flips with TTA.
+
+        ``changed``, a list, receives with TTA one (N, H, W) bool tensor: the pixels where a flipped
+        run's label differs from the unflipped run's (how unstable the labels are under flips).
+        """
         probs = _softmax(self._logits(x, notes))
         if not self.tta:
             return probs
+        first = probs.argmax(dim=1) if changed is not None else None
+        differs = None
         runs = 1
         for dims in (([-1],) if self.flips == "h" else ([-2],) if self.flips == "v" else ([-1], [-2], [-2, -1])):
-            probs += _softmax(self._logits(x.flip(dims), notes)).flip(dims)
+            run = _softmax(self._logits(x.flip(dims), notes)).flip(dims)
+            if first is not None:
+                flipped = run.argmax(dim=1) != first
+                differs = flipped if differs is None else differs | flipped
+            probs += run
             runs += 1
+        if differs is not None:
+            changed.append(differs)
         _note(notes, f"flip test-time augmentation ({runs} runs averaged)")
         return probs / runs
 
