@@ -71,7 +71,7 @@ class InMemorySplit(Dataset):
         size: int,
         progress: Callable[[int, int], None] | None = None,
         indices: Sequence[int] | None = None,
-    ) -> "InMemorySplit":
+    ) -> InMemorySplit:
         ids = ds.ids(split)
         if indices is not None:
             ids = [ids[i] for i in indices]
@@ -93,7 +93,7 @@ class InMemorySplit(Dataset):
         except RuntimeError as exc:
             raise SegdashError(f"images of split {split!r} differ in channels or dtype: {exc}") from None
 
-    def with_transform(self, transform: Callable | None) -> "InMemorySplit":
+    def with_transform(self, transform: Callable | None) -> InMemorySplit:
         return InMemorySplit(self.images, self.masks, self.ids, transform)
 
     def __len__(self) -> int:
@@ -118,7 +118,7 @@ class LazySplit(Dataset):
         if not self.ids:
             raise SegdashError(f"split {split!r} of {ds.name!r} has no images to train or validate on")
 
-    def with_transform(self, transform: Callable | None) -> "LazySplit":
+    def with_transform(self, transform: Callable | None) -> LazySplit:
         clone = LazySplit(self.ds, self.split, self.size, transform)
         clone.ids = self.ids
         return clone
@@ -176,4 +176,4 @@ def preview_indices(n_images: int, count: int) -> list[int]:
     """``count`` fixed, evenly spaced indices into a split (the same every epoch)."""
     if count <= 0 or n_images == 0:
         return []
-    return sorted({int(round(i)) for i in np.linspace(0, n_images - 1, min(count, n_images))})
+    return sorted({int(round(i)) for i in np.linspace(0, n_images - 1, min(count, n_images))})  # noqa: RUF046

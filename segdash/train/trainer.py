@@ -15,7 +15,12 @@ and stream everything to the run directory (``segdash.train.rundir``).
 
 Ends: ``finished`` (all epochs, the time limit, or early stopping), ``stopped``
 (a STOP file or SIGTERM/SIGINT: after the current step, with a checkpoint),
-``failed`` (NaN/inf loss, out of memory, or any error: the reason in run.json).
+``failed`` (NaN/inf loss, out of memory, or any error: the reason in run.json). A NaN/inf
+loss in training or validation ends the run as "diverged at epoch E, step S" before anything
+is saved from the broken weights, so every earlier checkpoint stays as it was.
+
+One process per run folder: the main process holds ``run.lock`` (``rundir.lock_run``) from
+before its first write to its end; a second start or resume of a live run is refused.
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ import contextlib
 import dataclasses
 import io
 import math
+import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import torch
@@ -51,11 +58,18 @@ from segdash.train.data import (
 )
 from segdash.train.rundir import (
     BEST_NAME,
+    CHECKPOINTS_DIR,
     LAST_NAME,
+    PREVIEWS_DIR,
     RESUME_FILE,
     RUN_FILE,
     RunWriter,
+    adopt_or_lock_run,
+    clean_leftovers,
+    drop_metrics_after,
     epoch_dir_name,
+    json_number_tree,
+    swap_dir,
 )
 
 
@@ -82,7 +96,7 @@ class _StopSignal:
         self.reason: str | None = None
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> "_StopSignal":
+    def __enter__(self) -> Self:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(ValueError):  # not the main thread: no handlers
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -105,13 +119,19 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, echo: 
     records them (status failed); a stop is not an error.
     """
     run_dir = Path(run_dir)
+    # Checked before anything is written: a refused resume (finished run, no checkpoint) changes nothing.
+    resume_state = _read_resume_state(run_dir, config.epochs) if resume else None
     if config.threads:
         torch.set_num_threads(int(config.threads))  # this process only (a training run is its own process)
     info = D.setup(config.device)
-    writer = RunWriter(run_dir) if info.is_main else None
+    writer, lock_fd = None, None
     try:
+        if info.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            lock_fd = adopt_or_lock_run(run_dir)  # a live run's folder: RunBusy, and nothing written
+            writer = RunWriter(run_dir)
         with _StopSignal() as stop_signal:
-            return _train(config, run_dir, resume, info, writer, stop_signal, echo)
+            return _train(config, run_dir, resume_state, info, writer, stop_signal, echo)
     except torch.OutOfMemoryError:
         message = (
             f"out of GPU memory at batch size {config.batch_size} and image size {config.img_size}: "
@@ -127,6 +147,8 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, echo: 
         raise
     finally:
         D.teardown(info)
+        if lock_fd is not None:
+            os.close(lock_fd)  # releases run.lock (the kernel does the same if the process is killed)
 
 
 def _record_failure(writer: RunWriter | None, message: str) -> None:
@@ -142,7 +164,7 @@ def _say(echo: bool, info: D.DistInfo, message: str) -> None:
 def _train(
     config: TrainConfig,
     run_dir: Path,
-    resume: bool,
+    resume_state: dict[str, Any] | None,
     info: D.DistInfo,
     writer: RunWriter | None,
     stop_signal: _StopSignal,
@@ -154,11 +176,16 @@ def _train(
 
     t_start = time.perf_counter()
     device = info.device
-    resume_state = _read_resume_state(run_dir) if resume else None
+    start_epoch, skip_steps = _resume_point(resume_state)
+    global_step = int(resume_state["global_step"]) if resume_state else 0
     if writer is not None:
+        for folder in (run_dir, run_dir / CHECKPOINTS_DIR, run_dir / PREVIEWS_DIR):
+            clean_leftovers(folder)  # a killed run's temporaries and half-done swaps
+        if resume_state is not None:
+            drop_metrics_after(run_dir, global_step, start_epoch)  # what comes next would repeat them
         writer.start(config.to_dict(), phase="loading data", device=describe_device(device),
                      world_size=info.world_size, resumed_from=resume_state and resume_state["checkpoint"],
-                     clear_stop=resume)
+                     clear_stop=resume_state is not None, epoch=start_epoch - 1, step=global_step)
 
     # --- data: decoded and resized once ---------------------------------------------------
     torch.manual_seed(config.seed)
@@ -246,7 +273,6 @@ def _train(
         torch.backends.cudnn.benchmark = True
 
     # --- where we start ---------------------------------------------------------------
-    start_epoch, skip_steps, global_step = 1, 0, 0
     best_dice, best_epoch, stale_epochs, seconds_before = -1.0, None, 0, 0.0
     if resume_state is not None:
         if resume_state.get("schedule_steps") not in (None, total_steps) and config.schedule == "onecycle":
@@ -254,19 +280,10 @@ def _train(
         optimizer.load_state_dict(resume_state["optimizer"])
         scheduler.load_state_dict(resume_state["scheduler"])
         scaler.load_state_dict(resume_state["scaler"])
-        global_step = int(resume_state["global_step"])
         best_dice, stale_epochs = float(resume_state["best_dice"]), int(resume_state["stale_epochs"])
         best_epoch = resume_state["best_epoch"]
         best_epoch = int(best_epoch) if best_epoch is not None and int(best_epoch) > 0 else None
         seconds_before = float(resume_state["seconds"])
-        if resume_state["epoch_complete"]:
-            start_epoch = int(resume_state["epoch"]) + 1
-        else:
-            start_epoch, skip_steps = int(resume_state["epoch"]), int(resume_state["step_in_epoch"])
-        if start_epoch > config.epochs:
-            raise SegdashError(
-                f"this run already completed its {config.epochs} epochs; resume with a larger --epochs to go on"
-            )
         _say(echo, info, f"resuming from {resume_state['checkpoint']}: epoch {start_epoch}, step {global_step}")
 
     if writer is not None:
@@ -288,7 +305,8 @@ def _train(
         meta = CheckpointMeta(
             arch=config.arch, encoder=config.encoder, classes=list(ds.classes), colors=list(ds.colors),
             in_channels=ds.in_channels, normalization=normalization, ignore_index=ignore_index,
-            input_size=config.img_size, dataset=ds.name, epoch=epoch, metrics=metrics, train_config=config.to_dict(),
+            input_size=config.img_size, dataset=ds.name, epoch=epoch,
+            metrics=json_number_tree(metrics), train_config=config.to_dict(),
         )
         save_checkpoint(raw_model, meta, writer.checkpoints / name)
 
@@ -346,10 +364,7 @@ def _train(
             flags = D.all_sum(flags, info)
             loss_value = float(flags[0]) / info.world_size
             if not math.isfinite(loss_value):
-                raise TrainingFailed(
-                    f"loss became {loss_value} at epoch {epoch}, step {global_step} (lr {scheduler.get_last_lr()[0]:.3g}): "
-                    "try a lower --lr, another --loss, or check the data for bad values"
-                )
+                raise _diverged(epoch, global_step, f"loss became {loss_value}", scheduler.get_last_lr()[0])
             losses.append(loss_value)
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
@@ -384,6 +399,9 @@ def _train(
             writer.update(phase="validating")
         val = _validate(raw_model, val_loader, criterion, num_classes, ignore_index, device, normalization,
                         memory_format, autocast_dtype, info, list(ds.classes))
+        if val["val_loss"] is not None and not math.isfinite(val["val_loss"]):
+            raise _diverged(epoch, global_step, f"the validation loss became {val['val_loss']}",
+                            scheduler.get_last_lr()[0])
         epochs_done = epoch
         improved = val["val_mean_dice"] is not None and val["val_mean_dice"] > best_dice + 1e-6
         if improved:
@@ -516,7 +534,25 @@ def _make_scheduler(optimizer, config: TrainConfig, total_steps: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def _read_resume_state(run_dir: Path) -> dict[str, Any]:
+def _diverged(epoch: int, step: int, what: str, lr: float) -> TrainingFailed:
+    """The error that ends a run whose loss is NaN/inf (nothing from these weights is saved)."""
+    return TrainingFailed(
+        f"diverged at epoch {epoch}, step {step}: {what} (lr {lr:.3g}); "
+        "try a lower --lr, another --loss, or check the data for bad values"
+    )
+
+
+def _resume_point(resume_state: dict[str, Any] | None) -> tuple[int, int]:
+    """(epoch to start at, steps of it already done) for a resume state (None: a new run)."""
+    if resume_state is None:
+        return 1, 0
+    if resume_state["epoch_complete"]:
+        return int(resume_state["epoch"]) + 1, 0
+    return int(resume_state["epoch"]), int(resume_state["step_in_epoch"])
+
+
+def _read_resume_state(run_dir: Path, epochs: int) -> dict[str, Any]:
+    """``resume.pt``, checked: it exists, names a checkpoint there, and leaves epochs to run (of ``epochs``)."""
     path = run_dir / "checkpoints" / RESUME_FILE
     if not (run_dir / RUN_FILE).is_file():
         raise SegdashError(f"{run_dir} is not a training run (no {RUN_FILE}); start a new run with --out")
@@ -524,10 +560,15 @@ def _read_resume_state(run_dir: Path) -> dict[str, Any]:
         raise SegdashError(f"{run_dir} has no checkpoint to resume from yet (no checkpoints/{RESUME_FILE}); start it again")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file: explain, don't trace
+    except Exception as exc:  # noqa: BLE001 (a truncated or foreign file: explain, do not trace)
         raise SegdashError(f"{path} cannot be read ({type(exc).__name__}); start the run again") from None
+    needed = {"checkpoint", "epoch", "epoch_complete", "step_in_epoch", "global_step", "optimizer", "scheduler"}
+    if not isinstance(state, dict) or not needed <= state.keys() or not isinstance(state["checkpoint"], str):
+        raise SegdashError(f"{path} is not a segdash resume state; start the run again")
     if not (run_dir / "checkpoints" / state["checkpoint"]).is_dir():
         raise SegdashError(f"{path} names checkpoint {state['checkpoint']!r}, which is missing; start the run again")
+    if _resume_point(state)[0] > epochs:
+        raise SegdashError(f"this run already completed its {epochs} epochs; resume with a larger --epochs to go on")
     return state
 
 
@@ -539,11 +580,16 @@ def _load_weights(model: nn.Module, checkpoint_dir: Path) -> None:
 
 
 def _copy_checkpoint(source: Path, target: Path) -> None:
-    from segdash.fsutil import atomic_dir
-
-    with atomic_dir(target) as tmp:
+    """Copy checkpoint folder ``source`` to ``target`` (``best``), swapped in whole: readers always find one."""
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    try:
         for item in source.iterdir():
             shutil.copy2(item, tmp / item.name)
+        os.chmod(tmp, source.stat().st_mode & 0o777)
+        swap_dir(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _prune_checkpoints(folder: Path, keep: int) -> None:
