@@ -10,10 +10,14 @@ every page; pages read the choice with ``segdash.ui.sidebar.current()``.
 
 import streamlit as st
 
+from segdash import public
 from segdash.ui import sidebar
 
 sidebar.mark_entry_ran()
 st.set_page_config(page_title="segdash", page_icon=":material/layers:", layout="wide")
+if public.is_public():  # SEGDASH_PUBLIC=1: a hosted demo shows no traceback and no developer menu
+    st.set_option("client.showErrorDetails", "none")
+    st.set_option("client.toolbarMode", "viewer")
 
 page = st.navigation(
     [

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from segdash import public
 from segdash.ui import state
 
 
@@ -32,6 +33,8 @@ def dataset(choice: state.DatasetChoice):
 
     if not choice.name:
         raise SegdashError("type the dataset folder's path in the sidebar")
+    if public.is_public() and (not choice.is_builtin or choice.options):
+        raise SegdashError("this demo offers the built-in datasets only")
     return _open_dataset(choice.name, choice.format, choice.options)
 
 
@@ -76,6 +79,7 @@ def predictor(choice: state.ModelChoice):
 
     if not choice.is_set:
         raise SegdashError("choose a model in the sidebar (shipped weights, a training run's checkpoint or a folder)")
+    check_visible(choice.path)
     folder = Path(choice.path).expanduser()
     if not folder.is_dir():
         raise SegdashError(f"checkpoint folder {str(folder)!r} does not exist")
@@ -131,6 +135,29 @@ def model_catalog() -> list[CatalogEntry]:
             if entry is not None:
                 entries.append(entry)
     return entries
+
+
+def visible_catalog() -> list[CatalogEntry]:
+    """The checkpoints this visitor may pick: all of them locally; in public mode the shipped ones
+    and those of runs this session started (a visitor never names or sees another's files)."""
+    catalog = model_catalog()
+    if not public.is_public():
+        return catalog
+    runs_root = state.runs_dir()
+
+    def mine(entry: CatalogEntry) -> bool:
+        relative = Path(entry.path).relative_to(runs_root)  # run entries live under runs_root
+        return bool(relative.parts) and state.is_my_run(runs_root / relative.parts[0])
+
+    return [e for e in catalog if e.group == "shipped" or (e.group == "run" and mine(e))]
+
+
+def check_visible(path: str | Path) -> None:
+    """Public mode: refuse any checkpoint folder the visitor's catalogue does not offer."""
+    if public.is_public() and str(path) not in {e.path for e in visible_catalog()}:
+        from segdash.errors import SegdashError
+
+        raise SegdashError("that checkpoint is not available in this demo; pick one in the sidebar")
 
 
 def _catalog_order(path: Path, root: Path, newest_first: bool) -> tuple:

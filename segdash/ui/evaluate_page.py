@@ -62,12 +62,13 @@ def _tags(choice: SidebarChoice, split: str) -> dict:
         "dataset": cache.dataset_key(choice.dataset_choice),
         "model": f"{model.path}|{model.device}|{cache.checkpoint_stamp(model.path)}",
         "split": split,
+        "owner": jobs.owner(),  # public mode: this session's jobs only
     }
 
 
 def evaluation_key(choice: SidebarChoice, split: str, limit: int, distances: bool) -> str:
     tags = _tags(choice, split)
-    return "|".join(["eval", tags["dataset"], split, tags["model"], str(limit), "d" if distances else "-"])
+    return "|".join(["eval", tags["owner"], tags["dataset"], split, tags["model"], str(limit), "d" if distances else "-"])
 
 
 def finished_evaluations(choice: SidebarChoice, split: str | None = None) -> list[jobs.Job]:
@@ -77,6 +78,7 @@ def finished_evaluations(choice: SidebarChoice, split: str | None = None) -> lis
         job for job in jobs.job_board().all()
         if job.status == jobs.FINISHED and job.tags.get("kind") == "evaluation"
         and job.tags.get("dataset") == wanted["dataset"] and job.tags.get("model") == wanted["model"]
+        and job.tags.get("owner") == wanted["owner"]
         and (split is None or job.tags.get("split") == split)
     ]  # fmt: skip
     return sorted(found, key=lambda job: job.finished or 0, reverse=True)
@@ -172,7 +174,7 @@ def job_outcome(job: jobs.Job | None):
         st.info("Run an evaluation to see per-class scores, the confusion matrix and the worst images.")
         return None
     if job.status == jobs.FAILED:
-        st.error(f"Evaluation failed: {job.error}", icon=":material/error:")
+        show_error(job.error, "evaluation failed")
         return None
     if job.status == jobs.CANCELLED:
         st.warning(f"Evaluation cancelled after {job.done} of {job.total} images; the results below cover those. "

@@ -4,13 +4,17 @@ A Streamlit script run stops whenever the user touches a widget or changes
 page, so a long evaluation inside the run would be lost. A job runs in a
 thread of the server process instead; pages only read its progress (in a
 ``st.fragment(run_every=...)``) and set its cancel flag. The board is a
-``st.cache_resource``, shared by every session, so a second tab sees the same
-job, and a finished result is kept until the server stops.
+``st.cache_resource``, shared by every session: on a local install a second tab
+sees the same job, and a finished result is kept until the server stops. In
+public mode every job belongs to the session that started it (``owner()``), so a
+visitor never sees or cancels another's, and ``SEGDASH_MAX_JOBS`` caps how many run
+at once over all visitors.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +22,10 @@ from typing import Any
 
 import streamlit as st
 
+from segdash import public
 from segdash.errors import SegdashError
+
+log = logging.getLogger(__name__)
 
 RUNNING, FINISHED, CANCELLED, FAILED = "running", "finished", "cancelled", "failed"
 
@@ -34,7 +41,8 @@ class Job:
     total: int = 0
     message: str = ""
     result: Any = None
-    error: str = ""
+    #: why it failed: a SegdashError (the user's problem) or any other exception (a bug, logged with its traceback)
+    error: BaseException | None = None
     started: float = dataclasses.field(default_factory=time.time)
     finished: float | None = None
     #: what the job is about, for finding it again (dataset, model, split, ...)
@@ -97,18 +105,22 @@ class JobBoard:
         with self._lock:
             return list(self._jobs.values())
 
-    def forget(self, key: str) -> None:
-        with self._lock:
-            job = self._jobs.get(key)
-            if job is not None and not job.is_running:
-                del self._jobs[key]
-
     def start(self, key: str, label: str, work: Callable[[Job], Any], tags: dict | None = None) -> Job:
-        """Start ``work(job)`` in a thread unless a job with this key is running or finished."""
+        """Start ``work(job)`` in a thread unless a job with this key is running or finished.
+
+        Raises ``SegdashError`` when ``SEGDASH_MAX_JOBS`` jobs are already running on the server.
+        """
+        cap = max_jobs()
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.status in (RUNNING, FINISHED):  # cancelled / failed ones start again
                 return job
+            running = sum(j.is_running for j in self._jobs.values())
+            if cap is not None and running >= cap:
+                raise SegdashError(
+                    f"{running} evaluation(s) are running on this server, the most it runs at once; "
+                    f"try again when one has finished"
+                )
             job = Job(key, label, tags=dict(tags or {}))
             self._jobs[key] = job
         job.thread = threading.Thread(target=self._run, args=(job, work), name=f"segdash-job-{label}", daemon=True)
@@ -120,9 +132,10 @@ class JobBoard:
         try:
             result = work(job)
         except SegdashError as exc:
-            job.error, job.status = str(exc), FAILED
-        except Exception as exc:  # a bug: keep the server alive, show it in the page
-            job.error, job.status = f"unexpected error ({type(exc).__name__}: {exc})", FAILED
+            job.error, job.status = exc, FAILED
+        except Exception as exc:  # a bug: keep the server alive, log it, let the page show it as one
+            log.exception("background job %s failed", job.label)
+            job.error, job.status = exc, FAILED
         else:
             job.result = result
             job.status = CANCELLED if job.should_stop() else FINISHED
@@ -134,3 +147,18 @@ class JobBoard:
 def job_board() -> JobBoard:
     """The one board of the server process."""
     return JobBoard()
+
+
+def max_jobs() -> int | None:
+    """How many jobs may run at once over all sessions (``SEGDASH_MAX_JOBS``; 2 in public mode)."""
+    return public.int_limit("SEGDASH_MAX_JOBS", public=2, local=None)
+
+
+def owner() -> str:
+    """Who a new job belongs to: this browser session in public mode, everyone on a local install."""
+    if not public.is_public():
+        return ""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else ""

@@ -81,6 +81,7 @@ def decode_upload(name: str, data: bytes, in_channels: int, reference: np.ndarra
         raise SegdashError(f"{name}: not an image file segdash can read ({type(exc).__name__}: {exc})") from None
     if image.ndim == 2:
         image = image[:, :, None]
+    check_shape(name, image)
     image, size_notes = fit_size(image)
     image, range_notes = fit_value_range(image, reference)
     return InputImage(name, np.ascontiguousarray(image), None, tuple(size_notes + range_notes))
@@ -127,10 +128,38 @@ def uploaded_inputs(choice: SidebarChoice) -> list[InputImage]:
     inputs = []
     for file in files:
         try:
+            check_upload_size(file.name, file.size)  # the declared size, before the bytes are read or decoded
             inputs.append(decode_upload(file.name, file.getvalue(), meta.in_channels, reference))
         except SegdashError as exc:
             show_error(exc, "upload")
     return inputs
+
+
+def check_upload_size(name: str, size: int) -> None:
+    """Refuse an upload over ``SEGDASH_MAX_UPLOAD_MB`` (20 MB in public mode) before reading it."""
+    from segdash.public import max_upload_bytes
+
+    cap = max_upload_bytes()
+    if cap is not None and size > cap:
+        raise SegdashError(f"{name}: {_megabytes(size)} is over this server's upload limit of {_megabytes(cap)}")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:.3g} MB"
+
+
+#: Thinner images cannot be segmented or drawn meaningfully (a 1 x 100000 strip).
+MIN_SIDE, MAX_ASPECT = 8, 64
+
+
+def check_shape(name: str, image: np.ndarray) -> None:
+    """Refuse images too thin to segment or show, with a message instead of a failure downstream."""
+    height, width = image.shape[:2]
+    if min(height, width) < MIN_SIDE or max(height, width) > MAX_ASPECT * min(height, width):
+        raise SegdashError(
+            f"{name}: a {width} x {height} image is too thin to segment (each side at least {MIN_SIDE} px, "
+            f"at most {MAX_ASPECT}:1)"
+        )
 
 
 def _default_split(ds) -> str:

@@ -10,6 +10,7 @@ import dataclasses
 
 import streamlit as st
 
+from segdash import public
 from segdash.ui import cache, state
 from segdash.ui.widgets import show_error
 
@@ -25,10 +26,11 @@ class SidebarChoice:
 
 
 def _dataset_names() -> list[str]:
+    """Built-ins (the default first), then the folder choice, which public mode leaves out."""
     from segdash.data.registry import BUILTINS, DEFAULT_DATASET
 
     names = sorted(BUILTINS, key=lambda n: (n != DEFAULT_DATASET, n))
-    return names + [state.FOLDER]
+    return names if public.is_public() else names + [state.FOLDER]
 
 
 def _fits(entry: cache.CatalogEntry, dataset) -> bool:
@@ -86,11 +88,14 @@ def _dataset_section() -> tuple[state.DatasetChoice, object | None]:
 
 def _model_section(dataset_choice: state.DatasetChoice, dataset) -> str:
     """The checkpoint picker (remembered per dataset); returns the chosen folder ('' when none)."""
-    catalog = cache.model_catalog()
+    catalog = cache.visible_catalog()
     by_path = {e.path: e for e in catalog}
     fitting = [e.path for e in catalog if _fits(e, dataset)]
     others = [e.path for e in catalog if e.path not in fitting]
-    options = fitting + others + [state.CUSTOM_MODEL]
+    options = fitting + others + ([] if public.is_public() else [state.CUSTOM_MODEL])
+    if not options:
+        st.info("No checkpoint yet: train one on the Train page.")
+        return ""
 
     def label(path: str) -> str:
         if path == state.CUSTOM_MODEL:

@@ -37,6 +37,18 @@ OVERLAY_CLASSES = "sd.overlay.classes"  # + the class names: classes drawn
 PREDICT_REQUEST = "sd.predict.request"
 #: run directory the Train page follows.
 TRAIN_RUN = "sd.train.run"
+#: run directories this browser session started (public mode shows a visitor only these).
+MY_RUNS = "sd.train.my_runs"
+
+
+def remember_my_run(run_dir: str | Path) -> None:
+    """Record that this session started (or resumed) the run in ``run_dir``."""
+    st.session_state.setdefault(MY_RUNS, set()).add(str(Path(run_dir).resolve()))
+
+
+def is_my_run(run_dir: str | Path) -> bool:
+    """True when this session started the run in ``run_dir``."""
+    return str(Path(run_dir).resolve()) in st.session_state.get(MY_RUNS, set())
 
 def repo_root() -> Path:
     """The folder holding ``app.py``, ``weights/`` and ``runs/``."""

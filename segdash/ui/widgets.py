@@ -6,11 +6,13 @@ import contextlib
 import dataclasses
 import html
 import logging
+import re
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 import streamlit as st
 
+from segdash import public
 from segdash.errors import SegdashError
 from segdash.ui import state
 
@@ -26,13 +28,32 @@ class OverlaySettings:
     visible: tuple[int, ...] | None = None  # class indices drawn; None = all
 
 
+#: An absolute path in a message: "/srv/app/weights/x", "C:\\data\\x" (up to a quote, space or colon).
+_PATH = re.compile(r"(?<![\w.])(?:/[^\s'\":,;()]+)+|[A-Za-z]:\\[^\s'\":,;()]+")
+
+
+def public_text(text: str) -> str:
+    """In public mode, every absolute server path in ``text`` shortened to its last part ('.../best')."""
+    if not public.is_public():
+        return text
+    return _PATH.sub(lambda m: ".../" + re.split(r"[/\\]", m.group(0).rstrip("/\\"))[-1], text)
+
+
 def show_error(exc: BaseException, what: str = "") -> None:
-    """Show an exception in the page: a user error as a plain message, a bug with its traceback folded away."""
+    """The one way the dashboard reports a failure.
+
+    A user error (``SegdashError``) is a plain message. Anything else is a bug: the traceback goes
+    to the server log, and the page says so (on a local install with the traceback in an expander;
+    in public mode with the exception's type only, since its text may hold server paths or data).
+    """
     prefix = f"{what}: " if what else ""
     if isinstance(exc, SegdashError):
-        st.error(f"{prefix}{exc}", icon=":material/error:")
+        st.error(public_text(f"{prefix}{exc}"), icon=":material/error:")
         return
-    log.exception("unexpected error %s", what)
+    log.error("unexpected error %s", what, exc_info=(type(exc), exc, exc.__traceback__))
+    if public.is_public():
+        st.error(f"{prefix}unexpected error ({type(exc).__name__}); it has been logged.", icon=":material/bug_report:")
+        return
     st.error(f"{prefix}unexpected error ({type(exc).__name__}: {exc}). This is a bug in segdash.", icon=":material/bug_report:")
     with st.expander("Details"):
         st.exception(exc)
@@ -40,15 +61,15 @@ def show_error(exc: BaseException, what: str = "") -> None:
 
 @contextlib.contextmanager
 def reported_errors(what: str = "") -> Iterator[None]:
-    """Run a block; a user error inside it is shown in the page and the rest of the page still draws.
+    """Run a block; a failure inside it is shown by ``show_error`` and the rest of the page still draws.
 
     >>> with reported_errors("prediction"):
     ...     result = predictor.predict(image)
     """
     try:
         yield
-    except (SegdashError, OSError, ValueError) as exc:
-        show_error(exc if isinstance(exc, SegdashError) else SegdashError(str(exc)), what)
+    except Exception as exc:  # st.stop() and st.rerun() raise BaseExceptions: they pass through
+        show_error(exc, what)
 
 
 def overlay_controls(classes: Sequence[str], container=None) -> OverlaySettings:
