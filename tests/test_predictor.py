@@ -140,7 +140,11 @@ def test_channel_fitting_with_notes():
 
     gray_model = Predictor(TinyFCN(1).eval(), meta_for(1), device="cpu", backend="torch")
     assert "luminance" in gray_model.predict(rgb_image(32, 40)).notes[0]
-    assert gray_model.predict(gray).notes == []
+    # identity normalisation with scale 1 means 0..1 inputs: an 8-bit image is mapped to them, with a note
+    assert gray_model.predict(gray).notes == ["8-bit image: values 0..255 mapped to the model's 0..1"]
+    eight_bit_model = Predictor(TinyFCN(1).eval(), meta_for(1, input_range={"low": 0, "high": 255}), device="cpu",
+                                backend="torch")
+    assert eight_bit_model.predict(gray).notes == []
     with pytest.raises(SegdashError, match="2 channel.*expects 1"):
         gray_model.predict(np.zeros((8, 8, 2), np.float32))
 

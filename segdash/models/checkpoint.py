@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import inspect
 import json
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +25,7 @@ import torch
 from torch import nn
 
 from segdash.data.base import Normalization
+from segdash.data.pixels import InputRange, IntensityStats
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_dir
 
@@ -30,6 +33,15 @@ META_FILE = "segdash.json"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 _PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".pkl", ".pickle")
+#: Bounds checked before anything is allocated: a crafted checkpoint must not take the memory.
+MAX_CLASSES = 1024
+MAX_IN_CHANNELS = 16
+MAX_INPUT_SIZE = 8192
+#: Largest integer a config.json may hold anywhere (channels, depths, rates): far above real models.
+MAX_CONFIG_INT = 8192
+MAX_JSON_BYTES = 4 * 2**20
+#: Encoder names are plain registry names; a ":" or "/" (``tu-hf-hub:org/name``) would make timm reach the network.
+_ENCODER_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
 def _now() -> str:
@@ -49,6 +61,10 @@ class CheckpointMeta:
     ``input_size``: when set, images are resized to ``input_size x input_size`` before
     the model and the logits resized back; ``None`` runs images at their own size.
     ``metrics``: the validation scores at save time (e.g. ``{"val_mean_iou": 0.81}``).
+    ``input_range``: the value range of the training inputs before normalisation (every input is mapped
+    to it, see ``segdash.data.pixels``); checkpoints that did not record it get the one their
+    normalisation's scale implies (1/255: 0..255, 1: 0..1).
+    ``intensity``: intensity statistics of the training inputs, for the out-of-distribution hint (or None).
     """
 
     arch: str
@@ -65,30 +81,64 @@ class CheckpointMeta:
     train_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     created: str = dataclasses.field(default_factory=_now)
     segdash_version: str = dataclasses.field(default_factory=_version)
+    input_range: InputRange | None = None
+    intensity: IntensityStats | None = None
 
     def __post_init__(self) -> None:
-        self.classes = [str(c) for c in self.classes]
+        try:
+            self._coerce()
+        except (TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
+            raise SegdashError(f"checkpoint metadata holds a value of the wrong kind ({exc}); re-save the checkpoint") from None
+        _check_meta_bounds(self)
+
+    def _coerce(self) -> None:
+        """Fields from JSON into their types (raises TypeError/ValueError on wrong kinds)."""
+        if not isinstance(self.classes, (list, tuple)) or not isinstance(self.colors, (list, tuple)):
+            raise TypeError("classes and colors must be lists")
+        if len(self.classes) > MAX_CLASSES:  # refuse before converting ten million names
+            raise ValueError(f"{len(self.classes)} classes, more than the {MAX_CLASSES} segdash handles")
+        self.arch, self.encoder = _text(self.arch, "arch"), _text(self.encoder, "encoder")
+        self.classes = [_text(c, "class name") for c in self.classes]
         self.colors = [tuple(int(v) for v in c) for c in self.colors]
-        self.in_channels = int(self.in_channels)
+        self.in_channels = _integer(self.in_channels, "in_channels")
+        if self.input_size is not None:
+            self.input_size = _integer(self.input_size, "input_size")
+        if self.ignore_index is not None:
+            self.ignore_index = _integer(self.ignore_index, "ignore_index")
         if isinstance(self.normalization, dict):
             self.normalization = Normalization.from_dict(self.normalization)
-        if self.colors and len(self.colors) != len(self.classes):
-            raise SegdashError(f"checkpoint metadata has {len(self.classes)} classes but {len(self.colors)} colours")
+        if not isinstance(self.normalization, Normalization):
+            raise TypeError("normalization must be an object with mean, std and scale")
+        self.normalization = Normalization(tuple(float(v) for v in self.normalization.mean),
+                                           tuple(float(v) for v in self.normalization.std),
+                                           float(self.normalization.scale))
+        if isinstance(self.input_range, dict):
+            self.input_range = InputRange.from_dict(self.input_range)
+        if self.input_range is None:
+            self.input_range = InputRange.from_scale(self.normalization.scale)
+        if isinstance(self.intensity, dict):
+            self.intensity = IntensityStats.from_dict(self.intensity)
+        if not isinstance(self.metrics, dict) or not isinstance(self.train_config, dict):
+            raise TypeError("metrics and train_config must be objects")
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (normalisation as a dict, colours as lists)."""
+        """JSON-ready dict (normalisation, input range and intensity statistics as dicts, colours as lists)."""
         d = dataclasses.asdict(self)
         d["normalization"] = self.normalization.to_dict()
         d["colors"] = [list(c) for c in self.colors]
+        d["input_range"] = self.input_range.to_dict() if self.input_range else None
+        d["intensity"] = self.intensity.to_dict() if self.intensity else None
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "CheckpointMeta":
+    def from_dict(cls, d: dict[str, Any]) -> CheckpointMeta:
         """Inverse of ``to_dict``; unknown keys (from newer versions) are ignored."""
+        if not isinstance(d, dict):
+            raise SegdashError(f"checkpoint metadata is a JSON {type(d).__name__}, not an object; re-save the checkpoint")
         known = {f.name for f in dataclasses.fields(cls)}
         required = {
             f.name
@@ -104,8 +154,49 @@ class CheckpointMeta:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "CheckpointMeta":
+    def from_json(cls, text: str) -> CheckpointMeta:
         return cls.from_dict(json.loads(text))
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be text, got {type(value).__name__}")
+    return value
+
+
+def _integer(value: Any, what: str) -> int:
+    """An int from JSON (``3`` or ``3.0``; not ``true``, not ``"3"``, not ``3.5``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+        raise TypeError(f"{what} must be a whole number, got {value!r}"[:120])
+    return int(value)
+
+
+def _check_meta_bounds(meta: CheckpointMeta) -> None:
+    """Refuse metadata that no real checkpoint has, before anything is built from it."""
+    problem = None
+    norm = meta.normalization
+    if not 1 <= meta.num_classes <= MAX_CLASSES:
+        problem = f"lists {meta.num_classes} classes; a checkpoint has 1 to {MAX_CLASSES}"
+    elif meta.colors and len(meta.colors) != meta.num_classes:
+        problem = f"has {meta.num_classes} classes but {len(meta.colors)} colours"
+    elif any(len(c) != 3 or not all(0 <= v <= 255 for v in c) for c in meta.colors):
+        problem = "has a colour that is not three values 0..255"
+    elif not 1 <= meta.in_channels <= MAX_IN_CHANNELS:
+        problem = f"says in_channels {meta.in_channels}; a model takes 1 to {MAX_IN_CHANNELS} channels"
+    elif meta.input_size is not None and not 1 <= meta.input_size <= MAX_INPUT_SIZE:
+        problem = f"says input_size {meta.input_size}; it must be 1 to {MAX_INPUT_SIZE} (or null)"
+    elif meta.ignore_index is not None and not -1 <= meta.ignore_index <= 65535:
+        problem = f"says ignore_index {meta.ignore_index}; it must be -1..65535 or null"
+    elif len(norm.std) not in (1, meta.in_channels) or len(norm.mean) not in (1, meta.in_channels):
+        problem = f"has normalisation for {len(norm.mean)}/{len(norm.std)} channels but in_channels {meta.in_channels}"
+    elif not all(math.isfinite(v) for v in (*norm.mean, *norm.std, norm.scale)):
+        problem = "has a normalisation value that is not a finite number"
+    elif any(v <= 0 for v in norm.std) or norm.scale <= 0:
+        problem = "has a normalisation std or scale of 0 or below (every input would divide by it)"
+    elif _ENCODER_NAME.fullmatch(meta.encoder) is None:
+        problem = f"names encoder {meta.encoder[:80]!r}, not a plain encoder name (hub names would use the network)"
+    if problem:
+        raise SegdashError(f"checkpoint metadata {problem}; re-save the checkpoint")
 
 
 def _state_dict_for_saving(model: nn.Module, half: bool) -> dict[str, torch.Tensor]:
@@ -183,9 +274,19 @@ def read_meta(directory: str | Path) -> CheckpointMeta:
     if not meta_path.is_file():
         raise SegdashError(f"{path} is not a segdash checkpoint: {META_FILE} is missing")
     try:
-        return CheckpointMeta.from_json(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as exc:
-        raise SegdashError(f"{meta_path} is corrupt ({exc}); re-save the checkpoint") from None
+        return CheckpointMeta.from_json(_read_small_text(meta_path))
+    except SegdashError as exc:
+        raise SegdashError(f"{meta_path}: {exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError, RecursionError) as exc:
+        raise SegdashError(f"{meta_path} is corrupt ({type(exc).__name__}); re-save the checkpoint") from None
+
+
+def _read_small_text(path: Path) -> str:
+    """A metadata file's text; one larger than any real one is refused unread."""
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise SegdashError(f"{path} is {size:,} bytes, far larger than checkpoint metadata; re-save the checkpoint")
+    return path.read_text(encoding="utf-8")
 
 
 def read_config(directory: str | Path) -> dict[str, Any]:
@@ -194,12 +295,47 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise SegdashError(f"{path.parent} lacks {CONFIG_FILE}; it is not a complete checkpoint")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SegdashError(f"{path} is corrupt ({exc}); re-save the checkpoint") from None
-    if not isinstance(config, dict) or "_model_class" not in config:
+        config = json.loads(_read_small_text(path))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise SegdashError(f"{path} is corrupt ({type(exc).__name__}); re-save the checkpoint") from None
+    if not isinstance(config, dict) or not isinstance(config.get("_model_class"), str):
         raise SegdashError(f"{path} is not an smp model config (no _model_class)")
+    problem = config_problem(config)
+    if problem:
+        raise SegdashError(f"{path} {problem}; re-save the checkpoint")
     return config
+
+
+def config_problem(config: dict[str, Any]) -> str | None:
+    """What makes an smp ``config.json`` unsafe to build (None when it is fine): a hub-style
+    encoder name (timm would fetch it from the network), a class or channel count out of bounds,
+    or a number large enough to allocate gigabytes."""
+    encoder = config.get("encoder_name", "resnet34")
+    if not isinstance(encoder, str) or _ENCODER_NAME.fullmatch(encoder) is None:
+        return f"names encoder {str(encoder)[:80]!r}, not a plain encoder name (hub names would use the network)"
+    for key, low, high in (("classes", 1, MAX_CLASSES), ("in_channels", 1, MAX_IN_CHANNELS)):
+        value = config.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return f"says {key} {str(value)[:40]}; it must be a whole number {low} to {high}"
+    for value in _numbers(config):
+        if isinstance(value, float) and not math.isfinite(value):
+            return "holds a number that is not finite"
+        if abs(value) > MAX_CONFIG_INT:
+            return f"holds the number {value:g}, larger than any real model's setting ({MAX_CONFIG_INT})"
+    return None
+
+
+def _numbers(value: Any) -> list[int | float]:
+    """Every number inside a JSON value (nested lists and objects)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, (int, float)):
+        return [value]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, (list, tuple)):
+        return [n for v in value for n in _numbers(v)]
+    return []
 
 
 def build_from_config(config: dict[str, Any]) -> nn.Module:
@@ -212,14 +348,22 @@ def build_from_config(config: dict[str, Any]) -> nn.Module:
     class_name = config.pop("_model_class")
     model_class = getattr(smp, str(class_name), None)
     if not (isinstance(model_class, type) and issubclass(model_class, nn.Module)):
-        raise SegdashError(f"checkpoint names an unknown smp model class {class_name!r}")
+        raise SegdashError(f"checkpoint names an unknown smp model class {str(class_name)[:80]!r}")
+    problem = config_problem(config)
+    if problem:
+        raise SegdashError(f"the checkpoint config {problem}")
+    # Extra keys would pass through **kwargs to timm.create_model (e.g. a pretrained_cfg naming a hub file).
+    accepted = set(inspect.signature(model_class.__init__).parameters) - {"self", "kwargs"}
+    unknown = sorted(str(k)[:40] for k in config if k not in accepted)
+    if unknown:
+        raise SegdashError(f"the checkpoint config has settings {class_name} does not take: {', '.join(unknown[:5])}")
     config["encoder_weights"] = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return model_class(**config)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise SegdashError(f"cannot rebuild {class_name} from the checkpoint config: {exc}") from None
+    except (TypeError, ValueError, KeyError, AttributeError, RuntimeError) as exc:
+        raise SegdashError(f"cannot rebuild {class_name} from the checkpoint config: {str(exc)[:200]}") from None
 
 
 def load_checkpoint(
