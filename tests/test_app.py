@@ -132,7 +132,7 @@ def test_predict_upload_png_shows_the_overlay(app):
     assert len(app.image) == 2  # the image and the prediction overlay (no ground truth for an upload)
     shown = texts(app)
     assert "slice.png" in shown
-    assert "scaled to 0..1" in shown  # the 8-bit PNG was matched to brain-mri's float images
+    assert "values 0..255 mapped to the model's 0..1" in shown  # the 8-bit PNG was matched to brain-mri's range
     assert "inference" in shown
 
 

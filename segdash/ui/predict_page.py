@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import random
+import time
 
 import numpy as np
 import streamlit as st
@@ -33,22 +34,6 @@ class InputImage:
 
 
 # --- turning uploads into model input ----------------------------------------------------------
-def fit_value_range(image: np.ndarray, reference: np.ndarray | None) -> tuple[np.ndarray, list[str]]:
-    """Give an upload the pixel range of the dataset's own images (``reference``, one of them).
-
-    brain-mri images are float32 in 0..1, so an 8-bit PNG of a slice is divided by 255;
-    a float image in 0..1 fed to a model of 8-bit photos is multiplied by 255.
-    Without a reference (a dataset that does not open) the image is left as it is.
-    """
-    if reference is None or image.dtype == reference.dtype:
-        return image, []
-    if image.dtype == np.uint8 and reference.dtype.kind == "f" and float(np.nanmax(reference, initial=0.0)) <= 1.0:
-        return image.astype(np.float32) / np.float32(255.0), ["8-bit image scaled to 0..1 like the dataset's images"]
-    if reference.dtype == np.uint8 and image.dtype.kind == "f" and float(np.nanmax(image, initial=0.0)) <= 1.0:
-        return np.rint(image * 255.0).clip(0, 255).astype(np.uint8), ["0..1 image scaled to 0..255 like the dataset's images"]
-    return image, []
-
-
 def fit_size(image: np.ndarray, max_side: int = MAX_SIDE) -> tuple[np.ndarray, list[str]]:
     """Downscale an image whose longer side exceeds ``max_side`` (area interpolation), with a note."""
     height, width = image.shape[:2]
@@ -64,12 +49,12 @@ def fit_size(image: np.ndarray, max_side: int = MAX_SIDE) -> tuple[np.ndarray, l
     return small, [f"large image ({width}x{height}) downscaled to {size[0]}x{size[1]} for display and prediction"]
 
 
-def decode_upload(name: str, data: bytes, in_channels: int, reference: np.ndarray | None) -> InputImage:
+def decode_upload(name: str, data: bytes, in_channels: int) -> InputImage:
     """An uploaded file's bytes -> InputImage ready for the predictor, or SegdashError saying what is wrong.
 
-    Channel mismatches are the predictor's business (it converts what it can, with a note,
-    and refuses the rest with a message); here the image is decoded, downscaled when huge,
-    and given the value range of the dataset's images.
+    Channels and pixel values are the predictor's business (it fits channels and maps any dtype
+    to the model's training range, each with a note: ``segdash.data.pixels``, as ``segdash predict``
+    does); here the image is decoded in its own dtype and downscaled when huge.
     """
     from segdash.data.imageio import decode_image_bytes
 
@@ -83,19 +68,7 @@ def decode_upload(name: str, data: bytes, in_channels: int, reference: np.ndarra
         image = image[:, :, None]
     check_shape(name, image)
     image, size_notes = fit_size(image)
-    image, range_notes = fit_value_range(image, reference)
-    return InputImage(name, np.ascontiguousarray(image), None, tuple(size_notes + range_notes))
-
-
-def reference_image(ds) -> np.ndarray | None:
-    """One image of the dataset, whose dtype and range uploads are matched to."""
-    if ds is None:
-        return None
-    try:
-        split = ds.splits()[0]
-        return ds.load(split, ds.ids(split)[0]).image
-    except Exception:
-        return None
+    return InputImage(name, np.ascontiguousarray(image), None, tuple(size_notes))
 
 
 # --- choosing inputs ---------------------------------------------------------------------------
@@ -124,12 +97,11 @@ def uploaded_inputs(choice: SidebarChoice) -> list[InputImage]:
         st.info("Drop one or several images here. Single-channel models (brain-mri) take grayscale images or .npy arrays.")
         return []
     meta = cache.checkpoint_meta(choice.model_choice.path)
-    reference = reference_image(choice.dataset)
     inputs = []
     for file in files:
         try:
             check_upload_size(file.name, file.size)  # the declared size, before the bytes are read or decoded
-            inputs.append(decode_upload(file.name, file.getvalue(), meta.in_channels, reference))
+            inputs.append(decode_upload(file.name, file.getvalue(), meta.in_channels))
         except SegdashError as exc:
             show_error(exc, "upload")
     return inputs
@@ -222,17 +194,25 @@ def sample_inputs(choice: SidebarChoice, worst_ids) -> list[InputImage]:
 @st.cache_data(show_spinner=False, max_entries=48)
 def _predict_cached(_predictor, model_key: str, image_digest: str, _image: np.ndarray):
     """The prediction without its (C, H, W) probabilities: the pages show labels, and a big image's
-    probabilities would make every cache entry hundreds of megabytes."""
+    probabilities would make every cache entry hundreds of megabytes. Also returns when it ran."""
     prediction = _predictor.predict(_image)
-    return dataclasses.replace(prediction, probs=np.zeros((0, 0, 0), np.float32))
+    return dataclasses.replace(prediction, probs=np.zeros((0, 0, 0), np.float32)), time.time()
 
 
 def predict(choice: SidebarChoice, item: InputImage):
-    """The chosen model's ``Prediction`` on one image (cached: moving a slider does not re-run the model)."""
+    """The chosen model's ``Prediction`` on one image (cached: moving a slider does not re-run the model).
+
+    A prediction taken from the cache keeps the inference time of the run that produced it, and
+    says when that run was, so the time shown is never mistaken for this rerun's."""
     predictor = cache.predictor(choice.model_choice)
     digest = hashlib.blake2b(item.image.tobytes(), digest_size=16).hexdigest() + str(item.image.shape) + str(item.image.dtype)
     model_key = f"{choice.model_choice.path}|{choice.model_choice.device}|{cache.checkpoint_stamp(choice.model_choice.path)}"
-    return _predict_cached(predictor, model_key, digest, item.image)
+    asked = time.time()
+    prediction, computed = _predict_cached(predictor, model_key, digest, item.image)
+    if computed < asked:
+        when = time.strftime("%H:%M:%S", time.localtime(computed))
+        return dataclasses.replace(prediction, notes=[*prediction.notes, f"inference time measured at {when}; reused"])
+    return prediction
 
 
 def show_result(item: InputImage, prediction, meta, settings: OverlaySettings) -> None:
@@ -260,6 +240,8 @@ def show_result(item: InputImage, prediction, meta, settings: OverlaySettings) -
             facts.append(f"pixel accuracy {counts['accuracy']:.1%}")
     notes = list(item.notes) + list(getattr(prediction, "notes", ()) or ())
     st.caption(" · ".join(facts + notes))
+    if getattr(prediction, "hint", None):  # intensities far from the training data's
+        st.caption(f":orange[:material/warning: {prediction.hint}]")
     stem = item.name.replace("/", "_").rsplit(".", 1)[0]
     cols = st.columns([1, 1, 4])
     cols[0].download_button("Label PNG", encode_png(labels, palette=colors), f"{stem}_labels.png", "image/png",
@@ -274,6 +256,12 @@ def show_predictions(choice: SidebarChoice, inputs: list[InputImage], settings: 
         return
     try:
         meta = cache.checkpoint_meta(choice.model_choice.path)
+        if choice.dataset is not None and any(item.mask is not None for item in inputs):
+            # Ground truth drawn in the model's class names would be wrong: refuse as the sidebar says.
+            # Uploads (no ground truth) still run, in the model's own classes and colours.
+            from segdash.models.checkpoint import check_compatible
+
+            check_compatible(meta, choice.dataset)
         cache.predictor(choice.model_choice)
     except Exception as exc:
         show_error(exc, "model")
