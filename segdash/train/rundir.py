@@ -190,7 +190,7 @@ class RunWriter:
 
     def finish(self, status: str, error: str | None = None, stop_reason: str | None = None) -> None:
         assert status in STATUSES, status
-        self.state.update(status=status, error=error, stop_reason=stop_reason, finished=utc_now())
+        self.state.update(status=status, error=error, stop_reason=stop_reason, finished=utc_now(), phase=None)
         self.write()
 
     # --- metrics.jsonl ----------------------------------------------------------------

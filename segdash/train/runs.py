@@ -8,19 +8,26 @@
 
 The files read here are described in ``segdash.train.rundir``. Runs are separate
 processes (a new session: closing the dashboard does not kill them); liveness
-comes from the pid in run.json (or launch.json while starting) on this host.
+comes from the pid and its start time in run.json or launch.json on this host (a
+pid alone could be a later, unrelated process). ``start_run`` takes the run
+folder's lock before it spawns the process and hands it over, so a second start
+or resume of a live run is refused at once, even while the first is still starting;
+``max_runs`` caps the runs alive under one root (checked and claimed under a lock).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
+import fcntl
 import json
 import os
 import re
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +35,21 @@ from segdash.errors import SegdashError
 from segdash.fsutil import atomic_write_json, atomic_write_text
 from segdash.train.config import TrainConfig
 from segdash.train.rundir import (
-    BEST_NAME,
     CHECKPOINTS_DIR,
     CONFIG_FILE,
     LAUNCH_FILE,
+    LOCK_FD_ENV,
     LOG_FILE,
     METRICS_FILE,
     PREVIEW_INPUTS,
     PREVIEWS_DIR,
+    RESUME_FILE,
     RUN_FILE,
     STOP_FILE,
+    find_best,
+    lock_run,
+    process_alive,
+    process_start_time,
     read_json,
     utc_now,
 )
@@ -120,6 +132,23 @@ class RunState:
         return min(1.0, self.step / total) if total else 0.0
 
     @property
+    def seconds_left(self) -> float | None:
+        """Seconds to the planned end, from the training time so far and the share of steps done (None: unknown)."""
+        seconds = float(self.info.get("seconds") or 0.0)
+        if self.progress <= 0 or self.progress >= 1 or seconds <= 0:
+            return None
+        left = seconds * (1 - self.progress) / self.progress
+        limit = self.config.get("max_minutes")
+        return min(left, max(0.0, 60 * float(limit) - seconds)) if limit else left
+
+    @property
+    def can_resume(self) -> bool:
+        """Not alive, has ``resume.pt``, and epochs (or steps of one) are left to run."""
+        if self.state in _ACTIVE or not (self.run_dir / CHECKPOINTS_DIR / RESUME_FILE).is_file():
+            return False
+        return self.status != "finished" or self.epoch < self.total_epochs
+
+    @property
     def stop_requested(self) -> bool:
         return (self.run_dir / STOP_FILE).exists()
 
@@ -143,13 +172,13 @@ class RunState:
             return []
         epochs = sorted((p for p in folder.glob("epoch_*") if p.name[6:].isdigit() and p.is_dir()),
                         key=lambda p: int(p.name[6:]))
-        extra = [folder / n for n in (BEST_NAME, "last") if (folder / n).is_dir()]
-        return epochs + extra
+        best = find_best(folder)
+        return epochs + ([best] if best else []) + ([folder / "last"] if (folder / "last").is_dir() else [])
 
     @property
     def best_checkpoint(self) -> Path | None:
-        path = self.run_dir / CHECKPOINTS_DIR / BEST_NAME
-        return path if path.is_dir() else None
+        """``checkpoints/best`` (or, after a swap cut short by a kill, the old copy beside it)."""
+        return find_best(self.run_dir / CHECKPOINTS_DIR)
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of train.log (progress bars' carriage returns resolved)."""
@@ -208,12 +237,17 @@ def read_run(run_dir: str | Path) -> RunState:
 
     run_dir = Path(run_dir)
     info = read_json(run_dir / RUN_FILE)
+    launch = read_json(run_dir / LAUNCH_FILE)
     if info is None:
-        launch = read_json(run_dir / LAUNCH_FILE)
         if launch is None:
             raise SegdashError(f"{run_dir} is not a training run (no {RUN_FILE} or {LAUNCH_FILE})")
-        info = {"status": "starting", "pid": launch.get("pid"), "host": launch.get("host"),
-                "started": launch.get("started"), "name": run_dir.name}
+        info = {"status": "starting", "pid": launch.get("pid"), "pid_start": launch.get("pid_start"),
+                "host": launch.get("host"), "started": launch.get("started"), "name": run_dir.name}
+    launched_alive = launch is not None and _is_alive(launch)
+    if launched_alive and info.get("status") not in _ACTIVE and str(launch.get("started") or "") >= str(
+        info.get("updated") or ""
+    ):  # a resume spawned after the last write: its process has not written run.json yet
+        info = {**info, "status": "starting", "error": None, "stop_reason": None}
     config = info.get("config") or read_json(run_dir / CONFIG_FILE) or {}
     steps, epochs = read_metrics(run_dir)
     epochs_frame = pd.DataFrame(epochs)
@@ -228,7 +262,7 @@ def read_run(run_dir: str | Path) -> RunState:
     steps_frame = pd.DataFrame(steps, columns=["step", "epoch", "train_loss", "lr", "time"]) if steps else pd.DataFrame(
         columns=["step", "epoch", "train_loss", "lr", "time"]
     )
-    return RunState(run_dir, info, config, epochs_frame, steps_frame, _is_alive(info))
+    return RunState(run_dir, info, config, epochs_frame, steps_frame, _is_alive(info) or launched_alive)
 
 
 def list_runs(root: str | Path | None = None) -> list[RunState]:
@@ -248,26 +282,23 @@ def list_runs(root: str | Path | None = None) -> list[RunState]:
     return sorted(runs, key=lambda r: (str(r.info.get("started") or ""), r.name), reverse=True)
 
 
-def _is_alive(info: dict[str, Any]) -> bool:
-    """True when the run's process still runs on this machine (a zombie counts as gone)."""
-    pid = info.get("pid")
-    if not pid or (info.get("host") and info.get("host") != socket.gethostname()):
+def _is_alive(record: dict[str, Any]) -> bool:
+    """True when the process a run.json / launch.json names still runs on this machine, as that process.
+
+    The recorded start time must match; a record without one (older runs) must at least name a
+    process running segdash, so a pid reused by an unrelated program never reads as "running".
+    """
+    pid = record.get("pid")
+    if not pid or (record.get("host") and record.get("host") != socket.gethostname()):
         return False
-    proc = Path("/proc")
-    if (proc / "self" / "status").exists():  # Linux: also tells a zombie (exited, not yet reaped) apart
+    start = record.get("pid_start")
+    if start is None and Path("/proc/self/cmdline").exists():
         try:
-            text = (proc / str(int(pid)) / "status").read_text()
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            if b"segdash" not in Path(f"/proc/{int(pid)}/cmdline").read_bytes():
+                return False
+        except (OSError, ValueError):
             return False
-        state = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("State:")), "")
-        return not state.startswith(("Z", "X"))
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(pid, start)
 
 
 def request_stop(run_dir: str | Path) -> None:
@@ -294,46 +325,94 @@ def new_run_dir(config: TrainConfig, root: str | Path | None = None, name: str |
     return candidate
 
 
+class RunsFull(SegdashError):
+    """As many runs as ``max_runs`` allows are alive."""
+
+
 def start_run(
     config: TrainConfig,
     runs_root: str | Path | None = None,
     name: str | None = None,
     resume_dir: str | Path | None = None,
     python: str | None = None,
+    max_runs: int | None = None,
 ) -> Path:
     """Spawn ``python -m segdash train`` as a detached process; return the run folder at once.
 
     The process outlives the caller (own session), writes stdout and stderr to
     ``train.log`` in the run folder, and reads its options from ``config.json``
     there. With ``resume_dir`` it continues that run instead (``--resume``).
+    Raises ``RunBusy`` when the run folder is locked by a live process, and
+    ``RunsFull`` when ``max_runs`` runs are alive under the runs root.
     """
     if resume_dir is not None:
         run_dir = Path(resume_dir)
         if not (run_dir / RUN_FILE).is_file():
             raise SegdashError(f"{run_dir} is not a training run (no {RUN_FILE}); nothing to resume")
-        state = read_run(run_dir)
-        if state.is_alive:
-            raise SegdashError(f"run {run_dir.name} is still running; stop it before resuming")
-        config_path = run_dir / CONFIG_FILE
-        atomic_write_json(config_path, config.to_dict())
-        extra = ["--resume"]
+        if not (run_dir / CHECKPOINTS_DIR / RESUME_FILE).is_file():
+            raise SegdashError(f"run {run_dir.name} has no checkpoint to resume from yet; start a new run")
+        root = run_dir.parent
     else:
-        run_dir = new_run_dir(config, runs_root, name)
-        run_dir.mkdir(parents=True)
-        config_path = run_dir / CONFIG_FILE
-        atomic_write_json(config_path, config.to_dict())
-        extra = []
+        root = Path(runs_root) if runs_root is not None else default_runs_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with _claiming_a_slot(root, max_runs):
+        if resume_dir is None:
+            run_dir = new_run_dir(config, root, name)
+            run_dir.mkdir(parents=True)
+        lock_fd = lock_run(run_dir)  # RunBusy if alive; handed to the process, which holds it to its end
+        try:
+            config_path = run_dir / CONFIG_FILE
+            atomic_write_json(config_path, config.to_dict())
+            _spawn(run_dir, config_path, ["--resume"] if resume_dir is not None else [], lock_fd, python)
+        finally:
+            os.close(lock_fd)  # the child keeps its copy: the lock lasts as long as the run's process
+    return run_dir
+
+
+def _spawn(run_dir: Path, config_path: Path, extra: list[str], lock_fd: int, python: str | None) -> None:
+    """Start the training process (own session, output to train.log) and write launch.json."""
     command = [python or sys.executable, "-m", "segdash", "train", "--config", str(config_path.resolve()),
                "--out", str(run_dir.resolve()), *extra]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env[LOCK_FD_ENV] = str(lock_fd)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")] if p
     )
     with open(run_dir / LOG_FILE, "ab") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            cwd=str(Path.cwd()), start_new_session=True,
+            cwd=str(Path.cwd()), start_new_session=True, pass_fds=(lock_fd,),
         )
-    atomic_write_json(run_dir / LAUNCH_FILE, {"pid": process.pid, "host": socket.gethostname(),
-                                              "started": utc_now(), "command": command})
-    return run_dir
+    atomic_write_json(run_dir / LAUNCH_FILE, {"pid": process.pid, "pid_start": process_start_time(process.pid),
+                                              "host": socket.gethostname(), "started": utc_now(), "command": command})
+
+
+def alive_runs(root: str | Path | None = None) -> list[RunState]:
+    """The runs under ``root`` whose process is alive (starting or running)."""
+    return [run for run in list_runs(root) if run.state in _ACTIVE]
+
+
+def slot_message(alive: list[RunState], max_runs: int) -> str:
+    """Why no run can start now, and when the first slot should free (the soonest planned end)."""
+    ends = sorted((run.seconds_left, run.name) for run in alive if run.seconds_left is not None)
+    if ends:
+        minutes = max(1, round(ends[0][0] / 60))
+        when = f"the slot frees in about {minutes} min (when run {ends[0][1]} ends)"
+    else:
+        when = "the slot frees when one of them ends"
+    return (f"{len(alive)} training run(s) are running and at most {max_runs} may run at once "
+            f"(SEGDASH_MAX_RUNS); {when}")
+
+
+@contextlib.contextmanager
+def _claiming_a_slot(root: Path, max_runs: int | None) -> Iterator[None]:
+    """Count alive runs and start one under a lock on the root, so two starts cannot both take the last slot."""
+    if max_runs is None:
+        yield
+        return
+    with open(root / ".start.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # held for the count and the spawn only: a fraction of a second
+        alive = alive_runs(root)
+        if len(alive) >= max_runs:
+            raise RunsFull(slot_message(alive, max_runs))
+        yield

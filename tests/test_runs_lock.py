@@ -1,0 +1,139 @@
+"""One process per run folder, and liveness that a reused pid cannot fool.
+
+A run's process holds ``run.lock`` (flock) for its whole life; ``start_run`` takes it before it
+spawns and hands it over, so a second start or resume is refused at once (the page's double
+click, the command line on a live folder). ``max_runs`` caps runs alive under one root. The
+Train page disables Start / Resume while a start is pending and never spawns twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from segdash.errors import SegdashError
+from segdash.train.config import TrainConfig
+from segdash.train.rundir import RunBusy, lock_run, process_start_time
+from segdash.train.runs import RunsFull, read_run, start_run
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    return TrainConfig.from_preset("smoke", dataset="brain-mri", img_size=64, batch_size=4, limit=8, threads=1,
+                                   pretrained="none", preview_images=0, **overrides)
+
+
+def fake_run(run_dir: Path, pid: int, pid_start: int | None, **fields) -> Path:
+    """A run.json as a live run writes it, naming process ``pid`` (the test's own by default)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    info = {"format": 1, "name": run_dir.name, "status": "running", "pid": pid, "host": None,
+            "started": "2026-01-01T00:00:00+00:00", "updated": "2026-01-01T00:00:00+00:00",
+            "epoch": 1, "epochs": 4, "step": 10, "steps_per_epoch": 10, "seconds": 60.0,
+            "config": tiny_config(epochs=4).to_dict(), **fields}
+    if pid_start is not None:
+        info["pid_start"] = pid_start
+    (run_dir / "run.json").write_text(json.dumps(info))
+    return run_dir
+
+
+# --- liveness --------------------------------------------------------------------------------
+
+
+def test_a_pid_with_another_start_time_is_not_the_run(tmp_path):
+    me = os.getpid()
+    right = process_start_time(me)
+    assert isinstance(right, int) and right > 0
+    assert read_run(fake_run(tmp_path / "live", me, right)).state == "running"
+    stale = read_run(fake_run(tmp_path / "stale", me, right - 1))  # the number went to another process
+    assert not stale.is_alive and stale.state == "died"
+
+
+def test_an_older_run_json_without_start_time_needs_a_segdash_process(tmp_path):
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        state = read_run(fake_run(tmp_path / "old", sleeper.pid, None))
+        assert state.state == "died"  # a live pid, but not running segdash
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+# --- the lock --------------------------------------------------------------------------------
+
+
+def stopped_run(run_dir: Path) -> Path:
+    """A real run stopped after its first step: checkpoints/last and resume.pt, ready to resume."""
+    from segdash.train.trainer import train
+
+    run_dir.mkdir(parents=True)
+    (run_dir / "STOP").write_text("now")
+    assert train(tiny_config(epochs=1), run_dir, echo=False).status == "stopped"
+    return run_dir
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_locked_run_refuses_a_second_start_from_the_cli_and_start_run(tmp_path):
+    run_dir = stopped_run(tmp_path / "run")
+    before = snapshot(run_dir)
+    fd = lock_run(run_dir)  # what a live training process holds
+    try:
+        with pytest.raises(RunBusy, match="already running"):
+            lock_run(run_dir)
+        with pytest.raises(RunBusy, match="already running"):
+            start_run(tiny_config(epochs=1), resume_dir=run_dir)
+        cli = subprocess.run([sys.executable, "-m", "segdash", "train", "--resume", str(run_dir)],
+                             check=False, capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 2, cli.stderr
+        assert cli.stderr.strip().count("\n") == 0 and "already running" in cli.stderr
+        assert "Traceback" not in cli.stderr
+    finally:
+        os.close(fd)
+    assert snapshot(run_dir) == before  # refused: nothing written
+    lock_run(run_dir)  # free again once the holder let go (closing the descriptor, or the process ending)
+
+
+@pytest.mark.slow  # spawns one training process (~10 s to import torch on a busy machine)
+def test_start_run_hands_its_lock_to_the_process_so_a_second_resume_is_refused(tmp_path):
+    run_dir = stopped_run(tmp_path / "run")
+    start_run(tiny_config(epochs=1), resume_dir=run_dir)
+    launch = json.loads((run_dir / "launch.json").read_text())
+    try:
+        # At once, before the new process has written anything, the run reads as starting and is locked.
+        state = read_run(run_dir)
+        assert state.state == "starting" and state.is_alive and not state.can_resume
+        with pytest.raises(RunBusy):
+            start_run(tiny_config(epochs=1), resume_dir=run_dir)
+        deadline = time.monotonic() + 120
+        while read_run(run_dir).state in ("starting", "running") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        state = read_run(run_dir)
+        assert state.status == "finished", state.log_tail()
+    finally:
+        if read_run(run_dir).is_alive:
+            os.kill(launch["pid"], 9)
+    steps = [r["step"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
+             if r["kind"] == "step"]
+    assert steps == [1, 2]  # one process resumed: no step twice
+    lock_run(run_dir)  # the finished process let go of the lock
+
+
+def test_max_runs_refuses_a_start_and_says_when_the_slot_frees(tmp_path):
+    me = os.getpid()
+    fake_run(tmp_path / "busy", me, process_start_time(me))  # 10 of 40 steps in 60 s: 180 s left
+    with pytest.raises(RunsFull, match=r"at most 1 .*frees in about 3 min \(when run busy ends\)"):
+        start_run(tiny_config(), runs_root=tmp_path, max_runs=1)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["busy"]  # nothing started
+
+
+def test_resume_needs_a_resume_state(tmp_path):
+    fake_run(tmp_path / "r", 1, 1, status="stopped")
+    with pytest.raises(SegdashError, match="no checkpoint to resume from"):
+        start_run(tiny_config(), resume_dir=tmp_path / "r")
