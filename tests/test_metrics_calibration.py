@@ -104,3 +104,107 @@ def test_undefined_values_and_flip_counts():
     out = perfect.update(torch.from_numpy(probs[:1]), labels[:1])
     assert math.isnan(out["auroc"][0]) and math.isnan(histogram_auroc(perfect.entropy_histogram()))
     assert calibration_error(np.zeros((15, 3))) != calibration_error(np.zeros((15, 3)))  # NaN without pixels
+
+
+# --- the evaluation: everything in one pass, in the JSON, through save and load ------------------------
+
+
+class _Dataset:
+    """Images whose red channel is the label the fake model predicts and green channel its confidence."""
+
+    name, classes, colors, ignore_index, in_channels, num_classes = "mem", ("bg", "a", "b"), None, 255, 3, 3
+
+    def __init__(self, masks, images):
+        self.masks, self.images = masks, images
+
+    def check_split(self, split):
+        return split
+
+    def has_masks(self, split):
+        return True
+
+    def ids(self, split):
+        return list(self.masks)
+
+    def load(self, split, sample_id):
+        return self.images[sample_id], self.masks[sample_id], sample_id
+
+
+class _ProbabilityModel:
+    device = torch.device("cpu")
+
+    def predict_labels(self, images):  # pragma: no cover - the evaluation asks for probabilities
+        raise AssertionError("predict_probabilities should be used")
+
+    def predict_probabilities(self, images):
+        hint = torch.from_numpy(np.stack([img[:, :, 0] for img in images]).astype(np.int64))
+        top = torch.from_numpy(np.stack([img[:, :, 1] for img in images]).astype(np.float32)) / 255
+        probs = ((1 - top) / 2).unsqueeze(1).repeat(1, 3, 1, 1)
+        probs.scatter_(1, hint.unsqueeze(1), top.unsqueeze(1))
+        return probs, hint % 2 == 1  # "flip changes" on class-1 pixels
+
+
+def _evaluation_case(seed=0):
+    rng = np.random.default_rng(seed)
+    masks, images = {}, {}
+    for i in range(5):
+        mask = np.zeros((40, 48), np.int64)
+        mask[5 : 5 + 3 * i, 10:30] = 1
+        mask[30:33, 40:43] = 2
+        mask[0, :] = 255
+        hint = np.where(rng.random(mask.shape) < 0.85, np.where(mask == 255, 0, mask), rng.integers(0, 3, mask.shape))
+        confidence = np.where(hint == np.where(mask == 255, 0, mask), 200, 130) + rng.integers(0, 50, mask.shape)
+        images[f"s{i}"] = np.stack([hint, confidence, np.zeros_like(hint)], -1).astype(np.uint8)
+        masks[f"s{i}"] = mask
+    return _Dataset(masks, images)
+
+
+def test_evaluation_json_matches_the_metrics_and_survives_save_load(tmp_path):
+    from segdash.infer.evaluate import Evaluation, evaluate
+    from segdash.metrics.boundary import boundary_counts
+    from segdash.metrics.objects import object_counts
+
+    ds = _evaluation_case()
+    ev = evaluate(ds, "test", predictor=_ProbabilityModel(), batch_size=2, distances=False, boundary_ratio=0.05)
+    doc = ev.to_json_dict()
+    preds = {k: v[:, :, 0].astype(np.int64) for k, v in ds.images.items()}
+    boundary = sum(boundary_counts(preds[k], ds.masks[k], 3, 255, 0.05) for k in ds.masks)
+    objects = sum(object_counts(preds[k], ds.masks[k], 3, 255) for k in ds.masks)
+    assert doc["boundary_ratio"] == 0.05
+    for c, row in enumerate(doc["per_class"]):
+        assert row["boundary_iou"] == pytest.approx(boundary[0, c] / boundary[1, c])
+        assert row["objects"]["gt"] == objects[c, :, 0].sum()
+        assert row["objects"]["recall"] == pytest.approx(objects[c, :, 1].sum() / objects[c, :, 0].sum())
+        assert set(row["objects"]["by_size"]) == {"small", "medium", "large"}
+        assert set(row["objects"]["by_size"]["large"]) == {"gt", "detected", "predicted", "false", "recall",
+                                                           "precision", "iou"}
+    # calibration and uncertainty against plain NumPy over every non-ignored pixel
+    probs = torch.cat([_ProbabilityModel().predict_probabilities([ds.images[k]])[0] for k in ds.masks]).numpy()
+    target = np.stack(list(ds.masks.values()))
+    kept = target != 255
+    confidence, labels = probs.max(1)[kept], probs.argmax(1)[kept]
+    correct = labels == target[kept]
+    assert doc["calibration"]["ece"] == pytest.approx(reference_ece(confidence.astype(np.float64), correct))
+    assert len(doc["calibration"]["bins"]) == 15 and len(doc["calibration"]["per_class_ece"]) == 3
+    ent = np.minimum(np.floor(scipy_entropy(probs, axis=1)[kept] / np.log(3) * 1000), 999)
+    assert doc["uncertainty"]["auroc"] == pytest.approx(roc_auc_score(~correct, ent), abs=1e-9)
+    assert doc["uncertainty"]["flip_label_change"] == pytest.approx((labels == 1).mean())
+    assert {"boundary_iou", "object_recall", "ece", "auroc"} <= set(doc["per_image"][0])
+    assert ev.worst(1, by="ece")["ece"].iloc[0] == pytest.approx(np.nanmax(ev.per_image["ece"]))
+    loaded = Evaluation.load(ev.save(tmp_path / "ev"))
+    again = loaded.to_json_dict()
+    for key in ("per_class", "calibration", "uncertainty", "boundary_ratio", "per_image"):
+        assert again[key] == doc[key]
+    # the new metrics off: the keys are there, null
+    plain = evaluate(ds, "test", predictor=_PlainModel(), distances=False,
+                     failure_metrics=False).to_json_dict()
+    assert plain["calibration"] is None and plain["uncertainty"] is None and plain["boundary_ratio"] is None
+    assert plain["per_class"][1]["boundary_iou"] is None and plain["per_class"][1]["objects"] is None
+    assert plain["mean_iou"] == pytest.approx(doc["mean_iou"])
+
+
+class _PlainModel:
+    device = torch.device("cpu")
+
+    def predict_labels(self, images):
+        return torch.from_numpy(np.stack([img[:, :, 0] for img in images]).astype(np.int64))

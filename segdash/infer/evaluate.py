@@ -8,9 +8,11 @@
 How the work is laid out so the model is never kept waiting: a background thread reads and decodes
 the next batch of consecutive same-size images while the current one runs through the model; the
 confusion matrix is accumulated on the model's device (one histogram per batch, no predictions
-kept); the distance metrics, which need the label maps on the CPU, run in a small thread pool
-behind the model. Only (C, C) counts and a few numbers per image are kept, so memory stays flat
-however large the split.
+kept); the distance metrics, Boundary IoU and the object counts, which need the label maps on the CPU, run
+in a small thread pool behind the model. With a model that gives probabilities, calibration sums
+and entropy histograms are counted per batch on the model's device, where the probabilities are
+(no second forward pass, no probability map kept). Only (C, C) counts and a few numbers per image
+are kept, so memory stays flat however large the split.
 """
 
 from __future__ import annotations
@@ -32,20 +34,33 @@ import torch
 
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_dir, atomic_write_bytes, atomic_write_json
+from segdash.metrics.boundary import DEFAULT_BOUNDARY_RATIO, batch_boundary_counts, boundary_iou
+from segdash.metrics.calibration import ConfidenceStats, calibration_bins, calibration_error, histogram_auroc
 from segdash.metrics.confusion import ConfusionMatrix
 from segdash.metrics.distance import DISTANCE_METRICS, aggregate_distances, distance_metrics
+from segdash.metrics.objects import OBJECT_COUNTS, SIZE_BUCKETS, batch_object_counts, object_scores
 from segdash.metrics.scores import UNDEFINED_NOTE, Scores, per_image_scores, scores_from_confusion
 
 #: Metrics where a larger value is worse (``Evaluation.worst`` ranks them largest first).
-LOWER_IS_BETTER = ("hd95", "assd", "abs_rad")
+LOWER_IS_BETTER = ("hd95", "assd", "abs_rad", "ece", "overconfidence")
 #: Batches whose distance metrics may wait in the pool before the model waits for them.
 _PENDING_DISTANCE_BATCHES = 4
-_FORMAT_VERSION = 1
+#: 2: Boundary IoU, objects, calibration and uncertainty (version 1 files load without them).
+_FORMAT_VERSION = 2
+#: Per-image object counts kept (the split's totals keep the size buckets and pixel counts too).
+PER_IMAGE_OBJECT_COUNTS = ("gt", "detected", "predicted", "false")
+#: Per-image numbers from the probabilities.
+CONFIDENCE_METRICS = ("ece", "auroc", "overconfidence")
 #: Added to the note on undefined values when distance metrics were computed.
 DISTANCE_NOTE = (
     " Distances (hd95, assd, in pixels) are averaged over the images where the class is in both masks;"
     " images where it is in only one of them are counted in one_sided_images."
 )
+
+
+#: Array fields of ``Evaluation`` saved under their own name when present.
+_OPTIONAL_ARRAYS = ("per_image_boundary", "objects", "per_image_objects", "calibration", "entropy_histogram",
+                    "flip_changes")  # fmt: skip
 
 
 def _none_if_nan(value):
@@ -64,6 +79,14 @@ class Evaluation:
     None when distances were not computed. Derived on construction: ``scores`` (``Scores``),
     ``per_image`` (DataFrame, one row per image) and ``distances`` (DataFrame, one row per class,
     columns hd95, assd, rad; empty without distances).
+
+    Where the model fails (None when not computed): per_image_boundary (N, 2, C) int64 boundary
+    intersection and union at ``boundary_ratio``; objects (C, 3, 6) int64 split totals per class and
+    size bucket (``segdash.metrics.objects.OBJECT_COUNTS``); per_image_objects (N, C, 4) int64
+    (``PER_IMAGE_OBJECT_COUNTS``); with probabilities, calibration (C, 15, 3) float64 sums per
+    predicted class and confidence bin, entropy_histogram (2, 1000) int64 (right, wrong pixels),
+    per_image_confidence {"ece", "auroc", "overconfidence": (N,)}, flip_changes (2,) int64 [pixels
+    whose label changed between the TTA flips, pixels] with flip TTA.
     """
 
     dataset: str
@@ -80,6 +103,14 @@ class Evaluation:
     source: str = ""
     total_images: int | None = None
     cancelled: bool = False
+    boundary_ratio: float | None = None
+    per_image_boundary: np.ndarray | None = None
+    objects: np.ndarray | None = None
+    per_image_objects: np.ndarray | None = None
+    calibration: np.ndarray | None = None
+    entropy_histogram: np.ndarray | None = None
+    per_image_confidence: dict[str, np.ndarray] | None = None
+    flip_changes: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.classes = tuple(self.classes)
@@ -93,6 +124,11 @@ class Evaluation:
         self.scores: Scores = scores_from_confusion(self.confusion, self.classes)
         self.distance_summary = (
             aggregate_distances(self.per_image_distances) if self.per_image_distances is not None else None
+        )
+        #: (C,) Boundary IoU over the split (NaN where no band on either side), None when not computed
+        self.boundary_iou = (
+            boundary_iou(np.asarray(self.per_image_boundary).sum(axis=0)) if self.per_image_boundary is not None
+            else None
         )
         self.per_image = self._per_image_frame()
         self.distances = self._distance_frame()
@@ -128,11 +164,29 @@ class Evaluation:
             finite = np.isfinite(hd95)
             with np.errstate(invalid="ignore", divide="ignore"):
                 columns["mean_hd95"] = np.where(finite.any(1), np.where(finite, hd95, 0).sum(1) / finite.sum(1), np.nan)
+        columns.update(self._per_image_failure_columns())
         for c, name in enumerate(self.classes):
             columns[f"dice/{name}"] = per_image["dice"][:, c]
         for c, name in enumerate(self.classes):
             columns[f"iou/{name}"] = per_image["iou"][:, c]
         return pd.DataFrame(columns)
+
+    def _per_image_failure_columns(self) -> dict[str, np.ndarray]:
+        """boundary_iou (mean over classes with a band), object_recall (all classes' objects), ece, auroc,
+        overconfidence (mean confidence minus accuracy), where they were computed."""
+        columns = {}
+        if self.per_image_boundary is not None:
+            values = boundary_iou(self.per_image_boundary)
+            defined = ~np.isnan(values)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                columns["boundary_iou"] = np.where(defined.any(1), np.nansum(values, 1) / defined.sum(1), np.nan)
+        if self.per_image_objects is not None:
+            counts = np.asarray(self.per_image_objects).sum(axis=1)  # (N, 4) over classes
+            gt, detected = counts[:, 0], counts[:, 1]
+            columns["object_recall"] = np.where(gt > 0, detected / np.maximum(gt, 1), np.nan)
+        if self.per_image_confidence is not None:
+            columns.update({k: np.asarray(self.per_image_confidence[k], np.float64) for k in CONFIDENCE_METRICS})
+        return columns
 
     def _distance_frame(self):
         """One row per class (index = class name): hd95, assd, rad (mean over images where defined)."""
@@ -188,6 +242,7 @@ class Evaluation:
                 row["distance_images"] = int(self.distance_summary["images"][c])
                 row["one_sided_images"] = int(self.distance_summary["one_sided"][c])
         doc.update(scores)
+        self._add_failure_json(doc, per_class)
         doc["per_class"] = per_class
         if self.distance_summary is not None:
             for metric in ("hd95", "assd"):
@@ -200,11 +255,63 @@ class Evaluation:
             source=self.source,
             note=UNDEFINED_NOTE + (DISTANCE_NOTE if self.distance_summary is not None else ""),
         )
+        keys = [k for k in ("pixel_accuracy", "mean_iou", "mean_dice", "boundary_iou", "object_recall",
+                            *CONFIDENCE_METRICS) if k in self.per_image]  # fmt: skip
         doc["per_image"] = [
-            {"sample_id": sid, **{key: _none_if_nan(row[key]) for key in ("pixel_accuracy", "mean_iou", "mean_dice")}}
+            {"sample_id": sid, **{key: _none_if_nan(row[key]) for key in keys}}
             for sid, (_, row) in zip(self.sample_ids, self.per_image.iterrows())
         ]
         return doc
+
+    def object_table(self, class_index: int) -> dict:
+        """One class's objects as JSON: {"gt", "detected", "predicted", "false", "recall", "precision",
+        "by_size": {"small" | "medium" | "large": {the same keys and "iou"}}}; None without object counts."""
+        if self.objects is None:
+            return None
+        counts = np.asarray(self.objects[class_index])  # (3, 6)
+
+        def entry(row: np.ndarray, with_iou: bool) -> dict:
+            scores = object_scores(row)
+            out = {key: int(row[i]) for i, key in enumerate(PER_IMAGE_OBJECT_COUNTS)}
+            out.update(recall=_none_if_nan(scores["recall"]), precision=_none_if_nan(scores["precision"]))
+            if with_iou:
+                out["iou"] = _none_if_nan(scores["iou"])
+            return out
+
+        table = entry(counts.sum(axis=0), with_iou=False)
+        table["by_size"] = {bucket: entry(counts[b], with_iou=True) for b, bucket in enumerate(SIZE_BUCKETS)}
+        return table
+
+    def calibration_summary(self) -> dict | None:
+        """{"ece", "bins": [{"low", "high", "pixels", "confidence", "accuracy"} x 15], "per_class_ece"}, or None."""
+        if self.calibration is None:
+            return None
+        sums = np.asarray(self.calibration)
+        return {
+            "ece": _none_if_nan(calibration_error(sums.sum(axis=0))),
+            "bins": calibration_bins(sums.sum(axis=0)),
+            "per_class_ece": [_none_if_nan(v) for v in calibration_error(sums)],
+        }
+
+    def uncertainty_summary(self) -> dict | None:
+        """{"auroc": normalised-entropy ROC AUC for wrong pixels, "flip_label_change": share or None}, or None."""
+        if self.entropy_histogram is None:
+            return None
+        flips = self.flip_changes
+        change = float(flips[0] / flips[1]) if flips is not None and flips[1] > 0 else None
+        return {"auroc": _none_if_nan(histogram_auroc(self.entropy_histogram)), "flip_label_change": change}
+
+    def _add_failure_json(self, doc: dict, per_class: list[dict]) -> None:
+        """Boundary IoU and objects per class; boundary_ratio, calibration and uncertainty at the top (null when
+        not computed)."""
+        for c, row in enumerate(per_class):
+            row["boundary_iou"] = _none_if_nan(self.boundary_iou[c]) if self.boundary_iou is not None else None
+            row["objects"] = self.object_table(c)
+        mean = self.boundary_iou is not None and not np.isnan(self.boundary_iou).all()
+        doc["mean_boundary_iou"] = _none_if_nan(np.nanmean(self.boundary_iou)) if mean else None
+        doc["boundary_ratio"] = self.boundary_ratio if self.per_image_boundary is not None else None
+        doc["calibration"] = self.calibration_summary()
+        doc["uncertainty"] = self.uncertainty_summary()
 
     def save(self, path: str | Path) -> Path:
         """Write a folder (atomically): ``evaluation.json`` (the JSON document) and ``arrays.npz``."""
@@ -212,6 +319,11 @@ class Evaluation:
         arrays = {"confusion": self.confusion, "per_image_confusion": self.per_image_confusion}
         if self.per_image_distances is not None:
             arrays.update({f"distance_{k}": np.asarray(v) for k, v in self.per_image_distances.items()})
+        for key in _OPTIONAL_ARRAYS:
+            if getattr(self, key) is not None:
+                arrays[key] = np.asarray(getattr(self, key))
+        if self.per_image_confidence is not None:
+            arrays.update({f"confidence_{k}": np.asarray(v) for k, v in self.per_image_confidence.items()})
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)
         doc = self.to_json_dict()
@@ -223,7 +335,7 @@ class Evaluation:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Evaluation":
+    def load(cls, path: str | Path) -> Evaluation:
         """Read a folder written by ``save``."""
         path = Path(path)
         try:
@@ -233,6 +345,7 @@ class Evaluation:
         except (OSError, ValueError, KeyError) as exc:
             raise SegdashError(f"cannot read the saved evaluation in {str(path)!r}: {exc}") from None
         distances = {k[len("distance_"):]: v for k, v in arrays.items() if k.startswith("distance_")} or None
+        confidence = {k[len("confidence_"):]: v for k, v in arrays.items() if k.startswith("confidence_")} or None
         return cls(
             dataset=doc.get("dataset", ""), split=doc.get("split", ""), classes=tuple(doc["classes"]),
             confusion=arrays["confusion"], sample_ids=doc["sample_ids"],
@@ -240,7 +353,8 @@ class Evaluation:
             ignore_index=doc.get("ignore_index"), seconds=float(doc.get("seconds", 0.0)),
             forward_seconds=float(doc.get("forward_seconds", 0.0)), device=doc.get("device", ""),
             source=doc.get("source", ""), total_images=doc.get("total_images"),
-            cancelled=bool(doc.get("cancelled", False)),
+            cancelled=bool(doc.get("cancelled", False)), boundary_ratio=doc.get("boundary_ratio"),
+            per_image_confidence=confidence, **{key: arrays.get(key) for key in _OPTIONAL_ARRAYS},
         )  # fmt: skip
 
     def __repr__(self) -> str:
@@ -279,7 +393,7 @@ class _Prefetch:
                 if not self._put(item):
                     return
             self._put(self._DONE)
-        except BaseException as exc:  # handed to the consumer, raised there
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             self._put(exc)
 
     def _put(self, item) -> bool:
@@ -384,7 +498,7 @@ def _batches(dataset, split: str, ids: Sequence[str], batch_size: int,
         yield flush()
 
 
-# --- distances in the background ----------------------------------------------------------------
+# --- label-map metrics in the background ----------------------------------------------------------
 
 
 def _batch_distances(preds: np.ndarray, masks: np.ndarray, num_classes: int,
@@ -392,6 +506,44 @@ def _batch_distances(preds: np.ndarray, masks: np.ndarray, num_classes: int,
     """(N, H, W) label maps -> {"hd95", "assd", "rad": (N, C)}."""
     rows = [distance_metrics(p, m, num_classes, ignore_index) for p, m in zip(preds, masks)]
     return {k: np.stack([r[k] for r in rows]) for k in DISTANCE_METRICS}
+
+
+def _batch_cpu_metrics(preds: np.ndarray, masks: np.ndarray, num_classes: int, ignore_index: int | None,
+                       distances: bool, boundary_ratio: float | None) -> dict[str, np.ndarray]:
+    """What needs the (N, H, W) label maps on the CPU: distances {"hd95", "assd", "rad": (N, C)} and, with a
+    ``boundary_ratio``, {"boundary": (N, 2, C), "objects": (N, C, 3, 6)}."""
+    out = _batch_distances(preds, masks, num_classes, ignore_index) if distances else {}
+    if boundary_ratio is not None:
+        out["boundary"] = batch_boundary_counts(preds, masks, num_classes, ignore_index, boundary_ratio)
+        out["objects"] = batch_object_counts(preds, masks, num_classes, ignore_index)
+    return out
+
+
+class _PerImage:
+    """Per-image results arriving out of order (pool, device), written at their images' offsets.
+
+    ``rows[key]`` is an (N, ...) array made on first use; object counts are summed into ``objects``
+    and kept per image without the size buckets, so each image keeps a small table only.
+    """
+
+    def __init__(self, images: int):
+        self.images = images
+        self.rows: dict[str, np.ndarray] = {}
+        self.objects: np.ndarray | None = None
+
+    def put(self, offset: int, key: str, values: np.ndarray) -> None:
+        values = np.asarray(values)
+        if key == "objects":  # (n, C, 3, 6)
+            total = values.sum(axis=0)
+            self.objects = total if self.objects is None else self.objects + total
+            key, values = "per_image_objects", values[..., : len(PER_IMAGE_OBJECT_COUNTS)].sum(axis=2)
+        if key not in self.rows:
+            fill = np.nan if values.dtype.kind == "f" else 0
+            self.rows[key] = np.full((self.images,) + values.shape[1:], fill, dtype=values.dtype)
+        self.rows[key][offset : offset + len(values)] = values
+
+    def get(self, key: str, done: int) -> np.ndarray | None:
+        return self.rows[key][:done] if key in self.rows else None
 
 
 def _narrow(labels: np.ndarray) -> np.ndarray:
@@ -433,6 +585,28 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _model_labels(predictor, batch: _Batch, confidence: ConfidenceStats | None):
+    """Labels (N, H, W) of one batch on the model's device, the forward pass's seconds and, with
+    ``confidence``, the per-image numbers its probabilities give (counted where they are, then dropped)."""
+    tick = time.perf_counter()
+    if confidence is None:
+        labels = predictor.predict_labels(batch.images)
+        _synchronize(labels.device)
+        return labels, time.perf_counter() - tick, None
+    probs, flip_changed = predictor.predict_probabilities(batch.images)
+    labels = probs.argmax(dim=1)
+    _synchronize(labels.device)
+    seconds = time.perf_counter() - tick
+    target = torch.from_numpy(batch.masks).to(probs.device, non_blocking=True)
+    return labels, seconds, confidence.update(probs, target, labels, flip_changed)
+
+
+def _check_boundary_ratio(ratio: float) -> float:
+    if not (math.isfinite(ratio) and 0 < ratio <= 1):
+        raise SegdashError(f"the boundary ratio must be in (0, 1] (a share of the image diagonal), got {ratio}")
+    return float(ratio)
+
+
 def evaluate(
     dataset,
     split: str,
@@ -444,6 +618,8 @@ def evaluate(
     distances: bool = True,
     limit: int | None = None,
     distance_workers: int | None = None,
+    failure_metrics: bool = True,
+    boundary_ratio: float = DEFAULT_BOUNDARY_RATIO,
 ) -> Evaluation:
     """Score ``predictor`` (anything with ``predict_labels(images) -> (N, H, W) tensor`` and
     ``device``), or the label PNGs ``<pred_dir>/<sample_id>.png``, on ``split`` of ``dataset``.
@@ -451,19 +627,25 @@ def evaluate(
     ``progress(done, total)`` is called after every batch; ``should_stop()`` is checked between
     batches and, when true, ends the run early with ``cancelled=True`` and the images done so far.
     ``limit``: only the first ``limit`` images. ``distances``: also HD95 / ASSD / area difference.
+    ``failure_metrics``: also Boundary IoU (band ``boundary_ratio`` of the diagonal) and objects, and
+    calibration and uncertainty when the predictor has ``predict_probabilities``.
     """
     if (predictor is None) == (pred_dir is None):
         raise SegdashError("give exactly one of a model (--checkpoint) and a prediction folder (--pred-dir)")
     if batch_size < 1:
         raise SegdashError(f"batch size must be at least 1, got {batch_size}")
     start = time.perf_counter()
+    ratio = _check_boundary_ratio(boundary_ratio) if failure_metrics else None
     ids = _split_ids(dataset, split, limit)
     num_classes, ignore_index = dataset.num_classes, dataset.ignore_index
+    confidence = None
     if predictor is not None:
         _check_predictor(predictor, dataset)
         device = torch.device(getattr(predictor, "device", "cpu"))
         pred_paths = None
         source = str(getattr(getattr(predictor, "meta", None), "arch", "") or type(predictor).__name__)
+        if failure_metrics and hasattr(predictor, "predict_probabilities"):
+            confidence = ConfidenceStats(num_classes, ignore_index, device=device)
     else:
         pred_dir = Path(pred_dir).expanduser()
         pred_paths = _check_pred_dir(pred_dir, ids)
@@ -471,9 +653,10 @@ def evaluate(
         source = str(pred_dir)
 
     accumulator = ConfusionMatrix(num_classes, ignore_index=ignore_index, device=device)
-    per_image_distances = {k: np.full((len(ids), num_classes), np.nan) for k in DISTANCE_METRICS} if distances else None
+    rows = _PerImage(len(ids))
     workers = distance_workers or max(1, min(4, (os.cpu_count() or 2) // 2))
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segdash-distances") if distances else None
+    cpu_work = distances or ratio is not None
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segdash-distances") if cpu_work else None
     pending: list[tuple[int, Future]] = []
     forward_seconds, done, cancelled = 0.0, 0, False
 
@@ -481,7 +664,7 @@ def evaluate(
         while pending and (wait_all or len(pending) > _PENDING_DISTANCE_BATCHES or pending[0][1].done()):
             offset, future = pending.pop(0)
             for key, values in future.result().items():
-                per_image_distances[key][offset : offset + len(values)] = values
+                rows.put(offset, key, values)
 
     batches = _Prefetch(_batches(dataset, split, ids, batch_size, pred_paths), depth=2)
     try:
@@ -492,10 +675,10 @@ def evaluate(
                 cancelled = True
                 break
             if predictor is not None:
-                tick = time.perf_counter()
-                labels = predictor.predict_labels(batch.images)
-                _synchronize(labels.device)
-                forward_seconds += time.perf_counter() - tick
+                labels, seconds, per_image = _model_labels(predictor, batch, confidence)
+                forward_seconds += seconds
+                for key, values in (per_image or {}).items():
+                    rows.put(done, key, values)
             else:
                 labels = torch.from_numpy(batch.preds)
             target = torch.from_numpy(batch.masks).to(labels.device, non_blocking=True)
@@ -505,7 +688,8 @@ def evaluate(
                 raise SegdashError(f"images {', '.join(batch.ids[:3])}: {exc}") from None
             if pool is not None:
                 preds = _narrow(labels.cpu().numpy())
-                pending.append((done, pool.submit(_batch_distances, preds, batch.masks, num_classes, ignore_index)))
+                pending.append((done, pool.submit(_batch_cpu_metrics, preds, batch.masks, num_classes, ignore_index,
+                                                  distances, ratio)))  # fmt: skip
                 collect(wait_all=False)
             done += len(batch.ids)
             if progress is not None:
@@ -516,12 +700,38 @@ def evaluate(
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    if per_image_distances is not None:
-        per_image_distances = {k: v[:done] for k, v in per_image_distances.items()}
+    confidence_rows = {k: rows.get(k, done) for k in CONFIDENCE_METRICS} if confidence is not None else None
     return Evaluation(
         dataset=getattr(dataset, "name", ""), split=split, classes=tuple(dataset.classes),
         confusion=accumulator.compute(), sample_ids=[str(s) for s in accumulator.per_image_ids],
-        per_image_confusion=accumulator.per_image_matrices(), per_image_distances=per_image_distances,
+        per_image_confusion=accumulator.per_image_matrices(),
+        per_image_distances=_distance_rows(rows, done, num_classes) if distances else None,
         ignore_index=ignore_index, seconds=time.perf_counter() - start, forward_seconds=forward_seconds,
         device=str(device), source=source, total_images=len(ids), cancelled=cancelled,
+        boundary_ratio=ratio, per_image_boundary=_rows_or_empty(rows, "boundary", done, (2, num_classes), ratio),
+        objects=_objects_total(rows, num_classes, ratio),
+        per_image_objects=_rows_or_empty(rows, "per_image_objects", done, (num_classes, 4), ratio),
+        calibration=confidence.calibration() if confidence is not None else None,
+        entropy_histogram=confidence.entropy_histogram() if confidence is not None else None,
+        per_image_confidence=confidence_rows,
+        flip_changes=confidence.flip_counts() if confidence is not None else None,
     )  # fmt: skip
+
+
+def _rows_or_empty(rows: _PerImage, key: str, done: int, shape: tuple[int, ...], wanted) -> np.ndarray | None:
+    """The first ``done`` rows of ``key`` (zero rows when no batch ran), None when not ``wanted``."""
+    if wanted is None:
+        return None
+    found = rows.get(key, done)
+    return found if found is not None else np.zeros((0,) + shape, dtype=np.int64)
+
+
+def _distance_rows(rows: _PerImage, done: int, num_classes: int) -> dict[str, np.ndarray]:
+    return {k: _rows_or_empty(rows, k, done, (num_classes,), True).astype(np.float64) for k in DISTANCE_METRICS}
+
+
+def _objects_total(rows: _PerImage, num_classes: int, ratio: float | None) -> np.ndarray | None:
+    if ratio is None:
+        return None
+    empty = np.zeros((num_classes, len(SIZE_BUCKETS), len(OBJECT_COUNTS)), dtype=np.int64)
+    return rows.objects if rows.objects is not None else empty
