@@ -82,3 +82,41 @@ def test_batch_and_many_classes():
     for i in range(2):
         np.testing.assert_array_equal(got[i], reference_counts(preds[i], targets[i], 300, None, 0.1))
     assert boundary_counts(np.zeros((0, 0), int), np.zeros((0, 0), int), 3).tolist() == [[0, 0, 0], [0, 0, 0]]
+
+
+def test_cli_boundary_ratio_json_and_table(tmp_path, capsys):
+    """``segdash evaluate --pred-dir --boundary-ratio``: JSON Boundary IoU equals the reference; table columns."""
+    import json
+
+    from PIL import Image
+
+    from segdash.cli import main
+    from segdash.data.imageio import write_label_png
+
+    rng = np.random.default_rng(1)
+    root, preds = tmp_path / "data", tmp_path / "preds"
+    (root / "test" / "images").mkdir(parents=True)
+    (root / "test" / "masks").mkdir(parents=True)
+    (root / "classes.csv").write_text("name,r,g,b\nbackground,0,0,0\nroad,128,64,128\ncar,0,0,142\n")
+    total = np.zeros((2, 3), np.int64)
+    for stem in ("a", "b"):
+        mask = np.zeros((24, 32), np.int64)
+        mask[4:14, 6:20] = 1
+        mask[18:20, 25:27] = 2
+        mask[0, :4] = 255
+        pred = np.where(rng.random(mask.shape) < 0.9, np.where(mask == 255, 0, mask), rng.integers(0, 3, mask.shape))
+        Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(root / "test" / "images" / f"{stem}.png")
+        Image.fromarray(mask.astype(np.uint8), mode="L").save(root / "test" / "masks" / f"{stem}.png")
+        write_label_png(preds / f"{stem}.png", pred)
+        total += reference_counts(pred, mask, 3, 255, 0.1)
+    out = tmp_path / "eval.json"
+    args = ["evaluate", str(root), "--format", "folder", "--split", "test", "--pred-dir", str(preds)]
+    assert main(args + ["--boundary-ratio", "0.1", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["boundary_ratio"] == 0.1
+    assert [r["boundary_iou"] for r in doc["per_class"]] == pytest.approx((total[0] / total[1]).tolist())
+    assert doc["calibration"] is None and doc["uncertainty"] is None  # label maps carry no probabilities
+    header = capsys.readouterr().out.splitlines()[1]
+    assert "BndIoU" in header and "objRec" in header
+    assert main(args + ["--boundary-ratio", "0"]) == 2
+    assert "boundary ratio" in capsys.readouterr().err

@@ -3,10 +3,13 @@
     segdash evaluate brain-mri --split test --checkpoint runs/brain/best --json eval.json
     segdash evaluate /data/pets --format oxford-pets --split test --pred-dir preds/
 
-Prints a per-class table (IoU, Dice, precision, recall, specificity, support, HD95, ASSD) and the
-means. JSON: ``{"classes", "images", "confusion_matrix" (rows = ground truth, columns =
-prediction), "per_class": [{"name", "iou", "dice", "precision", "recall", "specificity", "support",
-...}], "mean_iou", "mean_dice", "pixel_accuracy", ...}``, undefined values as null.
+Prints a per-class table (IoU, Boundary IoU, Dice, precision, recall, specificity, support, object
+recall, HD95, ASSD) and the means. JSON: ``{"classes", "images", "confusion_matrix" (rows = ground
+truth, columns = prediction), "per_class": [{"name", "iou", "dice", "precision", "recall",
+"specificity", "support", "boundary_iou", "objects": {"gt", "detected", "predicted", "false",
+"recall", "precision", "by_size": {"small", "medium", "large"}}, ...}], "mean_iou", "mean_dice",
+"pixel_accuracy", "boundary_ratio", "calibration": {"ece", "bins", "per_class_ece"}, "uncertainty":
+{"auroc", "flip_label_change"}, ...}``, undefined values as null.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ def register(subparsers) -> None:
         description="Score a model (--checkpoint) or predicted label maps (--pred-dir, <sample_id>.png as "
         "'segdash predict' writes them) against a split's masks: one confusion matrix over the split, per-class "
         "IoU, Dice, precision, recall, specificity and support, mean IoU / Dice, pixel accuracy, and per class "
-        "the 95% Hausdorff distance, average symmetric surface distance and relative area difference. "
+        "the 95% Hausdorff distance, average symmetric surface distance and relative area difference; Boundary "
+        "IoU, objects found / missed / false by size and, with a checkpoint, calibration (ECE) and how well the "
+        "normalised entropy finds the wrong pixels (AUROC). "
         "Classes absent from both the masks and the predictions are undefined (null) and left out of the means.",
     )
     add_dataset_args(parser)
@@ -39,6 +44,11 @@ def register(subparsers) -> None:
     add_predictor_args(parser)
     parser.add_argument("--no-distances", action="store_true",
                         help="skip HD95 / ASSD / relative area difference (faster)")
+    parser.add_argument("--boundary-ratio", type=float, default=0.02, metavar="R",
+                        help="Boundary IoU band width as a share of the image diagonal (default: 0.02, as Cheng et "
+                        "al. 2021)")
+    parser.add_argument("--no-failure-metrics", action="store_true",
+                        help="skip Boundary IoU, object counts, calibration and uncertainty (faster)")
     parser.add_argument("--limit", "-n", type=int, metavar="N", help="score only the first N images of the split")
     parser.set_defaults(func=run)
 
@@ -64,13 +74,18 @@ def format_table(doc: dict) -> str:
     rows = doc["per_class"]
     width = max(10, *(len(r["name"]) for r in rows))
     with_distances = any("hd95" in r for r in rows)
+    with_failure = any(r.get("boundary_iou") is not None or r.get("objects") for r in rows)
     header = f"  {'class':<{width}} {'IoU':>6} {'Dice':>6} {'prec':>6} {'recall':>6} {'spec':>6} {'support':>12}"
+    if with_failure:
+        header += f" {'BndIoU':>6} {'objRec':>6}"
     if with_distances:
         header += f" {'HD95':>7} {'ASSD':>7} {'RAD':>7}"
     lines = [header]
     for r in rows:
         line = (f"  {r['name']:<{width}} {_cell(r['iou']):>6} {_cell(r['dice']):>6} {_cell(r['precision']):>6} "
                 f"{_cell(r['recall']):>6} {_cell(r['specificity']):>6} {r['support']:>12,}")
+        if with_failure:
+            line += f" {_cell(r.get('boundary_iou')):>6} {_cell((r.get('objects') or {}).get('recall')):>6}"
         if with_distances:
             line += f" {_cell(r.get('hd95'), '.2f'):>7} {_cell(r.get('assd'), '.2f'):>7} {_cell(r.get('rad'), '+.2f'):>7}"
         lines.append(line)
@@ -78,8 +93,24 @@ def format_table(doc: dict) -> str:
     lines.append(f"  mean IoU {_cell(doc['mean_iou'])}   mean Dice {_cell(doc['mean_dice'])}   "
                  f"pixel accuracy {_cell(doc['pixel_accuracy'])}   "
                  f"freq.-weighted IoU {_cell(doc.get('frequency_weighted_iou'))}")
+    lines.extend(_failure_lines(doc))
     lines.append(f"  {doc['note']}")
     return "\n".join(lines)
+
+
+def _failure_lines(doc: dict) -> list[str]:
+    """The split's Boundary IoU, calibration and uncertainty in a line, where they were computed."""
+    parts = []
+    if doc.get("boundary_ratio") is not None:
+        parts.append(f"mean Boundary IoU {_cell(doc.get('mean_boundary_iou'))} (band {doc['boundary_ratio']:g} of "
+                     "the diagonal)")
+    if doc.get("calibration"):
+        parts.append(f"ECE {_cell(doc['calibration']['ece'])}")
+    if doc.get("uncertainty"):
+        parts.append(f"entropy AUROC for errors {_cell(doc['uncertainty']['auroc'])}")
+        if doc["uncertainty"].get("flip_label_change") is not None:
+            parts.append(f"labels changed by flips {doc['uncertainty']['flip_label_change']:.2%}")
+    return ["  " + "   ".join(parts)] if parts else []
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,12 +121,13 @@ def run(args: argparse.Namespace) -> int:
     from segdash.cli.common import open_dataset_from_args
     from segdash.cli.datasets import check_json_target, write_json
     from segdash.errors import SegdashError
-    from segdash.infer.evaluate import evaluate
+    from segdash.infer.evaluate import check_boundary_ratio, evaluate
 
     if args.json:
         check_json_target(args.json)
     if args.batch_size < 1:
         raise SegdashError(f"--batch-size must be at least 1, got {args.batch_size}")
+    check_boundary_ratio(args.boundary_ratio)
     ds = open_dataset_from_args(args)
     split = ds.check_split(args.split) if args.split else default_split(ds)
 
@@ -117,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         evaluation = evaluate(ds, split, predictor=predictor, pred_dir=args.pred_dir, batch_size=args.batch_size,
-                              progress=progress, distances=not args.no_distances, limit=args.limit)  # fmt: skip
+                              progress=progress, distances=not args.no_distances, limit=args.limit,
+                              failure_metrics=not args.no_failure_metrics, boundary_ratio=args.boundary_ratio)  # fmt: skip
     doc = evaluation.to_json_dict()
     doc["dataset"] = str(args.dataset)
     if args.checkpoint:

@@ -601,7 +601,8 @@ def _model_labels(predictor, batch: _Batch, confidence: ConfidenceStats | None):
     return labels, seconds, confidence.update(probs, target, labels, flip_changed)
 
 
-def _check_boundary_ratio(ratio: float) -> float:
+def check_boundary_ratio(ratio: float) -> float:
+    """The Boundary IoU band's share of the image diagonal, checked: in (0, 1]."""
     if not (math.isfinite(ratio) and 0 < ratio <= 1):
         raise SegdashError(f"the boundary ratio must be in (0, 1] (a share of the image diagonal), got {ratio}")
     return float(ratio)
@@ -635,7 +636,7 @@ def evaluate(
     if batch_size < 1:
         raise SegdashError(f"batch size must be at least 1, got {batch_size}")
     start = time.perf_counter()
-    ratio = _check_boundary_ratio(boundary_ratio) if failure_metrics else None
+    ratio = check_boundary_ratio(boundary_ratio) if failure_metrics else None
     ids = _split_ids(dataset, split, limit)
     num_classes, ignore_index = dataset.num_classes, dataset.ignore_index
     confidence = None
