@@ -68,26 +68,43 @@ def list_images(folder: str | Path, extensions: Iterable[str] = IMAGE_EXTENSIONS
     if not folder.is_dir():
         raise SegdashError(f"image folder {str(folder)!r} does not exist or is not a folder")
     extensions = {e.lower() for e in extensions}
-    return sorted((p for p in folder.iterdir() if is_image_file(p, extensions)), key=lambda p: p.name)
+    found = [p for p in folder.iterdir() if is_image_file(p, extensions)]
+    # A name that is not UTF-8 cannot become a sample id (ids are printed, hashed and written to JSON).
+    unnamed = [p for p in found if not _is_utf8(p.name)]
+    if unnamed:
+        warnings.warn(
+            f"{len(unnamed)} file(s) in {ascii(str(folder))} skipped because their names are not valid UTF-8 "
+            f"(e.g. {ascii(unnamed[0].name)}); rename them to use them",
+            stacklevel=2,
+        )
+    return sorted((p for p in found if p not in unnamed), key=lambda p: p.name)
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes arrive as surrogates (PEP 383)
+        return False
+    return True
 
 
 # --- the decoded-size limit -------------------------------------------------------------------
 def check_decoded_size(name: str, shape: Sequence[int]) -> None:
     """Refuse an image whose header declares more pixels than the limit, before anything is allocated.
 
-    ``shape`` is what the header says (H, W) or (H, W, C) or planar (C, H, W); the two largest of
-    the first three dimensions are taken as height and width. A small compressed file can declare
+    ``shape`` is what the header says: (H, W), (H, W, C) or planar (C, H, W). A small compressed file can declare
     a huge image (a 1.6 MB tiled TIFF decodes to 40000 x 40000), so every reader calls this first.
     """
     dims = [int(d) for d in shape]
-    if any(d < 0 for d in dims):
-        raise SegdashError(f"{name}: the file declares a negative size {tuple(dims)}")
-    spatial = sorted(dims[:3], reverse=True)[:2] if len(dims) >= 2 else dims
-    pixels = math.prod(spatial)
+    if len(dims) < 2 or any(d < 0 for d in dims):
+        raise SegdashError(f"{name}: the file declares an array of shape {tuple(dims)}, not a 2-D image")
+    planar = len(dims) == 3 and dims[0] <= _MAX_CHANNELS < dims[2]
+    height, width = dims[1:3] if planar else dims[:2]
+    pixels = height * width
     limit = max_image_pixels()
     if pixels > limit:
         raise SegdashError(
-            f"{name}: the image is {' x '.join(map(str, dims))} ({pixels:,} pixels), larger than the limit of "
+            f"{name}: the image is {width} x {height} ({pixels:,} pixels), larger than the limit of "
             f"{limit:,} pixels; if you trust the file, raise the limit with the environment variable "
             f"{_PIXEL_LIMIT_ENV}"
         )

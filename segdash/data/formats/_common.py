@@ -42,6 +42,22 @@ def stem_of(path: Path) -> str:
     return path.stem
 
 
+#: A split list names at most a few hundred thousand ids; a larger file is not one.
+MAX_LIST_FILE_BYTES = 16 * 1024 * 1024
+
+
+def read_split_list(path: Path) -> list[str]:
+    """Ids from a split list (VOC's ImageSets, Oxford's trainval.txt): the first token of each
+    non-empty, non-comment line. A file too large or not UTF-8 is one clear error."""
+    if path.stat().st_size > MAX_LIST_FILE_BYTES:
+        raise SegdashError(f"split list {str(path)!r} is larger than {MAX_LIST_FILE_BYTES // 2**20} MB; is it one?")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise SegdashError(f"split list {str(path)!r} is not UTF-8 text") from None
+    return [line.split()[0] for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
 def warn_skipped(message: str, names: Sequence[str], limit: int = 5) -> None:
     """One warning for many skipped files: '3 images without mask skipped: a, b, c'."""
     if not names:

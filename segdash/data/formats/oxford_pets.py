@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import indexed_split_dict, readable_by_stem, warn_skipped
+from segdash.data.formats._common import indexed_split_dict, read_split_list, readable_by_stem, warn_skipped
 from segdash.data.imageio import read_image, read_label_image
 from segdash.data.options import as_choice, as_fraction, as_seed, reject_unknown_options
 from segdash.data.registry import register_format
@@ -27,15 +27,6 @@ from segdash.errors import SegdashError
 
 LAYOUT = "images/*.jpg and annotations/trimaps/*.png (the Oxford-IIIT Pet tarballs unpacked into one folder)"
 PET_IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png"}  # the .mat files beside them are not images
-
-
-def read_split_list(path: Path) -> list[str]:
-    """Stems from trainval.txt / test.txt: the first token of each non-comment line."""
-    stems = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            stems.append(line.split()[0])
-    return stems
 
 
 @register_format("oxford-pets", "Oxford-IIIT Pet: images/*.jpg + annotations/trimaps/*.png (pet, background, border)")

@@ -17,7 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import default_colors, indexed_split_dict, readable_images, warn_skipped
+from segdash.data.formats._common import (
+    default_colors,
+    indexed_split_dict,
+    read_split_list,
+    readable_images,
+    warn_skipped,
+)
 from segdash.data.imageio import read_image, read_label_image
 from segdash.data.options import reject_unknown_options
 from segdash.data.registry import register_format
@@ -93,7 +99,7 @@ class Voc(IndexedDataset):
 
     @staticmethod
     def _entries(list_file: Path, image_dir: Path, mask_dir: Path) -> list[Entry]:
-        stems = [line.split()[0] for line in list_file.read_text().splitlines() if line.strip()]
+        stems = read_split_list(list_file)
         images = [image_dir / f"{s}.jpg" for s in stems]
         no_image = [p.stem for p in images if not p.is_file()]
         warn_skipped(f"id(s) in {list_file.name} without JPEGImages/<id>.jpg skipped", no_image)
