@@ -6,7 +6,10 @@
 For every input image ``<stem>.<ext>`` it writes ``OUT/<stem>.png``, a palette PNG
 whose pixel values are the class indices (readable as labels, shown in the class
 colours), and unless ``--no-overlay`` ``OUT/overlays/<stem>.png``, the class colours
-blended over the image. ``OUT/predictions.json`` lists what was done per image.
+blended over the image. ``OUT/predictions.json`` lists what was done per image. With
+``--uncertainty`` also ``OUT/uncertainty/<stem>.png``: an 8-bit grey PNG of the image's size,
+round(255 * normalised entropy of the softmax), black where the model is sure, white where every
+class is equally likely.
 
 Inputs are image files or folders (their images, not recursive). Unreadable files
 inside a folder are skipped with a warning; an unreadable file named on the command
@@ -39,6 +42,8 @@ def register(subparsers) -> None:
         help="also write colour overlays to DIR/overlays/ (default: yes)",
     )
     parser.add_argument("--alpha", type=float, default=0.5, help="overlay opacity, 0..1 (default: 0.5)")
+    parser.add_argument("--uncertainty", action="store_true",
+                        help="also write DIR/uncertainty/<stem>.png: 8-bit grey, round(255 * normalised entropy)")
     add_predictor_args(parser)
     parser.set_defaults(func=run)
 
@@ -147,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
             overlay = _overlay_png(image, prediction.labels, colors, meta.ignore_index, args.alpha)
             atomic_write_bytes(overlay_path, overlay)
             record["overlay"] = f"overlays/{overlay_path.name}"
+        if args.uncertainty:
+            record["uncertainty"] = _write_uncertainty(out, path.stem, prediction.probs)
         records.append(record)
     summary = {
         "checkpoint": str(args.checkpoint),
@@ -167,6 +174,16 @@ def run(args: argparse.Namespace) -> int:
     if not records:
         raise SegdashError("none of the images could be read")
     return 0
+
+
+def _write_uncertainty(out: Path, stem: str, probs) -> str:
+    """OUT/uncertainty/<stem>.png from (K, H, W) probabilities; returns its path relative to OUT."""
+    from segdash.fsutil import atomic_write_bytes
+    from segdash.metrics.calibration import uncertainty_image
+    from segdash.viz.overlay import encode_png
+
+    atomic_write_bytes(out / "uncertainty" / f"{stem}.png", encode_png(uncertainty_image(probs)))
+    return f"uncertainty/{stem}.png"
 
 
 def _overlay_png(image, labels, colors, ignore_index: int | None, alpha: float) -> bytes:
