@@ -208,3 +208,65 @@ class _PlainModel:
 
     def predict_labels(self, images):
         return torch.from_numpy(np.stack([img[:, :, 0] for img in images]).astype(np.int64))
+
+
+# --- a real model: the uncertainty PNG of ``segdash predict``, flip TTA in the evaluation ------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    from segdash.data.base import Normalization
+    from segdash.models import CheckpointMeta, create_model, save_checkpoint
+
+    torch.manual_seed(0)
+    model = create_model("Unet", "mobilenet_v2", in_channels=3, num_classes=3)
+    meta = CheckpointMeta(arch="Unet", encoder="mobilenet_v2", classes=["bg", "a", "b"],
+                          colors=[(0, 0, 0), (255, 0, 0), (0, 0, 255)], in_channels=3,
+                          normalization=Normalization.imagenet())  # fmt: skip
+    return save_checkpoint(model, meta, tmp_path_factory.mktemp("ck") / "unet")
+
+
+def test_predict_writes_the_uncertainty_png(tiny_checkpoint, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from segdash import cli
+    from segdash.infer.predictor import Predictor
+
+    monkeypatch.setattr(cli, "COMMANDS", ("predict",))
+    image = np.random.default_rng(0).integers(0, 256, (33, 40, 3), dtype=np.uint8)
+    Image.fromarray(image).save(tmp_path / "scan.png")
+    out = tmp_path / "out"
+    assert cli.main(["predict", "-c", str(tiny_checkpoint), str(tmp_path / "scan.png"), "--out", str(out),
+                     "--uncertainty", "--backend", "torch", "--no-overlay"]) == 0  # fmt: skip
+    written = Image.open(out / "uncertainty" / "scan.png")
+    assert written.mode == "L" and written.size == (40, 33)
+    probs = Predictor.from_checkpoint(tiny_checkpoint, device="cpu", backend="torch").predict(image).probs
+    want = np.rint(255 * scipy_entropy(probs.astype(np.float64), axis=0) / np.log(3))
+    got = np.asarray(written).astype(int)
+    assert np.abs(got - want).max() <= 1 and (got == want).mean() > 0.99  # float32 vs float64 at a .5
+    import json
+
+    assert json.loads((out / "predictions.json").read_text())["images"][0]["uncertainty"] == "uncertainty/scan.png"
+
+
+def test_evaluation_with_a_model_and_flip_tta(tiny_checkpoint):
+    from segdash.infer.evaluate import evaluate
+    from segdash.infer.predictor import Predictor
+
+    predictor = Predictor.from_checkpoint(tiny_checkpoint, device="cpu", tta=True, backend="torch")
+    ds = _evaluation_case()
+    ev = evaluate(ds, "test", predictor=predictor, batch_size=4, distances=False)
+    images = [ds.images[k] for k in ds.masks]
+    probs, changed = predictor.predict_probabilities(images)
+    probs = probs.numpy()
+    unflipped = Predictor.from_checkpoint(tiny_checkpoint, device="cpu", backend="torch")
+    plain = np.stack([unflipped.predict(img).labels for img in images])
+    flipped = np.stack([unflipped.predict(img[:, ::-1].copy()).labels[:, ::-1] for img in images])
+    np.testing.assert_array_equal(changed.numpy(), plain != flipped)
+    target = np.stack(list(ds.masks.values()))
+    kept = target != 255
+    np.testing.assert_array_equal(ev.confusion.diagonal().sum(), (probs.argmax(1) == target)[kept].sum())
+    doc = ev.to_json_dict()
+    assert doc["uncertainty"]["flip_label_change"] == pytest.approx((plain != flipped)[kept].mean())
+    correct = (probs.argmax(1) == target)[kept]
+    assert doc["calibration"]["ece"] == pytest.approx(reference_ece(probs.max(1)[kept].astype(np.float64), correct))

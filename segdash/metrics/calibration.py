@@ -46,6 +46,16 @@ def normalized_entropy(probs: torch.Tensor) -> torch.Tensor:
     return entropy.div_(math.log(num_classes)).clamp_(0.0, 1.0)
 
 
+def entropy_map(probs: np.ndarray) -> np.ndarray:
+    """One image's (K, H, W) probabilities -> (H, W) float32 normalised entropy in [0, 1]."""
+    return normalized_entropy(torch.from_numpy(np.asarray(probs, dtype=np.float32))[None])[0].numpy()
+
+
+def uncertainty_image(probs: np.ndarray) -> np.ndarray:
+    """(K, H, W) probabilities -> (H, W) uint8 round(255 * normalised entropy): 0 certain, 255 uniform."""
+    return np.rint(entropy_map(probs) * 255).astype(np.uint8)
+
+
 def _bin_of(values: torch.Tensor, bins: int) -> torch.Tensor:
     """Values in [0, 1] -> int64 bin index 0..bins-1 (1.0 falls in the last bin)."""
     return (values.float() * bins).long().clamp_(0, bins - 1)
