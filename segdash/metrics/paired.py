@@ -326,3 +326,15 @@ def fixed_broken_pixels(pred_a: np.ndarray, pred_b: np.ndarray, target: np.ndarr
     fixed = np.bincount(truth[valid & b_right & ~a_right], minlength=num_classes)[:num_classes]
     broken = np.bincount(truth[valid & a_right & ~b_right], minlength=num_classes)[:num_classes]
     return np.stack([fixed, broken]).astype(np.int64)
+
+
+def most_changed(net: np.ndarray, k: int) -> tuple[list[int], list[int]]:
+    """(N,) fixed minus broken pixels per image -> (images B fixed most, images B broke most), ``k`` each.
+
+    Only images with a net gain (or loss) are listed; ties keep the split order.
+    """
+    net = np.asarray(net)
+    order = np.argsort(-net, kind="stable")
+    fixed = [int(i) for i in order[:k] if net[i] > 0]
+    broken = [int(i) for i in np.argsort(net, kind="stable")[:k] if net[i] < 0]
+    return fixed, broken
