@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from segdash.errors import SegdashError
+
+
+def show_progress() -> bool:
+    """Progress bars only on a terminal: in a log file or a pipe their redraws are fragments."""
+    return sys.stderr.isatty()
 
 
 def add_dataset_args(parser: argparse.ArgumentParser) -> None:

@@ -72,7 +72,8 @@ def collect(open_builtins: bool = True) -> dict:
     from segdash.data import BUILTINS, FORMATS
 
     # Opening a built-in the first time prepares it (seconds): show progress on stderr.
-    names = tqdm(list(BUILTINS), desc="opening built-ins", file=sys.stderr, leave=False, disable=not open_builtins)
+    names = tqdm(list(BUILTINS), desc="opening built-ins", file=sys.stderr, leave=False,
+                 disable=not (open_builtins and sys.stderr.isatty()))
     return {
         "formats": [
             {"name": name, "summary": summary, **_options_of(factory)}

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from segdash.cli.common import open_dataset_from_args
+    from segdash.cli.common import open_dataset_from_args, show_progress
     from segdash.cli.datasets import check_json_target, write_json
     from segdash.errors import SegdashError
     from segdash.infer.evaluate import check_boundary_ratio, evaluate
@@ -143,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
         print("segdash evaluate: --device and --tta are not used with --pred-dir", file=sys.stderr)
 
     total = len(ds.ids(split)) if args.limit is None else min(args.limit, len(ds.ids(split)))
-    with tqdm(total=total, desc=f"evaluate {split}", unit="img", file=sys.stderr, leave=False) as bar:
+    with tqdm(total=total, desc=f"evaluate {split}", unit="img", file=sys.stderr, leave=False,
+              disable=not show_progress()) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)

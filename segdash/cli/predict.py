@@ -11,6 +11,11 @@ blended over the image. ``OUT/predictions.json`` lists what was done per image. 
 round(255 * normalised entropy of the softmax), black where the model is sure, white where every
 class is equally likely.
 
+Pixel values are mapped to the checkpoint's training range (``segdash.data.pixels``): an
+8-bit PNG, a 16-bit PNG or TIFF and a float ``.npy`` of one slice get the same labels; each
+kind of conversion is noted once on stderr, and an image far from the training data's
+intensities gets a warning.
+
 Inputs are image files or folders (their images, not recursive). Unreadable files
 inside a folder are skipped with a warning; an unreadable file named on the command
 line makes the exit status 2 after the others are done; a missing path stops at once.
@@ -103,9 +108,11 @@ def collect_inputs(inputs: list[str]) -> tuple[list[tuple[Path, bool]], list[str
 
 
 def run(args: argparse.Namespace) -> int:
+    from collections import Counter
 
     from tqdm import tqdm
 
+    from segdash.cli.common import show_progress
     from segdash.data.imageio import read_image, write_label_png
     from segdash.errors import SegdashError
     from segdash.fsutil import atomic_write_bytes, atomic_write_json
@@ -127,8 +134,8 @@ def run(args: argparse.Namespace) -> int:
     meta = predictor.meta
     read_mode = "native" if meta.in_channels == 1 else "rgb"
     colors = palette_for(meta.classes, meta.colors or None)
-    records, failed_named = [], []
-    for path, named in tqdm(inputs, desc="predict", unit="img", file=sys.stderr, disable=None):
+    records, failed_named, notes_seen = [], [], Counter()
+    for path, named in tqdm(inputs, desc="predict", unit="img", file=sys.stderr, disable=not show_progress()):
         try:
             image = read_image(path, mode=read_mode)
         except SegdashError as exc:
@@ -137,6 +144,9 @@ def run(args: argparse.Namespace) -> int:
                 failed_named.append(str(path))
             continue
         prediction = predictor.predict(image)
+        notes_seen.update(prediction.notes)
+        if prediction.hint:
+            print(f"warning: {path.name}: {prediction.hint}", file=sys.stderr)
         label_path = out / f"{path.stem}.png"
         write_label_png(label_path, prediction.labels, colors=colors)
         record = {
@@ -146,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
             "width": int(prediction.labels.shape[1]),
             "seconds": round(prediction.seconds, 4),
             "notes": prediction.notes,
+            "hint": prediction.hint,
         }
         if args.overlay:
             overlay_path = out / "overlays" / f"{path.stem}.png"
@@ -165,9 +176,12 @@ def run(args: argparse.Namespace) -> int:
         "backend": predictor.backend,
         "tta": predictor.tta,
         "predictor_notes": predictor.notes,
+        "input_range": meta.input_range.to_dict(),
         "images": records,
     }
     atomic_write_json(out / "predictions.json", summary)
+    for note, count in notes_seen.items():  # e.g. how pixel values were mapped to the model's range
+        print(f"note: {note} ({count} image{'s' if count != 1 else ''})", file=sys.stderr)
     print(f"wrote {len(records)} label map(s) to {out}" + (" (overlays in overlays/)" if args.overlay else ""))
     if failed_named:
         raise SegdashError(f"{len(failed_named)} named file(s) could not be read: {', '.join(failed_named)}")

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from segdash.cli.common import open_dataset_from_args
+    from segdash.cli.common import open_dataset_from_args, show_progress
     from segdash.cli.datasets import check_json_target, write_json
     from segdash.data.stats import class_statistics
     from segdash.errors import SegdashError
@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
     result = {"dataset": str(args.dataset), "classes": list(ds.classes), "splits": {}}
     for split in splits:
-        with tqdm(total=len(ds.ids(split)), desc=f"stats {split}", unit="img", file=sys.stderr, leave=False) as bar:
+        with tqdm(total=len(ds.ids(split)), desc=f"stats {split}", unit="img", file=sys.stderr, leave=False,
+                  disable=not show_progress()) as bar:
 
             def progress(done: int, total: int, bar=bar) -> None:
                 bar.update(done - bar.n)

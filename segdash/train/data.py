@@ -21,6 +21,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from segdash.data.base import Normalization, SegDataset
+from segdash.data.pixels import InputRange, IntensityStats, intensity_stats, to_input_range, training_range
 from segdash.errors import SegdashError
 
 Pair = tuple[torch.Tensor, torch.Tensor]
@@ -34,6 +35,7 @@ def resize_pair(image: np.ndarray, mask: np.ndarray | None, size: int) -> tuple[
     training and in prediction. Nearest neighbour for the mask (torchvision's choice for
     ``tv_tensors.Mask``).
     """
+    image, _ = to_input_range(image, training_range(image))  # the pixel policy the predictor applies
     image_t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
     if image_t.dtype not in (torch.uint8, torch.float32):
         image_t = image_t.float()
@@ -143,6 +145,16 @@ def estimated_cache_mb(ds: SegDataset, splits: Sequence[str], size: int, limit: 
     mask_bytes = (1 if _mask_storage_dtype(ds) == torch.uint8 else 8) * size * size
     images = sum(min(len(ds.ids(s)), limit or len(ds.ids(s))) for s in splits)
     return images * (image_bytes + mask_bytes) / 2**20
+
+
+def training_intensity(ds: SegDataset, split: str, count: int = 100) -> tuple[InputRange, IntensityStats | None]:
+    """The value range training inputs have (0..255 for 8-bit images, else 0..1) and their intensity
+    statistics over at most ``count`` evenly spaced images of ``split``, recorded in checkpoints."""
+    ids = ds.ids(split)
+    chosen = [ids[i] for i in preview_indices(len(ids), count)]
+    value_range = training_range(ds.load(split, chosen[0]).image) if chosen else InputRange()
+    images = (to_input_range(ds.load(split, sample_id).image, value_range)[0] for sample_id in chosen)
+    return value_range, intensity_stats(images, value_range)
 
 
 def normalize_batch(images: torch.Tensor, normalization: Normalization) -> torch.Tensor:

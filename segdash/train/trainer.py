@@ -55,6 +55,7 @@ from segdash.train.data import (
     limited_indices,
     normalize_batch,
     preview_indices,
+    training_intensity,
 )
 from segdash.train.rundir import (
     BEST_NAME,
@@ -221,6 +222,7 @@ def _train(
 
         train_set = train_set.with_transform(build_augmentation(ds.ignore_index, config.augment_orientation))
 
+    input_range, intensity = training_intensity(ds, config.train_split)
     normalization = ds.normalization
     if config.pretrained and ds.in_channels == 3:  # ImageNet weights expect their own input statistics
         normalization = recommended_normalization(config.encoder, 3) or normalization
@@ -307,6 +309,7 @@ def _train(
             in_channels=ds.in_channels, normalization=normalization, ignore_index=ignore_index,
             input_size=config.img_size, dataset=ds.name, epoch=epoch,
             metrics=json_number_tree(metrics), train_config=config.to_dict(),
+            input_range=input_range, intensity=intensity,
         )
         save_checkpoint(raw_model, meta, writer.checkpoints / name)
 
