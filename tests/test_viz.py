@@ -30,6 +30,8 @@ from segdash.viz.figures import (
 from segdash.viz.overlay import (
     BOTH_WRONG_COLOR,
     CORRECT_COLOR,
+    FALSE_NEGATIVE_COLOR,
+    FALSE_POSITIVE_COLOR,
     IGNORED_COLOR,
     WRONG_COLOR,
     colorize,
@@ -217,16 +219,25 @@ def test_overlay_size_mismatch_is_a_clear_error():
         overlay_mask(_grey(0, (4, 4)), np.zeros((4, 5), np.int64), COLORS)
 
 
-def test_error_map_colours_and_counts():
+def test_error_map_shows_only_the_wrong_pixels_over_a_dimmed_image():
     target = np.array([[0, 1, 2], [255, 1, 0]])
     pred = np.array([[0, 2, 2], [1, 1, 1]])
     rgb = error_map(pred, target, ignore_index=255)
-    assert tuple(rgb[0, 0]) == CORRECT_COLOR and tuple(rgb[0, 1]) == WRONG_COLOR
+    assert tuple(rgb[0, 0]) == (0, 0, 0) and tuple(rgb[0, 1]) == WRONG_COLOR  # right pixels stay dark
     assert tuple(rgb[1, 0]) == IGNORED_COLOR and tuple(rgb[1, 2]) == WRONG_COLOR
     assert error_counts(pred, target, ignore_index=255) == {"correct": 3, "wrong": 2, "ignored": 1, "accuracy": 0.6}
-    over = error_map(pred, target, ignore_index=255, image=_grey(100, (2, 3)), alpha=0.5, show_correct=False)
-    assert tuple(over[0, 0]) == (100, 100, 100)  # correct pixels: bare image
-    assert tuple(over[0, 1]) == (157, 70, 70)  # (100 + 214) / 2 = 157, (100 + 39) / 2 = 69.5 -> 70
+    over = error_map(pred, target, ignore_index=255, image=_grey(100, (2, 3)))
+    assert tuple(over[0, 0]) == (35, 35, 35)  # right: the image at 35% brightness
+    assert tuple(over[0, 1]) == WRONG_COLOR
+
+
+def test_error_map_of_one_class_tells_false_positives_from_false_negatives():
+    target = np.array([[1, 1, 0, 2, 1]])
+    pred = np.array([[1, 0, 1, 1, 2]])
+    rgb = error_map(pred, target, focus=1)
+    assert tuple(rgb[0, 0]) == (0, 0, 0)  # right
+    assert tuple(rgb[0, 1]) == FALSE_NEGATIVE_COLOR and tuple(rgb[0, 4]) == FALSE_NEGATIVE_COLOR  # class 1 missed
+    assert tuple(rgb[0, 2]) == FALSE_POSITIVE_COLOR and tuple(rgb[0, 3]) == FALSE_POSITIVE_COLOR  # class 1 invented
 
 
 def test_difference_map_counts_fixed_broken_and_both_wrong():
@@ -487,15 +498,6 @@ def test_score_frames_indexed_by_class_name_work_too():
     assert list(table["name"]) == CLASSES and table["Δ iou"].iloc[0] == pytest.approx(0.2)
     assert list(metric_delta_figure(a, b)["data"][0].x) == CLASSES
     assert list(per_class_bar_figure(a, "iou").data[0].x) == CLASSES
-
-
-def test_error_map_over_image_tints_correct_pixels_half_as_strongly():
-    target = np.array([[0, 1]])
-    pred = np.array([[0, 0]])
-    over = error_map(pred, target, image=_grey(100, (1, 2)), alpha=0.5)
-    expected_correct = np.rint(0.75 * 100 + 0.25 * np.array(CORRECT_COLOR)).astype(np.uint8)
-    assert np.array_equal(over[0, 0], expected_correct)
-    assert tuple(over[0, 1]) == (157, 70, 70)
 
 
 def test_loss_curves_when_steps_lack_epochs():

@@ -75,13 +75,15 @@ def reported_errors(what: str = "") -> Iterator[None]:
 def overlay_controls(classes: Sequence[str], container=None) -> OverlaySettings:
     """Opacity slider, fill/contour switch and per-class toggles; the values outlive page switches."""
     where = container or st
-    cols = where.columns([2, 1.4, 4])
+    # Opacity and the fill/contour switch share a row; the class toggles get a row of their own, where
+    # they wrap, so 13 or 19 classes stay visible at 1100 px.
+    cols = where.columns([3, 2, 3], vertical_alignment="bottom")
     alpha = cols[0].slider("Opacity", 0.0, 1.0, 0.5, step=0.05, key=state.OVERLAY_ALPHA, persist_state="session")
     mode = cols[1].segmented_control(
         "Draw", ["fill", "contour"], default="fill", key=state.OVERLAY_MODE, format_func=str.capitalize, required=True,
         persist_state="session",
     )
-    shown = cols[2].pills(
+    shown = where.pills(
         "Classes drawn",
         list(classes),
         selection_mode="multi",

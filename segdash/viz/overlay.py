@@ -28,7 +28,12 @@ from segdash.viz.palette import ColorLike, as_rgb
 
 #: Colours of the error map and the difference map.
 CORRECT_COLOR = (46, 160, 67)
-WRONG_COLOR = (214, 39, 40)
+WRONG_COLOR = (255, 48, 48)
+#: Errors of one class: predicted there but not (false positive), there but missed (false negative).
+FALSE_POSITIVE_COLOR = (255, 170, 0)
+FALSE_NEGATIVE_COLOR = (0, 200, 255)
+#: Brightness of the image under an error map: dim enough that every wrong pixel stands out.
+ERROR_DIM = 0.35
 IGNORED_COLOR = (128, 128, 128)
 BOTH_WRONG_COLOR = (255, 176, 0)
 HIGHLIGHT_COLOR = (255, 0, 255)
@@ -289,25 +294,34 @@ def error_map(
     target: np.ndarray,
     ignore_index: int | None = None,
     image: np.ndarray | None = None,
-    alpha: float = 0.5,
-    show_correct: bool = True,
+    focus: int | None = None,
+    dim: float = ERROR_DIM,
 ) -> np.ndarray:
-    """Correct pixels green, wrong red, ignored grey: ``HxWx3 uint8``.
+    """Only the wrong pixels, in strong colours over a dimmed image: ``HxWx3 uint8``.
 
-    pred, target: ``HxW`` int label maps. With ``image`` the colours are blended over it:
-    wrong and ignored pixels by ``alpha``, correct ones by ``alpha / 2`` so that the errors
-    stand out. ``show_correct=False`` leaves correct pixels as the bare image (or black).
+    pred, target: ``HxW`` int label maps. Right pixels show the image at ``dim`` of its
+    brightness (black without an image), so that errors are what the eye finds. With
+    ``focus=None`` every wrong pixel is red; with ``focus=c`` only class ``c``'s errors
+    are drawn: false positives (predicted ``c``, truly another class) in ``FALSE_POSITIVE_COLOR``,
+    false negatives (truly ``c``, predicted another) in ``FALSE_NEGATIVE_COLOR``. Ignored
+    pixels are grey.
     """
     pred, target = _label_map(pred), _label_map(target)
     _check_same_size(target, pred, "prediction")
     valid = _valid_pixels(target, ignore_index)
-    codes = np.where(valid, np.where(pred == target, 0, 1), 2).astype(np.uint8)  # 0 correct, 1 wrong, 2 ignored
-    correct_color = CORRECT_COLOR if show_correct else (0, 0, 0)
-    shown = _paint_codes(codes, [correct_color, WRONG_COLOR, IGNORED_COLOR], image, alpha, keep=0)
-    if image is not None and show_correct:
-        green = np.empty_like(shown)
-        green[:] = CORRECT_COLOR
-        shown = _blend(shown, green, codes == 0, alpha / 2)
+    wrong = valid & (pred != target)
+    if image is None:
+        shown = np.zeros((*target.shape, 3), np.uint8)
+    else:
+        base = to_display_rgb(image)
+        _check_same_size(base, target)
+        shown = cv2.convertScaleAbs(base, alpha=dim)  # rounds and saturates like the rest of the module
+    shown[~valid] = IGNORED_COLOR
+    if focus is None:
+        shown[wrong] = WRONG_COLOR
+        return shown
+    shown[wrong & (pred == focus)] = FALSE_POSITIVE_COLOR
+    shown[wrong & (target == focus)] = FALSE_NEGATIVE_COLOR
     return shown
 
 
