@@ -4,6 +4,10 @@
     stats.frequency          # (C,) float64, share of labelled pixels per class
     stats.image_presence     # (C,) float64, share of images in which the class appears
     stats.class_weights("median")
+    stats.cooccurrence       # (C, C) int64, images holding both class i and class j
+    stats.object_counts      # (C,) int64, 8-connected objects per class
+    stats.spatial_prior      # (C, 32, 32) float64, where each class's pixels fall in the frame
+    split_drift(train, test) # Jensen-Shannon divergence of the class frequencies, in bits
 
 One mask at a time is read (``np.bincount`` with ``minlength``), so memory stays
 flat however large the split is. Results are cached as JSON in
@@ -14,13 +18,22 @@ modification times for file-based datasets, or the dataset's own
 
 Pixels equal to the ignore index are counted apart (``ignored_pixels``) and take
 part in nothing else.
+
+The imbalance statistics come from the same pass (``extended=False`` skips them):
+one ``bincount`` of (class, grid cell) per mask gives both the pixel counts and the
+spatial prior; one connected-components call per mask labels every class's objects
+at once (each present class's bounding box is a tile of one canvas, tiles apart by a
+blank row, so objects of different classes never touch).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import heapq
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -33,8 +46,20 @@ from segdash.errors import SegdashError
 from segdash.fsutil import atomic_write_json, cache_dir
 
 #: Bump when the statistics change meaning: old cache files are then ignored.
-STATS_VERSION = 1
+STATS_VERSION = 2
 WEIGHT_METHODS = ("inverse", "median")
+
+#: side of the spatial-prior grid: each mask is mapped onto GRID x GRID cells by relative position
+GRID = 32
+#: object areas as a share of the image's pixels, binned on half-decades (the same for every class
+#: and split); the first bin holds everything under 1e-5. 1e-3 and 1e-2 are edges, so the bins add
+#: up to the evaluation's size buckets: small < 0.1%, medium 0.1% to 1%, large >= 1% of the image.
+AREA_EDGES = np.concatenate([[0.0], np.logspace(-5, 0, 11)])
+SMALL_OBJECT, LARGE_OBJECT = 1e-3, 1e-2
+#: images remembered per class for the rare-class finder (those with the most pixels of the class)
+TOP_IMAGES = 50
+#: a class is much rarer in a split when its share of pixels is under this fraction of the reference's
+MUCH_RARER = 1 / 3
 
 #: progress(done, total) after each image; total is the number of images in the split.
 Progress = Callable[[int, int], None]
@@ -64,6 +89,17 @@ class ClassStats:
     seconds: float = 0.0
     #: True when read back from the on-disk cache
     from_cache: bool = False
+    # --- imbalance statistics (None when computed with extended=False) ---
+    #: (C, C) int64: images holding at least one pixel of class i and one of class j (diagonal: images_with_class)
+    cooccurrence: np.ndarray | None = None
+    #: (C,) int64: 8-connected objects of each class, summed over the images
+    object_counts: np.ndarray | None = None
+    #: (C, len(AREA_EDGES) - 1) int64: objects per area bin (area as a share of the image's pixels)
+    object_area_counts: np.ndarray | None = None
+    #: (C, GRID * GRID) int64: pixels of each class per grid cell (row-major)
+    cell_pixels: np.ndarray | None = None
+    #: per class, up to TOP_IMAGES (sample_id, pixels) with the most pixels of the class, most first
+    top_images: tuple[tuple[tuple[str, int], ...], ...] | None = None
 
     @property
     def num_classes(self) -> int:
@@ -83,6 +119,35 @@ class ClassStats:
     def image_presence(self) -> np.ndarray:
         """(C,) float64: share of images in which each class appears."""
         return self.images_with_class / self.images if self.images else np.zeros(self.num_classes)
+
+    @property
+    def extended(self) -> bool:
+        """True when the imbalance statistics (co-occurrence, objects, spatial prior) were computed."""
+        return self.cooccurrence is not None
+
+    @property
+    def spatial_prior(self) -> np.ndarray | None:
+        """(C, GRID, GRID) float64: share of each class's pixels per cell (each class sums to 1; NaN when absent)."""
+        if self.cell_pixels is None:
+            return None
+        total = self.cell_pixels.sum(1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (self.cell_pixels / total).reshape(self.num_classes, GRID, GRID)
+
+    @property
+    def small_object_share(self) -> np.ndarray | None:
+        """(C,) float64: share of each class's objects smaller than SMALL_OBJECT of the image (NaN: no objects)."""
+        if self.object_area_counts is None:
+            return None
+        small = self.object_area_counts[:, : int(np.searchsorted(AREA_EDGES, SMALL_OBJECT))].sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return small / self.object_counts
+
+    @property
+    def mostly_small(self) -> np.ndarray | None:
+        """(C,) bool: classes whose objects are mostly (over half) small."""
+        share = self.small_object_share
+        return None if share is None else np.nan_to_num(share) > 0.5
 
     def class_weights(self, method: str = "inverse") -> np.ndarray:
         """(C,) float64 suggested loss weights; classes with no pixels get weight 0.
@@ -124,6 +189,23 @@ class ClassStats:
             "images_without_mask": self.images_without_mask,
             "min_size": list(self.min_size) if self.min_size else None,
             "max_size": list(self.max_size) if self.max_size else None,
+            **(self._imbalance_dict() if self.extended else {}),
+        }
+
+    def _imbalance_dict(self) -> dict:
+        """The JSON of the imbalance statistics; undefined shares (a class that never appears) are null."""
+        edges = [float(e) for e in AREA_EDGES]
+        prior = self.spatial_prior
+        return {
+            "cooccurrence": self.cooccurrence.tolist(),
+            "objects": [
+                {"count": int(n), "area_edges": edges, "area_counts": [int(v) for v in row],
+                 "small_share": _finite_or_none(small), "mostly_small": bool(flag)}
+                for n, row, small, flag in zip(self.object_counts, self.object_area_counts,
+                                               self.small_object_share, self.mostly_small)
+            ],
+            "spatial_prior": [grid.tolist() if np.isfinite(grid).all() else None for grid in prior],
+            "top_images": [[[sample_id, pixels] for sample_id, pixels in top] for top in self.top_images],
         }
 
     def to_frame(self):
@@ -155,10 +237,26 @@ class ClassStats:
             "min_size": list(self.min_size) if self.min_size else None,
             "max_size": list(self.max_size) if self.max_size else None,
             "seconds": self.seconds,
-        }
+            **({
+                "cooccurrence": self.cooccurrence.tolist(),
+                "object_counts": self.object_counts.tolist(),
+                "object_area_counts": self.object_area_counts.tolist(),
+                "cell_pixels": self.cell_pixels.tolist(),
+                "top_images": [list(map(list, top)) for top in self.top_images],
+            } if self.extended else {}),
+        }  # fmt: skip
 
     @classmethod
-    def _from_cache(cls, d: dict) -> "ClassStats":
+    def _from_cache(cls, d: dict) -> ClassStats:
+        extended = {}
+        if "cooccurrence" in d:
+            extended = {
+                "cooccurrence": np.asarray(d["cooccurrence"], np.int64),
+                "object_counts": np.asarray(d["object_counts"], np.int64),
+                "object_area_counts": np.asarray(d["object_area_counts"], np.int64),
+                "cell_pixels": np.asarray(d["cell_pixels"], np.int64),
+                "top_images": tuple(tuple((str(i), int(n)) for i, n in top) for top in d["top_images"]),
+            }
         return cls(
             dataset=d["dataset"],
             split=d["split"],
@@ -173,28 +271,253 @@ class ClassStats:
             max_size=tuple(d["max_size"]) if d["max_size"] else None,
             seconds=float(d["seconds"]),
             from_cache=True,
+            **extended,
         )
 
 
 def count_mask(mask: np.ndarray, num_classes: int, ignore_index: int | None) -> tuple[np.ndarray, int]:
     """HxW int mask -> ((C,) int64 pixels per class, number of ignored pixels); one bincount."""
-    flat = np.asarray(mask).ravel()
+    counts, ignored = cell_counts(mask, num_classes, ignore_index, grid=1)
+    return counts[:, 0].copy(), ignored
+
+
+@functools.lru_cache(maxsize=8)
+def _cell_index(height: int, width: int, grid: int) -> np.ndarray:
+    """(H*W,) int64 read-only: the grid cell (row-major) of each pixel, by its relative position."""
+    rows = np.arange(height) * grid // height
+    cols = np.arange(width) * grid // width
+    cells = (rows[:, None] * grid + cols[None, :]).ravel()
+    cells.flags.writeable = False
+    return cells
+
+
+def cell_counts(mask: np.ndarray, num_classes: int, ignore_index: int | None, grid: int = GRID) -> tuple[np.ndarray, int]:
+    """HxW int mask -> ((C, grid*grid) int64 pixels per class and cell, number of ignored pixels).
+
+    Pixel (y, x) falls in cell ``(y * grid // H) * grid + x * grid // W``, so masks of any size map onto
+    the same grid. One ``bincount`` of ``label * cells + cell``; labels outside the classes raise.
+    """
+    mask = np.asarray(mask)
+    flat = mask.ravel()
+    cells = _cell_index(mask.shape[0], mask.shape[1], grid) if mask.ndim == 2 and grid > 1 else None
+    ignored = 0
     if ignore_index is not None and ignore_index < 0:  # bincount takes no negatives: drop them first
         keep = flat != ignore_index
         ignored = int(flat.size - np.count_nonzero(keep))
-        flat, ignore_index = flat[keep], None
-    else:
-        ignored = 0
+        flat, cells, ignore_index = flat[keep], None if cells is None else cells[keep], None
     if flat.size and flat.min() < 0:
         raise SegdashError(f"mask holds negative label {int(flat.min())} (ignore index {ignore_index})")
-    counts = np.bincount(flat, minlength=num_classes).astype(np.int64, copy=False)
-    if ignore_index is not None and ignore_index < counts.size:
-        ignored += int(counts[ignore_index])
-        counts[ignore_index] = 0
-    if counts.size > num_classes and counts[num_classes:].any():
-        bad = int(num_classes + np.nonzero(counts[num_classes:])[0][0])
+    if cells is None:  # one cell: count the labels themselves
+        counts = np.bincount(flat, minlength=num_classes)
+        if ignore_index is not None and ignore_index < counts.size:
+            ignored += int(counts[ignore_index])
+            counts[ignore_index] = 0
+        _check_labels(np.flatnonzero(counts[num_classes:]), num_classes, ignore_index)
+        return counts[:num_classes, None].astype(np.int64, copy=False), ignored
+    if flat.size and flat.max() >= num_classes:
+        # The ignore index (or a bad label) would stretch the bincount to its row: fold them into row C.
+        beyond = flat >= num_classes
+        ignored_here = int(np.count_nonzero(flat == ignore_index)) if ignore_index is not None else 0
+        if np.count_nonzero(beyond) != ignored_here:
+            _check_labels(flat[beyond & (flat != ignore_index)] - num_classes, num_classes, ignore_index)
+        ignored += ignored_here
+        keys = np.minimum(flat, num_classes, dtype=np.int64)
+    else:
+        keys = flat.astype(np.int64)  # a copy (labels may be unsigned or small): the keys are built in place
+    keys *= grid * grid
+    keys += cells
+    counts = np.bincount(keys, minlength=(num_classes + 1) * grid * grid)
+    return counts.reshape(-1, grid * grid)[:num_classes], ignored
+
+
+def _check_labels(beyond: np.ndarray, num_classes: int, ignore_index: int | None) -> None:
+    """Raise for the smallest label ``num_classes + min(beyond)`` when there is any."""
+    if beyond.size:
+        bad = int(num_classes + beyond.min())
         raise SegdashError(f"mask holds label {bad} outside the {num_classes} classes (ignore index {ignore_index})")
-    return counts[:num_classes].copy(), ignored
+
+
+@functools.lru_cache(maxsize=4)
+def _positions(size: int, dtype: type = np.int64) -> np.ndarray:
+    """``np.arange(size)``, read-only and kept: every mask of a split needs the same one."""
+    positions = np.arange(size, dtype=dtype)
+    positions.flags.writeable = False
+    return positions
+
+
+def _cell_starts(cells: np.ndarray, length: int, grid: int) -> np.ndarray:
+    """First pixel row (or column) of each grid cell index in ``cells``; cell ``grid`` gives ``length``."""
+    return -(-cells * length // grid)  # ceil(cell * length / grid): the inverse of pixel * grid // length
+
+
+def _class_rows(cell_pixels: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """(C, G*G) cell counts -> (present classes (K,), rows (K, 2) int64 as y0, y1).
+
+    Rows y0..y1-1 are the class's occupied grid rows in pixels: they hold every pixel of the class.
+    """
+    grid = math.isqrt(cell_pixels.shape[1])
+    occupied_rows = cell_pixels.reshape(-1, grid, grid).any(2)  # (C, G)
+    present = np.flatnonzero(occupied_rows.any(1))
+    occupied_rows = occupied_rows[present]
+    first, last = occupied_rows.argmax(1), grid - 1 - occupied_rows[:, ::-1].argmax(1)
+    return present, np.stack([_cell_starts(first, height, grid), _cell_starts(last + 1, height, grid)], axis=1)
+
+
+def _compact_labels(mask: np.ndarray, num_classes: int, ignore_index: int | None, ignored: bool) -> np.ndarray:
+    """The mask in the smallest unsigned type holding 0..C, ignore pixels set to C (comparisons on
+    uint8 cost a tenth of int64's)."""
+    dtype = np.uint8 if num_classes < 255 else np.uint16 if num_classes < 65535 else np.int64
+    labels = mask.astype(dtype)
+    if ignored:
+        labels[mask == ignore_index] = num_classes
+    return labels
+
+
+def connected_objects(
+    mask: np.ndarray, cell_pixels: np.ndarray, ignore_index: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The 8-connected objects of every class of an HxW mask: (areas (K,) int64 in pixels, classes (K,) int64).
+
+    ``cell_pixels`` is the mask's ``cell_counts`` (C, G*G): it says which classes are present and
+    roughly where. Each present class's rows become one tile of a canvas as wide as the image, tiles
+    stacked with a blank row between them, and one ``cv2.connectedComponents`` call labels them all.
+    Ignore pixels belong to no class's tile.
+    """
+    import cv2
+
+    num_classes = cell_pixels.shape[0]
+    height, width = mask.shape
+    present, rows = _class_rows(cell_pixels, height)
+    if present.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    labelled = int(cell_pixels.sum())
+    labels = _compact_labels(mask, num_classes, ignore_index, ignored=labelled < mask.size)
+    canvas, offsets = _tile_canvas(labels, present, rows)
+    # an object has at least one pixel: 16-bit labels are enough below 65535 labelled pixels (half the memory)
+    label_type = cv2.CV_16U if labelled < 65535 else cv2.CV_32S
+    count, canvas_labels = cv2.connectedComponents(canvas, connectivity=8, ltype=label_type)
+    firsts = _first_labels(canvas, canvas_labels, offsets)
+    del canvas  # memory stays a few masks' worth: the labels are the largest array here
+
+    # Labelled pixel (y, x) of class c sits at canvas index base[c] + y * W + x; ignore pixels (label C)
+    # point anywhere (clipped) and are sent to the background afterwards.
+    base = np.zeros(num_classes + 1, np.int64)
+    base[present] = (offsets - rows[:, 0]) * width
+    flat = labels.ravel()
+    if labels.dtype == np.uint8 and canvas_labels.size < 2**31:  # a 256-entry look-up table: OpenCV's LUT
+        at = cv2.LUT(flat, np.resize(base.astype(np.int32), 256)).ravel()
+        at += _positions(flat.size, np.int32)
+    else:
+        at = base.take(flat)
+        at += _positions(flat.size, np.int64)
+    object_of_pixel = canvas_labels.ravel().take(at, mode="clip")
+    del at, canvas_labels
+    if labelled < flat.size:
+        object_of_pixel[flat == num_classes] = 0
+    areas = np.bincount(object_of_pixel, minlength=count)[1:].astype(np.int64, copy=False)
+    # OpenCV numbers components in the raster order of their first pixel, so tile k holds the labels
+    # from its first pixel's label up to the next tile's; the pixel totals per class confirm it.
+    per_tile = np.diff(np.append(firsts, count))
+    classes = np.repeat(present, per_tile).astype(np.int64) if firsts[0] == 1 and (per_tile > 0).all() else None
+    if classes is None or not np.array_equal(
+        np.bincount(classes, weights=areas, minlength=num_classes), cell_pixels.sum(1)
+    ):  # numbered otherwise after all: ask each object's pixels
+        by_label = np.zeros(count, np.int64)
+        by_label[object_of_pixel] = flat
+        classes = by_label[1:]
+    return areas, classes
+
+
+def _tile_canvas(labels: np.ndarray, present: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(R, W) uint8 canvas: for each present class k the rows y0..y1-1 of ``labels == k``, then a blank
+    row; and (K,) the first canvas row of each tile. Built by one row gather and one comparison."""
+    heights = rows[:, 1] - rows[:, 0] + 1
+    ends = np.cumsum(heights)
+    source = np.arange(ends[-1]) - np.repeat(ends - heights - rows[:, 0], heights)  # canvas row -> image row
+    wanted = np.repeat(present.astype(labels.dtype), heights)[:, None]
+    source[ends - 1] = 0
+    wanted[ends - 1] = np.iinfo(labels.dtype).max if labels.dtype.kind == "u" else -1  # no label: a blank row
+    canvas = (labels[source] == wanted).view(np.uint8)
+    return canvas, ends - heights
+
+
+def _first_labels(canvas: np.ndarray, canvas_labels: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """(K,) the component label of each tile's first foreground pixel in raster order."""
+    width = canvas.shape[1]
+    ends = np.append(offsets[1:] - 1, canvas.shape[0])
+    firsts = []
+    for top, end in zip(offsets, ends):
+        first = int(canvas[top:end].view(bool).argmax())
+        firsts.append(int(canvas_labels[top + first // width, first % width]))
+    return np.asarray(firsts)
+
+
+class _Accumulator:
+    """Running sums of one split's statistics: ``add`` one mask at a time, then ``result``."""
+
+    def __init__(self, num_classes: int, ignore_index: int | None, extended: bool):
+        c, bins = num_classes, len(AREA_EDGES) - 1
+        self.num_classes, self.ignore_index, self.extended = num_classes, ignore_index, extended
+        self.pixels = np.zeros(c, np.int64)
+        self.images_with_class = np.zeros(c, np.int64)
+        self.pixels_of_images_with_class = np.zeros(c, np.int64)
+        self.ignored = self.images = self.without_mask = 0
+        self.min_size: tuple[int, int] | None = None
+        self.max_size: tuple[int, int] | None = None
+        if extended:
+            self.cooccurrence = np.zeros((c, c), np.int64)
+            self.object_counts = np.zeros(c, np.int64)
+            self.object_area_counts = np.zeros((c, bins), np.int64)
+            self.cell_pixels = np.zeros((c, GRID * GRID), np.int64)
+            self.heaps: list[list[tuple[int, str]]] = [[] for _ in range(c)]
+
+    def add(self, mask: np.ndarray, sample_id: str) -> None:
+        if self.extended:
+            cells, ignored = cell_counts(mask, self.num_classes, self.ignore_index)
+            counts = cells.sum(1)
+        else:
+            counts, ignored = count_mask(mask, self.num_classes, self.ignore_index)
+        present = counts > 0
+        self.pixels += counts
+        self.images_with_class += present
+        self.pixels_of_images_with_class[present] += counts.sum()
+        self.ignored += ignored
+        self.images += 1
+        size = (int(mask.shape[0]), int(mask.shape[1]))
+        self.min_size = size if self.min_size is None else (min(self.min_size[0], size[0]), min(self.min_size[1], size[1]))
+        self.max_size = size if self.max_size is None else (max(self.max_size[0], size[0]), max(self.max_size[1], size[1]))
+        if self.extended:
+            self._add_imbalance(mask, sample_id, cells, counts, present)
+
+    def _add_imbalance(self, mask, sample_id: str, cells: np.ndarray, counts: np.ndarray, present: np.ndarray) -> None:
+        c, bins = self.num_classes, len(AREA_EDGES) - 1
+        self.cooccurrence += present[:, None] & present[None, :]
+        self.cell_pixels += cells
+        areas, classes = connected_objects(mask, cells, self.ignore_index)
+        self.object_counts += np.bincount(classes, minlength=c)
+        # side="right": an object of exactly 0.1% of the image is medium, as in the evaluation's buckets
+        where = np.clip(np.searchsorted(AREA_EDGES, areas / mask.size, side="right") - 1, 0, bins - 1)
+        self.object_area_counts += np.bincount(classes * bins + where, minlength=c * bins).reshape(c, bins)
+        for k in np.flatnonzero(present):
+            entry = (int(counts[k]), sample_id)
+            if len(self.heaps[k]) < TOP_IMAGES:
+                heapq.heappush(self.heaps[k], entry)
+            else:
+                heapq.heappushpop(self.heaps[k], entry)
+
+    def result(self, ds: SegDataset, split: str, seconds: float) -> ClassStats:
+        extended = {}
+        if self.extended:
+            top = tuple(tuple((i, n) for n, i in sorted(heap, key=lambda e: (-e[0], e[1]))) for heap in self.heaps)
+            extended = {"cooccurrence": self.cooccurrence, "object_counts": self.object_counts,
+                        "object_area_counts": self.object_area_counts, "cell_pixels": self.cell_pixels,
+                        "top_images": top}  # fmt: skip
+        return ClassStats(
+            dataset=ds.name, split=split, classes=tuple(ds.classes), images=self.images, pixels=self.pixels,
+            images_with_class=self.images_with_class, pixels_of_images_with_class=self.pixels_of_images_with_class,
+            ignored_pixels=self.ignored, images_without_mask=self.without_mask, min_size=self.min_size,
+            max_size=self.max_size, seconds=seconds, **extended,
+        )  # fmt: skip
 
 
 def class_statistics(
@@ -202,16 +525,18 @@ def class_statistics(
     split: str,
     progress: Progress | None = None,
     use_cache: bool = True,
+    extended: bool = True,
 ) -> ClassStats:
     """Pixel statistics of ``split`` in one pass over its masks (one mask in memory at a time).
 
     progress: called as ``progress(done, total)`` after each image.
     use_cache: read and write the on-disk cache (``cache_dir("stats")``).
+    extended: also the imbalance statistics (co-occurrence, objects, spatial prior, top images).
     """
     ds.check_split(split)
     if not ds.has_masks(split):
         raise SegdashError(f"split {split!r} of {ds.name!r} has no masks (predict-only); pick another split")
-    identity = _identity(ds, split) if use_cache else None
+    identity = _identity(ds, split, extended) if use_cache else None
     cache_file = _cache_file(ds, split, identity) if identity is not None else None
     if cache_file is not None and cache_file.is_file():
         try:
@@ -221,49 +546,56 @@ def class_statistics(
             pass  # damaged cache: recompute and overwrite
 
     start = time.perf_counter()
-    num_classes = ds.num_classes
-    pixels = np.zeros(num_classes, np.int64)
-    images_with_class = np.zeros(num_classes, np.int64)
-    pixels_of_images_with_class = np.zeros(num_classes, np.int64)
-    ignored = images = without_mask = 0
-    min_size: tuple[int, int] | None = None
-    max_size: tuple[int, int] | None = None
+    totals = _Accumulator(ds.num_classes, ds.ignore_index, extended)
     ids = ds.ids(split)
-    for done, mask in enumerate(_masks(ds, split, ids), start=1):
+    for done, (sample_id, mask) in enumerate(zip(ids, _masks(ds, split, ids)), start=1):
         if mask is None:
-            without_mask += 1
+            totals.without_mask += 1
         else:
-            counts, ignored_here = count_mask(mask, num_classes, ds.ignore_index)
-            present = counts > 0
-            pixels += counts
-            images_with_class += present
-            pixels_of_images_with_class[present] += counts.sum()
-            ignored += ignored_here
-            images += 1
-            size = (int(mask.shape[0]), int(mask.shape[1]))
-            min_size = size if min_size is None else (min(min_size[0], size[0]), min(min_size[1], size[1]))
-            max_size = size if max_size is None else (max(max_size[0], size[0]), max(max_size[1], size[1]))
+            totals.add(mask, sample_id)
         if progress is not None:
             progress(done, len(ids))
-    stats = ClassStats(
-        dataset=ds.name,
-        split=split,
-        classes=tuple(ds.classes),
-        images=images,
-        pixels=pixels,
-        images_with_class=images_with_class,
-        pixels_of_images_with_class=pixels_of_images_with_class,
-        ignored_pixels=ignored,
-        images_without_mask=without_mask,
-        min_size=min_size,
-        max_size=max_size,
-        seconds=time.perf_counter() - start,
-    )
+    stats = totals.result(ds, split, time.perf_counter() - start)
     if cache_file is not None:
         # The file name carries the identity's digest; the identity itself can be long (every file).
         summary = {"type": identity["type"], "options": identity["options"]}
         atomic_write_json(cache_file, {**summary, "stats": stats._to_cache()})
     return stats
+
+
+def split_drift(reference: ClassStats, other: ClassStats) -> dict:
+    """How far ``other``'s class pixel frequencies are from ``reference``'s.
+
+    ``js_divergence``: Jensen-Shannon divergence in bits (log base 2), so 0 for identical and 1 for
+    disjoint distributions; null when either split has no labelled pixel. ``frequency_ratio``: per class
+    other / reference (null when the class is absent from the reference). ``much_rarer``: classes whose
+    share in ``other`` is under a third of their share in ``reference`` (absent ones included).
+    """
+    p, q = reference.frequency, other.frequency
+    divergence = None
+    if reference.labeled_pixels and other.labeled_pixels:
+        m = (p + q) / 2
+        divergence = float((_kl_bits(p, m) + _kl_bits(q, m)) / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(p > 0, q / p, np.nan)
+    return {
+        "reference": reference.split,
+        "js_divergence": divergence,
+        "log_base": 2,
+        "frequency_ratio": [_finite_or_none(r) for r in ratio],
+        "much_rarer": [int(c) for c in np.flatnonzero((p > 0) & (np.nan_to_num(ratio) < MUCH_RARER))],
+    }
+
+
+def _kl_bits(p: np.ndarray, q: np.ndarray) -> float:
+    """Kullback-Leibler divergence sum p log2(p / q) over p > 0 (q > 0 wherever p > 0 here)."""
+    nz = p > 0
+    return float(np.sum(p[nz] * np.log2(p[nz] / q[nz])))
+
+
+def _finite_or_none(value) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None
 
 
 def _masks(ds: SegDataset, split: str, ids: Sequence[str]) -> Iterator[np.ndarray | None]:
@@ -322,7 +654,7 @@ def _file_fingerprint(path: Path | None) -> list | None:
     return [str(path), st.st_size, st.st_mtime_ns]
 
 
-def _identity(ds: SegDataset, split: str) -> dict | None:
+def _identity(ds: SegDataset, split: str, extended: bool = True) -> dict | None:
     """What the statistics depend on, or None when the dataset cannot say (then no caching).
 
     Type, name, classes, ignore index and simple option attributes, plus either
@@ -332,6 +664,7 @@ def _identity(ds: SegDataset, split: str) -> dict | None:
     options = {k: _simple(v) for k, v in sorted(vars(ds).items()) if not k.startswith("_")}
     identity = {
         "version": STATS_VERSION,
+        "extended": extended,
         "type": f"{type(ds).__module__}.{type(ds).__qualname__}",
         "name": ds.name,
         "split": split,
