@@ -396,7 +396,9 @@ def connected_objects(
     # an object has at least one pixel: 16-bit labels are enough below 65535 labelled pixels (half the memory)
     label_type = cv2.CV_16U if labelled < 65535 else cv2.CV_32S
     count, canvas_labels = cv2.connectedComponents(canvas, connectivity=8, ltype=label_type)
-    firsts = _first_labels(canvas, canvas_labels, offsets)
+    # OpenCV numbers components in the raster order of their first pixel, so tile k holds the labels
+    # after the previous tile's largest up to its own largest; the pixel totals per class confirm it.
+    objects_per_tile = np.diff(np.maximum.reduceat(canvas_labels.max(1), offsets), prepend=0)
     del canvas  # memory stays a few masks' worth: the labels are the largest array here
 
     # Labelled pixel (y, x) of class c sits at canvas index base[c] + y * W + x; ignore pixels (label C)
@@ -415,10 +417,8 @@ def connected_objects(
     if labelled < flat.size:
         object_of_pixel[flat == num_classes] = 0
     areas = np.bincount(object_of_pixel, minlength=count)[1:].astype(np.int64, copy=False)
-    # OpenCV numbers components in the raster order of their first pixel, so tile k holds the labels
-    # from its first pixel's label up to the next tile's; the pixel totals per class confirm it.
-    per_tile = np.diff(np.append(firsts, count))
-    classes = np.repeat(present, per_tile).astype(np.int64) if firsts[0] == 1 and (per_tile > 0).all() else None
+    ordered = (objects_per_tile > 0).all()
+    classes = np.repeat(present, objects_per_tile).astype(np.int64) if ordered else None
     if classes is None or not np.array_equal(
         np.bincount(classes, weights=areas, minlength=num_classes), cell_pixels.sum(1)
     ):  # numbered otherwise after all: ask each object's pixels
@@ -439,17 +439,6 @@ def _tile_canvas(labels: np.ndarray, present: np.ndarray, rows: np.ndarray) -> t
     wanted[ends - 1] = np.iinfo(labels.dtype).max if labels.dtype.kind == "u" else -1  # no label: a blank row
     canvas = (labels[source] == wanted).view(np.uint8)
     return canvas, ends - heights
-
-
-def _first_labels(canvas: np.ndarray, canvas_labels: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """(K,) the component label of each tile's first foreground pixel in raster order."""
-    width = canvas.shape[1]
-    ends = np.append(offsets[1:] - 1, canvas.shape[0])
-    firsts = []
-    for top, end in zip(offsets, ends):
-        first = int(canvas[top:end].view(bool).argmax())
-        firsts.append(int(canvas_labels[top + first // width, first % width]))
-    return np.asarray(firsts)
 
 
 class _Accumulator:
