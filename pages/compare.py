@@ -1,4 +1,4 @@
-"""Compare: checkpoints side by side on the same samples, what the second fixed or broke, and their curves."""
+"""Compare: is B really better than A? Paired statistics over the split, a swipe view, and a report to share."""
 
 import streamlit as st
 
@@ -14,13 +14,23 @@ entries = page.pick_checkpoints(choice)
 if not entries:
     st.stop()
 
-tab_samples, tab_metrics, tab_curves = st.tabs(["Side by side", "Per-class metrics", "Training curves"],
-                                               key="compare.tab", on_change="rerun")
-with tab_samples:
+split = page.pick_split(choice)
+with st.expander("Overlay settings", icon=":material/palette:"):
     settings = widgets.overlay_controls(choice.dataset.classes)
-    split, sample_ids = page.pick_samples(choice)
+
+tab_samples, tab_stats, tab_swipe, tab_metrics, tab_curves = st.tabs(
+    ["Side by side", "Statistics", "Swipe", "Per-class metrics", "Training curves"], key="compare.tab",
+    on_change="rerun")
+with tab_samples:
+    sample_ids = page.pick_samples(choice, split)
     if tab_samples.open:
         page.guarded(page.side_by_side, choice, entries, split, sample_ids, settings)
+with tab_stats:
+    if tab_stats.open:
+        page.guarded(page.statistics_section, choice, entries, split, settings)
+with tab_swipe:
+    if tab_swipe.open:
+        page.guarded(page.swipe_section, choice, entries, split, sample_ids, settings)
 with tab_metrics:
     if tab_metrics.open:
         page.guarded(page.metrics_table, choice, entries, split)
