@@ -6,10 +6,19 @@
 
 For each split with masks: pixels and frequency per class, the share of images
 in which each class appears, and suggested loss weights (inverse frequency,
-"balanced", and median frequency balancing). One streaming pass per split, then
-cached: a second run is instant until a file of the dataset changes.
+"balanced", and median frequency balancing); then where the imbalance lives:
+which classes appear together, how many objects each class has and how small
+they are, where in the frame each class sits, and how far each later split's
+class frequencies drift from the first split's. One streaming pass per split,
+then cached: a second run is instant until a file of the dataset changes.
 JSON: ``{"dataset", "classes": [...], "splits": {split: {"images", "pixels": [...],
-"frequency", "image_presence", "weights_inverse", "weights_median", ...}}}``.
+"frequency", "image_presence", "weights_inverse", "weights_median", ...,
+"cooccurrence": CxC image counts, "objects": [{"count", "area_edges", "area_counts",
+"small_share", "mostly_small"}] per class, "spatial_prior": per class 32x32 shares
+(null for an absent class), "top_images": per class [[sample_id, pixels], ...],
+"drift": {"reference", "js_divergence" (bits), "log_base": 2, "frequency_ratio",
+"much_rarer"} (splits after the first only)}}}``. ``--basic`` skips the imbalance
+statistics (faster on very large datasets).
 """
 
 from __future__ import annotations
@@ -34,6 +43,10 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--json", metavar="OUT", help="also write the statistics as JSON to OUT ('-' for stdout)")
     parser.add_argument("--no-cache", action="store_true", help="recount even when cached statistics exist")
+    parser.add_argument(
+        "--basic", action="store_true",
+        help="only pixel counts, image presence and weights: skip co-occurrence, objects, spatial priors and drift",
+    )  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -61,6 +74,36 @@ def format_table(classes, stats) -> str:
     return "\n".join(lines)
 
 
+def format_imbalance(classes, stats, drift: dict | None = None) -> str:
+    """A few lines on objects, co-occurrence and drift (empty when the statistics are basic)."""
+    if not stats.extended:
+        return ""
+    lines = [f"  objects (8-connected): {int(stats.object_counts.sum()):,}"]
+    small = [name for name, flag in zip(classes, stats.mostly_small) if flag]
+    if small:
+        lines[0] += f"; mostly small (over half under 0.1% of the image): {', '.join(small)}"
+    pairs = _rarest_pairs(classes, stats)
+    if pairs:
+        lines.append(f"  classes always seen together: {pairs}")
+    if drift is not None and drift["js_divergence"] is not None:
+        text = f"  drift from '{drift['reference']}': Jensen-Shannon divergence {drift['js_divergence']:.4f} bits"
+        rarer = [f"{classes[c]} ({drift['frequency_ratio'][c] or 0:.2f}x)" for c in drift["much_rarer"]]
+        lines.append(text + (f"; much rarer here: {', '.join(rarer)}" if rarer else ""))
+    return "\n".join(lines)
+
+
+def _rarest_pairs(classes, stats, limit: int = 3) -> str:
+    """Pairs (i, j) where every image with the rarer class i also holds j, j not being in every image:
+    a context a model may lean on."""
+    co = stats.cooccurrence
+    found = []
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            if i != j and 0 < co[i, i] < co[j, j] < stats.images and co[i, j] == co[i, i]:
+                found.append((int(co[i, i]), f"{classes[i]} -> {classes[j]}"))
+    return ", ".join(text for _, text in sorted(found)[:limit])
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
@@ -68,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
     from segdash.cli.common import open_dataset_from_args, show_progress
     from segdash.cli.datasets import check_json_target, write_json
-    from segdash.data.stats import class_statistics
+    from segdash.data.stats import class_statistics, split_drift
     from segdash.errors import SegdashError
 
     if args.json:
@@ -88,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
             raise SegdashError(f"{ds.name!r} has no split with masks")
 
     result = {"dataset": str(args.dataset), "classes": list(ds.classes), "splits": {}}
+    first = None
     for split in splits:
         with tqdm(total=len(ds.ids(split)), desc=f"stats {split}", unit="img", file=sys.stderr, leave=False,
                   disable=not show_progress()) as bar:
@@ -95,12 +139,21 @@ def run(args: argparse.Namespace) -> int:
             def progress(done: int, total: int, bar=bar) -> None:
                 bar.update(done - bar.n)
 
-            stats = class_statistics(ds, split, progress=progress, use_cache=not args.no_cache)
+            stats = class_statistics(ds, split, progress=progress, use_cache=not args.no_cache,
+                                     extended=not args.basic)  # fmt: skip
         result["splits"][split] = stats.to_dict()
+        drift = None
+        if first is None:
+            first = stats
+        elif not args.basic:
+            drift = result["splits"][split]["drift"] = split_drift(first, stats)
         cached = " (cached)" if stats.from_cache else f" ({stats.seconds:.1f} s)"
         if args.json != "-":
             print(f"{ds.name} / {split}: {stats.images} image{'' if stats.images == 1 else 's'}{cached}")
             print(format_table(ds.classes, stats))
+            imbalance = format_imbalance(ds.classes, stats, drift)
+            if imbalance:
+                print(imbalance)
             print()
     if args.json == "-":
         print(json.dumps(result, indent=2))
