@@ -315,7 +315,9 @@ def test_confusion_heatmap_values_axes_and_hover():
     assert [list(r) for r in counts.data[0].z] == cm.tolist()
     columns = normalize_confusion(cm, "pred")
     assert columns[0, 0] == pytest.approx(8 / 9) and math.isnan(columns[0, 2])
-    many = confusion_matrix_figure(np.eye(20, dtype=int), [f"c{i}" for i in range(20)])
+    nineteen = confusion_matrix_figure(np.eye(19, dtype=int), [f"c{i}" for i in range(19)])
+    assert nineteen.data[0].texttemplate == "%{text}"  # Cityscapes' classes keep their numbers in the cells
+    many = confusion_matrix_figure(np.eye(24, dtype=int), [f"c{i}" for i in range(24)])
     assert many.data[0].texttemplate is None
     with pytest.raises(SegdashError):
         confusion_matrix_figure(cm, CLASSES[:2])
