@@ -287,22 +287,28 @@ class RunBusy(SegdashError):
     """Another process holds the run folder's lock."""
 
 
-def lock_run(run_dir: str | Path) -> int:
+def lock_run(run_dir: str | Path, wait: float = 0.0) -> int:
     """Hold the run folder's lock (``run.lock``, flock): the open file descriptor, kept for the process's life.
 
-    Raises ``RunBusy`` at once when another process holds it (a second start or resume).
+    Raises ``RunBusy`` when another process holds it (a second start or resume), at once or after
+    ``wait`` seconds: a process just killed reads as dead a moment before its last thread lets go.
     """
     run_dir = Path(run_dir)
     fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
         os.close(fd)
         raise RunBusy(
             f"run {run_dir.name} is already running (another process holds {LOCK_FILE}); "
             "stop it or wait for it to end before starting or resuming it again"
-        ) from None
-    return fd
+        )
 
 
 def adopt_or_lock_run(run_dir: str | Path) -> int:
@@ -314,7 +320,7 @@ def adopt_or_lock_run(run_dir: str | Path) -> int:
             if _same_file(os.fstat(fd), os.stat(Path(run_dir) / LOCK_FILE)):
                 os.set_inheritable(fd, False)  # ours alone from here: child processes must not keep it
                 return fd
-    return lock_run(run_dir)
+    return lock_run(run_dir, wait=2)  # a run killed a moment ago may still be letting go
 
 
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:

@@ -265,6 +265,15 @@ def read_run(run_dir: str | Path) -> RunState:
     return RunState(run_dir, info, config, epochs_frame, steps_frame, _is_alive(info) or launched_alive)
 
 
+def read_run_or_none(run_dir: Path, alive: bool = False) -> RunState | None:
+    """``read_run``, or None for a folder that is not a run (yet); with ``alive``, None unless it is alive."""
+    try:
+        state = read_run(run_dir)
+    except SegdashError:
+        return None
+    return state if not alive or state.is_alive else None
+
+
 def list_runs(root: str | Path | None = None) -> list[RunState]:
     """All runs under ``root`` (default ``default_runs_root()``), newest first."""
     root = Path(root) if root is not None else default_runs_root()
@@ -359,7 +368,9 @@ def start_run(
         if resume_dir is None:
             run_dir = new_run_dir(config, root, name)
             run_dir.mkdir(parents=True)
-        lock_fd = lock_run(run_dir)  # RunBusy if alive; handed to the process, which holds it to its end
+        # RunBusy if alive (a run that reads as dead may still be letting go: wait a little for it);
+        # the lock goes to the new process, which holds it to its end.
+        lock_fd = lock_run(run_dir, wait=0 if read_run_or_none(run_dir, alive=True) else 5)
         try:
             config_path = run_dir / CONFIG_FILE
             atomic_write_json(config_path, config.to_dict())
