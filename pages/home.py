@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from segdash.ui import gallery, sidebar
 from segdash.ui import home_page as page
-from segdash.ui import sidebar
 
 st.title("segdash")
 st.caption("Show, judge and compare semantic-segmentation models")
@@ -15,10 +15,11 @@ with intro:
 choice = sidebar.current()
 with first_prediction:
     page.first_prediction_button(choice)
-with intro:
-    page.show_sample(choice)
 with loaded:
     page.show_dataset(choice)
     page.show_model(choice)
+st.markdown("#### Examples")
+st.caption("Test images with their ground truth; one click shows the model's prediction.")
+gallery.show_gallery(choice, "home")
 
 page.warm_up(choice)  # the chosen model, loaded while the user reads: the first prediction is then quick

@@ -108,6 +108,16 @@ def test_home_button_opens_a_first_prediction(app):
     assert len(app.image) >= 4  # image, prediction, ground truth, error map
 
 
+def test_home_examples_open_in_predict(app):
+    examples = [b for b in app.button if b.key and b.key.startswith("home.example.")]
+    assert len(examples) == 4
+    sample_id = examples[1].key.removeprefix("home.example.")
+    examples[1].click().run()
+    assert_clean(app)
+    assert app.title[0].value == "Predict"
+    assert f"test/{sample_id}" in texts(app)
+
+
 # --- Predict ----------------------------------------------------------------------------------
 def open_upload(app: AppTest) -> AppTest:
     app.switch_page("pages/predict.py").run()
@@ -120,7 +130,7 @@ def open_upload(app: AppTest) -> AppTest:
 def test_predict_samples_show_overlays_and_downloads(app):
     app.switch_page("pages/predict.py").run()
     assert_clean(app)
-    assert len(app.image) == 2 * 4  # two random test samples, four panels each
+    assert len(app.image) == 2 * 5  # two random test samples: image, prediction, truth, errors, uncertainty
     labels = [b.label for b in app.get("download_button")]
     assert labels.count("Label PNG") == 2 and labels.count("Overlay PNG") == 2
 
@@ -129,7 +139,7 @@ def test_predict_upload_png_shows_the_overlay(app):
     open_upload(app)
     app.file_uploader[0].set_value(("slice.png", brain_slice_png(), "image/png")).run()
     assert_clean(app)
-    assert len(app.image) == 2  # the image and the prediction overlay (no ground truth for an upload)
+    assert len(app.image) == 3  # the image, the prediction overlay, the uncertainty (no ground truth for an upload)
     shown = texts(app)
     assert "slice.png" in shown
     assert "values 0..255 mapped to the model's 0..1" in shown  # the 8-bit PNG was matched to brain-mri's range
@@ -146,7 +156,7 @@ def test_predict_several_uploads_and_a_bad_one(app):
     ]).run()  # fmt: skip
     assert not app.exception
     assert len(app.error) == 1 and "notes.png" in app.error[0].value
-    assert len(app.image) == 4  # a.png and b.npy, two panels each
+    assert len(app.image) == 6  # a.png and b.npy, three panels each (image, prediction, uncertainty)
 
 
 def test_predict_wrong_channel_count_is_a_message(app):
@@ -242,7 +252,7 @@ def test_worst_samples_open_in_predict(app):
     assert_clean(app)
     assert app.title[0].value == "Predict"
     assert "worst-scoring" in texts(app)
-    assert len(app.image) == 3 * 4
+    assert len(app.image) == 3 * 5  # image, prediction, truth, errors, uncertainty
 
 
 # --- Dataset ----------------------------------------------------------------------------------
@@ -374,7 +384,7 @@ def test_huge_upload_is_downscaled_with_a_note(app):
     app.file_uploader[0].set_value(("wide.png", png_bytes(wide), "image/png")).run()
     assert_clean(app)
     assert "downscaled to 2048x" in texts(app)
-    assert len(app.image) == 2
+    assert len(app.image) == 3  # image, prediction, uncertainty
 
 
 def test_background_job_reports_progress_and_cancels():
@@ -417,7 +427,7 @@ def test_predict_upload_jpeg_and_tiff(app):
     app.file_uploader[0].set_value([("photo.jpg", jpeg.getvalue(), "image/jpeg"),
                                     ("scan.tif", tiff.getvalue(), "image/tiff")]).run()  # fmt: skip
     assert_clean(app)
-    assert len(app.image) == 4
+    assert len(app.image) == 6  # image, prediction, uncertainty each
     shown = texts(app)
     assert "**photo.jpg** · 128x96" in shown and "**scan.tif** · 64x80" in shown
     assert "grayscale" in shown  # the predictor's note on the colour image

@@ -10,6 +10,7 @@ Switching pages never reloads a model.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -203,20 +204,30 @@ def class_stats(_dataset, key: str, split: str):
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def showcase_sample(_dataset, key: str, split: str, scan: int = 64) -> str:
-    """The sample id of ``split`` showing the most classes and the most foreground, among ``scan`` evenly spaced ones.
+def example_samples(_dataset, key: str, split: str, count: int = 4, scan: int = 64) -> list[str]:
+    """Up to ``count`` sample ids of ``split`` that make good examples, best first.
 
-    A good first prediction: a slice through the middle of the brain, not its edge.
+    Among ``scan`` evenly spaced samples, each is scored by how many classes it shows and how much
+    foreground; ids are grouped by their prefix (``axial_``, ``coronal_`` ...) and taken in turn
+    from each group, so the examples differ (three views of a brain, not three neighbouring slices).
     """
     ids = _dataset.ids(split)
-    picks = [ids[i] for i in np.linspace(0, len(ids) - 1, min(scan, len(ids))).round().astype(int)]
-    best, best_score = picks[0], (-1, -1)
+    picks = [ids[i] for i in np.unique(np.linspace(0, len(ids) - 1, min(scan, len(ids))).round().astype(int))]
+    scored = []
     for sample_id in picks:
         _, mask, _ = _dataset.load(split, sample_id)
         if mask is None:
-            return sample_id
-        counts = np.bincount(mask[mask >= 0].ravel(), minlength=_dataset.num_classes)[: _dataset.num_classes]
-        score = (int((counts[1:] > 0).sum()), int(counts[1:].sum()))
-        if score > best_score:
-            best, best_score = sample_id, score
-    return best
+            return picks[:count]
+        counts = np.bincount(mask[(mask >= 0) & (mask < _dataset.num_classes)].ravel(), minlength=_dataset.num_classes)
+        scored.append(((int((counts[1:] > 0).sum()), int(counts[1:].sum())), sample_id))
+    groups: dict[str, list[str]] = {}
+    for _, sample_id in sorted(scored, key=lambda pair: pair[0], reverse=True):
+        groups.setdefault(sample_id.rpartition("_")[0], []).append(sample_id)
+    ordered = [sample_id for round_ in itertools.zip_longest(*groups.values()) for sample_id in round_ if sample_id]
+    return ordered[:count]
+
+
+def showcase_sample(_dataset, key: str, split: str) -> str:
+    """The sample id of ``split`` showing the most classes and the most foreground: a good first prediction
+    (a slice through the middle of the brain, not its edge)."""
+    return example_samples(_dataset, key, split)[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from segdash.ui import cache, state
+from segdash.ui.gallery import example_split
 from segdash.ui.sidebar import DATASET_UNAVAILABLE, SidebarChoice
 from segdash.ui.widgets import legend, reported_errors
 
@@ -12,11 +13,12 @@ INTRO = """
 **segdash** shows what a semantic-segmentation model sees, how good it is, and how two models differ.
 Pick a dataset and a checkpoint in the sidebar, then:
 
-- **Predict**: upload images (PNG, JPEG, TIFF, `.npy`) or pick test samples; overlays, error maps, downloads.
-- **Evaluate**: per-class IoU / Dice over a split, a clickable confusion matrix, the worst images.
-- **Dataset**: class imbalance (pixel shares, image presence, suggested class weights), and samples.
+- **Predict**: upload images (PNG, JPEG, TIFF, `.npy`) or pick test samples; overlays, error and uncertainty maps.
+- **Evaluate**: per-class IoU / Dice / Boundary IoU over a split, objects by size, calibration, a clickable
+  confusion matrix, the worst images.
+- **Dataset**: class imbalance: pixel shares, where each class lives, object sizes, co-occurrence, split drift.
 - **Train**: a short training run with live loss and Dice curves; its checkpoints join the model picker.
-- **Compare**: two or more checkpoints side by side, what the second one fixed or broke.
+- **Compare**: checkpoints side by side with paired statistics: is B really better, for which classes, where.
 """
 
 
@@ -59,26 +61,6 @@ def show_model(choice: SidebarChoice) -> None:
     st.caption(f"Device: {choice.device}")
 
 
-def _first_split(ds) -> str:
-    return "test" if "test" in ds.splits() else ds.splits()[-1]
-
-
-def show_sample(choice: SidebarChoice) -> None:
-    """The sample the first prediction will use, with its ground truth: what the data looks like."""
-    from segdash.viz.overlay import overlay_mask, side_by_side
-
-    ds = choice.dataset
-    if ds is None:
-        return
-    with reported_errors("sample"):
-        split = _first_split(ds)
-        sample_id = cache.showcase_sample(ds, cache.dataset_key(choice.dataset_choice), split)
-        image, mask, _ = ds.load(split, sample_id)
-        pictures = [image] if mask is None else [image, overlay_mask(image, mask, ds.colors, 0.55, ignore_index=ds.ignore_index)]
-        st.image(side_by_side(pictures), caption=f"{split}/{sample_id}" + ("" if mask is None else ": image and ground truth"),
-                 width="stretch")
-
-
 def headline_scores(metrics: dict, limit: int = 4) -> list[tuple[str, float]]:
     """The checkpoint's recorded Dice / IoU scores, test before validation: [("test mean dice", 0.95), ...]."""
     numeric = [(k, float(v)) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
@@ -92,7 +74,7 @@ def first_prediction_button(choice: SidebarChoice) -> None:
     ds = choice.dataset
     if ds is None or not choice.model_choice.is_set:
         return
-    split = _first_split(ds)
+    split = example_split(ds)
     if st.button("Predict a test image now", type="primary", icon=":material/play_arrow:", key="home.first"):
         with reported_errors("first prediction"):
             sample_id = cache.showcase_sample(ds, cache.dataset_key(choice.dataset_choice), split)
