@@ -191,12 +191,41 @@ def sample_inputs(choice: SidebarChoice, worst_ids) -> list[InputImage]:
 
 
 # --- predicting and showing ----------------------------------------------------------------------
+#: Uncertainty layers of the Predict page: (H, W) uint8 maps, 0..255 for 0..1, higher = less sure.
+UNCERTAINTY_LAYERS = {
+    "normalised entropy": "entropy",
+    "1 - confidence": "unsure",
+}
+UNCERTAINTY_HELP = (
+    "Normalised entropy H(p) / log(K) of the softmax: 0 when one class has all the probability, 1 when all "
+    "K classes are equally likely. 1 - confidence: one minus the predicted class's probability. A model that "
+    "knows where it is wrong is unsure exactly on the red pixels of the error map."
+)
+
+
+def uncertainty_maps(probs: np.ndarray) -> dict[str, np.ndarray]:
+    """(K, H, W) probabilities -> {"entropy", "unsure": (H, W) uint8}: one byte a pixel instead of 4K."""
+    from segdash.metrics.calibration import uncertainty_image
+
+    return {"entropy": uncertainty_image(probs), "unsure": np.rint(255 * (1 - probs.max(axis=0))).astype(np.uint8)}
+
+
 @st.cache_data(show_spinner=False, max_entries=48)
 def _predict_cached(_predictor, model_key: str, image_digest: str, _image: np.ndarray):
     """The prediction without its (C, H, W) probabilities: the pages show labels, and a big image's
-    probabilities would make every cache entry hundreds of megabytes. Also returns when it ran."""
+    probabilities would make every cache entry hundreds of megabytes; the uncertainty maps (one byte a
+    pixel each) are kept instead. Also returns when it ran."""
     prediction = _predictor.predict(_image)
-    return dataclasses.replace(prediction, probs=np.zeros((0, 0, 0), np.float32)), time.time()
+    maps = uncertainty_maps(prediction.probs)
+    return dataclasses.replace(prediction, probs=np.zeros((0, 0, 0), np.float32)), time.time(), maps
+
+
+def _cached_prediction(choice: SidebarChoice, item: InputImage):
+    """(prediction without probabilities, when it ran, uncertainty maps) of the chosen model on one image."""
+    predictor = cache.predictor(choice.model_choice)
+    digest = hashlib.blake2b(item.image.tobytes(), digest_size=16).hexdigest() + str(item.image.shape) + str(item.image.dtype)
+    model_key = f"{choice.model_choice.path}|{choice.model_choice.device}|{cache.checkpoint_stamp(choice.model_choice.path)}"
+    return _predict_cached(predictor, model_key, digest, item.image)
 
 
 def predict(choice: SidebarChoice, item: InputImage):
@@ -204,19 +233,17 @@ def predict(choice: SidebarChoice, item: InputImage):
 
     A prediction taken from the cache keeps the inference time of the run that produced it, and
     says when that run was, so the time shown is never mistaken for this rerun's."""
-    predictor = cache.predictor(choice.model_choice)
-    digest = hashlib.blake2b(item.image.tobytes(), digest_size=16).hexdigest() + str(item.image.shape) + str(item.image.dtype)
-    model_key = f"{choice.model_choice.path}|{choice.model_choice.device}|{cache.checkpoint_stamp(choice.model_choice.path)}"
     asked = time.time()
-    prediction, computed = _predict_cached(predictor, model_key, digest, item.image)
+    prediction, computed, _ = _cached_prediction(choice, item)
     if computed < asked:
         when = time.strftime("%H:%M:%S", time.localtime(computed))
         return dataclasses.replace(prediction, notes=[*prediction.notes, f"inference time measured at {when}; reused"])
     return prediction
 
 
-def show_result(item: InputImage, prediction, meta, settings: OverlaySettings) -> None:
-    """Image, prediction overlay, ground truth overlay and error map, legend, timing and downloads."""
+def show_result(item: InputImage, prediction, meta, settings: OverlaySettings, extra_panels=()) -> None:
+    """Image, prediction overlay, ground truth overlay and error map, ``extra_panels`` ((picture, caption)
+    pairs, e.g. the uncertainty layer), legend, timing and downloads."""
     from segdash.viz.overlay import encode_png, error_counts, error_map, overlay_mask, to_display_rgb
 
     labels = prediction.labels
@@ -229,6 +256,7 @@ def show_result(item: InputImage, prediction, meta, settings: OverlaySettings) -
                              mode=settings.mode, ignore_index=ignore)
         panels += [(truth, "Ground truth"), (error_map(labels, item.mask, ignore_index=ignore, image=item.image),
                                             "Errors: green correct, red wrong")]
+    panels += list(extra_panels)
     st.markdown(f"**{item.name}** · {labels.shape[1]}x{labels.shape[0]}")
     for col, (picture, caption) in zip(st.columns(max(4, len(panels))), panels):  # same size with or without truth
         col.image(picture, caption=caption, width="stretch")
@@ -266,6 +294,7 @@ def show_predictions(choice: SidebarChoice, inputs: list[InputImage], settings: 
     except Exception as exc:
         show_error(exc, "model")
         return
+    layer = uncertainty_controls()
     for item in inputs:
         with st.container(border=True):
             try:
@@ -273,7 +302,49 @@ def show_predictions(choice: SidebarChoice, inputs: list[InputImage], settings: 
             except Exception as exc:
                 show_error(exc, item.name)
                 continue
-            show_result(item, prediction, meta, settings)
+            panels, facts = uncertainty_panel(choice, item, prediction, layer, meta.ignore_index)
+            show_result(item, prediction, meta, settings, extra_panels=panels)
+            if facts:
+                st.caption(facts, help=UNCERTAINTY_HELP)
+
+
+# --- the uncertainty layer -------------------------------------------------------------------------
+def uncertainty_controls() -> tuple[str | None, float]:
+    """Which uncertainty map to show beside the overlay (None: off) and the threshold whose pixels are outlined."""
+    cols = st.columns([2, 3], vertical_alignment="bottom")
+    options = ["off", *UNCERTAINTY_LAYERS]
+    st.session_state.setdefault("predict.uncertainty", "normalised entropy")
+    shown = cols[0].segmented_control("Uncertainty layer", options, key="predict.uncertainty", help=UNCERTAINTY_HELP)
+    threshold = cols[1].slider("Outline pixels above", 0.0, 1.0, 0.5, 0.05, key="predict.uncertainty_threshold",
+                               disabled=shown in (None, "off"),
+                               help="Pixels whose uncertainty is above this value are outlined in cyan.")  # fmt: skip
+    return (None if shown in (None, "off") else UNCERTAINTY_LAYERS[shown]), float(threshold)
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def uncertainty_panel(choice: SidebarChoice, item: InputImage, prediction, layer: tuple[str | None, float],
+                      ignore_index: int | None) -> tuple[list, str]:  # fmt: skip
+    """The heat map panel (with the pixels above the threshold outlined) and, with ground truth, a line on
+    how well those pixels match the errors; nothing when the layer is off."""
+    from segdash.viz.uncertainty import uncertainty_heatmap, uncertainty_vs_errors
+
+    key, threshold = layer
+    if key is None:
+        return [], ""
+    values = _cached_prediction(choice, item)[2][key]
+    name = next(label for label, k in UNCERTAINTY_LAYERS.items() if k == key)
+    panels = [(uncertainty_heatmap(values, threshold), f"Uncertainty: {name} (cyan: above {threshold:.2f})")]
+    if item.mask is None:
+        return panels, ""
+    found = uncertainty_vs_errors(values, prediction.labels, item.mask, threshold, ignore_index)
+    auroc = "n/a" if found["auroc"] is None else format(found["auroc"], ".3f")
+    facts = (f"Above {threshold:.2f}: {_percent(found['flagged'])} of the pixels, holding "
+             f"{_percent(found['caught'])} of the errors ({_percent(found['precision'])} of them wrong; "
+             f"{_percent(found['errors'])} wrong overall) · {name} AUROC for the errors {auroc}")  # fmt: skip
+    return panels, facts
 
 
 def model_meta(choice: SidebarChoice):
