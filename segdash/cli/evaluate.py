@@ -151,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
 
         evaluation = evaluate(ds, split, predictor=predictor, pred_dir=args.pred_dir, batch_size=args.batch_size,
                               progress=progress, distances=not args.no_distances, limit=args.limit,
-                              failure_metrics=not args.no_failure_metrics, boundary_ratio=args.boundary_ratio)  # fmt: skip
+                              failure_metrics=not args.no_failure_metrics,
+                              boundary_ratio=args.boundary_ratio)  # fmt: skip
     doc = evaluation.to_json_dict()
     doc["dataset"] = str(args.dataset)
     if args.checkpoint:

@@ -91,7 +91,8 @@ def _class_counts(gt_mask: np.ndarray, pred_mask: np.ndarray, image_pixels: int)
     ], axis=1)  # fmt: skip
 
 
-def object_counts(pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
+def object_counts(pred: np.ndarray, target: np.ndarray, num_classes: int,
+                  ignore_index: int | None = None) -> np.ndarray:
     """Object counts of one image.
 
     pred, target: (H, W) integer label maps. Returns (C, 3, 6) int64: per class and size bucket

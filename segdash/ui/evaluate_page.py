@@ -99,10 +99,14 @@ def worst_sample_ids(choice: SidebarChoice, split: str) -> list[str] | None:
 
 
 def ranked_images(evaluation, metric: str = "mean_dice"):
-    """Per-image scores, worst first (undefined scores last)."""
+    """Per-image scores, worst first (undefined scores last): lowest first, or highest for ECE, overconfidence
+    and distances."""
+    from segdash.infer.evaluate import LOWER_IS_BETTER
+
     frame = evaluation.per_image.copy()
     metric = metric if metric in frame else "mean_iou"
-    return frame.sort_values(metric, ascending=True, na_position="last").reset_index(drop=True)
+    worst_is_high = metric == "mean_hd95" or metric in LOWER_IS_BETTER
+    return frame.sort_values(metric, ascending=not worst_is_high, na_position="last").reset_index(drop=True)
 
 
 def start_evaluation(choice: SidebarChoice, split: str, limit: int, distances: bool) -> jobs.Job:
@@ -206,11 +210,30 @@ def _fmt(value) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.3f}"
 
 
+def with_failure_columns(frame, evaluation):
+    """The per-class table with Boundary IoU next to IoU, object recall and precision, and ECE where computed."""
+    from segdash.metrics.calibration import calibration_error
+    from segdash.metrics.objects import object_scores
+
+    frame = frame.copy()
+    if getattr(evaluation, "boundary_iou", None) is not None:
+        frame.insert(list(frame.columns).index("iou") + 1, "boundary_iou", evaluation.boundary_iou)
+    if getattr(evaluation, "objects", None) is not None:
+        scores = object_scores(np.asarray(evaluation.objects).sum(axis=1))
+        frame["object_recall"], frame["object_precision"] = scores["recall"], scores["precision"]
+    if getattr(evaluation, "calibration", None) is not None:
+        frame["ece"] = calibration_error(evaluation.calibration)
+    return frame
+
+
 def per_class_table(evaluation, dataset_label: str, split: str) -> None:
-    """Sortable per-class table with a CSV download."""
-    frame = score_frame(evaluation.scores)
-    columns = {c: st.column_config.NumberColumn(c, format="%.3f") for c in
-               ("iou", "dice", "precision", "recall", "specificity")}  # fmt: skip
+    """Sortable per-class table with a CSV download; each metric's definition in its column's tooltip."""
+    from segdash.metrics.notes import METRIC_NOTES
+
+    frame = with_failure_columns(score_frame(evaluation.scores), evaluation)
+    columns = {c: st.column_config.NumberColumn(c, format="%.3f", help=METRIC_NOTES.get(c)) for c in
+               ("iou", "boundary_iou", "dice", "precision", "recall", "specificity", "object_recall",
+                "object_precision", "ece")}  # fmt: skip
     columns["support"] = st.column_config.NumberColumn("support (pixels)", format="%d")
     st.dataframe(frame, hide_index=True, column_config=columns, width="stretch", key="evaluate.table")
     st.download_button("Per-class table (CSV)", frame.to_csv(index=False).encode(), f"per_class_{split}.csv",
@@ -321,14 +344,28 @@ def _pairs(top):
     return list(top)
 
 
+#: Per-image rankings: column -> what its worst end means.
+RANKINGS = {
+    "mean_dice": "lowest mean Dice", "mean_iou": "lowest mean IoU", "boundary_iou": "worst boundaries",
+    "object_recall": "most objects missed", "auroc": "uncertainty least aware of the errors (AUROC)",
+    "ece": "worst calibrated (ECE)", "overconfidence": "most overconfident", "mean_hd95": "largest HD95",
+}  # fmt: skip
+
+
 def ranking_section(evaluation, split: str) -> None:
-    """Per-image scores worst first; selecting rows opens them in Predict."""
-    frame = ranked_images(evaluation)
+    """Per-image scores worst first by a chosen column; selecting rows opens them in Predict."""
+    from segdash.metrics.notes import METRIC_NOTES
+
+    available = [m for m in RANKINGS if m in evaluation.per_image]
+    metric = st.selectbox("Rank by", available, format_func=lambda m: f"{RANKINGS[m]} ({m})",
+                          key="evaluate.rank_by", help=METRIC_NOTES.get("boundary_iou"))  # fmt: skip
+    frame = ranked_images(evaluation, metric or "mean_dice")
     st.caption("Worst first. Select rows and open them in Predict.")
     shown = st.dataframe(
         frame, hide_index=True, width="stretch", height=320, on_select="rerun", selection_mode="multi-row",
         key="evaluate.ranking",
-        column_config={c: st.column_config.NumberColumn(c, format="%.3f") for c in frame.columns if c != "sample_id"},
+        column_config={c: st.column_config.NumberColumn(c, format="%.3f", help=METRIC_NOTES.get(c))
+                       for c in frame.columns if c != "sample_id"},
     )  # fmt: skip
     rows = list(shown.selection.rows) if shown is not None else []
     chosen = [str(frame["sample_id"][r]) for r in rows][:8] or [str(s) for s in frame["sample_id"][:3]]
@@ -356,8 +393,9 @@ def show_results(choice: SidebarChoice, evaluation, split: str) -> None:
 
     ds = choice.dataset
     show_summary(evaluation)
-    tabs = st.tabs(["Per class", "Confusion matrix", "Per image", "Distances"], key="evaluate.tab", on_change="rerun")
-    tab_table, tab_cm, tab_images, tab_dist = tabs
+    tabs = st.tabs(["Per class", "Confusion matrix", "Per image", "Distances", "Objects", "Calibration"],
+                   key="evaluate.tab", on_change="rerun")  # fmt: skip
+    tab_table, tab_cm, tab_images, tab_dist, tab_objects, tab_calibration = tabs
     with tab_table:
         if tab_table.open:
             per_class_table(evaluation, choice.dataset_choice.label, split)
@@ -373,6 +411,82 @@ def show_results(choice: SidebarChoice, evaluation, split: str) -> None:
     with tab_dist:
         if tab_dist.open:
             distances_section(evaluation, ds.classes, ds.colors)
+    with tab_objects:
+        if tab_objects.open:
+            objects_section(evaluation, ds.classes)
+    with tab_calibration:
+        if tab_calibration.open:
+            calibration_section(evaluation, ds.classes, ds.colors)
+
+
+def objects_table(evaluation, classes):
+    """One row per class and size bucket: objects, detected, recall, predicted, false, precision, IoU."""
+    import pandas as pd
+
+    rows = []
+    for c, name in enumerate(classes):
+        table = evaluation.object_table(c)
+        for bucket, entry in table["by_size"].items():
+            rows.append({"class": name, "size": bucket, **entry})
+    return pd.DataFrame(rows)
+
+
+def objects_section(evaluation, classes) -> None:
+    """Objects found, missed and false per class and size bucket: are small objects found at all?"""
+    from segdash.metrics.notes import METRIC_NOTES
+    from segdash.viz.figures import objects_figure
+
+    if getattr(evaluation, "objects", None) is None:
+        st.info("Object counts were not computed for this evaluation: run it again.")
+        return
+    names = [str(c) for c in classes]
+    shown = st.multiselect("Classes", range(len(names)), default=list(range(len(names))), key="evaluate.obj_classes",
+                           format_func=names.__getitem__)  # fmt: skip
+    st.plotly_chart(objects_figure(evaluation.objects, names, shown=shown), width="stretch", key="evaluate.objects")
+    st.caption(METRIC_NOTES["object_recall"] + " " + METRIC_NOTES["object_precision"] + " Sizes relative to the "
+               "image: small < 0.1%, medium 0.1% to 1%, large >= 1%; a predicted object counts in the size of the "
+               "true object it overlaps most. IoU per size: over the pixels of that size's objects.")  # fmt: skip
+    frame = objects_table(evaluation, names)
+    st.dataframe(frame[frame["class"].isin([names[c] for c in shown])], hide_index=True, width="stretch",
+                 key="evaluate.objects_table",
+                 column_config={c: st.column_config.NumberColumn(c, format="%.3f") for c in
+                                ("recall", "precision", "iou")})  # fmt: skip
+
+
+def calibration_section(evaluation, classes, colors) -> None:
+    """Reliability diagram (all pixels or one predicted class), ECE per class, entropy AUROC."""
+    import pandas as pd
+
+    from segdash.metrics.calibration import calibration_bins, calibration_error
+    from segdash.metrics.notes import METRIC_NOTES
+    from segdash.viz.figures import per_class_bar_figure, reliability_figure
+
+    if getattr(evaluation, "calibration", None) is None:
+        st.info("Calibration needs the model's probabilities: evaluate a checkpoint (label PNGs carry none).")
+        return
+    summary, uncertainty = evaluation.calibration_summary(), evaluation.uncertainty_summary() or {}
+    cols = st.columns(3)
+    cols[0].metric("ECE", _fmt(summary["ece"]), help=METRIC_NOTES["ece"])
+    cols[1].metric("Entropy AUROC for errors", _fmt(uncertainty.get("auroc")), help=METRIC_NOTES["auroc"])
+    change = uncertainty.get("flip_label_change")
+    cols[2].metric("Labels changed by flips", "no TTA" if change is None else f"{change:.2%}",
+                   help=METRIC_NOTES["flip_label_change"])  # fmt: skip
+    names = [str(c) for c in classes]
+    picked = st.selectbox("Pixels", [None, *range(len(names))], key="evaluate.calibration_class",
+                          format_func=lambda c: "all" if c is None else f"predicted as {names[c]}")  # fmt: skip
+    sums = np.asarray(evaluation.calibration)
+    chosen = sums.sum(axis=0) if picked is None else sums[picked]
+    title = "Reliability diagram" + ("" if picked is None else f": pixels predicted as {names[picked]}")
+    st.plotly_chart(reliability_figure(calibration_bins(chosen), _none_or(calibration_error(chosen)), title),
+                    width="stretch", key="evaluate.reliability")  # fmt: skip
+    st.caption("Bars below the diagonal: the model is surer than it is right (overconfident). " + METRIC_NOTES["ece"])
+    frame = pd.DataFrame({"name": names, "ece": calibration_error(sums)})
+    st.plotly_chart(per_class_bar_figure(frame, "ece", colors=colors), width="stretch", key="evaluate.class_ece")
+
+
+def _none_or(value) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None
 
 
 def run_or_show(choice: SidebarChoice) -> None:
