@@ -49,13 +49,16 @@ def test_hand_computed_3x3_with_an_absent_class():
     assert s.mean_over("iou", classes=["none"]) != s.mean_over("iou", classes=["none"])  # NaN: nothing defined
 
 
-def test_missed_and_invented_classes_score_zero_not_nan():
+def test_missed_and_invented_classes_score_zero_and_their_0_by_0_stays_undefined():
     # class 1 is in the truth but never predicted; class 2 is predicted but not in the truth
     cm = np.array([[5, 0, 1], [2, 0, 0], [0, 0, 0]])
     s = scores_from_confusion(cm)
-    assert s.precision[1] == 0.0 and s.recall[1] == 0.0 and s.iou[1] == 0.0
-    assert s.recall[2] == 0.0 and s.precision[2] == 0.0 and s.dice[2] == 0.0
+    assert math.isnan(s.precision[1]) and s.recall[1] == 0.0 and s.iou[1] == 0.0  # precision 0/0: undefined
+    assert math.isnan(s.recall[2]) and s.precision[2] == 0.0 and s.dice[2] == 0.0  # recall 0/0: undefined
     assert s.defined.all()
+    assert s.macro_precision == pytest.approx((5 / 7 + 0.0) / 2)  # the undefined precision is left out
+    row = s.to_dict()["per_class"][1]
+    assert row["precision"] is None and row["recall"] == 0.0
 
 
 def test_to_dict_uses_null_for_undefined_and_carries_the_note():
@@ -93,17 +96,17 @@ def test_per_class_scores_equal_sklearn(seed, ignore_index):
     for ours, theirs in [
         (s.iou, skm.jaccard_score(y_true, y_pred, labels=labels, average=None, zero_division=0)),
         (s.dice, skm.f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0)),
-        (s.precision, skm.precision_score(y_true, y_pred, labels=labels, average=None, zero_division=0)),
-        (s.recall, skm.recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0)),
+        (s.precision, skm.precision_score(y_true, y_pred, labels=labels, average=None, zero_division=np.nan)),
+        (s.recall, skm.recall_score(y_true, y_pred, labels=labels, average=None, zero_division=np.nan)),
     ]:
-        np.testing.assert_allclose(ours[defined], theirs[defined])
+        np.testing.assert_allclose(ours[defined], theirs[defined], equal_nan=True)
         assert np.isnan(ours[~defined]).all()
     assert s.pixel_accuracy == pytest.approx(skm.accuracy_score(y_true, y_pred))
     present = [c for c in labels if defined[c]]
     assert s.mean_iou == pytest.approx(skm.jaccard_score(y_true, y_pred, labels=present, average="macro"))
     assert s.mean_dice == pytest.approx(skm.f1_score(y_true, y_pred, labels=present, average="macro"))
     assert s.macro_precision == pytest.approx(
-        skm.precision_score(y_true, y_pred, labels=present, average="macro", zero_division=0))
+        skm.precision_score(y_true, y_pred, labels=present, average="macro", zero_division=np.nan))
     assert s.frequency_weighted_iou == pytest.approx(
         skm.jaccard_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0))
 

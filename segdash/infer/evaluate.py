@@ -54,7 +54,10 @@ CONFIDENCE_METRICS = ("ece", "auroc", "overconfidence")
 #: Added to the note on undefined values when distance metrics were computed.
 DISTANCE_NOTE = (
     " Distances (hd95, assd, in pixels) are averaged over the images where the class is in both masks;"
-    " images where it is in only one of them are counted in one_sided_images."
+    " images where it is in the ground truth but not predicted are counted in missed, those where it is"
+    " predicted but not in the ground truth in spurious (one_sided_images: both). A null hd95/assd with"
+    " missed > 0 means the model never found the class where it is: a failure, not 'not applicable'."
+    " rad is the split's relative area difference, (predicted - true pixels) / true pixels over all images."
 )
 
 
@@ -123,7 +126,8 @@ class Evaluation:
             self.total_images = len(self.sample_ids)
         self.scores: Scores = scores_from_confusion(self.confusion, self.classes)
         self.distance_summary = (
-            aggregate_distances(self.per_image_distances) if self.per_image_distances is not None else None
+            aggregate_distances(self.per_image_distances, self.confusion) if self.per_image_distances is not None
+            else None
         )
         #: (C,) Boundary IoU over the split (NaN where no band on either side), None when not computed
         self.boundary_iou = (
@@ -149,7 +153,7 @@ class Evaluation:
         return 1.0 - self.forward_seconds / self.seconds if self.seconds > 0 else math.nan
 
     def _per_image_frame(self):
-        """sample_id, pixel_accuracy, mean_iou, mean_dice[, mean_hd95], then dice/<class> and iou/<class>."""
+        """sample_id, pixel_accuracy, mean_iou, mean_dice[, mean_hd95], then dice/<class>, iou/<class>[, rad/<class>]."""
         import pandas as pd
 
         per_image = per_image_scores(self.per_image_confusion)
@@ -169,6 +173,10 @@ class Evaluation:
             columns[f"dice/{name}"] = per_image["dice"][:, c]
         for c, name in enumerate(self.classes):
             columns[f"iou/{name}"] = per_image["iou"][:, c]
+        if self.per_image_distances is not None:  # the split's rad is from total areas; each image's is here
+            rad = np.asarray(self.per_image_distances["rad"], dtype=np.float64).reshape(self.images, len(self.classes))
+            for c, name in enumerate(self.classes):
+                columns[f"rad/{name}"] = rad[:, c]
         return pd.DataFrame(columns)
 
     def _per_image_failure_columns(self) -> dict[str, np.ndarray]:
@@ -194,7 +202,8 @@ class Evaluation:
 
         if self.distance_summary is None:
             return pd.DataFrame(columns=list(DISTANCE_METRICS), index=pd.Index([], name="class"), dtype=float)
-        frame = pd.DataFrame({m: self.distance_summary[m] for m in DISTANCE_METRICS},
+        columns = (*DISTANCE_METRICS, "missed", "spurious", "one_sided")
+        frame = pd.DataFrame({m: self.distance_summary[m] for m in columns if m in self.distance_summary},
                              index=pd.Index(list(self.classes), name="class"))
         return frame
 
@@ -241,6 +250,8 @@ class Evaluation:
                     row[metric] = _none_if_nan(self.distance_summary[metric][c])
                 row["distance_images"] = int(self.distance_summary["images"][c])
                 row["one_sided_images"] = int(self.distance_summary["one_sided"][c])
+                row["missed"] = int(self.distance_summary["missed"][c])
+                row["spurious"] = int(self.distance_summary["spurious"][c])
         doc.update(scores)
         self._add_failure_json(doc, per_class)
         doc["per_class"] = per_class

@@ -22,8 +22,15 @@ Empty masks (a class absent from an image):
 - absent from both prediction and ground truth: every value is NaN (undefined, nothing to judge);
 - present in only one of them: ``hausdorff95`` and ``assd`` are ``inf`` (a distance to nothing),
   ``relative_area_difference`` is -1 when the prediction is empty and ``inf`` when the truth is.
-  ``aggregate_distances`` averages only finite values and counts these cases apart
-  (``one_sided``), so one missed image shows up as a count instead of turning the mean into inf.
+  ``aggregate_distances`` averages only finite values and counts these cases apart: ``missed``
+  (in the truth, not predicted: the worst failure, not "not applicable") and ``spurious``
+  (predicted, not in the truth), so one missed image shows up as a count instead of turning the
+  mean into inf. A class never both present and predicted has no mean distance (NaN): its
+  ``missed`` count says whether that is because the model never found it.
+
+Over a split, the relative area difference is taken from the split's total areas
+(``split_area_difference``: total predicted over total true pixels, minus 1), not averaged over
+images: an image with 3 true pixels and 60 predicted would otherwise add +1900% to the mean.
 """
 
 from __future__ import annotations
@@ -174,12 +181,25 @@ def _class_areas(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return np.bincount(flat[(flat >= 0) & (flat < num_classes)], minlength=num_classes)[:num_classes]
 
 
-def aggregate_distances(per_image: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def split_area_difference(confusion: np.ndarray) -> np.ndarray:
+    """(C, C) split confusion counts (rows = truth) -> (C,) float64 ``(predicted - true) / true`` areas:
+    inf for a class predicted but never true, NaN for one on neither side."""
+    confusion = np.asarray(confusion, dtype=np.float64)
+    true, predicted = confusion.sum(axis=1), confusion.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rad = (predicted - true) / true
+    return np.where(true > 0, rad, np.where(predicted > 0, math.inf, np.nan))
+
+
+def aggregate_distances(per_image: dict[str, np.ndarray], confusion: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per-image values {"hd95", "assd", "rad": (N, C)} -> per-class summaries over images.
 
-    Returns {"hd95", "assd", "rad", "abs_rad": (C,) float64 mean over the images where the value
-    is finite (NaN if none), "one_sided": (C,) int64 images where the class was only in the
-    prediction or only in the truth, "images": (C,) int64 images where it was in both}.
+    Returns {"hd95", "assd": (C,) float64 mean over the images where the class is in both masks
+    (NaN if none); "rad", "abs_rad": (C,) the signed and absolute relative area difference, from
+    the split's total areas when ``confusion`` (C, C) is given, else the mean over images where it
+    is finite; "missed": (C,) int64 images where the class is in the truth but not predicted,
+    "spurious": images where it is predicted but not in the truth, "one_sided": their sum,
+    "images": (C,) int64 images where it is in both}.
     """
     hd95 = np.asarray(per_image["hd95"], dtype=np.float64)
     num_classes = hd95.shape[1] if hd95.ndim == 2 else 0
@@ -192,12 +212,17 @@ def aggregate_distances(per_image: dict[str, np.ndarray]) -> dict[str, np.ndarra
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
-    rad = np.asarray(per_image["rad"], dtype=np.float64)
+    rad = np.asarray(per_image["rad"], dtype=np.float64).reshape(-1, num_classes)
+    one_sided = np.isinf(hd95.reshape(-1, num_classes))
+    missed = (one_sided & (rad == -1)).sum(axis=0).astype(np.int64)  # true area > 0, predicted 0
+    split_rad = split_area_difference(confusion) if confusion is not None else finite_mean(rad)
     return {
         "hd95": finite_mean(hd95),
         "assd": finite_mean(per_image["assd"]),
-        "rad": finite_mean(rad),
-        "abs_rad": finite_mean(np.abs(rad)),
-        "one_sided": np.isinf(hd95.reshape(-1, num_classes)).sum(axis=0).astype(np.int64),
+        "rad": split_rad,
+        "abs_rad": np.abs(split_rad) if confusion is not None else finite_mean(np.abs(rad)),
+        "missed": missed,
+        "spurious": one_sided.sum(axis=0).astype(np.int64) - missed,
+        "one_sided": one_sided.sum(axis=0).astype(np.int64),
         "images": np.isfinite(hd95.reshape(-1, num_classes)).sum(axis=0).astype(np.int64),
     }

@@ -4,12 +4,12 @@ Two steps, as in segmentation_models_pytorch: ``confusion_stats`` gives tp, fp, 
 then each score is a one-line formula through one shared ``_ratio`` helper. Everything works on a
 single (C, C) matrix or a stack (..., C, C) of per-image matrices.
 
-Undefined values. A class absent from both the ground truth and the prediction has no IoU, Dice,
-precision or recall: they are NaN (``None`` in JSON), and the means leave the class out rather
-than counting it as 0 or 1 (``UNDEFINED_NOTE`` says so wherever means are shown). For a class that
-*is* present somewhere, a zero denominator means the model missed it entirely (no predicted pixels:
-precision) or invented it (no true pixels: recall); that scores ``ZERO_DIVISION`` = 0, as IoU and
-Dice also do in those cases. Specificity is NaN when the class covers every pixel (no negatives).
+Undefined values stay undefined: every 0/0 is NaN (``None`` in JSON), never 0 or 1, and the means
+leave NaN out (scikit-learn's ``zero_division=np.nan``). A class absent from both the ground truth
+and the prediction has no score at all. A class the model never predicts has no precision (0/0)
+but a recall, IoU and Dice of 0; a class predicted where the ground truth has none has no recall
+but a precision, IoU and Dice of 0. Specificity is NaN when the class covers every pixel (no
+negatives). ``UNDEFINED_NOTE`` says this wherever the scores are shown.
 
     scores = scores_from_confusion(cm, ["background", "csf", "grey matter", "white matter"])
     scores.mean_dice, scores.dice, scores.to_frame(), scores.to_dict()
@@ -24,15 +24,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-#: Shown beside every mean: which classes the means leave out, and why.
+#: Shown beside every mean: what a blank means, and that the means leave blanks out.
 UNDEFINED_NOTE = (
-    "Classes absent from both the ground truth and the prediction have no defined score "
-    "(shown as blank / null) and are left out of the means."
+    "A blank (null) score is 0/0, undefined: every score of a class absent from both the ground truth and the "
+    "prediction; precision of a class never predicted; recall of a class absent from the ground truth. "
+    "Blanks are left out of the means."
 )
 
-#: Value of precision / recall when the denominator is 0 for a class present in the ground truth or
-#: the prediction (the class was missed entirely, or predicted where there is none).
-ZERO_DIVISION = 0.0
+#: Value of a score whose denominator is 0 (scikit-learn's ``zero_division``): undefined.
+ZERO_DIVISION = math.nan
 
 #: The per-class scores, in the order tables show them.
 PER_CLASS_SCORES = ("iou", "dice", "precision", "recall", "specificity")
@@ -50,7 +50,7 @@ def confusion_stats(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray, defined: np.ndarray,
            zero_division: float = ZERO_DIVISION) -> np.ndarray:
-    """numerator / denominator as float64: NaN where not ``defined``, ``zero_division`` where 0/0 but defined."""
+    """numerator / denominator as float64: NaN where not ``defined``, ``zero_division`` (NaN) where 0/0."""
     numerator = np.asarray(numerator, dtype=np.float64)
     denominator = np.asarray(denominator, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -384,7 +384,11 @@ def distances_section(evaluation, classes, colors) -> None:
         st.info("Distance metrics were not computed: tick 'Distance metrics' and run again.")
         return
     st.plotly_chart(distance_metrics_figure(distances, classes, colors), width="stretch", key="evaluate.distances_fig")
-    st.caption("Distances in pixels, per image then averaged; undefined where the class is absent from both masks.")
+    st.caption("HD95 and ASSD in pixels, averaged over the images where the class is in both the ground truth and "
+               "the prediction. **missed**: the class is in the ground truth but was never predicted there, so no "
+               "distance exists: the worst case, not 'not applicable'. **n/a**: absent from both. Relative area "
+               "difference: (predicted - true pixels) / true pixels over the whole split; each image's value is in "
+               "the Per image table (rad/<class>).")
 
 
 def show_results(choice: SidebarChoice, evaluation, split: str) -> None:

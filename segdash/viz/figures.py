@@ -112,13 +112,15 @@ def _bar_labels(values: np.ndarray, spec: str = ".3f") -> list[str]:
     return [format(v, spec) if math.isfinite(v) else "" for v in values]
 
 
-def _na_annotations(fig: go.Figure, x: Sequence, values: np.ndarray, row: int | None = None, col: int | None = None):
-    """Write "n/a" at the foot of bars whose value is undefined."""
-    for name, value in zip(x, values):
+def _na_annotations(fig: go.Figure, x: Sequence, values: np.ndarray, row: int | None = None, col: int | None = None,
+                    texts: Sequence[str] | None = None):
+    """Write "n/a" (or the matching ``texts`` entry, e.g. "missed") at the foot of bars whose value is undefined."""
+    for i, (name, value) in enumerate(zip(x, values)):
         if not math.isfinite(value):
+            text = texts[i] if texts is not None else "n/a"
             fig.add_annotation(
-                x=name, y=0, text="n/a", showarrow=False, yanchor="bottom", font=dict(color="#888", size=11),
-                row=row, col=col,
+                x=name, y=0, text=text, showarrow=False, yanchor="bottom",
+                font=dict(color="#c0392b" if text == "missed" else "#888", size=11), row=row, col=col,
             )  # fmt: skip
 
 
@@ -584,8 +586,9 @@ def distance_metrics_figure(
 
     distances: ``aggregate_distances(...)``'s ``{"hd95": (C,), "assd": (C,), "rad": (C,), "one_sided": (C,)
     ...}``, or ``{class: {metric: value}}``, or a frame (``name`` column or class-name index).
-    Undefined values (class absent on both sides) show as "n/a"; a ``one_sided`` count (images
-    where the class was only in the prediction or only in the truth) is shown on hover.
+    Undefined values show as "missed" where a ``missed`` count says the class is in the truth but was
+    never predicted, else "n/a" (absent from both); a ``one_sided`` count (images where the class was
+    only in the prediction or only in the truth) is shown on hover.
     """
     frame = _distance_frame(distances, classes)
     if metrics is None:
@@ -598,6 +601,9 @@ def distance_metrics_figure(
     names = list(classes) if classes is not None else list(frame["name"])
     fill = _class_colors(names, colors)
     _, one_sided = _frame_column(frame, "one_sided", names) if "one_sided" in frame.columns else (None, None)
+    _, missed = _frame_column(frame, "missed", names) if "missed" in frame.columns else (None, None)
+    # A class in the ground truth that was never predicted has no distance: the worst failure, not "n/a".
+    blanks = ["missed" if m > 0 else "n/a" for m in np.nan_to_num(missed)] if missed is not None else None
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[metric_label(m) for m in metrics],
                         horizontal_spacing=0.08)  # fmt: skip
     for k, metric in enumerate(metrics, start=1):
@@ -613,7 +619,7 @@ def distance_metrics_figure(
                    customdata=hover, hovertemplate="<b>%{x}</b><br>%{customdata}<extra></extra>"),
             row=1, col=k,
         )  # fmt: skip
-        _na_annotations(fig, names, values, row=1, col=k)
+        _na_annotations(fig, names, values, row=1, col=k, texts=blanks)
         if spec != ".2f":
             fig.update_yaxes(tickformat=".0%", row=1, col=k)
     _styled(fig, "Distance metrics per class (closer to 0 is better)")
