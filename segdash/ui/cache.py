@@ -97,11 +97,19 @@ class CatalogEntry:
     """One checkpoint the model picker offers."""
 
     path: str
-    label: str
+    label: str  # "<name> — <model>"
     group: str  # "shipped" | "run" | "folder"
     dataset: str
     classes: tuple[str, ...]
     in_channels: int
+    name: str = ""  # "brain-mri_unet_lite0_best", "run quick-1 · best"
+    arch: str = ""
+    encoder: str = ""
+
+    @property
+    def model(self) -> str:
+        """Architecture and encoder: "Unet tu-tf_efficientnet_lite0"."""
+        return f"{self.arch} {self.encoder}".strip()
 
 
 def _describe(path: Path, group: str, root: Path) -> CatalogEntry | None:
@@ -110,15 +118,16 @@ def _describe(path: Path, group: str, root: Path) -> CatalogEntry | None:
     except Exception:  # a half-written or foreign folder: not offered
         return None
     relative = path.relative_to(root) if path.is_relative_to(root) else path
-    model = f"{meta.arch} {meta.encoder}"
     if group == "shipped":
-        label = f"{relative.as_posix()} — {model}"
+        name = relative.as_posix()
     else:
         parts = relative.parts
         run_name = parts[0] if parts else relative.as_posix()
         which = parts[-1].replace("_", " ") if len(parts) > 1 else ""
-        label = f"run {run_name} · {which} — {model}"
-    return CatalogEntry(str(path), label, group, str(meta.dataset or ""), tuple(meta.classes), int(meta.in_channels))
+        name = f"run {run_name} · {which}"
+    label = f"{name} — {meta.arch} {meta.encoder}"
+    return CatalogEntry(str(path), label, group, str(meta.dataset or ""), tuple(meta.classes), int(meta.in_channels),
+                        name=name, arch=str(meta.arch), encoder=str(meta.encoder))  # fmt: skip
 
 
 def model_catalog() -> list[CatalogEntry]:

@@ -54,7 +54,7 @@ def show_model(choice: SidebarChoice) -> None:
         meta = cache.checkpoint_meta(model.path)
         st.markdown(f"**{meta.arch}** with encoder **{meta.encoder}**, trained on **{meta.dataset or 'unknown data'}**"
                     + (f", epoch {meta.epoch}" if meta.epoch is not None else ""))
-        st.caption(f"Checkpoint: `{model.path}`")
+        st.caption(f"Checkpoint: `{state.display_path(model.path)}`")
         scores = headline_scores(meta.metrics or {})
         if scores:
             st.markdown(" · ".join(f"{name} **{value:.3f}**" for name, value in scores))

@@ -102,7 +102,7 @@ def _model_section(dataset_choice: state.DatasetChoice, dataset) -> str:
             return path
         entry = by_path[path]
         note = "" if path in fitting else f" (trained on {entry.dataset or 'other classes'})"
-        return f"{entry.label}{note}"
+        return f"{entry.name}{note}"  # the architecture goes in the caption below: the box stays readable
 
     path = st.selectbox(
         "Checkpoint", options, index=options.index(_default_model(catalog, dataset)),
@@ -112,6 +112,8 @@ def _model_section(dataset_choice: state.DatasetChoice, dataset) -> str:
     if path == state.CUSTOM_MODEL:
         path = st.text_input("Checkpoint folder", key=state.MODEL_PATH, persist_state="session",
                              placeholder="runs/my-run/checkpoints/best").strip()  # fmt: skip
+    elif path in by_path:
+        st.caption(by_path[path].model)
     if path and dataset is not None:
         try:
             from segdash.models.checkpoint import check_compatible

@@ -67,6 +67,16 @@ def runs_dir() -> Path:
     return default_runs_root().resolve()
 
 
+def display_path(path: str | Path) -> str:
+    """A checkpoint or run folder as the page shows it: relative to the app's folder when inside it
+    (``weights/brain-mri_unet_lite0_best``), so the page never shows where the server keeps its files."""
+    folder = Path(path).expanduser().resolve()
+    for root in (repo_root(), runs_dir().parent):
+        if folder.is_relative_to(root):
+            return folder.relative_to(root).as_posix()
+    return folder.name
+
+
 @dataclasses.dataclass(frozen=True)
 class DatasetChoice:
     """A dataset the user picked: a built-in name, or a folder with its format."""
