@@ -140,7 +140,23 @@ def _examples(result, dataset, pair, label_a: str, label_b: str) -> str:
             cells += [f"<figure><img alt='{_e(caption)}' src='{png_data_uri(rgb)}'><figcaption>{_e(sample_id)}: "
                       f"{_e(caption)}</figcaption></figure>" for caption, rgb in panels]  # fmt: skip
         blocks.append(f"<h3>{_e(title)}</h3><div class=examples>{''.join(cells)}</div>")
+    if fixed:
+        blocks.append(_swipe_block(result, dataset, pair, fixed[0], label_a, label_b))
     return "".join(blocks)
+
+
+def _swipe_block(result, dataset, pair, i: int, label_a: str, label_b: str) -> str:
+    """The image B fixed most under a wipe slider from A's overlay to B's (its own small page in an iframe)."""
+    from segdash.viz.overlay import overlay_mask
+    from segdash.viz.swipe import swipe_height, swipe_html
+
+    image, _, _ = dataset.load(result.split, result.sample_ids[i])
+    draw = {"alpha": 0.5, "ignore_index": dataset.ignore_index}
+    shown = [overlay_mask(image, result.labels[m](i), dataset.colors, **draw) for m in (pair.a, pair.b)]
+    page = swipe_html(shown[0], shown[1], label_a, label_b, width=640)
+    return (f"<h3>Swipe from {label_a} to {label_b}: {_e(result.sample_ids[i])}</h3>"
+            f"<iframe title='swipe' style='border:0;width:660px;height:{swipe_height(image.shape, 640) + 20}px' "
+            f"srcdoc=\"{html.escape(page, quote=True)}\"></iframe>")  # fmt: skip
 
 
 def _pair_section(result, dataset, pair, first_figure: bool) -> str:
