@@ -119,3 +119,17 @@ def test_other_user_errors(checkpoint, inputs, tmp_path, capsys):
     assert "share the name 'a'" in capsys.readouterr().err
     assert cli.main(["predict", "-c", str(checkpoint), str(single), "--out", str(single)]) == 2
     assert "cannot use --out" in capsys.readouterr().err
+
+
+def test_a_dataset_style_folder_predicts_its_images_and_bars_stay_off_a_pipe(checkpoint, inputs, tmp_path, capsys):
+    folder, _ = inputs
+    root = tmp_path / "scans"  # a dataset-style folder: scans/images/, no masks
+    (root / "images").mkdir(parents=True)
+    for name in ("a.jpg", "gray.png"):
+        (root / "images" / name).write_bytes((folder / name).read_bytes())
+    out = tmp_path / "out"
+    assert cli.main(["predict", "--checkpoint", str(checkpoint), str(root), "--out", str(out),
+                     "--backend", "torch"]) == 0
+    assert sorted(p.name for p in out.glob("*.png")) == ["a.png", "gray.png"]
+    err = capsys.readouterr().err
+    assert "predict:" not in err and "img/s" not in err and "\r" not in err  # stderr is not a terminal: no tqdm

@@ -224,3 +224,15 @@ def test_single_channel_images_make_a_one_channel_dataset(tmp_path):
     forced = open_dataset(tmp_path / "png", format="folder", channels="3")
     split = forced.splits()[0]
     assert forced.in_channels == 3 and forced.load(split, forced.ids(split)[0]).image.shape == (6, 5, 3)
+
+
+def test_images_without_masks_are_refused_not_opened_as_one_class(tmp_path):
+    (tmp_path / "scans" / "images").mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(np.full((16, 16), 40 * i, np.uint8)).save(tmp_path / "scans" / "images" / f"s{i}.png")
+    with pytest.raises(SegdashError, match="no masks/.*segdash predict") as caught:
+        open_dataset(str(tmp_path / "scans"), format="folder")
+    assert "\n" not in str(caught.value)
+    # with class names it opens, predict-only
+    ds = open_dataset(str(tmp_path / "scans"), format="folder", num_classes="2")
+    assert ds.num_classes == 2 and not any(ds.has_masks(s) for s in ds.splits())

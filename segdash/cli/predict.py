@@ -88,6 +88,8 @@ def collect_inputs(inputs: list[str]) -> tuple[list[tuple[Path, bool]], list[str
             raise SegdashError(f"input {raw!r} does not exist")
         if path.is_dir():
             images = list_images(path)
+            if not images and (path / "images").is_dir():  # a dataset-style folder: root/images/
+                images = list_images(path / "images")
             if not images:
                 warnings.append(f"{path}: no images found in this folder")
             found.extend((p, False) for p in images)

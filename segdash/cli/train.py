@@ -64,6 +64,9 @@ def register(subparsers) -> None:
     g.add_argument("--img-size", type=int, help="train on SxS resized images (multiple of 32)" + default("img_size"))
     g.add_argument("--loss", choices=LOSSES, help="training loss" + default("loss"))
     g.add_argument("--class-weights", choices=CLASS_WEIGHTS, help="weight the cross-entropy by class frequency")
+    g.add_argument("--rare-oversample", type=float, metavar="STRENGTH",
+                   help="draw images holding classes under 1%% of the training pixels more often: weight 1 + "
+                        "STRENGTH x the image's rare content relative to the average image's (0: off)")
     g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="flips, small affine scale/rotate, brightness/contrast, blur (same geometry for the mask)")
     g.add_argument("--augment-orientation", action=argparse.BooleanOptionalAction, default=None,
@@ -90,7 +93,8 @@ def _flag_values(args: argparse.Namespace) -> dict:
         "dataset": args.dataset, "format": args.format, "limit": args.limit, "arch": args.arch, "encoder": args.encoder,
         "freeze_encoder": args.freeze_encoder, "epochs": args.epochs, "batch_size": args.batch_size,
         "lr": args.lr, "weight_decay": args.weight_decay, "schedule": args.schedule, "img_size": args.img_size,
-        "loss": args.loss, "class_weights": args.class_weights, "augment": args.augment,
+        "loss": args.loss, "class_weights": args.class_weights, "rare_oversample": args.rare_oversample,
+        "augment": args.augment,
         "augment_orientation": args.augment_orientation, "patience": args.patience,
         "max_minutes": args.max_minutes, "seed": args.seed, "device": args.device, "threads": args.threads, "precision": args.precision,
         "workers": args.workers, "cache": args.cache, "keep_checkpoints": args.keep_checkpoints,

@@ -64,6 +64,9 @@ class TrainConfig:
     img_size: int = 128
     loss: str = "ce+dice"
     class_weights: str = "none"
+    #: oversample images by their rare-class content (classes under 1% of the training pixels): an image is
+    #: drawn with weight 1 + this x its rare content relative to the average image's (0: plain shuffling)
+    rare_oversample: float = 0.0
     augment: bool = False
     #: also vertical flips and 90-degree rotations (images with no up/down: cells, satellite tiles)
     augment_orientation: bool = False
@@ -124,6 +127,7 @@ class TrainConfig:
             (self.max_minutes is None or (math.isfinite(self.max_minutes) and self.max_minutes > 0),
              f"--max-minutes must be a positive number; got {self.max_minutes}"),
             (int(self.patience) >= 0, f"--patience must be 0 (off) or more; got {self.patience}"),
+            (float(self.rare_oversample) >= 0, f"--rare-oversample must be 0 (off) or more; got {self.rare_oversample}"),
             (0 <= self.warmup < 1, f"warmup must be a share of the steps in [0, 1); got {self.warmup}"),
             (self.limit is None or int(self.limit) >= 1, f"--limit must be at least 1; got {self.limit}"),
             (self.threads is None or int(self.threads) >= 1, f"--threads must be at least 1; got {self.threads}"),

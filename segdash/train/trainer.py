@@ -50,11 +50,14 @@ from segdash.train.config import TrainConfig
 from segdash.train.data import (
     InMemorySplit,
     LazySplit,
+    WeightedShardSampler,
     default_workers,
     estimated_cache_mb,
+    image_class_pixels,
     limited_indices,
     normalize_batch,
     preview_indices,
+    rare_class_weights,
     training_intensity,
 )
 from segdash.train.rundir import (
@@ -228,9 +231,14 @@ def _train(
         normalization = recommended_normalization(config.encoder, 3) or normalization
     num_classes, ignore_index = ds.num_classes, ds.ignore_index
 
-    sampler = DistributedSampler(
-        train_set, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=config.seed, drop_last=False
-    )
+    if config.rare_oversample > 0:  # images rich in rare classes drawn more often (same draw in every process)
+        weights = rare_class_weights(image_class_pixels(train_set, num_classes), config.rare_oversample)
+        sampler = WeightedShardSampler(weights, num_replicas=info.world_size, rank=info.rank, seed=config.seed)
+        _say(echo, info, f"rare-class oversampling: image weights {weights.min():.2f} to {weights.max():.2f}")
+    else:
+        sampler = DistributedSampler(
+            train_set, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=config.seed, drop_last=False
+        )
     workers = config.workers if config.workers is not None else default_workers(device, in_memory)
     loader_rng = torch.Generator()
     pin = device.type == "cuda"

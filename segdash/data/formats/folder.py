@@ -18,6 +18,10 @@ Without a classes file, class names are ``class_0`` .. up to the largest label
 found in the masks (read once, cached), colours come from the masks' palette
 or the VOC colour map; masks holding only 0 and 255 are read as binary
 background/foreground. Without split folders, a seeded 80/10/10 split is made.
+
+A folder with images and no masks at all is refused with a message (it would otherwise open as
+a one-class dataset whose scores mean nothing); with a classes file or ``-o num_classes=N`` it
+opens as a predict-only dataset.
 """
 
 from __future__ import annotations
@@ -185,6 +189,8 @@ class FolderDataset(IndexedDataset):
             names: tuple[str, ...] = table.names
             self.description = f"classes from {table.source}"
         else:
+            if not mask_paths and num_classes is None:
+                raise SegdashError(self._no_masks_message())
             if mask_paths:
                 self._check_not_colour_coded(mask_paths[0])
             count = num_classes if num_classes is not None else self._count_classes(mask_paths)
@@ -195,6 +201,17 @@ class FolderDataset(IndexedDataset):
             self.colors = table.colors
         else:
             self.colors = self._palette_colors(mask_paths, len(names)) or default_colors(len(names))
+
+    def _no_masks_message(self) -> str:
+        """Why a folder of images alone is not opened as a dataset, and what to do instead."""
+        images = next((e.image.parent for entries in self.index.values() for e in entries), self.root / "images")
+        return (
+            f"{str(self.root)!r} has images/ but no masks/ (or labels/, annotations/) folder, and no classes file: "
+            "there is nothing to score or train on, and no class names. To label the images, run "
+            f"'segdash predict --checkpoint CHECKPOINT {images} --out OUT' (or upload them on the "
+            "Predict page); to use the folder as a dataset, add masks/ with one mask per image (same file name "
+            "stem), or a classes file (or -o num_classes=N) to open it as a predict-only dataset"
+        )
 
     def _class_table(self, classes_path: str | Path | None, mask_paths: list[Path]) -> ClassTable | None:
         if classes_path:
