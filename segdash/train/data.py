@@ -189,3 +189,76 @@ def preview_indices(n_images: int, count: int) -> list[int]:
     if count <= 0 or n_images == 0:
         return []
     return sorted({int(round(i)) for i in np.linspace(0, n_images - 1, min(count, n_images))})  # noqa: RUF046
+
+
+# --- rare-class oversampling -------------------------------------------------------------------------
+#: a class under this share of the training pixels is rare (the Dataset page's bar too)
+RARE_SHARE = 0.01
+
+
+def image_class_pixels(split_set: InMemorySplit | LazySplit, num_classes: int) -> np.ndarray:
+    """(N, C) int64 labelled pixels of each class in each training image (ignore pixels left out).
+
+    In-memory splits count their stored masks in one ``bincount``; a split read from disk is read
+    once more, mask by mask.
+    """
+    if isinstance(split_set, InMemorySplit):
+        masks = split_set.masks.reshape(len(split_set), -1).long()
+        bins = max(num_classes, int(masks.max()) + 1)
+        keys = masks + bins * torch.arange(len(split_set)).unsqueeze(1)
+        counts = torch.bincount(keys.reshape(-1), minlength=len(split_set) * bins).reshape(len(split_set), bins)
+        return counts[:, :num_classes].numpy().astype(np.int64)
+    counts = np.zeros((len(split_set), num_classes), np.int64)
+    for i, sample_id in enumerate(split_set.ids):
+        mask = split_set.ds.load(split_set.split, sample_id).mask
+        labels = mask[(mask >= 0) & (mask < num_classes)]
+        counts[i] = np.bincount(labels.ravel(), minlength=num_classes)
+    return counts
+
+
+def rare_class_weights(pixels: np.ndarray, strength: float, rare_share: float = RARE_SHARE) -> np.ndarray:
+    """(N, C) pixels per image and class -> (N,) sampling weights ``1 + strength * score``.
+
+    Rare classes hold under ``rare_share`` of the split's labelled pixels. An image's score is, averaged over
+    the rare classes, its share of the class's pixels divided by the average image's share: the average image
+    scores 1, an image without rare pixels 0, one with three times the usual rare content 3. Averaging over
+    classes (rather than summing pixels) gives the rarest classes the same pull as the merely rare.
+    With no rare class every weight is 1 (plain uniform sampling).
+    """
+    pixels = np.asarray(pixels, dtype=np.float64)
+    totals = pixels.sum(0)
+    share = totals / totals.sum() if totals.sum() else totals
+    rare = (share > 0) & (share < rare_share)
+    if not rare.any() or strength <= 0:
+        return np.ones(len(pixels))
+    labelled = pixels.sum(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        image_share = np.where(labelled > 0, pixels[:, rare] / labelled, 0.0)  # (N, R)
+    score = (image_share / image_share.mean(0)).mean(1)
+    return 1.0 + strength * score
+
+
+class WeightedShardSampler(torch.utils.data.Sampler[int]):
+    """Each epoch, ``len(weights)`` indices drawn with replacement in proportion to ``weights`` (the same
+    draw in every process: seeded by ``seed`` and the epoch), every process taking its own share.
+
+    The interface of ``DistributedSampler`` (``set_epoch``, equal lengths per process), so the training
+    loop uses either.
+    """
+
+    def __init__(self, weights: np.ndarray, num_replicas: int = 1, rank: int = 0, seed: int = 0):
+        self.weights = torch.as_tensor(np.asarray(weights, dtype=np.float64))
+        self.num_replicas, self.rank, self.seed, self.epoch = num_replicas, rank, seed, 0
+        self.per_replica = -(-len(self.weights) // num_replicas)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        drawn = torch.multinomial(self.weights, self.per_replica * self.num_replicas, replacement=True,
+                                  generator=generator)  # fmt: skip
+        return iter(drawn[self.rank:: self.num_replicas].tolist())
+
+    def __len__(self) -> int:
+        return self.per_replica
