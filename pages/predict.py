@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from segdash.ui import evaluate_page, gallery, sidebar, widgets
+from segdash.ui import evaluate_page, sidebar, widgets
 from segdash.ui import predict_page as page
 
 choice = sidebar.current()
@@ -16,7 +16,5 @@ settings = widgets.overlay_controls(meta.classes)
 if page.choose_source() == page.SOURCE_UPLOAD:
     inputs = page.uploaded_inputs(choice)
 else:
-    with st.expander("Examples: one click each", icon=":material/photo_library:"):
-        gallery.show_gallery(choice, "predict")
     inputs = page.sample_inputs(choice, worst_ids=lambda split: evaluate_page.worst_sample_ids(choice, split))
 page.show_predictions(choice, inputs, settings)

@@ -146,6 +146,14 @@ def test_predict_upload_png_shows_the_overlay(app):
     assert "inference" in shown
 
 
+def test_predict_examples_are_one_click(app):
+    app.switch_page("pages/predict.py").run()
+    app.segmented_control(key="predict.pick").set_value("examples").run()
+    assert_clean(app)
+    cards = [m.value for m in app.markdown if str(m.value).startswith("**test/")]
+    assert len(cards) == 4 and len(set(cards)) == 4
+
+
 def test_predict_several_uploads_and_a_bad_one(app):
     open_upload(app)
     good = brain_slice_png()

@@ -12,6 +12,7 @@ from segdash.ui.widgets import format_seconds, reported_errors, show_error
 
 ALL_IMAGES = 0
 NORMALIZE_VIEWS = {"counts": None, "row-normalised (recall)": "true", "column-normalised (precision)": "pred"}
+ROW_NORMALISED = "row-normalised (recall)"  # the default: counts are dominated by background
 
 
 class SubsetDataset(SegDataset):
@@ -240,45 +241,15 @@ def per_class_table(evaluation, dataset_label: str, split: str) -> None:
                        "text/csv", icon=":material/download:", on_click="ignore", key="evaluate.csv")
 
 
-def _click_targets(fig, classes) -> None:
-    """Plotly heatmaps send no selection events to Streamlit; invisible square markers on each cell do."""
-    import plotly.graph_objects as go
-
-    names = [str(c) for c in classes]
-    n = len(names)
-    heat = fig.data[0]
-    xs = [names[j] for i in range(n) for j in range(n)]
-    ys = [names[i] for i in range(n) for j in range(n)]
-    hover = [heat.hovertext[i][j] for i in range(n) for j in range(n)] if heat.hovertext is not None else None
-    fig.add_trace(
-        go.Scatter(
-            x=xs, y=ys, mode="markers", hovertext=hover, hoverinfo="text" if hover else "x+y",
-            customdata=[[i, j] for i in range(n) for j in range(n)], showlegend=False, name="cells",
-            marker=dict(symbol="square", size=_cell_pixels(fig, n), color="rgba(255,0,255,0.01)",
-                        line=dict(width=0)),
-            selected=dict(marker=dict(color="rgba(255,0,255,0.35)")),
-            unselected=dict(marker=dict(opacity=0.01)),
-        )
-    )  # fmt: skip
-    heat.hoverinfo = "skip"
-    fig.update_layout(clickmode="event+select", dragmode=False)
-
-
-def _cell_pixels(fig, n: int) -> int:
-    """Marker size that nearly fills a cell: the plot's height (fixed by the figure) over the class count."""
-    margin = fig.layout.margin
-    height = (fig.layout.height or 450) - (margin.t or 0) - (margin.b or 0)
-    return int(max(8, min(160, 1.15 * height / max(n, 1))))  # plotly draws squares at about 2/3 of "size"
-
-
 def confusion_section(evaluation, classes) -> tuple[int, int]:
     """The heatmap (counts / row / column normalised); a click on a cell picks (ground truth, predicted)."""
     from segdash.viz.figures import confusion_matrix_figure
 
     view = st.segmented_control("View", list(NORMALIZE_VIEWS), key="evaluate.cm_view", required=True,
-                                default="counts", persist_state="session")  # fmt: skip
-    fig = confusion_matrix_figure(evaluation.confusion, classes, normalize=NORMALIZE_VIEWS[view or "counts"])
-    _click_targets(fig, classes)
+                                default=ROW_NORMALISED, persist_state="session",
+                                help="Row-normalised: each ground-truth class's pixels spread over the predictions "
+                                     "(the diagonal is recall), so a rare class reads as clearly as background.")  # fmt: skip
+    fig = confusion_matrix_figure(evaluation.confusion, classes, normalize=NORMALIZE_VIEWS[view or ROW_NORMALISED])
     event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="evaluate.cm", width="stretch")
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     names = [str(c) for c in classes]

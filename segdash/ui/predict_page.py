@@ -20,7 +20,7 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "npy", "bmp", "webp"]
 MAX_SIDE = 2048
 MAX_SAMPLES = 8
 SOURCE_SAMPLES, SOURCE_UPLOAD = "Dataset samples", "Upload"
-PICK_RANDOM, PICK_IDS, PICK_WORST = "random", "by id", "worst-scoring"
+PICK_RANDOM, PICK_EXAMPLES, PICK_IDS, PICK_WORST = "random", "examples", "by id", "worst-scoring"
 
 
 @dataclasses.dataclass
@@ -143,7 +143,7 @@ def _default_split(ds) -> str:
 
 
 def sample_inputs(choice: SidebarChoice, worst_ids) -> list[InputImage]:
-    """Pick dataset samples: random, by id, or the worst of the last evaluation."""
+    """Pick dataset samples: random, the examples, by id, or the worst of the last evaluation."""
     ds = choice.dataset
     if ds is None:
         st.info("The dataset in the sidebar does not open; upload images instead.")
@@ -159,15 +159,19 @@ def sample_inputs(choice: SidebarChoice, worst_ids) -> list[InputImage]:
             st.caption(f"Opened: {request.reason}")
     if st.session_state.get("predict.split") not in splits:
         st.session_state["predict.split"] = _default_split(ds)
-    cols = st.columns([1, 2, 3])
+    cols = st.columns([1.2, 2.8, 3], vertical_alignment="bottom")  # wide enough at 1100 px for every label
     split = cols[0].selectbox("Split", splits, key="predict.split")
     st.session_state.setdefault("predict.pick", PICK_RANDOM)
-    pick = cols[1].segmented_control("Pick", [PICK_RANDOM, PICK_IDS, PICK_WORST], key="predict.pick") or PICK_RANDOM
+    pick = cols[1].segmented_control("Pick", [PICK_RANDOM, PICK_EXAMPLES, PICK_IDS, PICK_WORST], key="predict.pick",
+                                     help="examples: chosen test images showing the most classes") or PICK_RANDOM
     ids = ds.ids(split)
     if pick == PICK_IDS:
         known = set(ids)
         st.session_state["predict.ids"] = [i for i in st.session_state.get("predict.ids", []) if i in known]
         chosen = cols[2].multiselect("Sample ids", ids, key="predict.ids", max_selections=MAX_SAMPLES)
+    elif pick == PICK_EXAMPLES:
+        chosen = cache.example_samples(ds, cache.dataset_key(choice.dataset_choice), split)
+        cols[2].caption(f"{len(chosen)} images of '{split}' that show the most classes, from different views")
     elif pick == PICK_WORST:
         ranked = worst_ids(split)
         if ranked is None:
@@ -177,7 +181,7 @@ def sample_inputs(choice: SidebarChoice, worst_ids) -> list[InputImage]:
         chosen = list(ranked[:count])
     else:
         with cols[2]:
-            inner = st.columns([3, 1], vertical_alignment="bottom")
+            inner = st.columns([2, 1.4], vertical_alignment="bottom")
             count = inner[0].slider("How many", 1, MAX_SAMPLES, 2, key="predict.random_count")
             if inner[1].button("Shuffle", icon=":material/shuffle:") or "predict.seed" not in st.session_state:
                 st.session_state["predict.seed"] = random.randrange(1 << 30)
