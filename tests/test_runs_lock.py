@@ -137,3 +137,96 @@ def test_resume_needs_a_resume_state(tmp_path):
     fake_run(tmp_path / "r", 1, 1, status="stopped")
     with pytest.raises(SegdashError, match="no checkpoint to resume from"):
         start_run(tiny_config(), resume_dir=tmp_path / "r")
+
+
+# --- the Train page ------------------------------------------------------------------------------
+
+from test_app import _navigation_mode, app, assert_clean, texts, weights_dir  # noqa: F401 (fixtures)
+
+
+class FakeSpawner:
+    """``start_run`` as the page calls it, counting calls; each 'run' is a live ``sleep`` still starting."""
+
+    def __init__(self):
+        self.calls, self.processes = [], []
+
+    def __call__(self, config, runs_root=None, name=None, resume_dir=None, max_runs=None, **_):
+        import socket
+
+        from segdash.train.rundir import utc_now
+
+        self.calls.append(config)
+        process = subprocess.Popen(["sleep", "60"])
+        self.processes.append(process)
+        run_dir = Path(runs_root) / f"fake-{len(self.calls)}"
+        run_dir.mkdir(parents=True)
+        (run_dir / "config.json").write_text(config.to_json())
+        (run_dir / "launch.json").write_text(json.dumps({
+            "pid": process.pid, "pid_start": process_start_time(process.pid), "host": socket.gethostname(),
+            "started": utc_now()}))
+        return run_dir
+
+    def stop(self):
+        for process in self.processes:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def spawner(monkeypatch):
+    import segdash.train.runs
+
+    fake = FakeSpawner()
+    monkeypatch.setattr(segdash.train.runs, "start_run", fake)
+    yield fake
+    fake.stop()
+
+
+def start_button(at):
+    return next(b for b in at.button if b.label == "Start training")
+
+
+def test_start_is_disabled_while_pending_and_a_second_click_spawns_nothing(app, spawner):  # noqa: F811
+    app.switch_page("pages/train.py").run()
+    assert_clean(app)
+    assert "No training run yet" in texts(app) and not app.dataframe  # no empty table before any run
+    app.number_input(key="train.epochs").set_value(3)
+    start_button(app).click().run()
+    assert_clean(app)
+    assert len(spawner.calls) == 1 and spawner.calls[0].epochs == 3
+    assert start_button(app).disabled and "A run is starting" in texts(app)
+    assert "starting" in texts(app) and "epoch 1/3" in texts(app)  # the epoch in progress, not 0/3
+
+    # A second click that reaches the server anyway: a double click sent before the page redrew
+    # (the browser still showed the button enabled), simulated by clearing the disabled flag.
+    stale = start_button(app)
+    stale.proto.disabled = False
+    stale.click().run()
+    assert len(spawner.calls) == 1  # ignored (a disabled widget) or refused by the pending check
+    assert not app.exception
+
+    spawner.stop()  # the process ends without running: the start is no longer pending
+    app.run()
+    assert not start_button(app).disabled
+    assert app.number_input(key="train.epochs").value == 3  # the form kept its values
+
+
+def test_public_mode_shows_only_this_sessions_runs_and_caps_runs(app, spawner, monkeypatch, tmp_path):  # noqa: F811
+    monkeypatch.setenv("SEGDASH_PUBLIC", "1")
+    me = os.getpid()
+    fake_run(tmp_path / "runs" / "someone-else", me, process_start_time(me))  # another visitor's live run
+    app.switch_page("pages/train.py").run()
+    assert not app.exception
+    assert "someone-else" not in texts(app) and "No training run yet" in texts(app)
+    assert start_button(app).disabled and "at most 1 may run at once" in texts(app)
+    assert "frees in about 3 min" in texts(app)
+    assert app.number_input(key="train.epochs").max == 5
+
+    import shutil
+
+    shutil.rmtree(tmp_path / "runs" / "someone-else")  # the slot frees
+    app.run()
+    start_button(app).click().run()
+    assert not app.exception
+    assert [(c.epochs, c.max_minutes) for c in spawner.calls] == [(5, 10.0)]  # the demo's caps
+    assert "fake-1" in texts(app) or app.selectbox(key="train.shown").value == "fake-1"  # its own run is shown

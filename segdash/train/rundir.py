@@ -14,7 +14,8 @@ A run is a folder (``runs/<name>/`` by default; ``$SEGDASH_RUNS`` moves the root
         resume.pt       optimizer, scheduler and counters for ``--resume`` (torch.save of tensors and
                         numbers, loaded with weights_only=True); names the checkpoint it belongs to
     previews/
-        inputs.npz      fixed val images: ``images`` (N,C,S,S) as stored, ``masks`` (N,S,S) uint8/int64, ``ids`` (N,) str
+        inputs.npz      fixed val images: ``images`` (N,C,S,S) as stored, ``masks`` (N,S,S) uint8/int64, ``ids`` (N,) str,
+                        ``sizes`` (N,2) int64: each image's (H, W) before the square resize
         epoch_K.npz     the model's labels on them after epoch K: ``labels`` (N,S,S) uint8, ``ids`` (N,) str
     run.lock            held (flock) by the process that writes the run, for its whole life: one process
                         per run folder; the kernel lets go when the process ends, even on kill -9
@@ -202,8 +203,11 @@ class RunWriter:
         return self.stop_file.exists()
 
     # --- previews ---------------------------------------------------------------------
-    def write_preview_inputs(self, images: np.ndarray, masks: np.ndarray, ids: list[str]) -> None:
-        write_npz(self.previews / PREVIEW_INPUTS, images=images, masks=masks, ids=np.asarray(ids, dtype=str))
+    def write_preview_inputs(self, images: np.ndarray, masks: np.ndarray, ids: list[str],
+                             sizes: np.ndarray | None = None) -> None:
+        """``sizes`` (N, 2): each image's (height, width) before the square resize, to show it at its aspect ratio."""
+        extra = {} if sizes is None else {"sizes": np.asarray(sizes, dtype=np.int64).reshape(-1, 2)}
+        write_npz(self.previews / PREVIEW_INPUTS, images=images, masks=masks, ids=np.asarray(ids, dtype=str), **extra)
 
     def write_preview(self, epoch: int, labels: np.ndarray, ids: list[str]) -> None:
         labels = labels.astype(np.uint8) if labels.max(initial=0) < 256 else labels

@@ -190,13 +190,14 @@ class RunState:
         return "\n".join(rows[-lines:])
 
     def previews(self) -> dict[str, Any] | None:
-        """Preview predictions: ``{"images", "masks", "ids", "epochs": {K: labels (N,S,S)}}`` or None."""
+        """Preview predictions: ``{"images", "masks", "ids", "sizes" ((N,2) H,W or None), "epochs": {K: labels}}``."""
         import numpy as np
 
         folder = self.run_dir / PREVIEWS_DIR
         try:
             with np.load(folder / PREVIEW_INPUTS, allow_pickle=False) as npz:
-                out: dict[str, Any] = {"images": npz["images"], "masks": npz["masks"], "ids": [str(i) for i in npz["ids"]]}
+                out: dict[str, Any] = {"images": npz["images"], "masks": npz["masks"], "ids": [str(i) for i in npz["ids"]],
+                                       "sizes": npz["sizes"] if "sizes" in npz.files else None}
         except (FileNotFoundError, OSError, ValueError, KeyError):
             return None
         out["epochs"] = {}
@@ -403,12 +404,16 @@ def alive_runs(root: str | Path | None = None) -> list[RunState]:
     return [run for run in list_runs(root) if run.state in _ACTIVE]
 
 
-def slot_message(alive: list[RunState], max_runs: int) -> str:
-    """Why no run can start now, and when the first slot should free (the soonest planned end)."""
+def slot_message(alive: list[RunState], max_runs: int, name_runs: bool = True) -> str:
+    """Why no run can start now, and when the first slot should free (the soonest planned end).
+
+    ``name_runs=False`` leaves the run's name out (public mode: it is another visitor's).
+    """
     ends = sorted((run.seconds_left, run.name) for run in alive if run.seconds_left is not None)
     if ends:
         minutes = max(1, round(ends[0][0] / 60))
-        when = f"the slot frees in about {minutes} min (when run {ends[0][1]} ends)"
+        whose = f" (when run {ends[0][1]} ends)" if name_runs else ""
+        when = f"the slot frees in about {minutes} min{whose}"
     else:
         when = "the slot frees when one of them ends"
     return (f"{len(alive)} training run(s) are running and at most {max_runs} may run at once "

@@ -304,7 +304,8 @@ def _train(
             class_weights=class_weights, normalization=normalization.to_dict(),
         )
         if preview_set is not None and config.preview_images:
-            writer.write_preview_inputs(preview_set.images.numpy(), preview_set.masks.numpy(), preview_set.ids)
+            sizes = [ds.load(config.val_split, sample_id)[0].shape[:2] for sample_id in preview_set.ids]
+            writer.write_preview_inputs(preview_set.images.numpy(), preview_set.masks.numpy(), preview_set.ids, sizes)
     _say(echo, info, f"model: {config.arch} + {config.encoder} ({sum(p.numel() for p in trainable) / 1e6:.1f}M "
          f"trainable) on {describe_device(device)} x{info.world_size}, {steps_per_epoch} steps/epoch")
 

@@ -4,17 +4,28 @@ The dashboard never trains in its own process: ``segdash.train.runs.start_run``
 spawns ``python -m segdash train``, which writes a run folder; this page only
 reads that folder (in a ``st.fragment`` that re-runs every few seconds). Leaving
 the page, refreshing the browser or opening a second tab never stops a run.
+
+Start and Resume run as button callbacks (before the page is drawn again, so a
+second click sees the first) and stay disabled while this session's start is
+pending, i.e. until its process says "running". ``start_run`` holds the run
+folder's lock while it spawns and hands it to the process, so even two sessions
+cannot run one folder twice. ``SEGDASH_MAX_RUNS`` caps the runs alive at once over
+all visitors; in public mode (``segdash.public``) a visitor sees and controls only
+the runs their session started, trains only on built-in datasets, and each run
+has an epoch and a training-time cap (kept over resumes).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from segdash import public
 from segdash.errors import SegdashError
 from segdash.ui import state
 from segdash.ui.sidebar import SidebarChoice
@@ -22,6 +33,17 @@ from segdash.ui.widgets import format_seconds, show_error
 
 REFRESH_SECONDS = 2.0
 ACTIVE = ("starting", "running")
+#: ``{"run": run folder or None while spawning, "since": time.monotonic()}``: a start or resume
+#: clicked in this session whose process has not said "running" yet.
+PENDING = "train.pending"
+#: A pending start older than this is forgotten (its process died before writing run.json).
+PENDING_SECONDS = 90.0
+#: Run folders (str) this session started or resumed: all a visitor sees in public mode.
+MINE = "train.mine"
+#: An exception from a Start / Resume callback, shown on the next draw.
+ERROR = "train.error"
+NOTICE = "train.notice"
+PREVIEW_HEIGHT = 160
 
 
 # --- reading runs -------------------------------------------------------------------------------
@@ -30,20 +52,100 @@ def runs_root() -> Path:
 
 
 def all_runs():
+    """The runs this visitor may see: all of them, or in public mode only those this session started."""
     from segdash.train.runs import list_runs
 
-    return list_runs(runs_root())
+    runs = list_runs(runs_root())
+    if public.is_public():
+        mine = st.session_state.get(MINE, set())
+        runs = [run for run in runs if str(run.run_dir) in mine]
+    return runs
 
 
 def time_left(run) -> float | None:
     """Seconds to the planned end, from the training time so far and the share of steps done."""
-    seconds = float(run.info.get("seconds") or 0.0)
-    if run.progress <= 0 or run.progress >= 1 or seconds <= 0:
+    return run.seconds_left
+
+
+def epoch_label(run) -> str:
+    """'epoch 1/3' while the first epoch trains (the epoch in progress), else epochs completed."""
+    epoch = min(run.epoch + 1, run.total_epochs) if run.state in ACTIVE else run.epoch
+    return f"{epoch}/{run.total_epochs}"
+
+
+def _remember(run_dir: Path | str) -> None:
+    st.session_state.setdefault(MINE, set()).add(str(run_dir))
+    st.session_state[state.TRAIN_RUN] = str(run_dir)
+
+
+# --- a start or resume in progress ---------------------------------------------------------------
+def pending() -> bool:
+    """True while a start or resume clicked in this session has not reached "running" (or an end)."""
+    from segdash.train.runs import read_run_or_none
+
+    entry = st.session_state.get(PENDING)
+    if not entry:
+        return False
+    if time.monotonic() - entry["since"] < PENDING_SECONDS:
+        if entry["run"] is None:
+            return True  # being spawned right now (another click's rerun)
+        run = read_run_or_none(Path(entry["run"]))
+        if run is not None and run.state == "starting":
+            return True
+    st.session_state.pop(PENDING, None)
+    return False
+
+
+def _launch(spawn) -> Path | None:
+    """Run ``spawn()`` (which starts a process and returns its run folder) unless a start is pending.
+
+    Marks the start pending before spawning, so a second click, even one whose rerun interrupts
+    this one, finds it and starts nothing. Errors are kept for the next draw.
+    """
+    if pending():
+        st.session_state[ERROR] = SegdashError("a run is already starting; wait until it runs")
         return None
-    return seconds * (1 - run.progress) / run.progress
+    st.session_state[PENDING] = {"run": None, "since": time.monotonic()}
+    try:
+        run_dir = spawn()
+    except Exception as exc:  # noqa: BLE001 (shown by show_error on the next draw; a bug is reported as one)
+        st.session_state.pop(PENDING, None)
+        st.session_state[ERROR] = exc
+        return None
+    st.session_state[PENDING] = {"run": str(run_dir), "since": time.monotonic()}
+    _remember(run_dir)
+    return run_dir
+
+
+def show_messages() -> None:
+    """The error or notice a Start / Resume callback left."""
+    if ERROR in st.session_state:
+        show_error(st.session_state.pop(ERROR), "training")
+    if NOTICE in st.session_state:
+        st.info(st.session_state.pop(NOTICE))
 
 
 # --- the form -------------------------------------------------------------------------------------
+def _slot_message() -> str | None:
+    """Why no run may start now (all ``SEGDASH_MAX_RUNS`` slots taken, with when one frees), else None."""
+    from segdash.train.runs import alive_runs, slot_message
+
+    cap = public.max_runs()
+    if cap is None:
+        return None
+    alive = alive_runs(runs_root())
+    return slot_message(alive, cap, name_runs=not public.is_public()) if len(alive) >= cap else None
+
+
+def _blocker(choice: SidebarChoice) -> str | None:
+    """Why Start is disabled now, or None."""
+    if pending():
+        return "A run is starting: Start is back once it runs."
+    if public.is_public() and not choice.dataset_choice.is_builtin:
+        return "This demo trains on the built-in datasets only: pick one in the sidebar."
+    return _slot_message()
+
+
 def training_form(choice: SidebarChoice) -> None:
     """Every option of a short run; Start spawns it and follows it."""
     from segdash.models.registry import ARCHITECTURES, DEFAULT_ARCHITECTURE, DEFAULT_ENCODER, ENCODERS
@@ -51,74 +153,126 @@ def training_form(choice: SidebarChoice) -> None:
 
     defaults = TrainConfig.from_preset("quick")
     archs, encoders = list(ARCHITECTURES), list(ENCODERS)
+    max_epochs = public.max_epochs() or 500
+    cap_minutes = _cap_minutes()
+    blocker = _blocker(choice)
+    keep = {"persist_state": "session"}  # the form's values survive page switches
     with st.form("train.form", border=True):
         st.markdown(f"**New run on {choice.dataset_choice.label}**")
         cols = st.columns(2)
-        arch = cols[0].selectbox("Architecture", archs, index=archs.index(DEFAULT_ARCHITECTURE), key="train.arch",
-                                 help="\n".join(f"- **{a.name}**: {a.summary}" for a in ARCHITECTURES.values()))
-        encoder = cols[1].selectbox("Encoder", encoders, index=encoders.index(DEFAULT_ENCODER), key="train.encoder",
-                                    format_func=lambda e: f"{e} ({ENCODERS[e].params_millions:g} M)")
-        pretrained = st.checkbox("Offline ImageNet weights", value=True, key="train.pretrained",
-                                 help="real ImageNet weights shipped in a package (EfficientNet-Lite0 only); "
-                                      "other encoders start from random weights")  # fmt: skip
+        cols[0].selectbox("Architecture", archs, index=archs.index(DEFAULT_ARCHITECTURE), key="train.arch",
+                          help="\n".join(f"- **{a.name}**: {a.summary}" for a in ARCHITECTURES.values()), **keep)
+        cols[1].selectbox("Encoder", encoders, index=encoders.index(DEFAULT_ENCODER), key="train.encoder",
+                          format_func=lambda e: f"{e} ({ENCODERS[e].params_millions:g} M)", **keep)
+        st.checkbox("Offline ImageNet weights", value=True, key="train.pretrained",
+                    help="real ImageNet weights shipped in a package (EfficientNet-Lite0 only); "
+                         "other encoders start from random weights", **keep)  # fmt: skip
         cols = st.columns(2)
-        loss = cols[0].selectbox("Loss", LOSSES, index=LOSSES.index(defaults.loss), key="train.loss")
-        weights = cols[1].selectbox("Class weights", CLASS_WEIGHTS, index=CLASS_WEIGHTS.index(defaults.class_weights), key="train.weights",
-                                    help="weight the cross-entropy by inverse or median class frequency (ce, ce+dice)")
+        cols[0].selectbox("Loss", LOSSES, index=LOSSES.index(defaults.loss), key="train.loss", **keep)
+        cols[1].selectbox("Class weights", CLASS_WEIGHTS, index=CLASS_WEIGHTS.index(defaults.class_weights),
+                          key="train.weights", **keep,
+                          help="weight the cross-entropy by inverse or median class frequency (ce, ce+dice)")
         cols = st.columns(3)
-        epochs = cols[0].number_input("Epochs", 1, 500, int(defaults.epochs), key="train.epochs")
-        batch_size = cols[1].number_input("Batch size", 1, 256, int(defaults.batch_size), key="train.batch_size")
-        img_size = cols[2].select_slider("Image size", [32, 64, 96, 128, 160, 192, 224, 256, 320, 384, 512],
-                                         value=int(defaults.img_size), key="train.img_size")
+        cols[0].number_input("Epochs", 1, max_epochs, min(int(defaults.epochs), max_epochs), key="train.epochs", **keep)
+        cols[1].number_input("Batch size", 1, 256, int(defaults.batch_size), key="train.batch_size", **keep)
+        cols[2].select_slider("Image size", [32, 64, 96, 128, 160, 192, 224, 256, 320, 384, 512],
+                              value=int(defaults.img_size), key="train.img_size", **keep)
         cols = st.columns(3)
-        lr = cols[0].number_input("Learning rate", 1e-6, 1.0, float(defaults.lr), format="%.4f", step=1e-4, key="train.lr")
-        minutes = cols[1].number_input("Time limit (min)", 0.0, 600.0, 0.0, step=1.0, help="0: no limit", key="train.minutes")
-        name = cols[2].text_input("Run name", placeholder="automatic", key="train.name")
-        augment = st.checkbox("Augmentation (flips, scale/crop, brightness/contrast, blur)", value=bool(defaults.augment),
-                              key="train.augment")
-        submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
+        cols[0].number_input("Learning rate", 1e-6, 1.0, float(defaults.lr), format="%.4f", step=1e-4,
+                             key="train.lr", **keep)
+        cols[1].number_input("Time limit (min)", 0.0, cap_minutes or 600.0, cap_minutes or 0.0, step=1.0,
+                             help=f"at most {cap_minutes:g} min in this demo" if cap_minutes else "0: no limit",
+                             key="train.minutes", **keep)  # fmt: skip
+        cols[2].text_input("Run name", placeholder="automatic", key="train.name", **keep)
+        st.checkbox("Augmentation (flips, scale/crop, brightness/contrast, blur)", value=bool(defaults.augment),
+                    key="train.augment", **keep)
+        st.number_input("Rare-class oversampling", 0.0, 10.0, float(defaults.rare_oversample), step=0.5,
+                        key="train.rare_oversample", **keep,
+                        help="draw images holding classes under 1% of the training pixels more often: weight "
+                             "1 + this x the image's rare content relative to the average image's (0: off)")
+        st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
+                              disabled=blocker is not None, on_click=_on_start, args=(choice,))
+    if blocker:
+        st.info(blocker, icon=":material/hourglass_top:")
+        if not pending():
+            slot_watch()
     st.caption(f"Presets for the command line: {', '.join(PRESETS)}. A run on a 2-core CPU takes minutes; "
                "it keeps going when you leave this page.")  # fmt: skip
-    if not submitted:
-        return
-    try:
-        offline = pretrained and ENCODERS[encoder].offline_weights
-        config = TrainConfig.from_preset(
-            "quick", dataset=choice.dataset_choice.name, format=choice.dataset_choice.format,
-            options=dict(choice.dataset_choice.options), arch=arch, encoder=encoder,
-            loss=loss, class_weights=weights, epochs=int(epochs),
-            batch_size=int(batch_size), img_size=int(img_size), lr=float(lr), augment=bool(augment),
-            max_minutes=float(minutes) or None, device=choice.model_choice.device,
-        )  # fmt: skip
-        # from_preset treats None as "keep the preset's value", so random init is set afterwards
-        config = dataclasses.replace(config, pretrained="offline" if offline else None)
-        if choice.dataset is None:
-            raise SegdashError("the dataset in the sidebar does not open; fix it before training")
-        start(config, name.strip() or None)
-        if pretrained and not offline:
-            st.info(f"{encoder} has no offline ImageNet weights: it starts from random weights.")
-    except Exception as exc:
-        show_error(exc, "training")
 
 
-def start(config, name: str | None = None) -> Path:
-    """Spawn the run and follow it on this page."""
+def _cap_minutes() -> float | None:
+    seconds = public.max_run_seconds()
+    return None if seconds is None else seconds / 60
+
+
+@st.fragment(run_every=5.0)
+def slot_watch() -> None:
+    """While Start is blocked by the run cap, redraw the page once a slot frees."""
+    if _slot_message() is None and not pending():
+        st.rerun()
+
+
+def config_from_form(choice: SidebarChoice):
+    """The TrainConfig the form's values (in session state) describe, capped in public mode."""
+    from segdash.models.registry import ENCODERS
+    from segdash.train.config import TrainConfig
+
+    if public.is_public() and not choice.dataset_choice.is_builtin:
+        raise SegdashError("this demo trains on the built-in datasets only")
+    if choice.dataset is None:
+        raise SegdashError("the dataset in the sidebar does not open; fix it before training")
+    value = st.session_state.get
+    encoder = value("train.encoder")
+    minutes = float(value("train.minutes") or 0) or None
+    cap = _cap_minutes()
+    if cap is not None:
+        minutes = min(minutes or cap, cap)
+    config = TrainConfig.from_preset(
+        "quick", dataset=choice.dataset_choice.name, format=choice.dataset_choice.format,
+        options=dict(choice.dataset_choice.options), arch=value("train.arch"), encoder=encoder,
+        loss=value("train.loss"), class_weights=value("train.weights"),
+        rare_oversample=float(value("train.rare_oversample") or 0.0),
+        epochs=min(int(value("train.epochs")), public.max_epochs() or 10**9),
+        batch_size=int(value("train.batch_size")), img_size=int(value("train.img_size")),
+        lr=float(value("train.lr")), augment=bool(value("train.augment")), max_minutes=minutes,
+        device=choice.model_choice.device,
+    )  # fmt: skip
+    # from_preset treats None as "keep the preset's value", so random init is set afterwards
+    offline = bool(value("train.pretrained")) and ENCODERS[encoder].offline_weights
+    if value("train.pretrained") and not offline:
+        st.session_state[NOTICE] = f"{encoder} has no offline ImageNet weights: it starts from random weights."
+    return dataclasses.replace(config, pretrained="offline" if offline else None)
+
+
+def _on_start(choice: SidebarChoice) -> None:
+    """Start's callback: spawn the run (unless one is pending) and follow it."""
     from segdash.train.runs import start_run
 
-    run_dir = start_run(config, runs_root=runs_root(), name=name)
-    st.session_state[state.TRAIN_RUN] = str(run_dir)
-    st.toast(f"Started run {run_dir.name}", icon=":material/model_training:")
-    return run_dir
+    name = (st.session_state.get("train.name") or "").strip() or None
+    run_dir = _launch(lambda: start_run(config_from_form(choice), runs_root=runs_root(), name=name,
+                                        max_runs=public.max_runs()))
+    if run_dir is not None:
+        st.toast(f"Started run {run_dir.name}", icon=":material/model_training:")
+
+
+def start(config, name: str | None = None) -> Path | None:
+    """Spawn a run with ``config`` and follow it on this page (the form's path, for callers with a config)."""
+    from segdash.train.runs import start_run
+
+    return _launch(lambda: start_run(config, runs_root=runs_root(), name=name, max_runs=public.max_runs()))
 
 
 # --- the run list ---------------------------------------------------------------------------------
 def runs_table(runs) -> None:
+    """One row per run (nothing before the first run: ``pick_run`` says how to start one)."""
+    if not runs:
+        return
     rows = []
     for run in runs:
         best = run.best or {}
         cfg = run.config
         rows.append({
-            "run": run.name, "state": run.state, "epoch": f"{run.epoch}/{run.total_epochs}",
+            "run": run.name, "state": run.state, "epoch": epoch_label(run),
             "best val Dice": best.get("val_mean_dice"),
             "model": f"{cfg.get('arch', '?')} {cfg.get('encoder', '')}", "dataset": cfg.get("dataset", ""),
             "started": str(run.info.get("started") or "")[:19].replace("T", " "),
@@ -135,7 +289,9 @@ def pick_run(runs) -> Path | None:
     names = [r.name for r in runs]
     followed = st.session_state.get(state.TRAIN_RUN)
     followed_name = Path(followed).name if followed else None
-    if st.session_state.get("train.shown") not in names or (followed_name in names and followed_name != st.session_state.get("train.followed")):
+    if st.session_state.get("train.shown") not in names or (
+        followed_name in names and followed_name != st.session_state.get("train.followed")
+    ):
         active = [r.name for r in runs if r.state in ACTIVE]
         st.session_state["train.shown"] = followed_name if followed_name in names else (active or names)[0]
         st.session_state["train.followed"] = followed_name
@@ -150,58 +306,98 @@ def _use_checkpoint(path: str, dataset_choice: state.DatasetChoice) -> None:
 
 def status_block(run, dataset_choice: state.DatasetChoice) -> None:
     """State, progress, time left, best score; Stop / Resume / use-checkpoint buttons."""
-    from segdash.train.runs import request_stop
-
     best = run.best or {}
-    left = time_left(run)
-    text = f"**{run.state}** · epoch {run.epoch}/{run.total_epochs} · step {run.step}"
+    text = f"**{run.state}** · epoch {epoch_label(run)} · step {run.step}"
     if best.get("val_mean_dice") is not None:
         text += f" · best val Dice {best['val_mean_dice']:.3f} (epoch {best.get('epoch')})"
     st.markdown(text)
     if run.state in ACTIVE:
-        st.progress(run.progress, text=f"{run.progress:.0%} of the planned steps"
-                    + (f" · about {format_seconds(left)} left" if left is not None else ""))  # fmt: skip
-        if run.stop_requested:
-            st.caption("Stop requested: the run ends after the current step and saves a checkpoint.")
-        else:
-            st.button("Stop", icon=":material/stop:", key=f"train.stop.{run.name}",
-                      on_click=request_stop, args=(str(run.run_dir),))  # fmt: skip
+        _progress(run)
     elif run.error:
         st.error(f"Run {run.state}: {run.error}", icon=":material/error:")
     elif run.stop_reason:
         st.warning(f"Run {run.state}: {run.stop_reason}")
-    if run.state not in ACTIVE and run.best_checkpoint is not None:
-        cols = st.columns([1, 1, 3])
+    if run.state in ACTIVE:
+        return
+    cols = st.columns([1, 1, 3])
+    if run.best_checkpoint is not None:
         cols[0].button("Use its best checkpoint", icon=":material/check:", key=f"train.use.{run.name}",
                        on_click=_use_checkpoint, args=(str(run.best_checkpoint), dataset_choice),
                        help="select it in the sidebar's model picker")  # fmt: skip
-        if run.state in ("stopped", "died"):
-            cols[1].button("Resume", icon=":material/replay:", key=f"train.resume.{run.name}",
-                           on_click=_resume, args=(str(run.run_dir),))  # fmt: skip
+    if run.can_resume:
+        cols[1].button("Resume", icon=":material/replay:", key=f"train.resume.{run.name}", disabled=pending(),
+                       on_click=_on_resume, args=(str(run.run_dir),),
+                       help="continue from its last checkpoint (the same folder, curves and all)")  # fmt: skip
 
 
-def _resume(run_dir: str) -> None:
+def _progress(run) -> None:
+    """Progress bar with the time left, and Stop (or the note that a stop is on its way)."""
+    from segdash.train.runs import request_stop
+
+    left = time_left(run)
+    phase = run.info.get("phase") or ("starting" if run.state == "starting" else "")
+    st.progress(run.progress, text=f"{run.progress:.0%} of the planned steps"
+                + (f" · {phase}" if phase and phase != "training" else "")
+                + (f" · about {format_seconds(left)} left" if left is not None else ""))  # fmt: skip
+    if run.stop_requested:
+        st.caption("Stop requested: the run ends after the current step and saves a checkpoint.")
+    else:
+        st.button("Stop", icon=":material/stop:", key=f"train.stop.{run.name}",
+                  on_click=request_stop, args=(str(run.run_dir),))  # fmt: skip
+
+
+def resume_config(run):
+    """The run's own options for a resume; in public mode with what is left of its training-time cap."""
     from segdash.train.config import TrainConfig
+
+    config = TrainConfig.from_dict(run.config)
+    cap = public.max_run_seconds()
+    if cap is None:
+        return config
+    left = cap - float(run.info.get("seconds") or 0.0)
+    if left < 1:
+        raise SegdashError(f"run {run.name} has used its {cap / 60:g} minutes of training in this demo")
+    return dataclasses.replace(config, max_minutes=left / 60)
+
+
+def _on_resume(run_dir: str) -> None:
+    """Resume's callback: continue the run in its folder (refused if its lock is held) and follow it."""
     from segdash.train.runs import read_run, start_run
 
-    try:
-        run = read_run(run_dir)
-        start_run(TrainConfig.from_dict(run.config), runs_root=runs_root(), resume_dir=run_dir)
-        st.session_state[state.TRAIN_RUN] = run_dir
-    except SegdashError as exc:
-        st.session_state["train.error"] = str(exc)
+    def spawn() -> Path:
+        if public.is_public() and run_dir not in st.session_state.get(MINE, set()):
+            raise SegdashError("this run was started by another visitor")
+        config = resume_config(read_run(run_dir))
+        return start_run(config, resume_dir=run_dir, max_runs=public.max_runs())
+
+    _launch(spawn)
 
 
 def curves(run) -> None:
-    """Loss (per step and per epoch) and validation Dice (mean and per class)."""
+    """Loss (per step and per epoch) and validation Dice (mean and per class), once there is data."""
     from segdash.viz.figures import dice_curves_figure, loss_curves_figure
 
-    classes = run.classes
-    colors = run.info.get("colors")
+    if not len(run.steps) and not len(run.epochs):
+        st.caption("The loss curve appears after the first training steps, validation Dice after the first epoch.")
+        return
     left, right = st.columns(2)
     left.plotly_chart(loss_curves_figure(run.steps, run.epochs), width="stretch", key="train.chart.loss")
-    right.plotly_chart(dice_curves_figure(run.epochs, classes, colors) if classes else loss_curves_figure(None, None),
-                       width="stretch", key="train.chart.dice")  # fmt: skip
+    right.plotly_chart(dice_curves_figure(run.epochs, run.classes, run.info.get("colors")), width="stretch",
+                       key="train.chart.dice")  # fmt: skip
+
+
+def _display_size(size: tuple[int, int] | None, side: int) -> tuple[int, int]:
+    """(width, height) at PREVIEW_HEIGHT with the image's true aspect ratio (``size`` (H, W); None: square)."""
+    height, width = size if size is not None else (side, side)
+    return max(1, round(PREVIEW_HEIGHT * width / max(height, 1))), PREVIEW_HEIGHT
+
+
+def _at_true_size(picture: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """A square preview (S, S, 3) stretched back to the image's aspect ratio, PREVIEW_HEIGHT tall."""
+    from PIL import Image
+
+    width, height = _display_size(size, picture.shape[0])
+    return np.asarray(Image.fromarray(picture).resize((width, height), Image.Resampling.NEAREST))
 
 
 def previews(run) -> None:
@@ -215,14 +411,16 @@ def previews(run) -> None:
         return
     epoch, labels = list(data["epochs"].items())[-1]
     images = np.moveaxis(np.asarray(data["images"]), 1, -1)  # (N, S, S, C)
+    sizes = data.get("sizes")
     pictures, titles = [], []
-    for k, image in enumerate(images):
-        if k >= len(labels):
-            break
-        pictures += [overlay_mask(image, data["masks"][k], colors, 0.5), overlay_mask(image, labels[k], colors, 0.5)]
+    for k, image in enumerate(images[: len(labels)]):
+        size = tuple(int(v) for v in sizes[k]) if sizes is not None else None
+        for mask in (data["masks"][k], labels[k]):
+            pictures.append(_at_true_size(overlay_mask(image, mask, colors, 0.5), size))
         titles += [f"{data['ids'][k]}: truth", f"epoch {epoch}"]
-    st.image(grid(pictures, columns=min(4, len(pictures)), titles=titles), caption=f"Validation previews after epoch {epoch}: "
-             "ground truth, then the model's prediction", width="stretch")  # fmt: skip
+    st.image(grid(pictures, columns=min(4, len(pictures)), titles=titles, height=PREVIEW_HEIGHT),
+             caption=f"Validation previews after epoch {epoch}: ground truth, then the model's prediction "
+                     "(shown at the images' own aspect ratio; the model sees them as squares)")  # fmt: skip
 
 
 def run_panel(run_dir: Path, dataset_choice: state.DatasetChoice):
@@ -233,14 +431,12 @@ def run_panel(run_dir: Path, dataset_choice: state.DatasetChoice):
         run = read_run(run_dir)
     except SegdashError as exc:
         show_error(exc)
-        return
-    if "train.error" in st.session_state:
-        st.error(st.session_state.pop("train.error"))
+        return None
     status_block(run, dataset_choice)
     curves(run)
     previews(run)
     with st.expander("Log and configuration"):
-        st.code(run.log_tail(20) or "(empty)", language=None)
+        st.code(run.log_tail(20) or "(nothing logged yet)", language=None)
         st.json(run.config, expanded=False)
     return run
 
@@ -250,12 +446,13 @@ def live_panel(run_dir: str, dataset_choice: state.DatasetChoice) -> None:
     """``run_panel`` on a timer; once the run has ended, one full rerun (its checkpoints join the model picker)."""
     from segdash.train.runs import read_run
 
-    if read_run(run_dir).state not in ACTIVE:
-        st.rerun()
+    if read_run(run_dir).state not in ACTIVE or (st.session_state.get(PENDING) and not pending()):
+        st.rerun()  # ended, or this session's start now runs: Start / Resume buttons come back
     run_panel(Path(run_dir), dataset_choice)
 
 
 def show_run(run_dir: Path, dataset_choice: state.DatasetChoice) -> None:
+    """The run, live while it starts or runs (a resumed run too: it reads as starting at once)."""
     from segdash.train.runs import read_run
 
     try:
@@ -267,4 +464,3 @@ def show_run(run_dir: Path, dataset_choice: state.DatasetChoice) -> None:
         live_panel(str(run_dir), dataset_choice)
     else:
         run_panel(run_dir, dataset_choice)
-
