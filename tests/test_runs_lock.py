@@ -158,8 +158,8 @@ class FakeSpawner:
         self.calls.append(config)
         process = subprocess.Popen(["sleep", "60"])
         self.processes.append(process)
-        run_dir = Path(runs_root) / f"fake-{len(self.calls)}"
-        run_dir.mkdir(parents=True)
+        run_dir = Path(resume_dir) if resume_dir else Path(runs_root) / f"fake-{len(self.calls)}"
+        run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(config.to_json())
         (run_dir / "launch.json").write_text(json.dumps({
             "pid": process.pid, "pid_start": process_start_time(process.pid), "host": socket.gethostname(),
@@ -230,3 +230,17 @@ def test_public_mode_shows_only_this_sessions_runs_and_caps_runs(app, spawner, m
     assert not app.exception
     assert [(c.epochs, c.max_minutes) for c in spawner.calls] == [(5, 10.0)]  # the demo's caps
     assert "fake-1" in texts(app) or app.selectbox(key="train.shown").value == "fake-1"  # its own run is shown
+
+
+def test_resume_is_offered_from_resume_pt_and_the_page_follows_the_resumed_run(app, spawner, tmp_path):
+    run_dir = fake_run(tmp_path / "runs" / "early-stop", 1, 1, status="stopped", epoch=0, step=3,
+                       stop_reason="stop requested")  # stopped before its first epoch ended
+    (run_dir / "checkpoints" / "last").mkdir(parents=True)
+    (run_dir / "checkpoints" / "resume.pt").write_bytes(b"state")
+    app.switch_page("pages/train.py").run()
+    assert "stopped" in texts(app) and "epoch 0/4" in texts(app)
+    app.button(key="train.resume.early-stop").click().run()
+    assert not app.exception and len(spawner.calls) == 1
+    assert "**starting**" in texts(app) and "epoch 1/4" in texts(app)  # followed at once, no reload
+    assert not [b for b in app.button if b.key == "train.resume.early-stop"]  # no second Resume
+    assert start_button(app).disabled
