@@ -33,7 +33,9 @@ def register(subparsers) -> None:
         description=(
             "Train an smp model on a dataset. The run folder (--out) holds run.json (config, status), "
             "metrics.jsonl (one line per step and per epoch), checkpoints/epoch_K and checkpoints/best "
-            "(highest val mean Dice). Create a file named STOP in it, or send SIGTERM, to stop cleanly."
+            "(highest val mean Dice). Create a file named STOP in it, or send SIGTERM, to stop cleanly. "
+            "One process per run folder: a second start or --resume of a live run is refused. A NaN/inf "
+            "loss ends the run as failed (\"diverged at epoch E, step S\"), keeping the earlier checkpoints."
         ),
         epilog="presets: " + "; ".join(f"{k}: {v}" for k, v in PRESET_SUMMARIES.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
