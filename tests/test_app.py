@@ -439,3 +439,34 @@ def test_predict_upload_jpeg_and_tiff(app):
     shown = texts(app)
     assert "**photo.jpg** · 128x96" in shown and "**scan.tif** · 64x80" in shown
     assert "grayscale" in shown  # the predictor's note on the colour image
+
+
+def test_predict_refuses_a_checkpoint_that_does_not_fit_for_samples_but_runs_uploads(app, tmp_path):
+    """Ground truth drawn in another model's class names would be wrong: samples are refused with the sidebar's
+    message; an upload (no ground truth) still runs, in the model's own classes."""
+    from segdash.data.base import Normalization
+    from segdash.models import CheckpointMeta, create_model, save_checkpoint
+
+    model = create_model("FPN", "mobilenet_v2", in_channels=3, num_classes=2)
+    meta = CheckpointMeta(arch="FPN", encoder="mobilenet_v2", classes=["vehicle", "road"],
+                          colors=[(0, 0, 0), (255, 0, 0)], in_channels=3, normalization=Normalization.imagenet())
+    folder = save_checkpoint(model, meta, tmp_path / "street")
+    app.sidebar.selectbox[1].set_value("Checkpoint folder…").run()
+    app.sidebar.text_input(key="sd.model.path").set_value(str(folder)).run()
+    app.switch_page("pages/predict.py").run()
+    assert not app.exception
+    assert any("differ from dataset" in e.value for e in app.error)
+    assert len(app.image) == 0  # no ground truth drawn in street class names
+    app.segmented_control(key="predict.source").set_value("Upload").run()
+    app.file_uploader[0].set_value(("slice.png", brain_slice_png(), "image/png")).run()
+    assert not app.exception
+    assert len(app.image) >= 2 and "vehicle" in texts(app) + str([m.value for m in app.markdown])
+
+
+def test_a_cached_prediction_says_when_its_time_was_measured(app):
+    open_upload(app)
+    app.file_uploader[0].set_value(("slice.png", brain_slice_png(), "image/png")).run()
+    assert "reused" not in texts(app)  # computed in this run
+    app.run()  # a rerun (a slider moved): the prediction comes from the cache
+    assert_clean(app)
+    assert "inference time measured at" in texts(app) and "reused" in texts(app)
