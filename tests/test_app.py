@@ -470,3 +470,32 @@ def test_a_cached_prediction_says_when_its_time_was_measured(app):
     app.run()  # a rerun (a slider moved): the prediction comes from the cache
     assert_clean(app)
     assert "inference time measured at" in texts(app) and "reused" in texts(app)
+
+
+def test_an_upload_unlike_the_training_data_gets_a_hint(app):
+    open_upload(app)
+    rng = np.random.default_rng(3)
+    noise = rng.integers(60, 200, (96, 96), dtype=np.uint8)  # mid-grey everywhere: nothing like an MRI slice
+    app.file_uploader[0].set_value([("noise.png", png_bytes(noise), "image/png"),
+                                    ("slice.png", brain_slice_png(), "image/png")]).run()  # fmt: skip
+    assert_clean(app)
+    hints = [c.value for c in app.caption if "unlike the model's training data" in c.value]
+    assert len(hints) == 1  # the noise, not the slice
+
+
+def test_predict_large_view_and_errors_of_one_class(app):
+    app.switch_page("pages/predict.py").run()
+    app.segmented_control(key="predict.pick").set_value("examples").run()
+    app.selectbox(key="predict.focus").set_value(2).run()  # CSF (index 1 of the classes)
+    app.segmented_control(key="predict.large").set_value("Prediction").run()
+    assert_clean(app)
+    shown = texts(app)
+    assert "Dice" in shown and "IoU" in shown
+    assert [c for c in app.get("imgs") or []] is not None
+    charts = app.get("plotly_chart")
+    assert len(charts) == 4  # one large, zoomable view per card
+    import json
+
+    spec = json.loads(charts[0].proto.spec)
+    readout = spec["data"][1]["text"]
+    assert any("%" in cell for row in readout for cell in row)  # "grey matter · 97%"
