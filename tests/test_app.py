@@ -491,7 +491,6 @@ def test_predict_large_view_and_errors_of_one_class(app):
     assert_clean(app)
     shown = texts(app)
     assert "Dice" in shown and "IoU" in shown
-    assert [c for c in app.get("imgs") or []] is not None
     charts = app.get("plotly_chart")
     assert len(charts) == 4  # one large, zoomable view per card
     import json

@@ -245,10 +245,57 @@ def predict(choice: SidebarChoice, item: InputImage):
     return prediction
 
 
-def show_result(item: InputImage, prediction, meta, settings: OverlaySettings, extra_panels=()) -> None:
+LARGE_OFF = "off"
+LARGE_CHOICES = (LARGE_OFF, "Prediction", "Ground truth", "Errors", "Image")
+
+
+@dataclasses.dataclass(frozen=True)
+class ViewSettings:
+    """How each result card is drawn: whose errors the error map shows, and which panel is shown large."""
+
+    focus: int | None = None  # a class index: its false positives and negatives; None: every error
+    large: str = LARGE_OFF  # LARGE_OFF or a panel caption's first word ("Prediction", "Errors", ...)
+
+
+def view_controls(classes) -> ViewSettings:
+    """The error map's class and the large view, for every card."""
+    cols = st.columns([3, 5], vertical_alignment="bottom")
+    names = ["every class", *classes]
+    focus = cols[0].selectbox("Errors of", range(len(names)), format_func=names.__getitem__, key="predict.focus",
+                              help="every class: each wrong pixel in red; one class: its false positives (orange, "
+                                   "predicted there but not) and false negatives (cyan, there but missed)")  # fmt: skip
+    large = cols[1].segmented_control("Large view", LARGE_CHOICES, default=LARGE_OFF, key="predict.large",
+                                      help="one panel at full width: drag to zoom, double-click to reset; hover for "
+                                           "the class, its confidence and the truth there")  # fmt: skip
+    return ViewSettings(None if not focus else focus - 1, large or LARGE_OFF)
+
+
+def _error_caption(view: ViewSettings, classes) -> str:
+    if view.focus is None:
+        return "Errors: red wrong"
+    return f"Errors of {classes[view.focus]}: orange false +, cyan missed"
+
+
+def image_scores(labels: np.ndarray, mask: np.ndarray, num_classes: int, ignore_index: int | None) -> dict:
+    """One image's pixel accuracy and mean Dice / IoU over the classes it or its prediction holds."""
+    from segdash.metrics.confusion import confusion_matrix
+    from segdash.metrics.scores import scores_from_confusion
+
+    scores = scores_from_confusion(confusion_matrix(mask, labels, num_classes, ignore_index=ignore_index))
+    return {"accuracy": scores.pixel_accuracy, "dice": scores.mean_dice, "iou": scores.mean_iou}
+
+
+def _score_facts(scores: dict) -> list[str]:
+    names = (("dice", "Dice"), ("iou", "IoU"), ("accuracy", "pixel accuracy"))
+    return [f"{label} {scores[key]:.3f}" if key != "accuracy" else f"{label} {scores[key]:.1%}"
+            for key, label in names if scores[key] is not None and np.isfinite(scores[key])]  # fmt: skip
+
+
+def show_result(item: InputImage, prediction, meta, settings: OverlaySettings, extra_panels=(),
+                view: ViewSettings = ViewSettings(), confidence: np.ndarray | None = None) -> None:  # fmt: skip
     """Image, prediction overlay, ground truth overlay and error map, ``extra_panels`` ((picture, caption)
-    pairs, e.g. the uncertainty layer), legend, timing and downloads."""
-    from segdash.viz.overlay import encode_png, error_counts, error_map, overlay_mask, to_display_rgb
+    pairs, e.g. the uncertainty layer), the large view, legend, scores, timing and downloads."""
+    from segdash.viz.overlay import encode_png, error_map, overlay_mask, to_display_rgb
 
     labels = prediction.labels
     colors = [tuple(c) for c in meta.colors]
@@ -258,28 +305,42 @@ def show_result(item: InputImage, prediction, meta, settings: OverlaySettings, e
     if item.mask is not None:
         truth = overlay_mask(item.image, item.mask, colors, alpha=settings.alpha, classes=settings.visible,
                              mode=settings.mode, ignore_index=ignore)
-        panels += [(truth, "Ground truth"), (error_map(labels, item.mask, ignore_index=ignore, image=item.image),
-                                            "Errors: green correct, red wrong")]
+        errors = error_map(labels, item.mask, ignore_index=ignore, image=item.image, focus=view.focus)
+        panels += [(truth, "Ground truth"), (errors, _error_caption(view, meta.classes))]
     panels += list(extra_panels)
     st.markdown(f"**{item.name}** · {labels.shape[1]}x{labels.shape[0]}")
     for col, (picture, caption) in zip(st.columns(max(4, len(panels))), panels):  # same size with or without truth
         col.image(picture, caption=caption, width="stretch")
-    legend(meta.classes, colors, labels=labels, ignore_index=ignore, visible=settings.visible)
-    facts = [f"inference {format_seconds(prediction.seconds)} on {prediction.device}"]
+    large = next((p for p in panels if p[1].startswith(view.large)), None) if view.large != LARGE_OFF else None
+    if large is not None:
+        show_large(large, labels, meta.classes, confidence, item)
+    legend(meta.classes, colors, labels=labels, ignore_index=ignore, visible=settings.visible,
+           title="Prediction, share of pixels:")  # fmt: skip
+    facts = []
     if item.mask is not None:
-        counts = error_counts(labels, item.mask, ignore_index=ignore)
-        if counts["accuracy"] is not None:
-            facts.append(f"pixel accuracy {counts['accuracy']:.1%}")
+        facts += _score_facts(image_scores(labels, item.mask, len(meta.classes), ignore))
+    facts.append(f"inference {format_seconds(prediction.seconds)} on {prediction.device}")
     notes = list(item.notes) + list(getattr(prediction, "notes", ()) or ())
-    st.caption(" · ".join(facts + notes))
+    st.caption(" · ".join(facts + notes), help="Dice and IoU: means over the classes in this image's truth or "
+                                               "prediction (a class absent from both is left out)")  # fmt: skip
     if getattr(prediction, "hint", None):  # intensities far from the training data's
         st.caption(f":orange[:material/warning: {prediction.hint}]")
     stem = item.name.replace("/", "_").rsplit(".", 1)[0]
-    cols = st.columns([1, 1, 4])
+    cols = st.columns([1, 1, 3])
     cols[0].download_button("Label PNG", encode_png(labels, palette=colors), f"{stem}_labels.png", "image/png",
                             icon=":material/download:", key=f"dl.labels.{item.name}", on_click="ignore")
     cols[1].download_button("Overlay PNG", encode_png(shown), f"{stem}_overlay.png", "image/png",
                             icon=":material/download:", key=f"dl.overlay.{item.name}", on_click="ignore")
+
+
+def show_large(panel, labels: np.ndarray, classes, confidence: np.ndarray | None, item: InputImage) -> None:
+    """One panel at full width, zoomable, with the class, its ``confidence`` (H, W) and the truth under the cursor."""
+    from segdash.viz.zoom import zoom_figure
+
+    picture, caption = panel
+    fig = zoom_figure(picture, labels, classes, confidence=confidence, truth=item.mask, title=caption)
+    st.plotly_chart(fig, width="stretch", key=f"predict.large.{item.name}",
+                    config={"displaylogo": False, "scrollZoom": True})  # fmt: skip
 
 
 def show_predictions(choice: SidebarChoice, inputs: list[InputImage], settings: OverlaySettings) -> None:
@@ -299,6 +360,7 @@ def show_predictions(choice: SidebarChoice, inputs: list[InputImage], settings: 
         show_error(exc, "model")
         return
     layer = uncertainty_controls()
+    view = view_controls(meta.classes)
     for item in inputs:
         with st.container(border=True):
             try:
@@ -307,7 +369,10 @@ def show_predictions(choice: SidebarChoice, inputs: list[InputImage], settings: 
                 show_error(exc, item.name)
                 continue
             panels, facts = uncertainty_panel(choice, item, prediction, layer, meta.ignore_index)
-            show_result(item, prediction, meta, settings, extra_panels=panels)
+            confidence = None
+            if view.large != LARGE_OFF:  # the cache keeps 1 - confidence as one byte a pixel
+                confidence = 1.0 - _cached_prediction(choice, item)[2]["unsure"] / np.float32(255)
+            show_result(item, prediction, meta, settings, extra_panels=panels, view=view, confidence=confidence)
             if facts:
                 st.caption(facts, help=UNCERTAINTY_HELP)
 

@@ -103,8 +103,10 @@ def legend(
     ignore_index: int | None = None,
     visible: Sequence[int] | None = None,
     container=None,
+    title: str = "",
 ) -> None:
-    """A row of colour swatches with class names and, given an ``HxW`` label map, each class's share of its pixels."""
+    """A row of colour swatches with class names and, given an ``HxW`` label map, each class's share of its pixels;
+    ``title`` says whose shares they are ("Prediction, share of pixels:")."""
     from segdash.viz.palette import legend_items
 
     where = container or st
@@ -118,7 +120,8 @@ def legend(
             f"background:{item['color']};border:1px solid #8884;vertical-align:middle;margin-right:0.3em'></span>"
             f"{html.escape(item['name'])}{share}</span>"
         )
-    where.markdown(f"<div class='sd-legend'>{''.join(items)}</div>", unsafe_allow_html=True)
+    heading = f"<span style='margin-right:0.7em;opacity:0.7'>{html.escape(title)}</span>" if title else ""
+    where.markdown(f"<div class='sd-legend'>{heading}{''.join(items)}</div>", unsafe_allow_html=True)
 
 
 def format_seconds(seconds: float) -> str:
