@@ -605,7 +605,7 @@ def _model_labels(predictor, batch: _Batch, confidence: ConfidenceStats | None):
         _synchronize(labels.device)
         return labels, time.perf_counter() - tick, None
     probs, flip_changed = predictor.predict_probabilities(batch.images)
-    labels = probs.argmax(dim=1)
+    labels = probs.max(dim=1)[1]  # on a CPU several times faster than argmax over dim 1
     _synchronize(labels.device)
     seconds = time.perf_counter() - tick
     target = torch.from_numpy(batch.masks).to(probs.device, non_blocking=True)

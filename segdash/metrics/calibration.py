@@ -65,6 +65,18 @@ def _valid(target: torch.Tensor, ignore_index: int | None) -> torch.Tensor | Non
     return None if ignore_index is None else target != ignore_index
 
 
+def _image_offsets(index: torch.Tensor, cells: int) -> torch.Tensor:
+    """Adds ``image * cells`` to an (N, H, W) bin index, so one bincount counts every image apart."""
+    return index.add_(torch.arange(index.shape[0], device=index.device).view(-1, 1, 1) * cells)
+
+
+def _drop_ignored(index: torch.Tensor, target: torch.Tensor, ignore_index: int | None, overflow: int) -> torch.Tensor:
+    """Ignored pixels sent to the bin ``overflow`` (cut off after counting): cheaper than selecting the others."""
+    if ignore_index is not None:
+        index.masked_fill_(target == ignore_index, overflow)
+    return index.reshape(-1)
+
+
 def calibration_sums(probs: torch.Tensor, target: torch.Tensor, labels: torch.Tensor | None = None,
                      ignore_index: int | None = None, bins: int = CALIBRATION_BINS) -> torch.Tensor:
     """(N, K, H, W) probs, (N, H, W) target -> (N, K, bins, 3) float64 sums per image, predicted class and bin.
@@ -73,22 +85,19 @@ def calibration_sums(probs: torch.Tensor, target: torch.Tensor, labels: torch.Te
     ``labels`` (the argmax of ``probs``) saves recomputing it when the caller has it.
     """
     num_images, num_classes = probs.shape[:2]
-    confidence = probs.amax(dim=1)
-    labels = probs.argmax(dim=1) if labels is None else labels
-    cells = num_classes * bins
-    index = labels * bins + _bin_of(confidence, bins)
-    index += torch.arange(num_images, device=index.device).view(-1, 1, 1) * cells
-    correct = labels == target
-    valid = _valid(target, ignore_index)
-    if valid is not None:
-        index, confidence, correct = index[valid], confidence[valid], correct[valid]
-    index = index.reshape(-1)
-    size = num_images * cells
+    if labels is None:
+        confidence, labels = probs.max(dim=1)  # on a CPU several times faster than argmax over dim 1
+    else:
+        confidence = probs.amax(dim=1)
+    size = num_images * num_classes * bins
+    index = _image_offsets(labels * bins + _bin_of(confidence, bins), num_classes * bins)
+    index = _drop_ignored(index, target, ignore_index, size)
+    correct = (labels == target).reshape(-1).double()
     sums = torch.stack([
-        torch.bincount(index, minlength=size).double(),
-        torch.bincount(index, weights=confidence.reshape(-1).double(), minlength=size),
-        torch.bincount(index[correct.reshape(-1)], minlength=size).double(),
-    ], dim=-1)  # fmt: skip
+        torch.bincount(index, minlength=size + 1).double(),
+        torch.bincount(index, weights=confidence.reshape(-1).double(), minlength=size + 1),
+        torch.bincount(index, weights=correct, minlength=size + 1),
+    ], dim=-1)[:size]  # fmt: skip
     return sums.view(num_images, num_classes, bins, len(CALIBRATION_SUMS))
 
 
@@ -97,14 +106,12 @@ def entropy_histograms(probs: torch.Tensor, target: torch.Tensor, labels: torch.
     """(N, K, H, W) probs, (N, H, W) target -> (N, 2, bins) int64: normalised-entropy counts of right (row 0)
     and wrong (row 1) pixels per image."""
     num_images = probs.shape[0]
-    labels = probs.argmax(dim=1) if labels is None else labels
+    labels = probs.max(dim=1)[1] if labels is None else labels
     index = _bin_of(normalized_entropy(probs), bins)
     index += (labels != target).long() * bins
-    index += torch.arange(num_images, device=index.device).view(-1, 1, 1) * (2 * bins)
-    valid = _valid(target, ignore_index)
-    if valid is not None:
-        index = index[valid]
-    return torch.bincount(index.reshape(-1), minlength=num_images * 2 * bins).view(num_images, 2, bins)
+    size = num_images * 2 * bins
+    index = _drop_ignored(_image_offsets(index, 2 * bins), target, ignore_index, size)
+    return torch.bincount(index, minlength=size + 1)[:size].view(num_images, 2, bins)
 
 
 def calibration_error(sums: np.ndarray) -> np.ndarray:
@@ -163,7 +170,7 @@ class ConfidenceStats:
         """Count one batch: probs (N, K, H, W), target (N, H, W); ``flip_changed`` (N, H, W) bool marks pixels
         whose label differs between flip-TTA runs. Returns per-image {"ece", "auroc", "overconfidence": (N,)}."""
         target = target.to(probs.device)
-        labels = probs.argmax(dim=1) if labels is None else labels
+        labels = probs.max(dim=1)[1] if labels is None else labels
         sums = calibration_sums(probs, target, labels, self.ignore_index)
         histograms = entropy_histograms(probs, target, labels, self.ignore_index)
         self.sums += sums.sum(dim=0).to(self.device)
