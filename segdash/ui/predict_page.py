@@ -20,7 +20,7 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "npy", "bmp", "webp"]
 MAX_SIDE = 2048
 MAX_SAMPLES = 8
 SOURCE_SAMPLES, SOURCE_UPLOAD = "Dataset samples", "Upload"
-PICK_RANDOM, PICK_EXAMPLES, PICK_IDS, PICK_WORST = "random", "examples", "by id", "worst-scoring"
+PICK_RANDOM, PICK_EXAMPLES, PICK_IDS, PICK_WORST = "random", "examples", "by id", "worst"
 
 
 @dataclasses.dataclass
@@ -159,11 +159,12 @@ def sample_inputs(choice: SidebarChoice, worst_ids) -> list[InputImage]:
             st.caption(f"Opened: {request.reason}")
     if st.session_state.get("predict.split") not in splits:
         st.session_state["predict.split"] = _default_split(ds)
-    cols = st.columns([1.2, 2.8, 3], vertical_alignment="bottom")  # wide enough at 1100 px for every label
+    cols = st.columns([1.1, 3.9, 2.4], vertical_alignment="bottom")  # wide enough at 1100 px for every label
     split = cols[0].selectbox("Split", splits, key="predict.split")
     st.session_state.setdefault("predict.pick", PICK_RANDOM)
     pick = cols[1].segmented_control("Pick", [PICK_RANDOM, PICK_EXAMPLES, PICK_IDS, PICK_WORST], key="predict.pick",
-                                     help="examples: chosen test images showing the most classes") or PICK_RANDOM
+                                     help="examples: chosen test images showing the most classes; worst: the "
+                                          "lowest-scoring images of the last evaluation") or PICK_RANDOM
     ids = ds.ids(split)
     if pick == PICK_IDS:
         known = set(ids)
@@ -181,9 +182,10 @@ def sample_inputs(choice: SidebarChoice, worst_ids) -> list[InputImage]:
         chosen = list(ranked[:count])
     else:
         with cols[2]:
-            inner = st.columns([2, 1.4], vertical_alignment="bottom")
+            inner = st.columns([3, 1], vertical_alignment="bottom")
             count = inner[0].slider("How many", 1, MAX_SAMPLES, 2, key="predict.random_count")
-            if inner[1].button("Shuffle", icon=":material/shuffle:") or "predict.seed" not in st.session_state:
+            if inner[1].button("", icon=":material/shuffle:", help="Shuffle: other random samples",
+                               key="predict.shuffle") or "predict.seed" not in st.session_state:  # fmt: skip
                 st.session_state["predict.seed"] = random.randrange(1 << 30)
         chosen = random.Random(st.session_state["predict.seed"]).sample(ids, min(count, len(ids)))
     inputs = []
@@ -245,6 +247,7 @@ def predict(choice: SidebarChoice, item: InputImage):
     return prediction
 
 
+PANELS_PER_ROW = 3
 LARGE_OFF = "off"
 LARGE_CHOICES = (LARGE_OFF, "Prediction", "Ground truth", "Errors", "Image")
 
@@ -309,8 +312,10 @@ def show_result(item: InputImage, prediction, meta, settings: OverlaySettings, e
         panels += [(truth, "Ground truth"), (errors, _error_caption(view, meta.classes))]
     panels += list(extra_panels)
     st.markdown(f"**{item.name}** · {labels.shape[1]}x{labels.shape[0]}")
-    for col, (picture, caption) in zip(st.columns(max(4, len(panels))), panels):  # same size with or without truth
-        col.image(picture, caption=caption, width="stretch")
+    per_row = PANELS_PER_ROW  # rows of three: each panel large enough to see an error at 1100 px
+    for start in range(0, len(panels), per_row):
+        for col, (picture, caption) in zip(st.columns(per_row), panels[start : start + per_row]):
+            col.image(picture, caption=caption, width="stretch")
     large = next((p for p in panels if p[1].startswith(view.large)), None) if view.large != LARGE_OFF else None
     if large is not None:
         show_large(large, labels, meta.classes, confidence, item)
@@ -326,7 +331,7 @@ def show_result(item: InputImage, prediction, meta, settings: OverlaySettings, e
     if getattr(prediction, "hint", None):  # intensities far from the training data's
         st.caption(f":orange[:material/warning: {prediction.hint}]")
     stem = item.name.replace("/", "_").rsplit(".", 1)[0]
-    cols = st.columns([1, 1, 3])
+    cols = st.columns([1, 1, 1.5])
     cols[0].download_button("Label PNG", encode_png(labels, palette=colors), f"{stem}_labels.png", "image/png",
                             icon=":material/download:", key=f"dl.labels.{item.name}", on_click="ignore")
     cols[1].download_button("Overlay PNG", encode_png(shown), f"{stem}_overlay.png", "image/png",
@@ -380,7 +385,7 @@ def show_predictions(choice: SidebarChoice, inputs: list[InputImage], settings: 
 # --- the uncertainty layer -------------------------------------------------------------------------
 def uncertainty_controls() -> tuple[str | None, float]:
     """Which uncertainty map to show beside the overlay (None: off) and the threshold whose pixels are outlined."""
-    cols = st.columns([2, 3], vertical_alignment="bottom")
+    cols = st.columns([3, 2], vertical_alignment="bottom")
     options = ["off", *UNCERTAINTY_LAYERS]
     st.session_state.setdefault("predict.uncertainty", "normalised entropy")
     shown = cols[0].segmented_control("Uncertainty layer", options, key="predict.uncertainty", help=UNCERTAINTY_HELP)
