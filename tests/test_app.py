@@ -464,6 +464,9 @@ def test_predict_refuses_a_checkpoint_that_does_not_fit_for_samples_but_runs_upl
 
 
 def test_a_cached_prediction_says_when_its_time_was_measured(app):
+    from segdash.ui.predict_page import _predict_cached
+
+    _predict_cached.clear()  # an earlier test may have predicted the same slice in this process
     open_upload(app)
     app.file_uploader[0].set_value(("slice.png", brain_slice_png(), "image/png")).run()
     assert "reused" not in texts(app)  # computed in this run
