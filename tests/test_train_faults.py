@@ -225,6 +225,19 @@ def test_a_kill_between_the_renames_of_the_best_swap_still_finds_a_best_and_the_
     assert hidden(checkpoints) == [] and loadable(checkpoints / "best") in (1, 2)
 
 
+def test_starting_any_run_sweeps_what_a_killed_run_left(tmp_path):
+    from segdash.train.runs import sweep_leftovers
+
+    run_dir, _ = finished_run_with_a_new_candidate(tmp_path)
+    checkpoints = run_dir / "checkpoints"
+    os.replace(checkpoints / "best", checkpoints / ".best.old.99")  # killed between the two renames
+    (checkpoints / ".best.abc.tmp").mkdir()
+    (checkpoints / ".epoch_2.def.tmp").mkdir()
+    (run_dir / ".run.json.xyz.tmp").write_text("{")
+    sweep_leftovers(tmp_path)  # what start_run does first, for every run that is not alive
+    assert hidden(checkpoints) == [] and hidden(run_dir) == [] and loadable(checkpoints / "best") == 1
+
+
 # --- metrics after a resume ----------------------------------------------------------------------
 
 

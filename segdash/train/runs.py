@@ -46,6 +46,8 @@ from segdash.train.rundir import (
     RESUME_FILE,
     RUN_FILE,
     STOP_FILE,
+    RunBusy,
+    clean_leftovers,
     find_best,
     lock_run,
     process_alive,
@@ -365,6 +367,7 @@ def start_run(
     else:
         root = Path(runs_root) if runs_root is not None else default_runs_root()
     root.mkdir(parents=True, exist_ok=True)
+    sweep_leftovers(root)
     with _claiming_a_slot(root, max_runs):
         if resume_dir is None:
             run_dir = new_run_dir(config, root, name)
@@ -397,6 +400,25 @@ def _spawn(run_dir: Path, config_path: Path, extra: list[str], lock_fd: int, pyt
         )
     atomic_write_json(run_dir / LAUNCH_FILE, {"pid": process.pid, "pid_start": process_start_time(process.pid),
                                               "host": socket.gethostname(), "started": utc_now(), "command": command})
+
+
+def sweep_leftovers(root: str | Path) -> None:
+    """Clean what killed runs left under ``root`` (temporary folders, a best/ swap cut short).
+
+    Only runs whose lock is free are touched: a live run's temporaries are its work in progress.
+    """
+    for folder in Path(root).iterdir() if Path(root).is_dir() else []:
+        if folder.name.startswith(".") or not (folder / RUN_FILE).is_file():
+            continue
+        try:
+            fd = lock_run(folder)
+        except (RunBusy, OSError):
+            continue
+        try:
+            for part in (folder, folder / CHECKPOINTS_DIR, folder / PREVIEWS_DIR):
+                clean_leftovers(part)
+        finally:
+            os.close(fd)
 
 
 def alive_runs(root: str | Path | None = None) -> list[RunState]:
