@@ -932,7 +932,8 @@ def objects_figure(objects: np.ndarray, classes: Sequence[str], buckets: Sequenc
     fig.add_hline(y=0, line=dict(color="#333", width=1))
     _styled(fig, "Objects per class by size: found, missed, and false ones (below 0)")
     fig.update_yaxes(title_text="objects", row=1, col=1)
-    fig.update_layout(barmode="relative")
+    # the legend under the panels: on top it would cover the last panel's title
+    fig.update_layout(barmode="relative", legend=dict(yanchor="top", y=-0.16, xanchor="left", x=0))
     return fig
 
 
@@ -955,8 +956,9 @@ def reliability_figure(bins: Sequence[Mapping[str, Any]], ece: float | None = No
                          hovertemplate="confidence %{customdata[0]:.3f}<br>accuracy %{y:.3f}<br>"
                          "%{customdata[1]:,.0f} pixels<extra></extra>"), row=1, col=1)  # fmt: skip
     fig.add_trace(go.Bar(x=centres, y=_gaps(confidence - accuracy), base=_gaps(accuracy), width=width,
-                         name="gap to the diagonal", marker=dict(color="rgba(214,39,40,0.25)",
-                                                                 line=dict(color="#d62728", width=1)),
+                         name="gap to the diagonal",
+                         marker=dict(color="rgba(214,39,40,0.12)", line=dict(color="#d62728", width=1),
+                                     pattern=dict(shape="/", fgcolor="#d62728", solidity=0.25)),
                          hoverinfo="skip"), row=1, col=1)  # fmt: skip
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
                              line=dict(color="#333", dash="dash")), row=1, col=1)  # fmt: skip
