@@ -34,6 +34,8 @@ import numpy as np
 _TOLERANCE = 1e-3
 #: Bins of the intensity histogram a checkpoint keeps of its training images.
 HISTOGRAM_BINS = 32
+#: Pixels (about) the out-of-distribution hint looks at: a regular grid over larger images.
+HINT_PIXELS = 512 * 512
 #: Percentile window for values no fixed range fits (the NIfTI reader's window).
 WINDOW_PERCENTILES = (0.5, 99.5)
 
@@ -93,7 +95,10 @@ def source_range(image: np.ndarray) -> tuple[InputRange, str]:
         return EIGHT_BIT, "8-bit image"
     if array.dtype == np.uint16:
         return InputRange(0.0, 65535.0), "16-bit image"
-    finite = array[np.isfinite(array)] if kind == "f" else array
+    finite = array
+    if kind == "f":
+        finite_mask = np.isfinite(array)
+        finite = array if finite_mask.all() else array[finite_mask]
     if finite.size == 0:
         return UNIT, "empty image"
     low, high = float(finite.min()), float(finite.max())
@@ -217,7 +222,9 @@ def intensity_hint(image: np.ndarray, stats: IntensityStats | None, value_range:
     """
     if stats is None:
         return None
-    x = np.asarray(image, dtype=np.float32)
+    x = np.asarray(image)
+    step = max(1, int(np.sqrt(x.shape[0] * x.shape[1] / HINT_PIXELS)))  # a grid of pixels is enough for statistics
+    x = np.asarray(x[::step, ::step], dtype=np.float32)
     span = value_range.high - value_range.low
     reasons = []
     for name, value, (low, high) in (("mean", float(x.mean()), stats.image_mean),
