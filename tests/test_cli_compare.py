@@ -130,3 +130,7 @@ def test_user_errors_are_one_line(workspace, tmp_path, capsys):
     assert main(["compare", str(root), "-f", "folder", "--pred-dir", str(tmp / "good"), "--pred-dir",
                  str(tmp / "poor"), "--bootstrap", "0"]) == 2
     assert "--bootstrap" in capsys.readouterr().err
+    assert main(["compare", str(root), "-f", "folder", "--pred-dir", str(tmp / "good"), "--pred-dir",
+                 str(tmp / "poor"), "--html", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--html" in err and "is a folder" in err

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 from segdash.cli.common import add_dataset_args
 from segdash.cli.predict import add_predictor_args
@@ -154,8 +155,9 @@ def _check_args(args: argparse.Namespace) -> None:
         raise SegdashError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.json:
         check_json_target(args.json)
-    if args.html:
-        check_json_target(args.html)
+    if args.html and Path(args.html).is_dir():
+        raise SegdashError(f"--html {args.html!r} is a folder; give a file name such as "
+                           f"{str(Path(args.html) / 'report.html')!r}")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -387,8 +388,11 @@ def pair_section(choice: SidebarChoice, entries: list[cache.CatalogEntry], resul
     event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points",
                             key=f"compare.scatter.{pair.b}")  # fmt: skip
     points = (event or {}).get("selection", {}).get("points", []) if event else []
-    if points:
-        _open_image(choice, entries, result, pair, str(points[0].get("customdata")), settings)
+    clicked = points[0].get("customdata") if points else None
+    if isinstance(clicked, list):  # one value per point arrives as a one-element list from some traces
+        clicked = clicked[0] if clicked else None
+    if clicked is not None:
+        _open_image(choice, entries, result, pair, str(clicked), settings)
     changes_section(choice, entries, result, pair, settings)
 
 
@@ -472,10 +476,13 @@ def report_button(choice: SidebarChoice, entries: list[cache.CatalogEntry], resu
     from segdash.viz.report import comparison_report
 
     ds = choice.dataset
-    command = (f"segdash compare {choice.dataset_choice.name} --split {result.split} "
-               + " ".join(f"--checkpoint {e.path}" for e in entries)
-               + f" --metric {result.comparison.metric} --bootstrap {result.comparison.samples} "
-               f"--seed {result.comparison.seed} --html report.html")  # fmt: skip
+    data = choice.dataset_choice
+    words = ["segdash", "compare", data.name, *(["--format", data.format] if data.format else [])]
+    words += [w for key, value in data.options for w in ("--option", f"{key}={value}")]
+    words += ["--split", result.split, *(w for e in entries for w in ("--checkpoint", e.path))]
+    words += ["--metric", result.comparison.metric, "--bootstrap", str(result.comparison.samples),
+              "--seed", str(result.comparison.seed), "--html", "report.html"]  # fmt: skip
+    command = shlex.join(words)
     st.download_button("Download the HTML report", data=lambda: comparison_report(result, ds, command).encode("utf-8"),
                        file_name=f"segdash-compare-{ds.name}-{result.split}.html", mime="text/html",
                        icon=":material/download:", on_click="ignore", key="compare.report")  # fmt: skip
