@@ -176,7 +176,8 @@ def run(args: argparse.Namespace) -> int:
     models = unique_names([ModelSource.checkpoint(p) if k == "checkpoint" else ModelSource.pred_dir(p)
                            for k, p in args.models])  # fmt: skip
     predictors = _load_predictors(args, ds)
-    with tqdm(total=0, desc="compare", unit="img", file=sys.stderr, leave=False) as bar:
+    with tqdm(total=0, desc="compare", unit="img", file=sys.stderr, leave=False,
+              disable=not sys.stderr.isatty()) as bar:  # no bar fragments in a log or a pipe
 
         def progress(done: int, total: int, what: str) -> None:
             bar.total = total
