@@ -182,65 +182,84 @@ def spawner(monkeypatch):
     fake.stop()
 
 
+@pytest.fixture
+def page(app, spawner):  # noqa: F811 (the app fixture of test_app)
+    """The app on the Train page, with ``start_run`` replaced by the counting spawner."""
+    app.switch_page("pages/train.py").run()
+    return app
+
+
 def start_button(at):
     return next(b for b in at.button if b.label == "Start training")
 
 
-def test_start_is_disabled_while_pending_and_a_second_click_spawns_nothing(app, spawner):  # noqa: F811
-    app.switch_page("pages/train.py").run()
-    assert_clean(app)
-    assert "No training run yet" in texts(app) and not app.dataframe  # no empty table before any run
-    app.number_input(key="train.epochs").set_value(3)
-    start_button(app).click().run()
-    assert_clean(app)
+def test_start_is_disabled_while_pending_and_a_second_click_spawns_nothing(page, spawner):
+    assert_clean(page)
+    assert "No training run yet" in texts(page) and not page.dataframe  # no empty table before any run
+    page.number_input(key="train.epochs").set_value(3)
+    start_button(page).click().run()
+    assert_clean(page)
     assert len(spawner.calls) == 1 and spawner.calls[0].epochs == 3
-    assert start_button(app).disabled and "A run is starting" in texts(app)
-    assert "starting" in texts(app) and "epoch 1/3" in texts(app)  # the epoch in progress, not 0/3
+    assert start_button(page).disabled and "A run is starting" in texts(page)
+    assert "starting" in texts(page) and "epoch 1/3" in texts(page)  # the epoch in progress, not 0/3
 
     # A second click that reaches the server anyway: a double click sent before the page redrew
     # (the browser still showed the button enabled), simulated by clearing the disabled flag.
-    stale = start_button(app)
+    stale = start_button(page)
     stale.proto.disabled = False
     stale.click().run()
     assert len(spawner.calls) == 1  # ignored (a disabled widget) or refused by the pending check
-    assert not app.exception
+    assert not page.exception
 
     spawner.stop()  # the process ends without running: the start is no longer pending
-    app.run()
-    assert not start_button(app).disabled
-    assert app.number_input(key="train.epochs").value == 3  # the form kept its values
+    page.run()
+    assert not start_button(page).disabled
+    assert page.number_input(key="train.epochs").value == 3  # the form kept its values
+    page.switch_page("pages/dataset.py").run()
+    page.switch_page("pages/train.py").run()
+    assert page.number_input(key="train.epochs").value == 3  # also over a page switch
 
 
-def test_public_mode_shows_only_this_sessions_runs_and_caps_runs(app, spawner, monkeypatch, tmp_path):  # noqa: F811
+def test_previews_are_shown_at_the_images_aspect_ratio():
+    import numpy as np
+
+    from segdash.ui.train_page import PREVIEW_HEIGHT, _at_true_size
+
+    square = np.zeros((64, 64, 3), dtype=np.uint8)  # how the model sees a 100 x 200 (H x W) image
+    assert _at_true_size(square, (100, 200)).shape == (PREVIEW_HEIGHT, 2 * PREVIEW_HEIGHT, 3)
+    assert _at_true_size(square, None).shape == (PREVIEW_HEIGHT, PREVIEW_HEIGHT, 3)
+
+
+def test_public_mode_shows_only_this_sessions_runs_and_caps_runs(page, spawner, monkeypatch, tmp_path):
     monkeypatch.setenv("SEGDASH_PUBLIC", "1")
     me = os.getpid()
     fake_run(tmp_path / "runs" / "someone-else", me, process_start_time(me))  # another visitor's live run
-    app.switch_page("pages/train.py").run()
-    assert not app.exception
-    assert "someone-else" not in texts(app) and "No training run yet" in texts(app)
-    assert start_button(app).disabled and "at most 1 may run at once" in texts(app)
-    assert "frees in about 3 min" in texts(app)
-    assert app.number_input(key="train.epochs").max == 5
+    page.run()
+    assert not page.exception
+    assert "someone-else" not in texts(page) and "No training run yet" in texts(page)
+    assert start_button(page).disabled and "at most 1 may run at once" in texts(page)
+    assert "frees in about 3 min" in texts(page)
+    assert page.number_input(key="train.epochs").max == 5
 
     import shutil
 
     shutil.rmtree(tmp_path / "runs" / "someone-else")  # the slot frees
-    app.run()
-    start_button(app).click().run()
-    assert not app.exception
+    page.run()
+    start_button(page).click().run()
+    assert not page.exception
     assert [(c.epochs, c.max_minutes) for c in spawner.calls] == [(5, 10.0)]  # the demo's caps
-    assert "fake-1" in texts(app) or app.selectbox(key="train.shown").value == "fake-1"  # its own run is shown
+    assert "fake-1" in texts(page) or page.selectbox(key="train.shown").value == "fake-1"  # its own run is shown
 
 
-def test_resume_is_offered_from_resume_pt_and_the_page_follows_the_resumed_run(app, spawner, tmp_path):
+def test_resume_is_offered_from_resume_pt_and_the_page_follows_the_resumed_run(page, spawner, tmp_path):
     run_dir = fake_run(tmp_path / "runs" / "early-stop", 1, 1, status="stopped", epoch=0, step=3,
                        stop_reason="stop requested")  # stopped before its first epoch ended
     (run_dir / "checkpoints" / "last").mkdir(parents=True)
     (run_dir / "checkpoints" / "resume.pt").write_bytes(b"state")
-    app.switch_page("pages/train.py").run()
-    assert "stopped" in texts(app) and "epoch 0/4" in texts(app)
-    app.button(key="train.resume.early-stop").click().run()
-    assert not app.exception and len(spawner.calls) == 1
-    assert "**starting**" in texts(app) and "epoch 1/4" in texts(app)  # followed at once, no reload
-    assert not [b for b in app.button if b.key == "train.resume.early-stop"]  # no second Resume
-    assert start_button(app).disabled
+    page.run()
+    assert "stopped" in texts(page) and "epoch 0/4" in texts(page)
+    page.button(key="train.resume.early-stop").click().run()
+    assert not page.exception and len(spawner.calls) == 1
+    assert "**starting**" in texts(page) and "epoch 1/4" in texts(page)  # followed at once, no reload
+    assert not [b for b in page.button if b.key == "train.resume.early-stop"]  # no second Resume
+    assert start_button(page).disabled
