@@ -78,16 +78,17 @@ def _drop_ignored(index: torch.Tensor, target: torch.Tensor, ignore_index: int |
 
 
 def calibration_sums(probs: torch.Tensor, target: torch.Tensor, labels: torch.Tensor | None = None,
-                     ignore_index: int | None = None, bins: int = CALIBRATION_BINS) -> torch.Tensor:
+                     ignore_index: int | None = None, bins: int = CALIBRATION_BINS,
+                     confidence: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
     """(N, K, H, W) probs, (N, H, W) target -> (N, K, bins, 3) float64 sums per image, predicted class and bin.
 
     The last axis holds ``CALIBRATION_SUMS``: pixels, summed confidence, correctly labelled pixels.
-    ``labels`` (the argmax of ``probs``) saves recomputing it when the caller has it.
+    ``labels`` and ``confidence`` ((N, H, W): ``probs.max(dim=1)``) save recomputing them when the caller has them.
     """
     num_images, num_classes = probs.shape[:2]
     if labels is None:
         confidence, labels = probs.max(dim=1)  # on a CPU several times faster than argmax over dim 1
-    else:
+    elif confidence is None:
         confidence = probs.amax(dim=1)
     size = num_images * num_classes * bins
     index = _image_offsets(labels * bins + _bin_of(confidence, bins), num_classes * bins)
@@ -166,12 +167,15 @@ class ConfidenceStats:
         self.flips_seen = False
 
     def update(self, probs: torch.Tensor, target: torch.Tensor, labels: torch.Tensor | None = None,
-               flip_changed: torch.Tensor | None = None) -> dict[str, np.ndarray]:
+               flip_changed: torch.Tensor | None = None, confidence: torch.Tensor | None = None,
+               ) -> dict[str, np.ndarray]:  # fmt: skip
         """Count one batch: probs (N, K, H, W), target (N, H, W); ``flip_changed`` (N, H, W) bool marks pixels
-        whose label differs between flip-TTA runs. Returns per-image {"ece", "auroc", "overconfidence": (N,)}."""
+        whose label differs between flip-TTA runs; ``labels``, ``confidence``: ``probs.max(dim=1)`` when the
+        caller has it. Returns per-image {"ece", "auroc", "overconfidence": (N,)}."""
         target = target.to(probs.device)
-        labels = probs.max(dim=1)[1] if labels is None else labels
-        sums = calibration_sums(probs, target, labels, self.ignore_index)
+        if labels is None:
+            confidence, labels = probs.max(dim=1)
+        sums = calibration_sums(probs, target, labels, self.ignore_index, confidence=confidence)
         histograms = entropy_histograms(probs, target, labels, self.ignore_index)
         self.sums += sums.sum(dim=0).to(self.device)
         self.histogram += histograms.sum(dim=0).to(self.device)
