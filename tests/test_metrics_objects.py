@@ -96,3 +96,24 @@ def test_batch_and_no_ignore_index():
     assert got.shape == (3, 3, 3, 6)
     for i in range(3):
         np.testing.assert_array_equal(got[i], reference_counts(preds[i], targets[i], 3, None))
+
+
+def test_an_evaluation_without_the_new_metrics_saves_and_loads_with_null_keys(tmp_path):
+    """A format-1 evaluation (saved before these metrics) loads; its new JSON keys are null, not missing."""
+    import json
+
+    from segdash.infer.evaluate import Evaluation
+
+    cm = np.array([[5, 1], [2, 8]])
+    old = Evaluation(dataset="d", split="test", classes=("a", "b"), confusion=cm, sample_ids=["x"],
+                     per_image_confusion=cm[None])  # fmt: skip
+    folder = old.save(tmp_path / "ev")
+    doc = json.loads((folder / "evaluation.json").read_text())
+    doc["format_version"] = 1
+    for key in ("boundary_ratio", "calibration", "uncertainty", "mean_boundary_iou"):
+        doc.pop(key)
+    (folder / "evaluation.json").write_text(json.dumps(doc))
+    again = Evaluation.load(folder).to_json_dict()
+    assert again["boundary_ratio"] is None and again["calibration"] is None and again["uncertainty"] is None
+    assert again["per_class"][0]["boundary_iou"] is None and again["per_class"][0]["objects"] is None
+    assert again["mean_iou"] == pytest.approx(np.mean([5 / 8, 8 / 11]))
