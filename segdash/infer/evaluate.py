@@ -274,7 +274,7 @@ class Evaluation:
         ]
         return doc
 
-    def object_table(self, class_index: int) -> dict:
+    def object_table(self, class_index: int) -> dict | None:
         """One class's objects as JSON: {"gt", "detected", "predicted", "false", "recall", "precision",
         "by_size": {"small" | "medium" | "large": {the same keys and "iou"}}}; None without object counts."""
         if self.objects is None:

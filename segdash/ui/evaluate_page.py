@@ -323,13 +323,21 @@ RANKINGS = {
 }  # fmt: skip
 
 
+RANKING_HELP = (
+    "Which images come first: the lowest mean Dice or IoU, the lowest Boundary IoU (worst outlines), the lowest "
+    "object recall (most objects missed), the lowest entropy AUROC (uncertainty blind to the errors), the highest "
+    "ECE or mean confidence minus accuracy (most overconfident), or the largest HD95. Each column's tooltip gives "
+    "its definition."
+)
+
+
 def ranking_section(evaluation, split: str) -> None:
     """Per-image scores worst first by a chosen column; selecting rows opens them in Predict."""
     from segdash.metrics.notes import METRIC_NOTES
 
     available = [m for m in RANKINGS if m in evaluation.per_image]
     metric = st.selectbox("Rank by", available, format_func=lambda m: f"{RANKINGS[m]} ({m})",
-                          key="evaluate.rank_by", help=METRIC_NOTES.get("boundary_iou"))  # fmt: skip
+                          key="evaluate.rank_by", help=RANKING_HELP)  # fmt: skip
     frame = ranked_images(evaluation, metric or "mean_dice")
     st.caption("Worst first. Select rows and open them in Predict.")
     shown = st.dataframe(
