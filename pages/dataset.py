@@ -35,8 +35,7 @@ for tab, section in ((tab_where, page.spatial_prior_section), (tab_together, pag
             section(choice, stats)
 with tab_finder:
     if stats and tab_finder.open:
-        settings = widgets.overlay_controls(choice.dataset.classes)
-        page.rare_class_finder(choice, stats, settings)
+        page.rare_class_finder(choice, stats)
 with tab_samples:
     if tab_samples.open:
         settings = widgets.overlay_controls(choice.dataset.classes)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from segdash.ui import cache, state
 from segdash.ui.sidebar import SidebarChoice
-from segdash.ui.widgets import OverlaySettings, reported_errors
+from segdash.ui.widgets import OverlaySettings, reported_errors, skipped_note
 
 SAMPLES_PER_PAGE = 8
 #: a class under this share of the training pixels is "rare"
@@ -28,6 +28,7 @@ def split_statistics(choice: SidebarChoice) -> dict:
         if ds.has_masks(split):
             with reported_errors(f"statistics of '{split}'"):
                 stats[split] = cache.class_stats(ds, key, split)
+    skipped_note([(f"{split}/{sid}", why) for split, s in stats.items() for sid, why in s.skipped])
     return stats
 
 
@@ -294,9 +295,10 @@ def split_agreement_section(choice: SidebarChoice, stats: dict) -> None:
                        icon=":material/warning:")  # fmt: skip
 
 
-def rare_class_finder(choice: SidebarChoice, stats: dict, settings: OverlaySettings) -> None:
-    """The images holding the most pixels of a chosen class, with their ground truth; any opens in Predict."""
-    from segdash.viz.overlay import overlay_mask, to_display_rgb
+def rare_class_finder(choice: SidebarChoice, stats: dict) -> None:
+    """The images holding the most pixels of a chosen class, that class drawn (filled, outlined) over each;
+    any opens in Predict."""
+    from segdash.viz.overlay import overlay_mask
 
     stats = _extended(stats)
     if not stats:
@@ -317,9 +319,8 @@ def rare_class_finder(choice: SidebarChoice, stats: dict, settings: OverlaySetti
     for k, (sample_id, pixels) in enumerate(top[:FINDER_IMAGES]):
         with grid[k % 4], reported_errors(sample_id):
             image, mask, _ = ds.load(split, sample_id)
-            picture = to_display_rgb(image) if mask is None else overlay_mask(
-                image, mask, ds.colors, alpha=settings.alpha, classes=settings.visible, mode=settings.mode,
-                ignore_index=ds.ignore_index)  # fmt: skip
+            picture = overlay_mask(image, mask, ds.colors, alpha=0.6, classes=[c], mode="both",
+                                   ignore_index=ds.ignore_index)  # fmt: skip
             st.image(picture, caption=f"{sample_id}: {pixels:,} px", width="stretch")
     with st.expander(f"All {len(top)} ranked images"):
         st.dataframe(frame, hide_index=True, width="stretch",

@@ -981,8 +981,9 @@ PRIOR_SCALE = "Viridis"
 
 
 def _share_label(value: float) -> str:
-    """0.000316 -> '0.03%' (area edges read as a share of the image)."""
-    return f"{100 * value:.2g}%" if value > 0 else "0"
+    """0.0000316 -> '0.0032%', 1.0 -> '100%' (area edges read as a share of the image)."""
+    percent = 100 * value
+    return f"{percent:.2g}%" if percent < 100 else f"{percent:.0f}%"
 
 
 def area_bin_labels(edges: Sequence[float]) -> list[str]:
@@ -1157,6 +1158,7 @@ def frequency_ratio_figure(ratios_by_split: Mapping[str, Sequence[float | None]]
     fig.add_hline(y=1, line={"color": "#333", "width": 1})
     fig.add_hline(y=threshold, line={"color": NEGATIVE_COLOR, "width": 1, "dash": "dash"},
                   annotation_text=f"much rarer (< {threshold:.2g}x)", annotation_position="bottom right")
+    shown = np.concatenate([v[np.isfinite(v)] for v in values.values()] + [np.array([threshold / 2, 2.0])])
     _styled(fig, f"Share of pixels compared with '{reference}' (1 = the same)", "class", "ratio (log scale)")
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(type="log", range=[math.log10(shown.min() / 1.3), math.log10(shown.max() * 1.3)])
     return fig
