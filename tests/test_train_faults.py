@@ -164,11 +164,20 @@ def hidden(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
-def test_best_swap_replaces_best_whole(tmp_path):
+def test_best_swap_replaces_best_whole_in_one_step(tmp_path, monkeypatch):
+    from segdash.train import rundir
     from segdash.train.trainer import _copy_checkpoint
 
     run_dir, candidate = finished_run_with_a_new_candidate(tmp_path)
     checkpoints = run_dir / "checkpoints"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    try:
+        rundir.rename_exchange(tmp_path / "a", tmp_path / "b")
+    except OSError:
+        pass  # no atomic exchange on this file system: the two-rename fallback (tested below)
+    else:  # one exchange, no rename: there is no instant without a best
+        monkeypatch.setattr(rundir.os, "replace", lambda a, b: pytest.fail("best/ was renamed aside"))
     _copy_checkpoint(candidate, checkpoints / "best")
     assert loadable(checkpoints / "best") == 7 and hidden(checkpoints) == []
 
