@@ -293,3 +293,16 @@ def test_cli_json_has_the_new_keys_and_drift(tmp_path, capsys, monkeypatch):
     assert main(["stats", "street-synth", "-o", "count=8", "--basic", "--json", "-"]) == 0
     basic = json.loads(capsys.readouterr().out)
     assert "cooccurrence" not in basic["splits"][first] and "drift" not in basic["splits"][later[0]]
+
+
+def test_object_recall_by_size_read_from_an_evaluation_json():
+    """The Dataset page reads per_class[i]["objects"]["by_size"] when the evaluation has it, skips it when not."""
+    from segdash.ui.dataset_page import recall_by_size
+
+    doc = {"per_class": [
+        {"iou": 0.9},  # an evaluation without object results for this class
+        {"objects": {"gt": 4, "recall": 0.5, "by_size": {"small": {"recall": 0.25}, "medium": {"recall": None},
+                                                          "large": {"recall": 1.0}}}},
+    ]}  # fmt: skip
+    assert recall_by_size(doc) == {1: {"small": 0.25, "medium": None, "large": 1.0}}
+    assert recall_by_size({"per_class": [{"iou": 0.5}]}) == {} and recall_by_size({}) == {}

@@ -213,20 +213,26 @@ def cooccurrence_section(choice: SidebarChoice, stats: dict) -> None:
                "to lean on; one that never meets a class will never be confused with it in training.")
 
 
+def recall_by_size(evaluation_json: dict) -> dict[int, dict[str, float | None]]:
+    """``{class index: {"small" | "medium" | "large": object recall or None}}`` from an evaluation's JSON
+    (``per_class[i]["objects"]["by_size"]``); classes without object results are left out."""
+    recall = {}
+    for c, row in enumerate(evaluation_json.get("per_class") or []):
+        by_size = (row.get("objects") or {}).get("by_size") if isinstance(row, dict) else None
+        if by_size:
+            recall[c] = {bucket: (values or {}).get("recall") for bucket, values in by_size.items()}
+    return recall
+
+
 def object_recall_by_size(choice: SidebarChoice) -> tuple[dict[int, dict[str, float | None]], str] | None:
-    """Per class ``{"small"|"medium"|"large": object recall}`` from the newest evaluation of the chosen model,
-    and a label of it; None when there is no evaluation or it has no object results."""
+    """``recall_by_size`` of the newest evaluation of the chosen model and a label of it; None when there is
+    no evaluation or it has no object results."""
     from segdash.ui.evaluate_page import finished_evaluations
 
     found = finished_evaluations(choice) if choice.model_choice.is_set else []
     if not found:
         return None
-    per_class = found[0].result.to_json_dict().get("per_class") or []
-    recall = {}
-    for c, row in enumerate(per_class):
-        by_size = (row.get("objects") or {}).get("by_size") if isinstance(row, dict) else None
-        if by_size:
-            recall[c] = {bucket: (values or {}).get("recall") for bucket, values in by_size.items()}
+    recall = recall_by_size(found[0].result.to_json_dict())
     return (recall, f"({found[0].tags.get('split', '')})") if recall else None
 
 
