@@ -26,7 +26,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PRETRAINED = (None, "offline", "imagenet")
 CACHE_MODES = ("auto", "on", "off")
 #: Upper bounds checked before anything is allocated (far above any run this tool is for).
-MAX_EPOCHS, MAX_BATCH, MAX_IMG_SIZE, MAX_PREVIEWS = 100_000, 4096, 4096, 64
+MAX_EPOCHS, MAX_BATCH, MAX_IMG_SIZE, MAX_PREVIEWS, MAX_THREADS, MAX_WORKERS = 100_000, 4096, 4096, 64, 1024, 64
 
 
 @dataclasses.dataclass
@@ -130,8 +130,10 @@ class TrainConfig:
             (float(self.rare_oversample) >= 0, f"--rare-oversample must be 0 (off) or more; got {self.rare_oversample}"),
             (0 <= self.warmup < 1, f"warmup must be a share of the steps in [0, 1); got {self.warmup}"),
             (self.limit is None or int(self.limit) >= 1, f"--limit must be at least 1; got {self.limit}"),
-            (self.threads is None or int(self.threads) >= 1, f"--threads must be at least 1; got {self.threads}"),
-            (self.workers is None or int(self.workers) >= 0, f"--workers must be 0 or more; got {self.workers}"),
+            (self.threads is None or 1 <= self.threads <= MAX_THREADS,
+             f"--threads must be 1 to {MAX_THREADS}; got {self.threads}"),
+            (self.workers is None or 0 <= self.workers <= MAX_WORKERS,
+             f"--workers must be 0 to {MAX_WORKERS}; got {self.workers}"),
             (int(self.log_every) >= 1, f"--log-every must be at least 1; got {self.log_every}"),
             (int(self.keep_checkpoints) >= 0, f"--keep-checkpoints must be 0 (all) or more; got {self.keep_checkpoints}"),
         ]
