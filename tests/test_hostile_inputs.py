@@ -195,3 +195,53 @@ def test_a_nifti_header_declaring_a_huge_volume_is_skipped(tmp_path):
     header.set_data_shape((4000, 4000, 4000))
     with pytest.raises(SegdashError, match="SEGDASH_MAX_VOLUME_VOXELS"):
         check_volume_size("ct.nii", header.get_data_shape())
+
+
+# --- a bad sample never sinks a split -----------------------------------------------------------
+def _folder_with_bad_samples(root: Path) -> Path:
+    """A 4-class folder dataset (test split only) whose mask c is truncated and whose mask d holds label 9."""
+    for sub in ("test/images", "test/masks"):
+        (root / sub).mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for stem in ("a", "b", "c", "d", "e"):
+        Image.fromarray(rng.integers(0, 255, (32, 32), dtype=np.uint8)).save(root / "test/images" / f"{stem}.png")
+        Image.fromarray(rng.integers(0, 4, (32, 32), dtype=np.uint8)).save(root / "test/masks" / f"{stem}.png")
+    (root / "test/masks/c.png").write_bytes((root / "test/masks/c.png").read_bytes()[:60])
+    Image.fromarray(np.full((32, 32), 9, np.uint8)).save(root / "test/masks/d.png")
+    return root
+
+
+def test_stats_and_evaluate_skip_bad_samples_and_name_them(tmp_path):
+    root = _folder_with_bad_samples(tmp_path / "ds")
+    out = tmp_path / "stats.json"
+    done = _cli("stats", str(root), "--format", "folder", "-o", "num_classes=4", "--split", "test", "--json", str(out),
+                "--no-cache")
+    assert done.returncode == 0, done.stderr
+    assert "2 sample(s) skipped" in done.stderr and "Traceback" not in done.stderr
+    split = json.loads(out.read_text())["splits"]["test"]
+    assert split["images"] == 3
+    assert sorted(s["sample_id"] for s in split["skipped"]) == ["c", "d"]
+    strict = _cli("stats", str(root), "--format", "folder", "-o", "num_classes=4", "--split", "test", "--no-cache",
+                  "--strict")
+    _assert_one_line(strict, "c")
+
+
+def test_evaluate_skips_bad_samples_and_lists_them(tmp_path):
+    from segdash.data import open_dataset
+    from segdash.data.imageio import write_label_png
+    from segdash.infer.evaluate import evaluate
+
+    root = _folder_with_bad_samples(tmp_path / "ds")
+    preds = tmp_path / "preds"
+    for stem in ("a", "b", "c", "d", "e"):
+        write_label_png(preds / f"{stem}.png", np.zeros((32, 32), np.int64))
+    ds = open_dataset(str(root), format="folder", num_classes=4)
+    with pytest.warns(UserWarning, match="2 sample"):
+        evaluation = evaluate(ds, "test", pred_dir=preds, distances=False)
+    assert evaluation.sample_ids == ["a", "b", "e"] and evaluation.images == 3
+    assert [sid for sid, _ in evaluation.skipped] == ["c", "d"]
+    assert [s["sample_id"] for s in evaluation.to_json_dict()["skipped"]] == ["c", "d"]
+    from segdash.errors import SegdashError
+
+    with pytest.raises(SegdashError):
+        evaluate(ds, "test", pred_dir=preds, distances=False, strict=True)

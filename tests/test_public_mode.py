@@ -163,3 +163,25 @@ def test_limits_are_read_from_the_environment(monkeypatch):
     monkeypatch.setenv("SEGDASH_MAX_UPLOAD_MB", "-3")
     with pytest.raises(SegdashError, match="SEGDASH_MAX_UPLOAD_MB must be a positive number"):
         public.max_upload_bytes()
+
+
+def test_the_dataset_page_names_skipped_samples(tmp_path, monkeypatch, weights_dir):
+    """A folder dataset with one truncated mask: the Dataset page counts the rest and names the skipped one."""
+    monkeypatch.delenv("SEGDASH_PUBLIC", raising=False)
+    monkeypatch.setenv("SEGDASH_WEIGHTS", str(weights_dir))
+    monkeypatch.setenv("SEGDASH_RUNS", str(tmp_path / "runs"))
+    root = tmp_path / "ds"
+    for sub in ("images", "masks"):
+        (root / sub).mkdir(parents=True)
+    for stem in ("a", "b", "c"):
+        Image.fromarray(np.zeros((16, 16), np.uint8)).save(root / "images" / f"{stem}.png")
+        Image.fromarray(np.ones((16, 16), np.uint8)).save(root / "masks" / f"{stem}.png")
+    (root / "masks" / "b.png").write_bytes((root / "masks" / "b.png").read_bytes()[:50])
+    at = _app()
+    at.sidebar.selectbox[0].set_value("Folder on disk…").run()
+    at.sidebar.text_input(key="sd.dataset.path").set_value(str(root)).run()
+    at.sidebar.text_input(key="sd.dataset.options").set_value("num_classes=2").run()
+    at.switch_page("pages/dataset.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    warnings = "\n".join(w.value for w in at.warning)
+    assert "1 sample(s) could not be read" in warnings and "b" in warnings

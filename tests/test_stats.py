@@ -205,7 +205,10 @@ def test_folder_cache_invalidated_when_the_classes_file_changes(tmp_path):
     stat = classes.stat()
     os.utime(classes, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
     with pytest.raises(SegdashError, match=r"\(255, 255, 255\) are not in the classes file"):
-        class_statistics(open_dataset(root, format="folder"), "train")
+        class_statistics(open_dataset(root, format="folder"), "train", strict=True)
+    with pytest.warns(UserWarning, match="1 sample"):  # by default the sample is left out, and named
+        skipped = class_statistics(open_dataset(root, format="folder"), "train", use_cache=False).skipped
+    assert [sid for sid, _ in skipped] == ["a"] and "are not in the classes file" in skipped[0][1]
 
 
 def test_cache_keys_differ_by_options_and_split(tmp_path):
@@ -257,4 +260,6 @@ def test_file_datasets_decode_only_masks_but_still_check_sizes(tmp_path, monkeyp
     assert class_statistics(ds, "train", use_cache=False).pixels.tolist() == [10, 3, 2, 0]
     write_label_png(root / "train" / "images" / "b.png", np.zeros((3, 3), np.uint8))
     with pytest.raises(SegdashError, match="'b' differ in size: image 3x3, mask 3x2"):
-        class_statistics(ds, "train", use_cache=False)
+        class_statistics(ds, "train", use_cache=False, strict=True)
+    with pytest.warns(UserWarning, match="differ in size"):
+        assert [sid for sid, _ in class_statistics(ds, "train", use_cache=False).skipped] == ["b"]

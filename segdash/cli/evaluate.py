@@ -50,6 +50,9 @@ def register(subparsers) -> None:
     parser.add_argument("--no-failure-metrics", action="store_true",
                         help="skip Boundary IoU, object counts, calibration and uncertainty (faster)")
     parser.add_argument("--limit", "-n", type=int, metavar="N", help="score only the first N images of the split")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first unreadable or mismatched sample (default: skip it with a warning; "
+                             "the JSON lists it under 'skipped')")  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -152,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         evaluation = evaluate(ds, split, predictor=predictor, pred_dir=args.pred_dir, batch_size=args.batch_size,
                               progress=progress, distances=not args.no_distances, limit=args.limit,
                               failure_metrics=not args.no_failure_metrics,
-                              boundary_ratio=args.boundary_ratio)  # fmt: skip
+                              boundary_ratio=args.boundary_ratio, strict=args.strict)  # fmt: skip
     doc = evaluation.to_json_dict()
     doc["dataset"] = str(args.dataset)
     if args.checkpoint:

@@ -43,6 +43,9 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--json", metavar="OUT", help="also write the statistics as JSON to OUT ('-' for stdout)")
     parser.add_argument("--no-cache", action="store_true", help="recount even when cached statistics exist")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first unreadable or mismatched sample (default: skip it with a warning; "
+                             "the JSON lists it under 'skipped')")  # fmt: skip
     parser.add_argument(
         "--basic", action="store_true",
         help="only pixel counts, image presence and weights: skip co-occurrence, objects, spatial priors and drift",
@@ -140,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(done - bar.n)
 
             stats = class_statistics(ds, split, progress=progress, use_cache=not args.no_cache,
-                                     extended=not args.basic)  # fmt: skip
+                                     extended=not args.basic, strict=args.strict)  # fmt: skip
         result["splits"][split] = stats.to_dict()
         drift = None
         if first is None:

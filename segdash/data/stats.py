@@ -36,12 +36,13 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from segdash.data.base import IndexedDataset, SegDataset
+from segdash.data.formats._common import warn_skipped_samples
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_write_json, cache_dir
 
@@ -83,6 +84,8 @@ class ClassStats:
     ignored_pixels: int = 0
     #: samples of the split that have no mask (skipped)
     images_without_mask: int = 0
+    #: samples left out because they could not be read or did not fit: (sample id, why)
+    skipped: tuple[tuple[str, str], ...] = ()
     #: smallest and largest mask (height, width) seen
     min_size: tuple[int, int] | None = None
     max_size: tuple[int, int] | None = None
@@ -187,6 +190,7 @@ class ClassStats:
             "labeled_pixels": self.labeled_pixels,
             "ignored_pixels": self.ignored_pixels,
             "images_without_mask": self.images_without_mask,
+            "skipped": [{"sample_id": sid, "reason": why} for sid, why in self.skipped],
             "min_size": list(self.min_size) if self.min_size else None,
             "max_size": list(self.max_size) if self.max_size else None,
             **(self._imbalance_dict() if self.extended else {}),
@@ -234,6 +238,7 @@ class ClassStats:
             "pixels_of_images_with_class": self.pixels_of_images_with_class.tolist(),
             "ignored_pixels": self.ignored_pixels,
             "images_without_mask": self.images_without_mask,
+            "skipped": [list(pair) for pair in self.skipped],
             "min_size": list(self.min_size) if self.min_size else None,
             "max_size": list(self.max_size) if self.max_size else None,
             "seconds": self.seconds,
@@ -267,6 +272,7 @@ class ClassStats:
             pixels_of_images_with_class=np.asarray(d["pixels_of_images_with_class"], np.int64),
             ignored_pixels=int(d["ignored_pixels"]),
             images_without_mask=int(d["images_without_mask"]),
+            skipped=tuple((str(sid), str(why)) for sid, why in d.get("skipped", [])),
             min_size=tuple(d["min_size"]) if d["min_size"] else None,
             max_size=tuple(d["max_size"]) if d["max_size"] else None,
             seconds=float(d["seconds"]),
@@ -515,12 +521,15 @@ def class_statistics(
     progress: Progress | None = None,
     use_cache: bool = True,
     extended: bool = True,
+    strict: bool = False,
 ) -> ClassStats:
     """Pixel statistics of ``split`` in one pass over its masks (one mask in memory at a time).
 
     progress: called as ``progress(done, total)`` after each image.
     use_cache: read and write the on-disk cache (``cache_dir("stats")``).
     extended: also the imbalance statistics (co-occurrence, objects, spatial prior, top images).
+    strict: stop at the first unreadable or mismatched sample; by default it is left out with a
+    warning naming it, and listed in ``ClassStats.skipped``.
     """
     ds.check_split(split)
     if not ds.has_masks(split):
@@ -537,14 +546,23 @@ def class_statistics(
     start = time.perf_counter()
     totals = _Accumulator(ds.num_classes, ds.ignore_index, extended)
     ids = ds.ids(split)
-    for done, (sample_id, mask) in enumerate(zip(ids, _masks(ds, split, ids)), start=1):
-        if mask is None:
-            totals.without_mask += 1
-        else:
-            totals.add(mask, sample_id)
+    masks_only = isinstance(ds, IndexedDataset) and type(ds).load is IndexedDataset.load
+    skipped: list[tuple[str, str]] = []
+    for done, sample_id in enumerate(ids, start=1):
+        try:
+            mask = _mask_of(ds, split, sample_id, masks_only)
+            if mask is None:
+                totals.without_mask += 1
+            else:
+                totals.add(mask, sample_id)  # raises before counting anything for labels outside the classes
+        except SegdashError as exc:
+            if strict:
+                raise
+            skipped.append((str(sample_id), str(exc)))
         if progress is not None:
             progress(done, len(ids))
-    stats = totals.result(ds, split, time.perf_counter() - start)
+    warn_skipped_samples(skipped)
+    stats = dataclasses.replace(totals.result(ds, split, time.perf_counter() - start), skipped=tuple(skipped))
     if cache_file is not None:
         # The file name carries the identity's digest; the identity itself can be long (every file).
         summary = {"type": identity["type"], "options": identity["options"]}
@@ -587,32 +605,28 @@ def _finite_or_none(value) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def _masks(ds: SegDataset, split: str, ids: Sequence[str]) -> Iterator[np.ndarray | None]:
-    """The split's masks (HxW int64, or None), one at a time.
+def _mask_of(ds: SegDataset, split: str, sample_id: str, masks_only: bool) -> np.ndarray | None:
+    """One sample's mask (HxW int64, or None); ``SegdashError`` when it cannot be read or does not fit.
 
-    A dataset of image and mask files (``IndexedDataset`` loading the usual way) has only its
-    masks decoded, and its images' sizes read from their headers for the size check: decoding
-    the images would be most of the time and counts nothing. Any other dataset is iterated.
+    With ``masks_only`` (a dataset of image and mask files loading the usual way) only the mask is
+    decoded and the image's size read from its header for the size check: decoding the images would
+    be most of the time and counts nothing.
     """
-    if not (isinstance(ds, IndexedDataset) and type(ds).load is IndexedDataset.load):
-        for _, mask, _ in ds.iter_samples(split, ids):
-            yield mask
-        return
+    if not masks_only:
+        return ds.load(split, sample_id)[1]
     from segdash.data.imageio import image_size
 
-    for sample_id in ids:
-        entry = ds.entry(split, sample_id)
-        if entry.mask is None:
-            yield None
-            continue
-        mask = ds.validate_mask(ds.read_mask(entry.mask), sample_id)
-        height, width = image_size(entry.image)
-        if mask.shape != (height, width):
-            raise SegdashError(
-                f"image and mask of {sample_id!r} differ in size: image {width}x{height}, "
-                f"mask {mask.shape[1]}x{mask.shape[0]} ({entry.image.name}, {entry.mask.name})"
-            )
-        yield mask
+    entry = ds.entry(split, sample_id)
+    if entry.mask is None:
+        return None
+    mask = ds.validate_mask(ds.read_mask(entry.mask), sample_id)
+    height, width = image_size(entry.image)
+    if mask.shape != (height, width):
+        raise SegdashError(
+            f"image and mask of {sample_id!r} differ in size: image {width}x{height}, "
+            f"mask {mask.shape[1]}x{mask.shape[0]} ({entry.image.name}, {entry.mask.name})"
+        )
+    return mask
 
 
 # --- cache key ---------------------------------------------------------------------

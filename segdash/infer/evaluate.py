@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from segdash.data.formats._common import warn_skipped_samples
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_dir, atomic_write_bytes, atomic_write_json
 from segdash.metrics.boundary import DEFAULT_BOUNDARY_RATIO, batch_boundary_counts, boundary_iou
@@ -114,6 +115,8 @@ class Evaluation:
     entropy_histogram: np.ndarray | None = None
     per_image_confidence: dict[str, np.ndarray] | None = None
     flip_changes: np.ndarray | None = None
+    #: samples left out because they could not be read or did not fit: (sample id, why)
+    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.classes = tuple(self.classes)
@@ -241,6 +244,7 @@ class Evaluation:
             "total_images": self.total_images,
             "cancelled": self.cancelled,
             "ignore_index": self.ignore_index,
+            "skipped": [{"sample_id": sid, "reason": why} for sid, why in self.skipped],
         }
         scores = self.scores.to_dict()
         per_class = scores.pop("per_class")
@@ -366,6 +370,7 @@ class Evaluation:
             source=doc.get("source", ""), total_images=doc.get("total_images"),
             cancelled=bool(doc.get("cancelled", False)), boundary_ratio=doc.get("boundary_ratio"),
             per_image_confidence=confidence, **{key: arrays.get(key) for key in _OPTIONAL_ARRAYS},
+            skipped=[(str(s["sample_id"]), str(s["reason"])) for s in doc.get("skipped", [])],
         )  # fmt: skip
 
     def __repr__(self) -> str:
@@ -482,8 +487,12 @@ def _load_mask(dataset, split: str, sample_id: str) -> np.ndarray | None:
 
 
 def _batches(dataset, split: str, ids: Sequence[str], batch_size: int,
-             pred_paths: dict[str, Path] | None = None) -> Iterator[_Batch]:
-    """Load samples in order, grouping consecutive same-size ones into batches of up to ``batch_size``."""
+             pred_paths: dict[str, Path] | None = None, skipped: list | None = None) -> Iterator[_Batch]:
+    """Load samples in order, grouping consecutive same-size ones into batches of up to ``batch_size``.
+
+    A sample that cannot be read or does not fit (``SegdashError``) is appended to ``skipped`` as
+    ``(sample_id, why)`` and left out; with ``skipped=None`` it ends the run instead (``--strict``).
+    """
     group: list = []
 
     def flush() -> _Batch:
@@ -492,14 +501,15 @@ def _batches(dataset, split: str, ids: Sequence[str], batch_size: int,
         return _Batch(ids=[s for _, _, s, _ in group], images=[i for i, _, _, _ in group], masks=masks, preds=preds)
 
     for sample_id in ids:
-        if pred_paths is not None:
-            image, mask = None, _load_mask(dataset, split, sample_id)
-        else:
-            image, mask, _ = dataset.load(split, sample_id)
-        if mask is None:
-            raise SegdashError(f"sample {sample_id!r} of split {split!r} has no mask: nothing to evaluate against")
+        try:
+            image, mask = _load_for_scoring(dataset, split, sample_id, masks_only=pred_paths is not None)
+        except SegdashError as exc:
+            if skipped is None:
+                raise
+            skipped.append((str(sample_id), str(exc)))
+            continue
         pred = None
-        if pred_paths is not None:
+        if pred_paths is not None:  # a prediction that does not fit its mask is the user's to fix: it stops the run
             pred = _read_prediction(pred_paths[sample_id], mask, dataset.num_classes, sample_id)
         if group and (len(group) >= batch_size or group[0][1].shape != mask.shape):
             yield flush()
@@ -510,6 +520,17 @@ def _batches(dataset, split: str, ids: Sequence[str], batch_size: int,
 
 
 # --- label-map metrics in the background ----------------------------------------------------------
+
+
+def _load_for_scoring(dataset, split: str, sample_id: str, masks_only: bool) -> tuple[np.ndarray | None, np.ndarray]:
+    """(image, or None with ``masks_only``; mask) of one sample; ``SegdashError`` when it cannot be scored."""
+    if masks_only:
+        image, mask = None, _load_mask(dataset, split, sample_id)
+    else:
+        image, mask, _ = dataset.load(split, sample_id)
+    if mask is None:
+        raise SegdashError(f"sample {sample_id!r} of split {split!r} has no mask: nothing to evaluate against")
+    return image, mask
 
 
 def _batch_distances(preds: np.ndarray, masks: np.ndarray, num_classes: int,
@@ -632,6 +653,7 @@ def evaluate(
     distance_workers: int | None = None,
     failure_metrics: bool = True,
     boundary_ratio: float = DEFAULT_BOUNDARY_RATIO,
+    strict: bool = False,
 ) -> Evaluation:
     """Score ``predictor`` (anything with ``predict_labels(images) -> (N, H, W) tensor`` and
     ``device``), or the label PNGs ``<pred_dir>/<sample_id>.png``, on ``split`` of ``dataset``.
@@ -641,6 +663,8 @@ def evaluate(
     ``limit``: only the first ``limit`` images. ``distances``: also HD95 / ASSD / area difference.
     ``failure_metrics``: also Boundary IoU (band ``boundary_ratio`` of the diagonal) and objects, and
     calibration and uncertainty when the predictor has ``predict_probabilities``.
+    A sample that cannot be read or does not fit is left out with a warning naming it (listed in
+    ``Evaluation.skipped``); ``strict=True`` stops at the first one instead.
     """
     if (predictor is None) == (pred_dir is None):
         raise SegdashError("give exactly one of a model (--checkpoint) and a prediction folder (--pred-dir)")
@@ -678,7 +702,8 @@ def evaluate(
             for key, values in future.result().items():
                 rows.put(offset, key, values)
 
-    batches = _Prefetch(_batches(dataset, split, ids, batch_size, pred_paths), depth=2)
+    skipped: list[tuple[str, str]] = []
+    batches = _Prefetch(_batches(dataset, split, ids, batch_size, pred_paths, None if strict else skipped), depth=2)
     try:
         if progress is not None:
             progress(0, len(ids))
@@ -705,7 +730,7 @@ def evaluate(
                 collect(wait_all=False)
             done += len(batch.ids)
             if progress is not None:
-                progress(done, len(ids))
+                progress(done + len(skipped), len(ids))
         collect(wait_all=True)
     finally:
         batches.close()
@@ -713,6 +738,7 @@ def evaluate(
             pool.shutdown(wait=True, cancel_futures=True)
 
     confidence_rows = {k: rows.get(k, done) for k in CONFIDENCE_METRICS} if confidence is not None else None
+    warn_skipped_samples(skipped)
     return Evaluation(
         dataset=getattr(dataset, "name", ""), split=split, classes=tuple(dataset.classes),
         confusion=accumulator.compute(), sample_ids=[str(s) for s in accumulator.per_image_ids],
@@ -726,7 +752,7 @@ def evaluate(
         calibration=confidence.calibration() if confidence is not None else None,
         entropy_histogram=confidence.entropy_histogram() if confidence is not None else None,
         per_image_confidence=confidence_rows,
-        flip_changes=confidence.flip_counts() if confidence is not None else None,
+        flip_changes=confidence.flip_counts() if confidence is not None else None, skipped=list(skipped),
     )  # fmt: skip
 
 

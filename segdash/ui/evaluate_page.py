@@ -8,7 +8,7 @@ import streamlit as st
 from segdash.data.base import SegDataset
 from segdash.ui import cache, jobs, state
 from segdash.ui.sidebar import DATASET_UNAVAILABLE, SidebarChoice
-from segdash.ui.widgets import format_seconds, reported_errors, show_error
+from segdash.ui.widgets import format_seconds, reported_errors, show_error, skipped_note
 
 ALL_IMAGES = 0
 NORMALIZE_VIEWS = {"counts": None, "row-normalised (recall)": "true", "column-normalised (precision)": "pred"}
@@ -376,6 +376,7 @@ def show_results(choice: SidebarChoice, evaluation, split: str) -> None:
 
     ds = choice.dataset
     show_summary(evaluation)
+    skipped_note(evaluation.skipped)
     tabs = st.tabs(["Per class", "Confusion matrix", "Per image", "Distances", "Objects", "Calibration"],
                    key="evaluate.tab", on_change="rerun")  # fmt: skip
     tab_table, tab_cm, tab_images, tab_dist, tab_objects, tab_calibration = tabs

@@ -72,6 +72,16 @@ def reported_errors(what: str = "") -> Iterator[None]:
         show_error(exc, what)
 
 
+def skipped_note(skipped, shown: int = 5) -> None:
+    """A warning naming the samples a pass over a split left out ((sample id, why) pairs), when there are any."""
+    if not skipped:
+        return
+    lines = "\n".join(f"- `{sid}`: {public_text(why)}" for sid, why in list(skipped)[:shown])
+    more = f"\n- … and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    st.warning(f"{len(skipped)} sample(s) could not be read or did not fit and were left out; the rest was "
+               f"used.\n{lines}{more}", icon=":material/warning:")  # fmt: skip
+
+
 def overlay_controls(classes: Sequence[str], container=None) -> OverlaySettings:
     """Opacity slider, fill/contour switch and per-class toggles; the values outlive page switches."""
     where = container or st

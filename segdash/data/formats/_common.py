@@ -58,6 +58,16 @@ def read_split_list(path: Path) -> list[str]:
     return [line.split()[0] for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
+def warn_skipped_samples(skipped: Sequence[tuple[str, str]], shown: int = 3) -> None:
+    """One warning naming the samples a pass over a split left out and why (the first few); the rest was used."""
+    if not skipped:
+        return
+    first = "; ".join(f"{sid} ({why})" for sid, why in skipped[:shown])
+    more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    warnings.warn(f"{len(skipped)} sample(s) skipped, the rest used (--strict stops instead): {first}{more}",
+                  DatasetWarning, stacklevel=3)  # fmt: skip
+
+
 def warn_skipped(message: str, names: Sequence[str], limit: int = 5) -> None:
     """One warning for many skipped files: '3 images without mask skipped: a, b, c'."""
     if not names:
