@@ -125,6 +125,21 @@ def test_start_run_hands_its_lock_to_the_process_so_a_second_resume_is_refused(t
     lock_run(run_dir)  # the finished process let go of the lock
 
 
+def test_a_resume_keeps_a_stop_asked_while_it_was_starting_and_drops_an_older_one(tmp_path):
+    from segdash.train.rundir import RunWriter, utc_now
+
+    writer = RunWriter(tmp_path)
+    (tmp_path / "launch.json").write_text(json.dumps({"pid": os.getpid(), "started": utc_now()}))
+    stop = tmp_path / "STOP"
+    stop.write_text("old")
+    os.utime(stop, (time.time() - 60, time.time() - 60))  # left by the process before
+    writer.start({"epochs": 1}, clear_stop=True)
+    assert not stop.exists()
+    stop.write_text("now")  # the page's Stop, clicked while the resume was starting
+    writer.start({"epochs": 1}, clear_stop=True)
+    assert stop.exists()
+
+
 def test_max_runs_refuses_a_start_and_says_when_the_slot_frees(tmp_path):
     me = os.getpid()
     fake_run(tmp_path / "busy", me, process_start_time(me))  # 10 of 40 steps in 60 s: 180 s left

@@ -147,8 +147,9 @@ class RunWriter:
     def start(self, config: dict[str, Any], clear_stop: bool = False, **fields: Any) -> None:
         """Write the first ``run.json`` (status running) and ``config.json``; keeps counters of a resumed run.
 
-        ``clear_stop`` (on resume) removes a STOP file left by the previous process; a new run keeps
-        one, so a stop asked for while the run was still starting is honoured.
+        ``clear_stop`` (on resume) removes a STOP file left by the previous process, i.e. written
+        before this one was launched; a stop asked for while this run was still starting (a new
+        run or a resume) is kept and honoured.
         """
         previous = read_json(self.run_dir / RUN_FILE) or {}
         atomic_write_json(self.run_dir / CONFIG_FILE, config)
@@ -173,8 +174,18 @@ class RunWriter:
         }
         self.state.update(fields)
         if clear_stop:
-            self.stop_file.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                if self.stop_file.stat().st_mtime < self._launched_at():
+                    self.stop_file.unlink()
         self.write()
+
+    def _launched_at(self) -> float:
+        """When this process was asked for: launch.json's time if ``start_run`` spawned it, else now."""
+        launch = read_json(self.run_dir / LAUNCH_FILE) or {}
+        if launch.get("pid") == os.getpid() and isinstance(launch.get("started"), str):
+            with contextlib.suppress(ValueError):
+                return _dt.datetime.fromisoformat(launch["started"]).timestamp()
+        return time.time()
 
     def update(self, throttle_seconds: float = 0.0, **fields: Any) -> None:
         """Merge ``fields`` into run.json; with ``throttle_seconds`` skip the write if one happened recently."""
