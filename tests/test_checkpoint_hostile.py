@@ -119,7 +119,7 @@ def test_old_checkpoint_without_input_range_loads_with_the_range_its_scale_impli
         return d
 
     meta = read_meta(crafted(good, tmp_path, "segdash.json", old))
-    assert meta.input_range.to_dict() == {"low": 0.0, "high": 255.0} and meta.intensity is None
+    assert meta.input_range.to_dict() == {"low": 0.0, "high": 255.0, "floats_as_is": False} and meta.intensity is None
 
 
 def test_a_good_checkpoint_loads_with_the_network_cut(good, monkeypatch):

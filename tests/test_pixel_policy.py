@@ -15,7 +15,15 @@ from PIL import Image
 
 from segdash import cli
 from segdash.data.imageio import read_label_image
-from segdash.data.pixels import EIGHT_BIT, UNIT, InputRange, intensity_hint, intensity_stats, to_input_range
+from segdash.data.pixels import (
+    EIGHT_BIT,
+    UNIT,
+    InputRange,
+    dataset_range,
+    intensity_hint,
+    intensity_stats,
+    to_input_range,
+)
 from segdash.models.checkpoint import read_meta
 
 BRAIN = Path(__file__).resolve().parents[1] / "weights" / "brain-mri_unet_lite0_best"
@@ -57,8 +65,23 @@ def test_raw_intensities_are_windowed_at_percentiles():
 
 def test_input_range_of_old_checkpoints_comes_from_the_normalisation():
     assert InputRange.from_scale(1 / 255) == EIGHT_BIT
-    assert InputRange.from_scale(1.0) == UNIT
-    assert read_meta(BRAIN).input_range == UNIT
+    old = InputRange.from_scale(1.0)  # integers were scaled to 0..1, floats used as they came
+    assert old == InputRange(0.0, 1.0, floats_as_is=True)
+    z_scored = np.array([[-2.5, 0.0, 3.0]], np.float32)
+    assert to_input_range(z_scored, old)[0] is z_scored
+    np.testing.assert_allclose(to_input_range(np.array([[0, 255]], np.uint8), old)[0].ravel(), [0.0, 1.0])
+    assert read_meta(BRAIN).input_range == UNIT  # the shipped weights record theirs
+
+
+def test_the_range_a_training_set_records():
+    rng = np.random.default_rng(0)
+    assert dataset_range([rng.random((8, 8, 1)).astype(np.float32) for _ in range(3)]) == UNIT
+    assert dataset_range([rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)]) == EIGHT_BIT
+    assert dataset_range([rng.integers(0, 4096, (8, 8, 1), dtype=np.uint16)]) == UNIT
+    z_scored = [rng.standard_normal((20, 20, 1)).astype(np.float32) for _ in range(3)]
+    recorded = dataset_range(z_scored)
+    assert recorded.floats_as_is and recorded.low < -2 and recorded.high > 2  # the data's 0.5-99.5 percentiles
+    assert to_input_range(z_scored[0], recorded)[0] is z_scored[0]  # z-scored floats go in as they are
 
 
 # --- the same slice in four files, two paths --------------------------------------------------------

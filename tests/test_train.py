@@ -145,7 +145,7 @@ def test_run_writes_the_contract_and_resumes(tmp_path):
     assert meta.epoch == 1 and meta.input_size == 64 and meta.classes == list(state.classes)
     assert meta.train_config["limit"] == 8 and "val_mean_dice" in meta.metrics
     # brain-mri trains on float 0..1 slices: the checkpoint says so, with their intensity statistics
-    assert meta.input_range.to_dict() == {"low": 0.0, "high": 1.0}
+    assert meta.input_range.to_dict() == {"low": 0.0, "high": 1.0, "floats_as_is": False}
     assert meta.intensity is not None and 0.0 < meta.intensity.image_mean[0] < meta.intensity.image_mean[1] < 1.0
     previews = state.previews()
     assert previews["images"].shape == (2, 1, 64, 64) and previews["epochs"][1].shape == (2, 64, 64)

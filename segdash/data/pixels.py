@@ -19,7 +19,9 @@ Where an image's values come from (``source_range``):
   as NIfTI volumes are read, with a note, because no fixed range fits.
 
 The source range is mapped linearly onto the model's range; nothing happens (and no note) when
-they are equal.
+they are equal. A model trained on floats of no fixed range (z-scored slices) takes float images
+as they are (``InputRange.floats_as_is``), as do checkpoints from before the range was recorded
+whose normalisation scale is 1; their integer images are still mapped.
 """
 
 from __future__ import annotations
@@ -42,10 +44,16 @@ WINDOW_PERCENTILES = (0.5, 99.5)
 
 @dataclasses.dataclass(frozen=True)
 class InputRange:
-    """The value range (``low``..``high``) of a model's training inputs, before ``Normalization``."""
+    """The value range (``low``..``high``) of a model's training inputs, before ``Normalization``.
+
+    ``floats_as_is``: float images are taken unchanged (a model trained on floats of no fixed
+    range, such as z-scored slices, or a checkpoint too old to say); integer images are still
+    mapped onto ``low``..``high``.
+    """
 
     low: float = 0.0
     high: float = 1.0
+    floats_as_is: bool = False
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.low) and np.isfinite(self.high) and self.high > self.low):
@@ -54,20 +62,24 @@ class InputRange:
     def describe(self) -> str:
         return f"{_fmt(self.low)}..{_fmt(self.high)}"
 
-    def to_dict(self) -> dict[str, float]:
-        return {"low": float(self.low), "high": float(self.high)}
+    def to_dict(self) -> dict[str, Any]:
+        return {"low": float(self.low), "high": float(self.high), "floats_as_is": bool(self.floats_as_is)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> InputRange:
-        return cls(float(d["low"]), float(d["high"]))
+        as_is = d.get("floats_as_is", False)
+        if not isinstance(as_is, bool):
+            raise TypeError("input_range.floats_as_is must be true or false")
+        return cls(float(d["low"]), float(d["high"]), as_is)
 
     @classmethod
     def from_scale(cls, scale: float) -> InputRange:
         """The range a ``Normalization`` scale implies for checkpoints that did not record one:
-        a scale of 1/255 means 8-bit inputs (0..255); a scale of 1 means inputs already in 0..1."""
+        a scale of 1/255 means 8-bit inputs (0..255); a scale of 1 means integer images were
+        scaled to 0..1 and float images used as they are (what those checkpoints' data had)."""
         scale = float(scale)
         if scale <= 0 or not np.isfinite(scale) or abs(scale - 1.0) < 1e-9:
-            return cls(0.0, 1.0)
+            return cls(0.0, 1.0, floats_as_is=True)
         return cls(0.0, float(round(1.0 / scale, 6)))
 
 
@@ -80,9 +92,34 @@ def _fmt(value: float) -> str:
 
 
 def training_range(image: np.ndarray) -> InputRange:
-    """The range a dataset whose images look like ``image`` trains in: 0..255 for 8-bit images
-    (kept as uint8 in memory, four times smaller), 0..1 for everything else."""
-    return EIGHT_BIT if np.asarray(image).dtype == np.uint8 else UNIT
+    """The range one training image is put in: 0..255 for 8-bit images (kept as uint8 in memory,
+    four times smaller), 0..1 for other integers, and floats as they are (0..1 when they are)."""
+    array = np.asarray(image)
+    if array.dtype == np.uint8:
+        return EIGHT_BIT
+    if array.dtype.kind == "f":
+        return UNIT if source_range(array)[0] == UNIT else InputRange(0.0, 1.0, floats_as_is=True)
+    return UNIT
+
+
+def dataset_range(images: Iterable[np.ndarray]) -> InputRange:
+    """The ``InputRange`` a model trained on ``images`` (a sample of a split) records: 0..255 for
+    8-bit images, 0..1 for other integers and for floats within 0..1; for other floats (z-scored,
+    raw intensities) the 0.5-99.5 percentile window of the sample, with floats taken as they are."""
+    floats_low, floats_high, first = [], [], None
+    for image in images:
+        first = training_range(image) if first is None else first
+        array = np.asarray(image)
+        if array.dtype.kind == "f" and source_range(array)[0] != UNIT:
+            finite = array[np.isfinite(array)]
+            if finite.size:
+                low, high = np.percentile(finite, WINDOW_PERCENTILES)
+                floats_low.append(float(low))
+                floats_high.append(float(high))
+    if floats_low:
+        low, high = min(floats_low), max(floats_high)
+        return InputRange(low, high if high > low else low + 1.0, floats_as_is=True)
+    return first if first is not None and not first.floats_as_is else UNIT
 
 
 def source_range(image: np.ndarray) -> tuple[InputRange, str]:
@@ -123,8 +160,10 @@ def to_input_range(image: np.ndarray, target: InputRange) -> tuple[np.ndarray, l
     The image is returned unchanged (same array, no note) when its values already come
     from ``target``; otherwise float32 values in ``target``, with one note saying what was done.
     """
+    if target.floats_as_is and np.asarray(image).dtype.kind == "f":
+        return image, []
     source, how = source_range(image)
-    if source == target:
+    if source == InputRange(target.low, target.high):
         return image, []
     array = np.asarray(image, dtype=np.float32)
     if not np.all(np.isfinite(array)):

@@ -21,7 +21,14 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from segdash.data.base import Normalization, SegDataset
-from segdash.data.pixels import InputRange, IntensityStats, intensity_stats, to_input_range, training_range
+from segdash.data.pixels import (
+    InputRange,
+    IntensityStats,
+    dataset_range,
+    intensity_stats,
+    to_input_range,
+    training_range,
+)
 from segdash.errors import SegdashError
 
 Pair = tuple[torch.Tensor, torch.Tensor]
@@ -148,11 +155,12 @@ def estimated_cache_mb(ds: SegDataset, splits: Sequence[str], size: int, limit: 
 
 
 def training_intensity(ds: SegDataset, split: str, count: int = 100) -> tuple[InputRange, IntensityStats | None]:
-    """The value range training inputs have (0..255 for 8-bit images, else 0..1) and their intensity
-    statistics over at most ``count`` evenly spaced images of ``split``, recorded in checkpoints."""
+    """The value range training inputs have (``segdash.data.pixels.dataset_range``, from up to 16 images)
+    and their intensity statistics over at most ``count`` evenly spaced images of ``split``, for checkpoints.
+    Images are read one at a time (never ``count`` large images in memory at once)."""
     ids = ds.ids(split)
     chosen = [ids[i] for i in preview_indices(len(ids), count)]
-    value_range = training_range(ds.load(split, chosen[0]).image) if chosen else InputRange()
+    value_range = dataset_range(ds.load(split, sample_id).image for sample_id in chosen[:: max(1, len(chosen) // 16)])
     images = (to_input_range(ds.load(split, sample_id).image, value_range)[0] for sample_id in chosen)
     return value_range, intensity_stats(images, value_range)
 
