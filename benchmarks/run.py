@@ -27,6 +27,7 @@ BENCHMARKS = {
     "stats": "bench_stats",
     "inference": "bench_inference",
     "evaluate": "bench_evaluate",
+    "failure_metrics": "bench_failure_metrics",
     "train": "bench_train",
     "dashboard": "bench_dashboard",
 }

@@ -70,6 +70,11 @@ def test_evaluate_smoke(tmp_path):
     assert any(row.get("peak_rss_mib") for row in result["rows"])
 
 
+def test_failure_metrics_smoke(tmp_path):
+    result = run_smoke("failure_metrics", tmp_path)
+    assert {row.get("kept_per_image_bytes") for row in result["rows"]} - {None}  # memory rows present
+
+
 def test_train_smoke(tmp_path):
     result = run_smoke("train", tmp_path)
     assert result["rows"][0]["seed_loop_steps_per_s"] > 0
