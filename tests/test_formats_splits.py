@@ -49,3 +49,16 @@ def test_bad_fractions():
         seeded_split(["a"], (0.5, 0.5), names=("train",))
     with pytest.raises(SegdashError, match="non-negative"):
         seeded_split(["a"], (-1, 1), names=("a", "b"))
+
+
+def test_evenly_spaced_is_the_one_meaning_of_a_subset():
+    from segdash.data.splits import evenly_spaced, evenly_spaced_indices
+
+    assert evenly_spaced_indices(10, 4) == [0, 3, 6, 9]  # first and last included
+    assert evenly_spaced_indices(5, None) == evenly_spaced_indices(5, 9) == [0, 1, 2, 3, 4]
+    assert evenly_spaced_indices(5, 0) == []
+    for total in range(1, 40):
+        for count in range(1, total + 1):
+            picked = evenly_spaced_indices(total, count)
+            assert len(set(picked)) == count and picked == sorted(picked)  # never a repeat
+    assert evenly_spaced(["a", "b", "c"], 2) == ["a", "c"]

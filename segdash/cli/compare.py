@@ -58,7 +58,7 @@ def register(subparsers) -> None:
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT ('-' for stdout only)")
     parser.add_argument("--html", metavar="OUT", help="write a self-contained HTML report to OUT (opens offline)")
     parser.add_argument("--batch-size", "-b", type=int, default=8, help="images per forward pass (default: 8)")
-    parser.add_argument("--limit", "-n", type=int, metavar="N", help="compare on the first N images of the split")
+    parser.add_argument("--limit", "-n", type=int, metavar="N", help="compare on N images, evenly spaced over the split")
     add_predictor_args(parser)
     parser.set_defaults(func=run)
 

@@ -49,7 +49,8 @@ def register(subparsers) -> None:
                         "al. 2021)")
     parser.add_argument("--no-failure-metrics", action="store_true",
                         help="skip Boundary IoU, object counts, calibration and uncertainty (faster)")
-    parser.add_argument("--limit", "-n", type=int, metavar="N", help="score only the first N images of the split")
+    parser.add_argument("--limit", "-n", type=int, metavar="N",
+                        help="score only N images, evenly spaced over the split (as the dashboard does)")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first unreadable or mismatched sample (default: skip it with a warning; "
                              "the JSON lists it under 'skipped')")  # fmt: skip

@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
+
 from segdash.errors import SegdashError
 
 
@@ -76,3 +78,24 @@ def seeded_split(
         start += count
         result[name] = sorted(sample_id for g in chosen for sample_id in members[g])
     return result
+
+
+# --- a subset of a split -----------------------------------------------------------------------------
+def evenly_spaced_indices(total: int, count: int | None) -> list[int]:
+    """``count`` indices spread evenly over ``range(total)``, first and last included; all of them when
+    ``count`` is None or not smaller than ``total``.
+
+    The one meaning of "a subset of N images" everywhere (``--limit``, the Evaluate page, training,
+    previews): neighbouring slices of a volume or frames of a video are near copies, so the first N
+    would show one part of the data; N spread over the whole split show all of it.
+    """
+    if count is None or count >= total:
+        return list(range(total))
+    if count <= 0:
+        return []
+    return [int(i) for i in np.linspace(0, total - 1, count).round()]
+
+
+def evenly_spaced(ids: Sequence[str], count: int | None) -> list[str]:
+    """``count`` of ``ids`` spread evenly over the list (see ``evenly_spaced_indices``)."""
+    return [ids[i] for i in evenly_spaced_indices(len(ids), count)]

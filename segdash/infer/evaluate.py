@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from segdash.data.formats._common import warn_skipped_samples
+from segdash.data.splits import evenly_spaced
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_dir, atomic_write_bytes, atomic_write_json
 from segdash.metrics.boundary import DEFAULT_BOUNDARY_RATIO, batch_boundary_counts, boundary_iou
@@ -41,6 +42,7 @@ from segdash.metrics.confusion import ConfusionMatrix
 from segdash.metrics.distance import DISTANCE_METRICS, aggregate_distances, distance_metrics
 from segdash.metrics.objects import OBJECT_COUNTS, SIZE_BUCKETS, batch_object_counts, object_scores
 from segdash.metrics.scores import UNDEFINED_NOTE, Scores, per_image_scores, scores_from_confusion
+from segdash.sharding import shard_of
 
 #: Metrics where a larger value is worse (``Evaluation.worst`` ranks them largest first).
 LOWER_IS_BETTER = ("hd95", "assd", "abs_rad", "ece", "overconfidence")
@@ -596,7 +598,7 @@ def _split_ids(dataset, split: str, limit: int | None) -> list[str]:
     if limit is not None:
         if limit < 1:
             raise SegdashError(f"--limit must be at least 1, got {limit}")
-        ids = ids[:limit]
+        ids = evenly_spaced(ids, limit)
     if not ids:
         raise SegdashError(f"split {split!r} of {dataset.name!r} is empty")
     return ids
@@ -654,17 +656,20 @@ def evaluate(
     failure_metrics: bool = True,
     boundary_ratio: float = DEFAULT_BOUNDARY_RATIO,
     strict: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> Evaluation:
     """Score ``predictor`` (anything with ``predict_labels(images) -> (N, H, W) tensor`` and
     ``device``), or the label PNGs ``<pred_dir>/<sample_id>.png``, on ``split`` of ``dataset``.
 
     ``progress(done, total)`` is called after every batch; ``should_stop()`` is checked between
     batches and, when true, ends the run early with ``cancelled=True`` and the images done so far.
-    ``limit``: only the first ``limit`` images. ``distances``: also HD95 / ASSD / area difference.
+    ``limit``: only ``limit`` images, evenly spaced over the split (``segdash.data.splits.evenly_spaced``). ``distances``: also HD95 / ASSD / area difference.
     ``failure_metrics``: also Boundary IoU (band ``boundary_ratio`` of the diagonal) and objects, and
     calibration and uncertainty when the predictor has ``predict_probabilities``.
     A sample that cannot be read or does not fit is left out with a warning naming it (listed in
     ``Evaluation.skipped``); ``strict=True`` stops at the first one instead.
+    ``shard=(rank, world_size)``: only this process's contiguous share of the (limited) split, for
+    ``merge_evaluations`` to put together (see ``segdash.sharding``).
     """
     if (predictor is None) == (pred_dir is None):
         raise SegdashError("give exactly one of a model (--checkpoint) and a prediction folder (--pred-dir)")
@@ -673,6 +678,8 @@ def evaluate(
     start = time.perf_counter()
     ratio = check_boundary_ratio(boundary_ratio) if failure_metrics else None
     ids = _split_ids(dataset, split, limit)
+    if shard is not None:
+        ids = shard_of(ids, *shard)
     num_classes, ignore_index = dataset.num_classes, dataset.ignore_index
     confidence = None
     if predictor is not None:
@@ -773,3 +780,48 @@ def _objects_total(rows: _PerImage, num_classes: int, ratio: float | None) -> np
         return None
     empty = np.zeros((num_classes, len(SIZE_BUCKETS), len(OBJECT_COUNTS)), dtype=np.int64)
     return rows.objects if rows.objects is not None else empty
+
+
+# --- putting shards together ----------------------------------------------------------------------
+
+#: Fields summed over shards (split totals); the per-image arrays are put one after the other instead.
+_SUMMED = ("confusion", "objects", "calibration", "entropy_histogram", "flip_changes")
+_PER_IMAGE_ARRAYS = ("per_image_confusion", "per_image_boundary", "per_image_objects")
+_PER_IMAGE_DICTS = ("per_image_distances", "per_image_confidence")
+
+
+def merge_evaluations(parts: Sequence[Evaluation]) -> Evaluation:
+    """One ``Evaluation`` from the evaluations of consecutive shards of a split, given in shard order.
+
+    Counts and sums add up, per-image rows and skipped samples follow each other, so the result is
+    the one a single process would give. ``seconds`` and ``forward_seconds`` are the slowest shard's
+    (the shards ran side by side); device and source are the first shard's.
+    """
+    if not parts:
+        raise ValueError("merge_evaluations needs at least one evaluation")
+    first = parts[0]
+    if any(p.classes != first.classes or p.boundary_ratio != first.boundary_ratio for p in parts):
+        raise ValueError("the shards were scored with different classes or boundary ratios")
+    merged = {key: _sum_arrays([getattr(p, key) for p in parts]) for key in _SUMMED}
+    merged.update({key: _concat_arrays([getattr(p, key) for p in parts]) for key in _PER_IMAGE_ARRAYS})
+    for key in _PER_IMAGE_DICTS:
+        dicts = [getattr(p, key) for p in parts if getattr(p, key) is not None]
+        merged[key] = {k: _concat_arrays([d[k] for d in dicts]) for k in dicts[0]} if dicts else None
+    return dataclasses.replace(
+        first, **merged, sample_ids=[sid for p in parts for sid in p.sample_ids],
+        total_images=sum(p.total_images or 0 for p in parts), cancelled=any(p.cancelled for p in parts),
+        seconds=max(p.seconds for p in parts), forward_seconds=max(p.forward_seconds for p in parts),
+        skipped=[pair for p in parts for pair in p.skipped],
+    )  # fmt: skip
+
+
+def _sum_arrays(arrays: list[np.ndarray | None]) -> np.ndarray | None:
+    """The sum of the arrays that are there (a shard with no image may have none); None when none is."""
+    present = [np.asarray(a) for a in arrays if a is not None]
+    return np.sum(present, axis=0) if present else None
+
+
+def _concat_arrays(arrays: list[np.ndarray | None]) -> np.ndarray | None:
+    """The arrays that are there, one after the other along the images; None when none is."""
+    present = [np.asarray(a) for a in arrays if a is not None]
+    return np.concatenate(present, axis=0) if present else None

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from segdash.data.base import SegDataset
+from segdash.data.splits import evenly_spaced
 from segdash.ui import cache, jobs, state
 from segdash.ui.sidebar import DATASET_UNAVAILABLE, SidebarChoice
 from segdash.ui.widgets import format_seconds, reported_errors, show_error, skipped_note
@@ -46,13 +47,6 @@ def score_frame(scores):
     """``Scores`` as a table with a ``name`` column (the layout the viz figures take), one row per class."""
     frame = scores.to_frame().rename_axis("name").reset_index()
     return frame[[c for c in ("name", "iou", "dice", "precision", "recall", "specificity", "support") if c in frame]]
-
-
-def evenly_spaced(ids: list[str], limit: int) -> list[str]:
-    """``limit`` ids spread over the whole list (slices from every part of the volume), or all of them."""
-    if not limit or limit >= len(ids):
-        return list(ids)
-    return [ids[i] for i in np.linspace(0, len(ids) - 1, limit).round().astype(int)]
 
 
 # --- jobs ---------------------------------------------------------------------------------------
@@ -118,7 +112,7 @@ def start_evaluation(choice: SidebarChoice, split: str, limit: int, distances: b
     ds = choice.dataset
     predictor = cache.predictor(choice.model_choice)
     check_compatible(cache.checkpoint_meta(choice.model_choice.path), ds)
-    ids = evenly_spaced(ds.ids(split), limit)
+    ids = evenly_spaced(ds.ids(split), limit or None)  # limit 0: all images
     target = ds if len(ids) == len(ds.ids(split)) else SubsetDataset(ds, split, ids)
 
     def work(job: jobs.Job):
