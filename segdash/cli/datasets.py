@@ -40,15 +40,15 @@ def register(subparsers) -> None:
 
 def describe_builtin(name: str, open_it: bool = True) -> dict:
     """JSON-ready summary of one built-in: its ``info()`` when it opens, else the reason it does not."""
-    from segdash.data import BUILTINS, DEFAULT_DATASET
+    from segdash.data import DEFAULT_DATASET, get_builtin
     from segdash.errors import SegdashError
 
-    factory, summary = BUILTINS[name]
-    entry = {"name": name, "summary": summary, "default": name == DEFAULT_DATASET, **_options_of(factory)}
+    builtin = get_builtin(name)
+    entry = {"name": name, "summary": builtin.summary, "default": name == DEFAULT_DATASET, **_options_of(builtin)}
     if not open_it:
         return entry
     try:
-        ds = factory()
+        ds = builtin.factory()
     except SegdashError as exc:
         entry["available"] = False
         entry["error"] = str(exc)
@@ -59,25 +59,24 @@ def describe_builtin(name: str, open_it: bool = True) -> dict:
     return entry
 
 
-def _options_of(factory) -> dict:
-    """``{"options": {key: help}}`` for a format or built-in that takes ``-o`` options, else ``{}``."""
-    options = getattr(factory, "options_help", None)
-    return {"options": dict(options)} if options else {}
+def _options_of(entry) -> dict:
+    """``{"options": {key: help}}`` for a format or built-in (a RegistryEntry) that takes ``-o`` options, else ``{}``."""
+    return {"options": entry.options_help} if entry.options_help else {}
 
 
 def collect(open_builtins: bool = True) -> dict:
     """``{"formats": [{"name", "summary", "options"?}], "builtins": [describe_builtin(...)]}``."""
     from tqdm import tqdm
 
-    from segdash.data import BUILTINS, FORMATS
+    from segdash.data import list_builtins, list_formats
 
     # Opening a built-in the first time prepares it (seconds): show progress on stderr.
-    names = tqdm(list(BUILTINS), desc="opening built-ins", file=sys.stderr, leave=False,
+    names = tqdm([b.name for b in list_builtins()], desc="opening built-ins", file=sys.stderr, leave=False,
                  disable=not (open_builtins and sys.stderr.isatty()))
     return {
         "formats": [
-            {"name": name, "summary": summary, **_options_of(factory)}
-            for name, (factory, summary) in sorted(FORMATS.items())
+            {"name": fmt.name, "summary": fmt.summary, **_options_of(fmt)}
+            for fmt in list_formats()
         ],
         "builtins": [describe_builtin(name, open_builtins) for name in names],
     }

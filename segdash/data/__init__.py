@@ -1,7 +1,19 @@
 """Datasets: on-disk formats, built-in datasets, and class statistics."""
 
 from segdash.data.base import Entry, IndexedDataset, Normalization, Sample, SegDataset
-from segdash.data.registry import BUILTINS, DEFAULT_DATASET, FORMATS, open_dataset, register_builtin, register_format
+from segdash.data.registry import (
+    BUILTINS,
+    DEFAULT_DATASET,
+    FORMATS,
+    RegistryEntry,
+    get_builtin,
+    get_format,
+    list_builtins,
+    list_formats,
+    open_dataset,
+    register_builtin,
+    register_format,
+)
 
 # Importing the modules fills the registries.
 from segdash.data import formats as _formats  # noqa: F401,E402
@@ -18,6 +30,11 @@ __all__ = [
     "Normalization",
     "Sample",
     "SegDataset",
+    "RegistryEntry",
+    "get_builtin",
+    "get_format",
+    "list_builtins",
+    "list_formats",
     "open_dataset",
     "register_builtin",
     "register_format",

@@ -3,27 +3,49 @@
 Formats and built-ins register themselves with a decorator (timm's habit), so a
 new one is one file plus an import in ``segdash/data/__init__.py``; every
 registered entry is exercised by the tests that parametrise over the registry.
+
+>>> [f.name for f in list_formats()]
+>>> get_format("voc").factory(root)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from segdash.errors import SegdashError
 
-#: format name -> (adapter factory taking (root, **options), one-line summary)
-FORMATS: dict[str, tuple[Callable[..., Any], str]] = {}
-#: built-in name -> (adapter factory taking (**options), one-line summary)
-BUILTINS: dict[str, tuple[Callable[..., Any], str]] = {}
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """One registered format or built-in: its name, the factory that opens it, and a one-line summary.
+
+    A format's factory takes ``(root, **options)``; a built-in's takes ``(**options)``.
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    summary: str
+
+    @property
+    def options_help(self) -> dict[str, str]:
+        """``{option: help}`` for the ``-o KEY=VALUE`` options it takes (empty when none)."""
+        return dict(getattr(self.factory, "options_help", None) or {})
+
+
+#: format name -> entry
+FORMATS: dict[str, RegistryEntry] = {}
+#: built-in name -> entry
+BUILTINS: dict[str, RegistryEntry] = {}
 
 DEFAULT_DATASET = "brain-mri"
 
 
 def register_format(name: str, summary: str):
     def deco(factory):
-        FORMATS[name] = (factory, summary)
+        FORMATS[name] = RegistryEntry(name, factory, summary)
         return factory
 
     return deco
@@ -31,10 +53,42 @@ def register_format(name: str, summary: str):
 
 def register_builtin(name: str, summary: str):
     def deco(factory):
-        BUILTINS[name] = (factory, summary)
+        BUILTINS[name] = RegistryEntry(name, factory, summary)
         return factory
 
     return deco
+
+
+def list_formats() -> list[RegistryEntry]:
+    """Every registered on-disk format, sorted by name."""
+    return [FORMATS[name] for name in sorted(FORMATS)]
+
+
+def list_builtins() -> list[RegistryEntry]:
+    """Every registered built-in dataset, the default first, then by name."""
+    return [BUILTINS[name] for name in sorted(BUILTINS, key=lambda n: (n != DEFAULT_DATASET, n))]
+
+
+def is_format(name: str) -> bool:
+    return name in FORMATS
+
+
+def is_builtin(name: str) -> bool:
+    return name in BUILTINS
+
+
+def get_format(name: str) -> RegistryEntry:
+    """The entry of format ``name``; a SegdashError listing the valid ones when there is none."""
+    if name not in FORMATS:
+        raise SegdashError(f"unknown format {name!r}; valid formats: {', '.join(sorted(FORMATS))}")
+    return FORMATS[name]
+
+
+def get_builtin(name: str) -> RegistryEntry:
+    """The entry of built-in ``name``; a SegdashError listing the valid ones when there is none."""
+    if name not in BUILTINS:
+        raise SegdashError(f"unknown built-in dataset {name!r}; valid built-ins: {', '.join(sorted(BUILTINS))}")
+    return BUILTINS[name]
 
 
 def open_dataset(name_or_path: str | Path, format: str | None = None, **options):
@@ -44,9 +98,8 @@ def open_dataset(name_or_path: str | Path, format: str | None = None, **options)
     >>> open_dataset("/data/pets", format="oxford-pets")
     """
     key = str(name_or_path)
-    if format is None and key in BUILTINS:
-        factory, _ = BUILTINS[key]
-        return factory(**options)
+    if format is None and is_builtin(key):
+        return get_builtin(key).factory(**options)
     path = Path(key).expanduser()
     if format is None:
         if not path.exists():
@@ -54,11 +107,9 @@ def open_dataset(name_or_path: str | Path, format: str | None = None, **options)
                 f"{key!r} is neither a built-in dataset ({', '.join(sorted(BUILTINS))}) nor an existing path"
             )
         raise SegdashError(f"{key!r} is a path: say which format it is with --format ({', '.join(sorted(FORMATS))})")
-    if format not in FORMATS:
-        raise SegdashError(f"unknown format {format!r}; valid formats: {', '.join(sorted(FORMATS))}")
+    entry = get_format(format)
     if not path.exists():
         raise SegdashError(f"dataset path {str(path)!r} does not exist")
     if not path.is_dir():
         raise SegdashError(f"dataset path {str(path)!r} is not a folder")
-    factory, _ = FORMATS[format]
-    return factory(path, **options)
+    return entry.factory(path, **options)

@@ -27,9 +27,9 @@ class SidebarChoice:
 
 def _dataset_names() -> list[str]:
     """Built-ins (the default first), then the folder choice, which public mode leaves out."""
-    from segdash.data.registry import BUILTINS, DEFAULT_DATASET
+    from segdash.data.registry import list_builtins
 
-    names = sorted(BUILTINS, key=lambda n: (n != DEFAULT_DATASET, n))
+    names = [entry.name for entry in list_builtins()]
     return names if public.is_public() else names + [state.FOLDER]
 
 
@@ -63,15 +63,15 @@ def _dataset_section() -> tuple[state.DatasetChoice, object | None]:
         if name != state.FOLDER:
             choice = state.DatasetChoice(name)
         else:
-            from segdash.data.registry import FORMATS
+            from segdash.data.registry import get_format, list_formats
 
             path = st.text_input("Folder path", key=state.DATASET_PATH, persist_state="session",
                                  placeholder="/data/oxford-pets", on_change=_on_dataset_change)  # fmt: skip
-            formats = sorted(FORMATS)
+            formats = [entry.name for entry in list_formats()]
             fmt = st.selectbox(
                 "Format", formats, index=formats.index("folder") if "folder" in formats else 0,
                 key=state.DATASET_FORMAT, persist_state="session", on_change=_on_dataset_change,
-                format_func=lambda f: f"{f} — {FORMATS[f][1]}",
+                format_func=lambda f: f"{f} — {get_format(f).summary}",
             )  # fmt: skip
             options = st.text_input("Options", key=state.DATASET_OPTIONS, persist_state="session",
                                     placeholder="label_map=cityscapes-19", on_change=_on_dataset_change,
