@@ -118,14 +118,23 @@ def _failure_lines(doc: dict) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """One process, or one of torchrun's: then each scores its share and rank 0 prints and writes the whole."""
+    from segdash.cli.torchrun import process_group
+
+    with process_group(args.device if args.checkpoint else "cpu") as info:
+        return _run(args, info)
+
+
+def _run(args: argparse.Namespace, info) -> int:
     import json
 
     from tqdm import tqdm
 
     from segdash.cli.common import open_dataset_from_args, show_progress
     from segdash.cli.datasets import check_json_target, write_json
+    from segdash.cli.torchrun import is_main, merged_on_main, shard
     from segdash.errors import SegdashError
-    from segdash.infer.evaluate import check_boundary_ratio, evaluate
+    from segdash.infer.evaluate import check_boundary_ratio, evaluate, merge_evaluations
 
     if args.json:
         check_json_target(args.json)
@@ -142,21 +151,27 @@ def run(args: argparse.Namespace) -> int:
         check_compatible(read_meta(args.checkpoint), ds)  # fails fast, before the model loads
         from segdash.cli.predict import load_predictor
 
+        if info is not None:  # one GPU per process under torchrun
+            args.device = str(info.device)
         predictor = load_predictor(args)
     elif args.device not in (None, "auto", "cpu") or args.tta:
         print("segdash evaluate: --device and --tta are not used with --pred-dir", file=sys.stderr)
 
     total = len(ds.ids(split)) if args.limit is None else min(args.limit, len(ds.ids(split)))
     with tqdm(total=total, desc=f"evaluate {split}", unit="img", file=sys.stderr, leave=False,
-              disable=not show_progress()) as bar:
+              disable=not (show_progress() and is_main(info))) as bar:
 
         def progress(done: int, total: int) -> None:
+            bar.total = total  # this process's share under torchrun
             bar.update(done - bar.n)
 
         evaluation = evaluate(ds, split, predictor=predictor, pred_dir=args.pred_dir, batch_size=args.batch_size,
                               progress=progress, distances=not args.no_distances, limit=args.limit,
                               failure_metrics=not args.no_failure_metrics,
-                              boundary_ratio=args.boundary_ratio, strict=args.strict)  # fmt: skip
+                              boundary_ratio=args.boundary_ratio, strict=args.strict, shard=shard(info))  # fmt: skip
+    evaluation = merged_on_main(evaluation, info, merge_evaluations)
+    if evaluation is None:  # not rank 0: its share is in rank 0's results
+        return 0
     doc = evaluation.to_json_dict()
     doc["dataset"] = str(args.dataset)
     if args.checkpoint:

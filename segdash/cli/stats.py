@@ -24,6 +24,7 @@ statistics (faster on very large datasets).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from segdash.cli.common import add_dataset_args
@@ -46,11 +47,25 @@ def register(subparsers) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first unreadable or mismatched sample (default: skip it with a warning; "
                              "the JSON lists it under 'skipped')")  # fmt: skip
+    parser.add_argument("--workers", "-j", type=_workers, default=default_workers(), metavar="N",
+                        help="threads decoding masks ahead of the counting (default: the CPU count, at most 8)")
     parser.add_argument(
         "--basic", action="store_true",
         help="only pixel counts, image presence and weights: skip co-occurrence, objects, spatial priors and drift",
     )  # fmt: skip
     parser.set_defaults(func=run)
+
+
+def default_workers() -> int:
+    """Mask-decoding threads by default: one per CPU, at most 8 (decoding a PNG releases the GIL)."""
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def _workers(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"--workers must be between 1 and 64, got {value}")
+    return value
 
 
 def format_table(classes, stats) -> str:
@@ -108,13 +123,22 @@ def _rarest_pairs(classes, stats, limit: int = 3) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """One process, or one of torchrun's: then each counts its share and rank 0 prints and writes the whole."""
+    from segdash.cli.torchrun import process_group
+
+    with process_group("cpu") as info:  # masks are counted on the CPU: gloo
+        return _run(args, info)
+
+
+def _run(args: argparse.Namespace, info) -> int:
     import json
 
     from tqdm import tqdm
 
     from segdash.cli.common import open_dataset_from_args, show_progress
     from segdash.cli.datasets import check_json_target, write_json
-    from segdash.data.stats import class_statistics, split_drift
+    from segdash.cli.torchrun import is_main, merged_on_main, shard
+    from segdash.data.stats import class_statistics, merge_stats, split_drift
     from segdash.errors import SegdashError
 
     if args.json:
@@ -128,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         splits = [s for s in ds.splits() if ds.has_masks(s)]
         skipped = [s for s in ds.splits() if s not in splits]
-        if skipped:
+        if skipped and is_main(info):
             print(f"segdash stats: skipping split(s) without masks: {', '.join(skipped)}", file=sys.stderr)
         if not splits:
             raise SegdashError(f"{ds.name!r} has no split with masks")
@@ -137,13 +161,18 @@ def run(args: argparse.Namespace) -> int:
     first = None
     for split in splits:
         with tqdm(total=len(ds.ids(split)), desc=f"stats {split}", unit="img", file=sys.stderr, leave=False,
-                  disable=not show_progress()) as bar:
+                  disable=not (show_progress() and is_main(info))) as bar:
 
             def progress(done: int, total: int, bar=bar) -> None:
+                bar.total = total  # this process's share under torchrun
                 bar.update(done - bar.n)
 
             stats = class_statistics(ds, split, progress=progress, use_cache=not args.no_cache,
-                                     extended=not args.basic, strict=args.strict)  # fmt: skip
+                                     extended=not args.basic, strict=args.strict, shard=shard(info),
+                                     workers=args.workers)  # fmt: skip
+        stats = merged_on_main(stats, info, merge_stats)
+        if stats is None:  # not rank 0: its share is in rank 0's results
+            continue
         result["splits"][split] = stats.to_dict()
         drift = None
         if first is None:
@@ -158,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
             if imbalance:
                 print(imbalance)
             print()
+    if not is_main(info):
+        return 0
     if args.json == "-":
         print(json.dumps(result, indent=2))
     elif args.json:

@@ -45,6 +45,8 @@ from segdash.data.base import IndexedDataset, SegDataset
 from segdash.data.formats._common import warn_skipped_samples
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_write_json, cache_dir
+from segdash.parallel import ordered_map
+from segdash.sharding import shard_of
 
 #: Bump when the statistics change meaning: old cache files are then ignored.
 STATS_VERSION = 2
@@ -522,6 +524,8 @@ def class_statistics(
     use_cache: bool = True,
     extended: bool = True,
     strict: bool = False,
+    shard: tuple[int, int] | None = None,
+    workers: int = 1,
 ) -> ClassStats:
     """Pixel statistics of ``split`` in one pass over its masks (one mask in memory at a time).
 
@@ -530,11 +534,14 @@ def class_statistics(
     extended: also the imbalance statistics (co-occurrence, objects, spatial prior, top images).
     strict: stop at the first unreadable or mismatched sample; by default it is left out with a
     warning naming it, and listed in ``ClassStats.skipped``.
+    shard: ``(rank, world_size)``, only this process's contiguous share of the split, for ``merge_stats``
+    to put together (the cache, which holds whole splits, is then neither read nor written).
+    workers: threads decoding masks ahead of the counting, which stays one mask at a time and in order.
     """
     ds.check_split(split)
     if not ds.has_masks(split):
         raise SegdashError(f"split {split!r} of {ds.name!r} has no masks (predict-only); pick another split")
-    identity = _identity(ds, split, extended) if use_cache else None
+    identity = _identity(ds, split, extended) if use_cache and shard is None else None
     cache_file = _cache_file(ds, split, identity) if identity is not None else None
     if cache_file is not None and cache_file.is_file():
         try:
@@ -545,12 +552,14 @@ def class_statistics(
 
     start = time.perf_counter()
     totals = _Accumulator(ds.num_classes, ds.ignore_index, extended)
-    ids = ds.ids(split)
+    ids = ds.ids(split) if shard is None else shard_of(ds.ids(split), *shard)
     masks_only = isinstance(ds, IndexedDataset) and type(ds).load is IndexedDataset.load
     skipped: list[tuple[str, str]] = []
-    for done, sample_id in enumerate(ids, start=1):
+    read = functools.partial(_mask_or_error, ds, split, masks_only=masks_only)
+    for done, (sample_id, mask) in enumerate(ordered_map(read, ids, workers), start=1):
         try:
-            mask = _mask_of(ds, split, sample_id, masks_only)
+            if isinstance(mask, SegdashError):
+                raise mask
             if mask is None:
                 totals.without_mask += 1
             else:
@@ -603,6 +612,14 @@ def _kl_bits(p: np.ndarray, q: np.ndarray) -> float:
 def _finite_or_none(value) -> float | None:
     value = float(value)
     return value if np.isfinite(value) else None
+
+
+def _mask_or_error(ds: SegDataset, split: str, sample_id: str, masks_only: bool) -> np.ndarray | SegdashError | None:
+    """``_mask_of``, with the user error returned rather than raised, so a worker thread hands it back in order."""
+    try:
+        return _mask_of(ds, split, sample_id, masks_only)
+    except SegdashError as exc:
+        return exc
 
 
 def _mask_of(ds: SegDataset, split: str, sample_id: str, masks_only: bool) -> np.ndarray | None:
@@ -694,3 +711,42 @@ def _cache_file(ds: SegDataset, split: str, identity: dict | None = None) -> Pat
         return None
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:32]
     return cache_dir("stats") / f"{ds.name}-{split}-{digest}.json".replace(os.sep, "_")
+
+
+# --- putting shards together ------------------------------------------------------------------
+
+#: ClassStats fields that are counts over the images, summed over shards.
+_SUMMED_FIELDS = ("images", "pixels", "images_with_class", "pixels_of_images_with_class", "ignored_pixels",
+                  "images_without_mask", "cooccurrence", "object_counts", "object_area_counts", "cell_pixels")
+
+
+def merge_stats(parts: list[ClassStats]) -> ClassStats:
+    """One split's ``ClassStats`` from those of its consecutive shards, given in shard order.
+
+    Counts add up, skipped samples follow each other, sizes take the smallest and largest, and each
+    class's top images are the TOP_IMAGES largest (pixels, sample id) of the shards' tops, as the
+    single pass's heap keeps them, so the result equals the single-process one. ``seconds`` is the
+    slowest shard's (they ran side by side).
+    """
+    if not parts:
+        raise ValueError("merge_stats needs at least one ClassStats")
+    first = parts[0]
+    if any(p.classes != first.classes or p.extended != first.extended for p in parts):
+        raise ValueError("the shards were counted with different classes or with and without --basic")
+    summed = {key: sum(getattr(p, key) for p in parts) for key in _SUMMED_FIELDS if getattr(first, key) is not None}
+    sized = [p for p in parts if p.min_size is not None]
+    top = None
+    if first.top_images is not None:
+        top = tuple(_merge_top([p.top_images[c] for p in parts]) for c in range(first.num_classes))
+    return dataclasses.replace(
+        first, **summed, skipped=tuple(pair for p in parts for pair in p.skipped), top_images=top,
+        min_size=(min(p.min_size[0] for p in sized), min(p.min_size[1] for p in sized)) if sized else None,
+        max_size=(max(p.max_size[0] for p in sized), max(p.max_size[1] for p in sized)) if sized else None,
+        seconds=max(p.seconds for p in parts), from_cache=False,
+    )  # fmt: skip
+
+
+def _merge_top(tops: list[tuple[tuple[str, int], ...]]) -> tuple[tuple[str, int], ...]:
+    """The TOP_IMAGES largest (pixels, sample id) of several shards' top lists, most pixels first."""
+    entries = heapq.nlargest(TOP_IMAGES, ((n, i) for top in tops for i, n in top))
+    return tuple((i, n) for n, i in sorted(entries, key=lambda e: (-e[0], e[1])))

@@ -73,3 +73,15 @@ def all_sum(tensor: torch.Tensor, info: DistInfo) -> torch.Tensor:
     if info.distributed:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+def gather_to_main(item, info: DistInfo) -> list | None:
+    """Every process's ``item`` (a small picklable object), in rank order, on rank 0; None on the others.
+
+    One process gives ``[item]``. Meant for results of counts and per-image rows, not for tensors of data.
+    """
+    if not info.distributed:
+        return [item]
+    gathered = [None] * info.world_size if info.is_main else None
+    dist.gather_object(item, gathered, dst=0)
+    return gathered
