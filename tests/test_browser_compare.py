@@ -50,3 +50,13 @@ def test_statistics_tab_and_swipe(tall_page, server):  # noqa: F811
     assert len(transforms) == 2 and transforms[0] == transforms[1] and "scale(1.25)" in transforms[0]
     wait_idle(page)
     screenshot(page, "compare-swipe")
+
+    page.get_by_role("tab", name="Statistics").click()  # the finished comparison is reused
+    wait_charts(page, 3)
+    wait_idle(page)
+    scatter = page.locator(".js-plotly-plot").nth(1)  # forest plot, paired scatter, fixed / broken
+    point = scatter.locator(".scatterlayer .trace").nth(1).locator("path.point").first.bounding_box()
+    # Plotly's drag layer takes the pointer events, so click where the point is drawn, not on its element
+    page.mouse.click(point["x"] + point["width"] / 2, point["y"] + point["height"] / 2)
+    page.get_by_text("px fixed (green)").first.wait_for()  # the clicked image opened, with its swipe view
+    page.frame_locator("iframe").first.locator("#wipe").wait_for()
