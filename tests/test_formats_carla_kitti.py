@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 from segdash.data import open_dataset
-from segdash.data.formats._common import DatasetWarning
 from segdash.data.formats.carla import CARLA_CLASSES
 from segdash.data.formats.kitti import label_lookup_table
+from segdash.data.formats.skipping import DatasetWarning
 from segdash.errors import SegdashError
 
 RGB = np.random.default_rng(1).integers(0, 255, (4, 6, 3), dtype=np.uint8)

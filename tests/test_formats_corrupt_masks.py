@@ -12,7 +12,7 @@ from test_formats_oxford_pets import make_pets
 from test_formats_voc import make_voc
 
 from segdash.data import open_dataset
-from segdash.data.formats._common import DatasetWarning
+from segdash.data.formats.skipping import DatasetWarning
 from segdash.data.stats import class_statistics
 
 

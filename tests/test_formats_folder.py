@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from segdash.data import open_dataset
-from segdash.data.formats._common import DatasetWarning, read_classes_file
+from segdash.data.formats.classes import read_classes_file
+from segdash.data.formats.skipping import DatasetWarning
 from segdash.data.imageio import write_label_png
 from segdash.errors import SegdashError
 

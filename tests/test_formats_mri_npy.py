@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from segdash.data import Normalization, open_dataset
-from segdash.data.formats._common import DatasetWarning
 from segdash.data.formats.mri_npy import mask_name_for
+from segdash.data.formats.skipping import DatasetWarning
 from segdash.errors import SegdashError
 
 MASK = np.full((5, 4), 2, np.int64)  # background 20 - 6 - 4 = 10

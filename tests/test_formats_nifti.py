@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from segdash.data import open_dataset
-from segdash.data.formats._common import DatasetWarning
+from segdash.data.formats.skipping import DatasetWarning
 from segdash.errors import SegdashError
 
 SHAPE = (4, 5, 3)  # x, y, z

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from segdash.data import open_dataset
-from segdash.data.formats._common import DatasetWarning
+from segdash.data.formats.skipping import DatasetWarning
 from segdash.data.formats.voc import VOC_CLASSES, VOC_COLORS
 from segdash.errors import SegdashError
 

@@ -1,6 +1,11 @@
 """Datasets: on-disk formats, built-in datasets, and class statistics."""
 
+from segdash.data import builtin as _builtin  # noqa: F401,E402
+
+# Importing the modules fills the registries.
+from segdash.data import formats as _formats  # noqa: F401,E402
 from segdash.data.base import Entry, IndexedDataset, Normalization, Sample, SegDataset
+from segdash.data.formats.skipping import DatasetWarning  # noqa: E402  (skipped files while scanning a folder)
 from segdash.data.registry import (
     BUILTINS,
     DEFAULT_DATASET,
@@ -14,11 +19,6 @@ from segdash.data.registry import (
     register_builtin,
     register_format,
 )
-
-# Importing the modules fills the registries.
-from segdash.data import formats as _formats  # noqa: F401,E402
-from segdash.data import builtin as _builtin  # noqa: F401,E402
-from segdash.data.formats._common import DatasetWarning  # noqa: E402  (skipped files while scanning a folder)
 
 __all__ = [
     "BUILTINS",

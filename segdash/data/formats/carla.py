@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import indexed_split_dict, readable_by_stem, warn_skipped
+from segdash.data.formats.scan import pair_by_stem, readable_by_stem
+from segdash.data.formats.split_lists import indexed_split_dict, seeded_index
 from segdash.data.imageio import list_images, read_image, read_raw_pixels
 from segdash.data.options import as_seed, reject_unknown_options
 from segdash.data.registry import register_format
-from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
 
 CARLA_CLASSES = (
@@ -81,22 +81,18 @@ class Carla(IndexedDataset):
         index: dict[str, list[Entry]] = {}
         if split_dirs:
             for split in split_dirs:
-                index[split] = self._pairs(rgb_root / split, seg_root / split)
+                index[split] = list(self._pairs(rgb_root / split, seg_root / split).values())
         elif list_images(rgb_root):
-            pairs = {e.sample_id: e for e in self._pairs(rgb_root, seg_root)}
-            parts = seeded_split(pairs, seed=as_seed(seed))
-            index = {split: [pairs[s] for s in ids] for split, ids in parts.items()}
+            index = seeded_index(self._pairs(rgb_root, seg_root), seed=as_seed(seed))
         index = indexed_split_dict(index)
         if not index:
             raise SegdashError(f"no image in {rgb_root} has a mask in {seg_root}; expected {LAYOUT}")
         super().__init__(index)
 
-    def _pairs(self, image_dir: Path, mask_dir: Path) -> list[Entry]:
+    def _pairs(self, image_dir: Path, mask_dir: Path) -> dict[str, Entry]:
         images = readable_by_stem(image_dir)
         masks = readable_by_stem(mask_dir, "mask") if mask_dir.is_dir() else {}
-        unmatched = sorted(set(images) - set(masks))
-        warn_skipped(f"image(s) in {image_dir.name}/ without a mask in {mask_dir} skipped", unmatched)
-        return [Entry(stem, images[stem], masks[stem]) for stem in sorted(images) if stem in masks]
+        return pair_by_stem(images, masks, f"image(s) in {image_dir.name}/ without a mask in {mask_dir} skipped")
 
     def read_image(self, path: Path) -> np.ndarray:
         return read_image(path)

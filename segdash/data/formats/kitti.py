@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import indexed_split_dict, readable_by_stem, warn_skipped
+from segdash.data.formats.scan import pair_by_stem, readable_by_stem
+from segdash.data.formats.split_lists import indexed_split_dict, seeded_index
 from segdash.data.imageio import read_image, read_label_image
 from segdash.data.options import as_choice, as_fraction, as_seed, reject_unknown_options
 from segdash.data.registry import register_format
-from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
 
 LAYOUT = "training/image_2/*.png, training/semantic/*.png and (optionally) testing/image_2/*.png"
@@ -150,12 +150,9 @@ class Kitti(IndexedDataset):
         train_images, train_masks = self.root / "training" / "image_2", self.root / "training" / "semantic"
         if not train_images.is_dir() or not train_masks.is_dir():
             raise SegdashError(f"{str(self.root)!r} does not look like a kitti dataset: expected {LAYOUT}")
-        images = readable_by_stem(train_images)
-        masks = readable_by_stem(train_masks, "mask")
-        warn_skipped("training image(s) without a semantic mask skipped", sorted(set(images) - set(masks)))
-        paired = {stem: Entry(stem, images[stem], masks[stem]) for stem in sorted(images) if stem in masks}
-        parts = seeded_split(paired, (1 - val_fraction, val_fraction), ("train", "val"), seed)
-        index = {split: [paired[s] for s in ids] for split, ids in parts.items()}
+        paired = pair_by_stem(readable_by_stem(train_images), readable_by_stem(train_masks, "mask"),
+                              "training image(s) without a semantic mask skipped")  # fmt: skip
+        index = seeded_index(paired, (1 - val_fraction, val_fraction), ("train", "val"), seed)
         test_images = self.root / "testing" / "image_2"
         if test_images.is_dir():
             index["test"] = [Entry(stem, path) for stem, path in readable_by_stem(test_images).items()]

@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import indexed_split_dict, readable_images, warn_skipped
+from segdash.data.formats.scan import readable_images
+from segdash.data.formats.skipping import warn_skipped
+from segdash.data.formats.split_lists import indexed_split_dict, seeded_index, val_test_fractions
 from segdash.data.imageio import list_images, read_image, read_label_image
-from segdash.data.options import as_fraction, as_seed, reject_unknown_options
+from segdash.data.options import as_seed, reject_unknown_options
 from segdash.data.registry import register_format
-from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
 
 LAYOUT = (
@@ -60,9 +61,7 @@ class MriNpy(IndexedDataset):
         image_dir, mask_dir = self.root / "MRIs", self.root / "Segmentations"
         if not image_dir.is_dir() or not mask_dir.is_dir():
             raise SegdashError(f"{str(self.root)!r} does not look like an mri-npy dataset: expected {LAYOUT}")
-        val, test = as_fraction("val_fraction", val_fraction), as_fraction("test_fraction", test_fraction)
-        if val + test >= 1:
-            raise SegdashError("val_fraction + test_fraction must be below 1")
+        val, test = val_test_fractions(val_fraction, test_fraction)
         images = readable_images(list_images(image_dir))
         masks = {p.name: p for p in readable_images(list_images(mask_dir), "mask")}
         paired: dict[str, Entry] = {}
@@ -76,8 +75,7 @@ class MriNpy(IndexedDataset):
         warn_skipped("image(s) without a Segmentations/segm_<ix> mask skipped", missing)
         if not paired:
             raise SegdashError(f"no image in {image_dir} has its mask in {mask_dir}; expected {LAYOUT}")
-        parts = seeded_split(paired, (1 - val - test, val, test), seed=as_seed(seed))
-        super().__init__(indexed_split_dict({s: [paired[i] for i in ids] for s, ids in parts.items()}))
+        super().__init__(indexed_split_dict(seeded_index(paired, (1 - val - test, val, test), seed=as_seed(seed))))
 
     def read_image(self, path: Path) -> np.ndarray:
         image = read_image(path, mode="native")

@@ -21,17 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset, Sample
-from segdash.data.formats._common import (
-    default_colors,
-    find_classes_file,
-    indexed_split_dict,
-    read_classes_file,
-    scan_label_values,
-    stem_of,
-    warn_skipped,
-)
+from segdash.data.formats.classes import find_classes_file, read_classes_file
+from segdash.data.formats.colors import default_colors
+from segdash.data.formats.label_values import scan_label_values
+from segdash.data.formats.scan import stem_of
+from segdash.data.formats.skipping import warn_skipped
+from segdash.data.formats.split_lists import indexed_split_dict, val_test_fractions
 from segdash.data.imageio import check_volume_size
-from segdash.data.options import MAX_CHANNELS, as_fraction, as_int, as_optional_int, as_seed, reject_unknown_options
+from segdash.data.options import MAX_CHANNELS, as_int, as_optional_int, as_seed, reject_unknown_options
 from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
@@ -101,9 +98,7 @@ class NiftiSlices(IndexedDataset):
         self._slice_of: dict[str, int] = {}
         self._cache: dict[str, tuple[Path, np.ndarray]] = {}
         self._lock = threading.Lock()
-        val, test = as_fraction("val_fraction", val_fraction), as_fraction("test_fraction", test_fraction)
-        if val + test >= 1:
-            raise SegdashError("val_fraction + test_fraction must be below 1")
+        val, test = val_test_fractions(val_fraction, test_fraction)
         super().__init__(self._build_index(val, test, as_seed(seed)))
         self._set_classes(classes)
         self.source = f"NIfTI volumes from {self.root}, cut into {'xyz'[self.axis]}-slices"

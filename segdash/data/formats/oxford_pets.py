@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import indexed_split_dict, read_split_list, readable_by_stem, warn_skipped
+from segdash.data.formats.scan import pair_by_stem, readable_by_stem
+from segdash.data.formats.skipping import warn_skipped
+from segdash.data.formats.split_lists import indexed_split_dict, read_split_list
 from segdash.data.imageio import read_image, read_label_image
 from segdash.data.options import as_choice, as_fraction, as_seed, reject_unknown_options
 from segdash.data.registry import register_format
@@ -70,8 +72,7 @@ class OxfordPets(IndexedDataset):
             raise SegdashError(f"{str(root)!r} does not look like an oxford-pets dataset: expected {LAYOUT}")
         images = readable_by_stem(root / "images", "image", PET_IMAGE_EXTENSIONS)
         trimaps = readable_by_stem(root / "annotations" / "trimaps", "trimap", {".png"})
-        warn_skipped("image(s) without a trimap skipped", sorted(set(images) - set(trimaps)))
-        paired = {stem: Entry(stem, images[stem], trimaps[stem]) for stem in sorted(images) if stem in trimaps}
+        paired = pair_by_stem(images, trimaps, "image(s) without a trimap skipped")
         if not paired:
             raise SegdashError(f"no image in {root / 'images'} has a trimap in {root / 'annotations' / 'trimaps'}")
 

@@ -17,13 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import (
-    default_colors,
-    indexed_split_dict,
-    read_split_list,
-    readable_images,
-    warn_skipped,
-)
+from segdash.data.formats.colors import default_colors
+from segdash.data.formats.scan import readable_images
+from segdash.data.formats.skipping import warn_skipped
+from segdash.data.formats.split_lists import indexed_split_dict, read_split_list
 from segdash.data.imageio import read_image, read_label_image
 from segdash.data.options import reject_unknown_options
 from segdash.data.registry import register_format
