@@ -135,3 +135,16 @@ def test_kitti_errors(tmp_path):
         open_dataset(root, format="kitti", label_map="cityscapes")
     with pytest.raises(SegdashError, match="training/image_2"):
         open_dataset(root / "testing", format="kitti")
+
+
+@pytest.mark.parametrize("bad_id", [34, 200, 255])
+def test_kitti_mask_with_an_id_above_33_is_a_clear_error(tmp_path, bad_id):
+    """KITTI masks hold Cityscapes label ids 0..33 only; a larger value is not a class, so it is never mapped silently."""
+    root = make_kitti(tmp_path)
+    ids = KITTI_IDS.copy()
+    ids[0, 0] = bad_id
+    save(root / "training" / "semantic" / "000002_10.png", ids)
+    ds = open_dataset(root, format="kitti", val_fraction="0")
+    with pytest.raises(SegdashError, match=rf"label id\(s\) \[{bad_id}\] are not Cityscapes label ids 0\.\.33"):
+        ds.load("train", "000002_10")
+    ds.load("train", "000001_10")  # the other masks still load

@@ -29,6 +29,8 @@ from segdash.data.options import as_choice, as_fraction, as_seed, reject_unknown
 from segdash.data.registry import register_format
 from segdash.errors import SegdashError
 
+#: KITTI semantic masks hold Cityscapes label ids 0..33; any other value is not a label.
+MAX_LABEL_ID = 33
 LAYOUT = "training/image_2/*.png, training/semantic/*.png and (optionally) testing/image_2/*.png"
 
 GROUPED_12_CLASSES = (
@@ -166,6 +168,11 @@ class Kitti(IndexedDataset):
 
     def read_mask(self, path: Path) -> np.ndarray:
         label_ids = read_label_image(path)
-        if label_ids.min(initial=0) < 0 or label_ids.max(initial=0) > 255:
-            raise SegdashError(f"{path}: label ids must be Cityscapes ids 0..33")
+        outside = (label_ids < 0) | (label_ids > MAX_LABEL_ID)
+        if outside.any():
+            shown = [int(v) for v in np.unique(label_ids[outside])[:5]]
+            raise SegdashError(
+                f"{path}: label id(s) {shown} are not Cityscapes label ids 0..{MAX_LABEL_ID}; training/semantic/ "
+                "holds those ids (training/semantic_rgb/ holds colours, not ids)"
+            )
         return np.take(self._lut, label_ids)
