@@ -40,11 +40,11 @@ from segdash.data.formats._common import (
     find_classes_file,
     indexed_split_dict,
     read_classes_file,
-    readable_by_stem,
     rgb_to_labels,
     scan_label_values,
     warn_skipped,
 )
+from segdash.data.formats._index_cache import cached_readable_by_stem
 from segdash.data.imageio import as_label_map, read_image, read_raw_pixels
 from segdash.data.options import MAX_CHANNELS, MAX_CLASSES, as_fraction, as_optional_int, as_seed, reject_unknown_options
 from segdash.data.registry import register_format
@@ -143,11 +143,11 @@ class FolderDataset(IndexedDataset):
         return index
 
     def _entries(self, split_dir: Path, mask_dir_name: str | None) -> list[Entry]:
-        images = readable_by_stem(split_dir / "images")
+        images = cached_readable_by_stem(split_dir / "images")  # 20,000 headers are read once, not per open
         mask_dir = find_mask_dir(split_dir, mask_dir_name)
         if mask_dir is None:  # predict-only split
             return [Entry(stem, images[stem]) for stem in sorted(images)]
-        matched, unmatched = match_masks(images, readable_by_stem(mask_dir, "mask"))
+        matched, unmatched = match_masks(images, cached_readable_by_stem(mask_dir, "mask"))
         warn_skipped(f"image(s) in {split_dir.name}/images without a mask in {mask_dir.name}/ skipped", unmatched)
         lossy = sorted(p.name for p in matched.values() if p.suffix.lower() in LOSSY_EXTENSIONS)
         if lossy:
