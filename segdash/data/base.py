@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segdash.data.imageio import image_size
 from segdash.errors import SegdashError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -121,6 +122,13 @@ class SegDataset:
     def has_masks(self, split: str) -> bool:
         """False for predict-only splits (e.g. KITTI's ``testing``)."""
         return True
+
+    def load_mask(self, split: str, sample_id: str) -> np.ndarray | None:
+        """One sample's mask (HxW int64, or None when it has none), checked as ``load`` checks it.
+
+        Here through ``load``; ``IndexedDataset`` reads the mask file alone when it can.
+        """
+        return self.load(split, sample_id)[1]
 
     # --- shared behaviour ----------------------------------------------------------
     @property
@@ -227,9 +235,30 @@ class IndexedDataset(SegDataset):
         if entry.mask is None:
             return Sample(image, None, sample_id)
         mask = self.validate_mask(self.read_mask(entry.mask), sample_id)
-        if mask.shape != image.shape[:2]:
-            raise SegdashError(
-                f"image and mask of {sample_id!r} differ in size: image {image.shape[1]}x{image.shape[0]}, "
-                f"mask {mask.shape[1]}x{mask.shape[0]} ({entry.image.name}, {entry.mask.name})"
-            )
+        _check_same_size(entry, image.shape[:2], mask)
         return Sample(image, mask, sample_id)
+
+    def load_mask(self, split: str, sample_id: str) -> np.ndarray | None:
+        """The mask alone: decoding the image would be most of the time of a pass that only counts labels.
+
+        The image's size comes from its file header for the same size check as ``load``. A subclass
+        that overrides ``load`` (it changes what a sample is) gets the mask through its ``load``.
+        """
+        if type(self).load is not IndexedDataset.load:
+            return super().load_mask(split, sample_id)
+        entry = self.entry(split, sample_id)
+        if entry.mask is None:
+            return None
+        mask = self.validate_mask(self.read_mask(entry.mask), sample_id)
+        _check_same_size(entry, image_size(entry.image), mask)
+        return mask
+
+
+def _check_same_size(entry: Entry, image_hw: tuple[int, int], mask: np.ndarray) -> None:
+    """A ``SegdashError`` naming both files when the mask (HxW) is not the image's size ``(H, W)``."""
+    if mask.shape != tuple(image_hw):
+        height, width = image_hw
+        raise SegdashError(
+            f"image and mask of {entry.sample_id!r} differ in size: image {width}x{height}, "
+            f"mask {mask.shape[1]}x{mask.shape[0]} ({entry.image.name}, {entry.mask.name})"
+        )
