@@ -36,6 +36,10 @@ def test_statistics_tab_and_swipe(tall_page, server):  # noqa: F811
     wait_charts(page, 3)  # forest plot, paired scatter, fixed / broken pixels
     wait_idle(page)
     screenshot(page, "compare-statistics")
+    with page.expect_download() as download:  # the report is built when the button is pressed
+        page.get_by_role("button", name="Download the HTML report").click()
+    report = download.value.path().read_text(encoding="utf-8")
+    assert "Plotly.newPlot" in report and "data:image/png;base64," in report and "segdash compare brain-mri" in report
 
     page.get_by_role("tab", name="Swipe").click()
     frame = page.frame_locator("iframe").first

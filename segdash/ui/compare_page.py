@@ -314,16 +314,19 @@ def statistics_section(choice: SidebarChoice, entries: list[cache.CatalogEntry],
         comparison_progress(key)
         return
     if job.status != jobs.FINISHED:
-        show_error(job.error) if job.error is not None else st.warning("The comparison was cancelled.")
+        if job.error is not None:
+            show_error(job.error)
+        else:
+            st.warning("The comparison was cancelled.")
         return
-    show_statistics(choice, entries, job.result, settings, key)
+    show_statistics(choice, entries, job.result, settings)
 
 
-def _verdict_frame(pair) -> pd.DataFrame:
+def _verdict_frame(pair, label_b: str) -> pd.DataFrame:
     rows = [{"class": s.name, "A": s.mean_a, "B": s.mean_b, "B − A": s.diff, "95% CI": f"{s.ci_low:+.3f} .. "
              f"{s.ci_high:+.3f}" if np.isfinite(s.ci_low) else "n/a", "p": s.p_value,
              "wins / ties / losses": f"{s.wins} / {s.ties} / {s.losses}", "images": s.images,
-             "verdict": s.verdict().split(" (")[0]} for s in [pair.overall, *pair.per_class]]  # fmt: skip
+             "verdict": s.verdict(label_b).split(" (")[0]} for s in [pair.overall, *pair.per_class]]  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -337,8 +340,8 @@ def _style_verdicts(frame: pd.DataFrame):
             .map(colour, subset=["verdict"]))  # fmt: skip
 
 
-def show_statistics(choice: SidebarChoice, entries: list[cache.CatalogEntry], result, settings: OverlaySettings,
-                    key: str) -> None:  # fmt: skip
+def show_statistics(choice: SidebarChoice, entries: list[cache.CatalogEntry], result,
+                    settings: OverlaySettings) -> None:  # fmt: skip
     """Per pair (each checkpoint against A): the verdicts, forest plot, paired scatter and what changed."""
     st.success(f"Scored {len(result.sample_ids)} images of '{result.split}' with {len(entries)} checkpoints in "
                f"{result.seconds:.1f} s; {result.comparison.samples:,} bootstrap resamples.",
@@ -369,7 +372,7 @@ def pair_section(choice: SidebarChoice, entries: list[cache.CatalogEntry], resul
     la, lb = LETTERS[pair.a], LETTERS[pair.b]
     st.markdown(f"#### {lb} = {_short(entries[pair.b])} against {la} = {_short(entries[pair.a])}")
     st.markdown(f"**Overall: {pair.overall.verdict(lb)}**")
-    st.dataframe(_style_verdicts(_verdict_frame(pair).rename(columns={"A": la, "B": lb, "B − A": f"{lb} − {la}"})),
+    st.dataframe(_style_verdicts(_verdict_frame(pair, lb).rename(columns={"A": la, "B": lb, "B − A": f"{lb} − {la}"})),
                  hide_index=True, width="stretch")  # fmt: skip
     st.caption("95% CI: percentile bootstrap over images; p: Wilcoxon signed-rank on the paired per-image "
                "differences. Better / worse only when the interval excludes 0 and p < 0.05. A class is compared on "
