@@ -39,7 +39,7 @@ def register(subparsers) -> None:
         "compare",
         help="paired statistics between two or more checkpoints (is B really better than A?)",
         description="Evaluate each model once on a split, then for every pair (B against A, in the order given) "
-        "and every class: mean scores, the mean per-image difference with a 95%% percentile-bootstrap interval "
+        "and every class: mean scores, the mean per-image difference with a 95% percentile-bootstrap interval "
         "(images resampled with replacement), the Wilcoxon signed-rank p-value, and wins / ties / losses. A class's "
         "score in an image is undefined when the class is in neither the ground truth nor the prediction; pairs "
         "use the images where both are defined. With three or more models: a ranking and how often each ranks "
