@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                     if batch == 8 and size == 512 and device.type == "cuda":
                         report.add_check(f"{m.label} 512x512 b8: AMP+channels_last vs fp32 (CUDA)", ratio, 2.0)
                 report.add_row(**row)
-                print(f"[inference] {row}", flush=True)
+                print(f"[inference] {report.printable(row, args.force)}", flush=True)
         if notes:
             report.note(f"{m.label}: predictor notes: {notes}")
         report.params.setdefault("models", []).append({"label": m.label, "source": m.source})

@@ -204,6 +204,35 @@ def machine_info(device: str | None = None) -> dict[str, Any]:
     return info
 
 
+# --- load guard ------------------------------------------------------------------------------
+# A ratio measured while other processes fight for the cores says more about them than about the code
+# (eager PyTorch's thread barriers suffer most), so no ratio is printed from a busy machine unless asked.
+
+
+def load_average() -> float | None:
+    """The 1-minute load average, or None where the system does not say."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def load_refusal(loads: Sequence[float | None], force: bool = False, cores: int | None = None) -> str | None:
+    """'ratio not reported: load X > cores Y' when the highest 1-minute load seen exceeds the core count
+    (and ``force`` is off), else None."""
+    cores = cores or usable_cores()
+    seen = [x for x in loads if x is not None]
+    if force or not seen or max(seen) <= cores:
+        return None
+    return f"ratio not reported: load {max(seen):.2f} > cores {cores} (rerun on an idle machine, or --force)"
+
+
+def is_ratio(key: str) -> bool:
+    """Row fields that hold a ratio between two timings (speedup, ratio, vs_<baseline>)."""
+    return "speedup" in key or "ratio" in key or key.startswith("vs_")
+
+
 # --- reporting ---------------------------------------------------------------------------
 
 
@@ -284,6 +313,10 @@ class Report:
         self.rows: list[dict[str, Any]] = []
         self.checks: list[Check] = []
         self.notes: list[str] = []
+        #: 1-minute load averages seen: at the start and when the tables are printed
+        self.loads: list[float | None] = [load_average()]
+        #: why the ratios are not printed (a busy machine), or None
+        self.refusal: str | None = None
 
     def add_row(self, **fields: Any) -> dict[str, Any]:
         self.rows.append(fields)
@@ -310,14 +343,32 @@ class Report:
             "rows": self.rows,
             "checks": [dataclasses.asdict(c) | {"passed": c.passed} for c in self.checks],
             "notes": self.notes,
+            "load_average_1min_seen": self.loads,
+            "ratios_refused": self.refusal,
         }
 
-    def print_tables(self, columns: Sequence[str] | None = None) -> None:
-        print(f"\n## {self.name}\n")
-        print(format_table(self.rows, columns))
-        if self.checks:
+    def printable(self, row: dict[str, Any], force: bool = False) -> dict[str, Any]:
+        """``row`` for a progress line: its ratios replaced by the refusal while the machine is too busy."""
+        refusal = load_refusal([*self.loads, load_average()], force)
+        return {k: (refusal if refusal and is_ratio(k) else v) for k, v in row.items()}
+
+    def print_tables(self, columns: Sequence[str] | None = None, force: bool = False) -> None:
+        """The rows and checks; on a machine busier than its cores, ratios are blanked and the reason printed."""
+        self.loads.append(load_average())
+        self.refusal = load_refusal(self.loads, force)
+        seen = ", ".join("-" if x is None else f"{x:.2f}" for x in self.loads)
+        print(f"\n## {self.name}\n\nload average (1 min) at start, end: {seen} on {usable_cores()} cores\n")
+        rows, checks = self.rows, [c.to_row() for c in self.checks]
+        if self.refusal:
+            print(self.refusal + "\n")
+            rows = [{k: (self.refusal if is_ratio(k) else v) for k, v in row.items()} for row in rows]
+            for check, row in zip(self.checks, checks):
+                if check.unit == "x":
+                    row.update(measured=None, met=None, note=self.refusal)
+        print(format_table(rows, columns))
+        if checks:
             print()
-            print(format_table([c.to_row() for c in self.checks]))
+            print(format_table(checks))
         print(flush=True)
 
     def write(self, out_dir: str | Path | None = None) -> Path:
@@ -328,7 +379,7 @@ class Report:
         return path
 
     def finish(self, args: argparse.Namespace, columns: Sequence[str] | None = None) -> Path:
-        self.print_tables(columns)
+        self.print_tables(columns, force=getattr(args, "force", False))
         path = self.write(args.out_dir)
         print(f"[{self.name}] results written to {path}", flush=True)
         return path
@@ -345,6 +396,8 @@ def make_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=None, help="timed repetitions per candidate (default by mode)")
     parser.add_argument("--out-dir", default=str(RESULTS_DIR), help="where <name>.json goes (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (for the jobs that run a model)")
+    parser.add_argument("--force", action="store_true",
+                        help="print ratios even when the 1-minute load average exceeds the core count")
     return parser
 
 
