@@ -1,5 +1,6 @@
 """street-synth: deterministic procedural scenes with CARLA's classes and a driving-like imbalance."""
 
+import hashlib
 import os
 import time
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from segdash.data import open_dataset
-from segdash.data.builtin.street_synth import CLASSES, HEIGHT, WIDTH, StreetSynth, render_scene
+from segdash.data.builtin.street_synth import CLASSES, HEIGHT, VERSION, WIDTH, StreetSynth, render_scene
 from segdash.errors import SegdashError
 
 CARLA_CLASSES = (
@@ -47,6 +48,19 @@ def test_scene_depends_only_on_seed_and_index():
     other_count = StreetSynth(count=5)  # scene 3 is the same whatever the dataset size
     image, mask, _ = other_count.load("val" if "scene_0003" in other_count.ids("val") else "train", "scene_0003")
     assert np.array_equal(mask, render_scene(0, 3)[1]) and np.array_equal(image, render_scene(0, 3)[0])
+
+
+def test_label_maps_are_pinned_so_the_cache_version_stays_honest():
+    """The cache of rendered scenes is named by VERSION: a change to what the painters draw must bump it.
+
+    The hash was taken from the scenes before the painters became a table of functions; the same
+    labels mean the same draws from the generator, in the same order.
+    """
+    digest = hashlib.sha256()
+    for seed, index in ((0, 0), (0, 5), (3, 11)):
+        digest.update(render_scene(seed, index)[1].tobytes())
+    assert VERSION == "2"
+    assert digest.hexdigest() == "7e2952f23893f9c482ecfe76177bdd5e7aa2e10271a467a24e78029e9eeff7fe"
 
 
 def test_strongly_imbalanced_like_driving_data(small):

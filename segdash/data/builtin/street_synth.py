@@ -24,6 +24,7 @@ signs, fences, road lines and "other" each cover well under 1% of the pixels.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,7 +33,6 @@ from segdash.data.builtin._rows import RowDataset
 from segdash.data.formats.carla import CARLA_CLASSES, CARLA_COLORS
 from segdash.data.options import as_int, as_seed, reject_unknown_options
 from segdash.data.registry import register_builtin
-from segdash.errors import SegdashError
 from segdash.fsutil import atomic_dir, cache_dir
 
 #: Bump when the generator changes: the cache file name carries it.
@@ -121,107 +121,179 @@ def _smooth_noise(rng: np.random.Generator, height: int, width: int, cell: int) 
     return cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def render_scene(seed: int, index: int, height: int = HEIGHT, width: int = WIDTH) -> tuple[np.ndarray, np.ndarray]:
-    """Scene ``index`` of ``seed`` -> (image HxWx3 uint8, labels HxW uint8 in CARLA class order)."""
-    import cv2
+@dataclass(frozen=True)
+class _Road:
+    """Camera and road geometry of one scene.
 
-    rng = np.random.default_rng([seed, index])
-    s = _Scene(rng, height, width)
-    h, w, yy, xx = height, width, s.yy, s.xx
+    ``d`` is 0 at the horizon and 1 at the bottom row (0 above the horizon); ``lat`` is the
+    position across the road in road half-widths: ``|lat| < 1`` road, ``1 .. 1 + sidewalk`` sidewalk;
+    ``dist`` is the distance along the road in units of the bottom row's. All three are (H, W).
+    """
 
-    # Camera and road geometry. d = 0 at the horizon, 1 at the bottom row; lateral
-    # position in road half-widths: |lat| < 1 road, 1 .. 1+sw sidewalk.
+    h: int
+    horizon: float
+    vanish_x: float
+    bottom_x: float
+    road_half: float
+    sidewalk: float
+    px_per_m: float  # at d = 1: the road is 12 m wide
+    d: np.ndarray
+    lat: np.ndarray
+    dist: np.ndarray
+
+    @property
+    def ground(self) -> np.ndarray:
+        return self.d > 0
+
+    def row_of(self, depth: float) -> float:
+        return self.horizon + depth * (self.h - self.horizon)
+
+    def x_of(self, depth: float, lateral: float) -> float:
+        return self.vanish_x + depth * (self.bottom_x - self.vanish_x) + lateral * self.road_half * depth
+
+
+def _road_geometry(s: _Scene) -> _Road:
+    rng, h, w, yy, xx = s.rng, s.h, s.w, s.yy, s.xx
     horizon = rng.uniform(0.36, 0.5) * h
     vanish_x = w * (0.5 + rng.uniform(-0.15, 0.15))
     bottom_x = w * (0.5 + rng.uniform(-0.2, 0.2))
     road_half = w * rng.uniform(0.4, 0.7)
     sidewalk = rng.uniform(0.25, 0.6)
-    px_per_m = road_half / 6.0  # at d = 1: the road is 12 m wide
     d = np.clip((yy - horizon) / (h - horizon), 0.0, None)
-    ground = d > 0
     centre = vanish_x + d * (bottom_x - vanish_x)
-    lat = np.where(ground, (xx - centre) / np.maximum(d * road_half, 1e-6), 0.0)
-    dist = 1.0 / np.maximum(d, 1e-3)  # distance along the road, in units of the bottom row's
+    lat = np.where(d > 0, (xx - centre) / np.maximum(d * road_half, 1e-6), 0.0)
+    dist = 1.0 / np.maximum(d, 1e-3)
+    return _Road(h, horizon, vanish_x, bottom_x, road_half, sidewalk, road_half / 6.0, d, lat, dist)
 
-    def row_of(depth: float) -> float:
-        return horizon + depth * (h - horizon)
 
-    def x_of(depth: float, lateral: float) -> float:
-        return vanish_x + depth * (bottom_x - vanish_x) + lateral * road_half * depth
+def render_scene(seed: int, index: int, height: int = HEIGHT, width: int = WIDTH) -> tuple[np.ndarray, np.ndarray]:
+    """Scene ``index`` of ``seed`` -> (image HxWx3 uint8, labels HxW uint8 in CARLA class order).
 
-    # Sky: gradient plus clouds.
+    Painted far to near: sky, facades, ground, objects, then light, haze and sensor noise. Every
+    step draws from the one generator in this order, so a scene depends only on ``(seed, index)``.
+    """
+    rng = np.random.default_rng([seed, index])
+    s = _Scene(rng, height, width)
+    road = _road_geometry(s)
+    haze_color = _paint_sky(s, road.horizon)
+    sun_side = rng.choice((-1, 1))
+    for side in (-1, 1):
+        _paint_facades(s, road, side, sun_side)
+    _paint_ground(s, road)
+    for depth, kind, lateral in _place_objects(rng, road.sidewalk):
+        OBJECT_PAINTERS[kind](s, road.row_of(depth), road.x_of(depth, lateral), depth * road.px_per_m, depth, lateral)
+    return _expose(s, road, sun_side, haze_color), s.labels
+
+
+def _paint_sky(s: _Scene, horizon: float) -> np.ndarray:
+    """Sky gradient plus clouds over the whole image (labels and depth stay unlabeled / 0); the haze colour."""
+    rng = s.rng
     clear = rng.random() < 0.6
     top_sky = (np.array((70, 120, 200) if clear else (150, 155, 165)) + rng.normal(0, 10, 3)).astype(np.float32)
     low_sky = (np.array((185, 205, 230) if clear else (200, 200, 205)) + rng.normal(0, 8, 3)).astype(np.float32)
-    t = np.clip(yy / max(horizon, 1.0), 0, 1)[:, :, None]
-    sky = top_sky * (1 - t) + low_sky * t + (25 if clear else 12) * np.clip(s.coarse, 0, 1)[:, :, None]
-    s.rgb[:] = sky  # labels and depth start as unlabeled / 0
-    haze_color = low_sky
+    t = np.clip(s.yy / max(horizon, 1.0), 0, 1)[:, :, None]
+    s.rgb[:] = top_sky * (1 - t) + low_sky * t + (25 if clear else 12) * np.clip(s.coarse, 0, 1)[:, :, None]
+    return low_sky
 
-    # Facades along both sides, standing on the sidewalk's outer edge.
-    sun_side = rng.choice((-1, 1))
-    for side in (-1, 1):
-        denom = bottom_x - vanish_x + side * (1 + sidewalk) * road_half
-        cols = np.arange(w, dtype=np.float32)
-        col_depth = (cols - vanish_x) / denom
-        valid = col_depth > 1e-3
-        col_depth = np.where(valid, col_depth, 1e-3)
-        col_dist = 1.0 / col_depth
-        ground_row = horizon + col_depth * (h - horizon)
-        # Segments along the road: kind and height (metres) each.
-        bounds, kinds, heights = [0.0], [], []
-        while bounds[-1] < 60:
-            bounds.append(bounds[-1] + rng.uniform(0.4, 2.5) * (1 + bounds[-1] / 8))
-            kind = rng.choice(("building", "vegetation", "wall", "fence"), p=(0.58, 0.22, 0.12, 0.08))
-            kinds.append(kind)
-            heights.append(
-                {"building": rng.uniform(7, 28), "vegetation": rng.uniform(3, 9), "wall": rng.uniform(1.8, 3.5),
-                 "fence": rng.uniform(3, 8)}[kind]  # a fence stands in front of a hedge
-            )  # fmt: skip
-        seg = np.clip(np.searchsorted(bounds, col_dist) - 1, 0, len(kinds) - 1)
-        col_height = np.asarray(heights)[seg] * (1 + 0.25 * _smooth_noise(rng, 1, w, 8)[0] * (
-            np.asarray(kinds)[seg] == "vegetation"))  # fmt: skip
-        top_row = ground_row - col_height * px_per_m * col_depth
-        shade = 1.0 if side == sun_side else 0.72
-        for k, kind in enumerate(kinds):
-            cols_k = np.nonzero(valid & (seg == k))[0]
-            if cols_k.size == 0:
-                continue
-            c0, c1 = cols_k[0], cols_k[-1] + 1
-            win = s.window(top_row[c0:c1].min(), ground_row[c0:c1].max(), c0, c1 - 1)
-            if win is None:
-                continue
-            xs, yy_w = win[1], yy[win]
-            mask = (seg[xs] == k)[None, :] & valid[xs][None, :] & (yy_w >= top_row[xs]) & (yy_w < ground_row[xs])
-            world_h = (ground_row[xs] - yy_w) / (px_per_m * col_depth[xs])  # metres above the ground
-            depth_w = np.broadcast_to(col_depth[xs][None, :], mask.shape)
-            if kind == "building":
-                wall_rgb = s.surface(s.pick(BUILDING_PAINTS) * shade, 0.1, 0.05, 0.04, win)
-                glass = s.surface(np.array((60, 75, 95)) * shade + rng.normal(0, 10, 3), 0.25, 0.1, 0.03, win)
-                floor = rng.uniform(2.8, 3.6)
-                spacing = rng.uniform(1.2, 2.5)
-                storey = np.mod(world_h / floor, 1.0)
-                window = (
-                    (storey > 0.35) & (storey < 0.8) & (world_h > 2.5)
-                    & (np.mod(col_dist[xs] * spacing, 1.0) < rng.uniform(0.35, 0.6))[None, :]
-                )  # fmt: skip
-                s.paint(mask, BUILDING, np.where(window[:, :, None], glass, wall_rgb), depth_w, win)
-            elif kind == "wall":
-                s.paint(mask, WALL, s.surface(s.pick(WALL_PAINTS) * shade, 0.15, 0.12, 0.08, win), depth_w, win)
-            else:
-                leaves = s.surface(s.pick(VEGETATION_PAINTS) * shade, 0.25, 0.35, 0.3, win)
-                s.paint(mask, VEGETATION, leaves, depth_w, win)
-                if kind == "fence":
-                    fence_h = rng.uniform(1.0, 2.0)
-                    bars = (np.mod(col_dist[xs] * rng.uniform(8, 16), 1.0) < 0.3)[None, :]
-                    rails = (np.abs(world_h - fence_h * 0.92) < 0.08) | (np.abs(world_h - fence_h * 0.3) < 0.08)
-                    fence = mask & (world_h < fence_h) & (bars | rails)
-                    fence_rgb = s.surface(s.pick(FENCE_PAINTS) * shade, 0.1, 0.1, 0.08, win)
-                    s.paint(fence, FENCE, fence_rgb, depth_w, win)
 
-    # Ground: road with lane markings, sidewalks with tiles and a curb (only rows below the horizon).
-    gw = s.window(horizon, h, 0, w)
-    g_d, g_lat, g_dist = d[gw], lat[gw], dist[gw]
+@dataclass(frozen=True)
+class _Facade:
+    """One segment of facade inside its window: where it is (mask), its height above the ground in metres
+    (world_h), depth, distance along the road per column (dist, 1-D) and the light on its side (shade)."""
+
+    win: tuple[slice, slice]
+    mask: np.ndarray
+    world_h: np.ndarray
+    depth: np.ndarray
+    dist: np.ndarray
+    shade: float
+
+
+def _paint_facades(s: _Scene, road: _Road, side: int, sun_side: int) -> None:
+    """Segments of building, hedge, wall or fence along one side, standing on the sidewalk's outer edge."""
+    rng, w = s.rng, s.w
+    denom = road.bottom_x - road.vanish_x + side * (1 + road.sidewalk) * road.road_half
+    cols = np.arange(w, dtype=np.float32)
+    col_depth = (cols - road.vanish_x) / denom
+    valid = col_depth > 1e-3
+    col_depth = np.where(valid, col_depth, 1e-3)
+    col_dist = 1.0 / col_depth
+    ground_row = road.horizon + col_depth * (road.h - road.horizon)
+    # Segments along the road: kind and height (metres) each.
+    bounds, kinds, heights = [0.0], [], []
+    while bounds[-1] < 60:
+        bounds.append(bounds[-1] + rng.uniform(0.4, 2.5) * (1 + bounds[-1] / 8))
+        kind = rng.choice(("building", "vegetation", "wall", "fence"), p=(0.58, 0.22, 0.12, 0.08))
+        kinds.append(kind)
+        heights.append(
+            {"building": rng.uniform(7, 28), "vegetation": rng.uniform(3, 9), "wall": rng.uniform(1.8, 3.5),
+             "fence": rng.uniform(3, 8)}[kind]  # a fence stands in front of a hedge
+        )  # fmt: skip
+    seg = np.clip(np.searchsorted(bounds, col_dist) - 1, 0, len(kinds) - 1)
+    col_height = np.asarray(heights)[seg] * (1 + 0.25 * _smooth_noise(rng, 1, w, 8)[0] * (
+        np.asarray(kinds)[seg] == "vegetation"))  # fmt: skip
+    top_row = ground_row - col_height * road.px_per_m * col_depth
+    shade = 1.0 if side == sun_side else 0.72
+    for k, kind in enumerate(kinds):
+        cols_k = np.nonzero(valid & (seg == k))[0]
+        if cols_k.size == 0:
+            continue
+        c0, c1 = cols_k[0], cols_k[-1] + 1
+        win = s.window(top_row[c0:c1].min(), ground_row[c0:c1].max(), c0, c1 - 1)
+        if win is None:
+            continue
+        xs, yy_w = win[1], s.yy[win]
+        mask = (seg[xs] == k)[None, :] & valid[xs][None, :] & (yy_w >= top_row[xs]) & (yy_w < ground_row[xs])
+        world_h = (ground_row[xs] - yy_w) / (road.px_per_m * col_depth[xs])  # metres above the ground
+        depth_w = np.broadcast_to(col_depth[xs][None, :], mask.shape)
+        FACADE_PAINTERS[kind](s, _Facade(win, mask, world_h, depth_w, col_dist[xs], shade))
+
+
+def _paint_building(s: _Scene, f: _Facade) -> None:
+    """Wall paint with rows of windows, one row per storey."""
+    rng = s.rng
+    wall_rgb = s.surface(s.pick(BUILDING_PAINTS) * f.shade, 0.1, 0.05, 0.04, f.win)
+    glass = s.surface(np.array((60, 75, 95)) * f.shade + rng.normal(0, 10, 3), 0.25, 0.1, 0.03, f.win)
+    floor = rng.uniform(2.8, 3.6)
+    spacing = rng.uniform(1.2, 2.5)
+    storey = np.mod(f.world_h / floor, 1.0)
+    window = (
+        (storey > 0.35) & (storey < 0.8) & (f.world_h > 2.5)
+        & (np.mod(f.dist * spacing, 1.0) < rng.uniform(0.35, 0.6))[None, :]
+    )  # fmt: skip
+    s.paint(f.mask, BUILDING, np.where(window[:, :, None], glass, wall_rgb), f.depth, f.win)
+
+
+def _paint_wall(s: _Scene, f: _Facade) -> None:
+    s.paint(f.mask, WALL, s.surface(s.pick(WALL_PAINTS) * f.shade, 0.15, 0.12, 0.08, f.win), f.depth, f.win)
+
+
+def _paint_hedge(s: _Scene, f: _Facade) -> None:
+    leaves = s.surface(s.pick(VEGETATION_PAINTS) * f.shade, 0.25, 0.35, 0.3, f.win)
+    s.paint(f.mask, VEGETATION, leaves, f.depth, f.win)
+
+
+def _paint_fence(s: _Scene, f: _Facade) -> None:
+    """A fence of bars and two rails in front of a hedge."""
+    _paint_hedge(s, f)
+    rng = s.rng
+    fence_h = rng.uniform(1.0, 2.0)
+    bars = (np.mod(f.dist * rng.uniform(8, 16), 1.0) < 0.3)[None, :]
+    rails = (np.abs(f.world_h - fence_h * 0.92) < 0.08) | (np.abs(f.world_h - fence_h * 0.3) < 0.08)
+    fence = f.mask & (f.world_h < fence_h) & (bars | rails)
+    fence_rgb = s.surface(s.pick(FENCE_PAINTS) * f.shade, 0.1, 0.1, 0.08, f.win)
+    s.paint(fence, FENCE, fence_rgb, f.depth, f.win)
+
+
+#: facade kind -> painter; the kinds are the segment kinds drawn in ``_paint_facades``.
+FACADE_PAINTERS = {"building": _paint_building, "wall": _paint_wall, "vegetation": _paint_hedge, "fence": _paint_fence}
+
+
+def _paint_ground(s: _Scene, road: _Road) -> None:
+    """Road with lane markings, sidewalks with tiles and a curb (only rows below the horizon)."""
+    rng = s.rng
+    gw = s.window(road.horizon, s.h, 0, s.w)
+    g_d, g_lat, g_dist = road.d[gw], road.lat[gw], road.dist[gw]
     g_abs = np.abs(g_lat)
     on_ground = g_d > 0
     asphalt = s.surface(np.array((72, 72, 76)) + rng.normal(0, 8, 3), 0.12, 0.06, 0.1, gw)
@@ -231,7 +303,7 @@ def render_scene(seed: int, index: int, height: int = HEIGHT, width: int = WIDTH
     pavement = s.surface(paver, 0.08, 0.05, 0.06, gw) * np.where(tiles, np.float32(0.82), np.float32(1.0))[:, :, None]
     curb = (g_abs < 1.04)[:, :, None]
     pavement = np.where(curb, s.surface((190, 190, 185), 0.05, 0.05, 0.05, gw), pavement)
-    s.paint(on_ground & (g_abs >= 1) & (g_abs < 1 + sidewalk), SIDEWALK, pavement, g_d, gw)
+    s.paint(on_ground & (g_abs >= 1) & (g_abs < 1 + road.sidewalk), SIDEWALK, pavement, g_d, gw)
     line_color = np.array((235, 235, 225) if rng.random() < 0.75 else (225, 190, 60), np.float32)
     half_width = rng.uniform(0.012, 0.02)
     lines = on_ground & (np.abs(g_lat - rng.uniform(-0.05, 0.05)) < half_width) & (
@@ -240,8 +312,10 @@ def render_scene(seed: int, index: int, height: int = HEIGHT, width: int = WIDTH
         lines |= on_ground & (np.abs(g_abs - 0.94) < half_width * 0.8)
     s.paint(lines, ROAD_LINE, s.surface(line_color, 0.15, 0.1, 0.12, gw), g_d, gw)
 
-    # Objects, painted far to near so nearer ones occlude.
-    objects: list[tuple[float, str, float]] = []  # (depth, kind, lateral)
+
+def _place_objects(rng: np.random.Generator, sidewalk: float) -> list[tuple[float, str, float]]:
+    """``(depth, kind, lateral)`` of the scene's objects, far to near so that nearer ones occlude."""
+    objects: list[tuple[float, str, float]] = []
     for _ in range(rng.integers(0, 5)):
         lane = rng.choice((-0.5, 0.5, -0.82, 0.82), p=(0.35, 0.35, 0.15, 0.15))
         objects.append((rng.uniform(0.1, 1.0), "vehicle", lane + rng.normal(0, 0.05)))
@@ -254,13 +328,17 @@ def render_scene(seed: int, index: int, height: int = HEIGHT, width: int = WIDTH
         objects.append((rng.uniform(0.12, 0.9), "other", rng.choice((-1, 1)) * (1 + sidewalk * rng.uniform(0.3, 0.9))))
     for _ in range(rng.integers(0, 3)):
         objects.append((rng.uniform(0.1, 0.8), "tree", rng.choice((-1, 1)) * (1 + sidewalk * 0.9)))
-    for depth, kind, lateral in sorted(objects, key=lambda o: o[0]):
-        _paint_object(s, kind, row_of(depth), x_of(depth, lateral), depth * px_per_m, depth, lateral)
+    return sorted(objects, key=lambda o: o[0])
 
-    # Lighting: a cast shadow over part of the ground, haze with distance, exposure.
+
+def _expose(s: _Scene, road: _Road, sun_side: int, haze_color: np.ndarray) -> np.ndarray:
+    """HxWx3 uint8 photo: a cast shadow over part of the ground, haze with distance, exposure, blur, noise."""
+    import cv2
+
+    rng = s.rng
     if rng.random() < 0.5:
         edge = rng.uniform(-1.5, 0.5) * sun_side * -1
-        shadow = ground & ((lat < edge) if sun_side > 0 else (lat > -edge)) & (s.labels != UNLABELED)
+        shadow = road.ground & ((road.lat < edge) if sun_side > 0 else (road.lat > -edge)) & (s.labels != UNLABELED)
         s.rgb[shadow] *= 0.62
     labelled = s.labels != UNLABELED
     haze = (np.float32(rng.uniform(0.25, 0.6)) * (1 - np.clip(s.depth * 2.5, 0, 1)) ** 2 * labelled)[:, :, None]
@@ -268,102 +346,125 @@ def render_scene(seed: int, index: int, height: int = HEIGHT, width: int = WIDTH
     rgb = rgb * np.float32(rng.uniform(0.75, 1.2)) + np.float32(rng.normal(0, 6))
     rgb = cv2.GaussianBlur(rgb, (0, 0), rng.uniform(0.5, 0.9))
     rgb = rgb + rng.standard_normal(rgb.shape, dtype=np.float32) * np.float32(rng.uniform(1.5, 4.0))
-    return np.clip(rgb, 0, 255).astype(np.uint8), s.labels
+    return np.clip(rgb, 0, 255).astype(np.uint8)
 
 
-def _paint_object(s: _Scene, kind: str, base_row: float, x: float, m: float, depth: float, lateral: float) -> None:
-    """Paint one object standing at (x, base_row); ``m`` is pixels per metre at its distance.
-
-    Each object is drawn inside its bounding box only (``s.window``), which keeps
-    a scene at a few milliseconds.
-    """
+# --- objects: each painter draws one object standing at (x, base_row); ``m`` is pixels per metre at its
+# distance. Each draws inside its bounding box only (``s.window``), which keeps a scene at a few milliseconds.
+def _paint_vehicle(s: _Scene, base_row: float, x: float, m: float, depth: float, lateral: float) -> None:
+    """A car (or, 15% of the time, a truck): body, cabin with windows, wheels and rear lamps."""
     rng = s.rng
-    if kind == "vehicle":
-        truck = rng.random() < 0.15
-        width = m * (rng.uniform(2.3, 2.5) if truck else rng.uniform(1.7, 1.9))
-        height = m * (rng.uniform(2.8, 3.4) if truck else rng.uniform(1.35, 1.6))
-        win = s.window(base_row - height, base_row, x - width / 2, x + width / 2)
-        if win is None:
-            return
-        yy, xx = s.yy[win], s.xx[win]
-        body_top = base_row - height * (0.9 if truck else 0.55)
-        body = (np.abs(xx - x) < width / 2) & (yy >= body_top) & (yy < base_row - 0.12 * m)
-        cabin_w = width * (0.95 if truck else rng.uniform(0.72, 0.85))
-        cabin = (np.abs(xx - x) < cabin_w / 2) & (yy >= base_row - height) & (yy < body_top + 1)
-        wheels = (
-            ((np.abs(xx - (x - width * 0.36)) < width * 0.1) | (np.abs(xx - (x + width * 0.36)) < width * 0.1))
-            & (yy >= base_row - 0.45 * m) & (yy < base_row)
-        )  # fmt: skip
-        paint = s.surface(s.pick(CAR_PAINTS, 12), 0.05, 0.03, 0.03, win)
-        shine = np.clip(1.15 - 0.3 * (yy - body_top) / max(height, 1.0), 0.8, 1.15)[:, :, None]
-        glass = s.surface((35, 40, 50), 0.2, 0.05, 0.03, win)
-        window_band = (yy > base_row - height * 0.95) & (np.abs(xx - x) < cabin_w * 0.42) & (not truck)
-        car_rgb = np.where((cabin & window_band)[:, :, None], glass, paint * shine)
-        lamps = (
-            (yy > body_top + 0.2 * m) & (yy < body_top + 0.4 * m)
-            & (np.abs(np.abs(xx - x) - width * 0.4) < width * 0.07)
-        )  # fmt: skip
-        car_rgb = np.where(lamps[:, :, None], np.array((200, 30, 25), np.float32), car_rgb)
-        s.paint(body | cabin, VEHICLE, car_rgb, depth, win)
-        s.paint(wheels, VEHICLE, s.surface((20, 20, 22), 0.1, 0.1, 0.1, win), depth, win)
-    elif kind == "pedestrian":
-        tall = m * rng.uniform(1.55, 1.9)
-        win = s.window(base_row - tall, base_row, x - 0.15 * tall - 1, x + 0.15 * tall + 1)
-        if win is None:
-            return
-        yy, xx = s.yy[win], s.xx[win]
-        legs = (
-            (yy < base_row) & (yy >= base_row - 0.48 * tall)
-            & ((np.abs(xx - (x - 0.07 * tall)) < 0.045 * tall) | (np.abs(xx - (x + 0.07 * tall)) < 0.045 * tall))
-        )  # fmt: skip
-        torso = ((xx - x) / (0.13 * tall)) ** 2 + ((yy - (base_row - 0.68 * tall)) / (0.22 * tall)) ** 2 <= 1
-        head = (xx - x) ** 2 + (yy - (base_row - 0.92 * tall)) ** 2 <= (0.075 * tall) ** 2 + 0.25
-        s.paint(legs, PEDESTRIAN, s.surface(s.pick(CLOTHES), 0.05, 0.1, 0.08, win), depth, win)
-        s.paint(torso, PEDESTRIAN, s.surface(s.pick(CLOTHES), 0.05, 0.1, 0.08, win), depth, win)
-        s.paint(head, PEDESTRIAN, s.surface(s.pick(SKIN, 8), 0.03, 0.05, 0.05, win), depth, win)
-    elif kind == "pole":
-        tall = m * rng.uniform(4, 7)
-        half = max(0.1 * m, 0.5)
-        has_sign = rng.random() < 0.6
-        size = m * rng.uniform(0.5, 0.8)
-        win = s.window(base_row - tall, base_row, x - half - size * 1.2, x + half + size * 1.2)
-        if win is None:
-            return
-        yy, xx = s.yy[win], s.xx[win]
-        pole = (np.abs(xx - x) <= half) & (yy < base_row) & (yy >= base_row - tall)
-        metal = s.pick(((110, 110, 110), (60, 65, 60), (150, 150, 145)), 8)
-        s.paint(pole, POLE, s.surface(metal, 0.05, 0.05, 0.08, win), depth, win)
-        if has_sign:
-            cx = x - np.sign(lateral) * rng.choice((0.0, size * 0.6))
-            cy = base_row - tall + size * rng.uniform(0.6, 1.5)
-            if rng.random() < 0.5:
-                face = (xx - cx) ** 2 + (yy - cy) ** 2 <= (size / 2) ** 2 + 0.25
-            else:
-                face = (np.abs(xx - cx) <= size / 2) & (np.abs(yy - cy) <= size / 2 * rng.uniform(0.6, 1.0))
-            color = s.pick(SIGN_PAINTS, 10)
-            rim = (xx - cx) ** 2 + (yy - cy) ** 2 <= (size / 3.2) ** 2
-            face_rgb = s.surface((230, 230, 230), 0.02, 0.02, 0.05, win)
-            sign_rgb = np.where(rim[:, :, None], s.surface(color, 0.03, 0.03, 0.05, win), face_rgb)
-            s.paint(face, TRAFFIC_SIGN, sign_rgb, depth, win)
-    elif kind == "other":
-        width, tall = max(m * rng.uniform(0.5, 1.2), 1.0), max(m * rng.uniform(0.6, 1.3), 1.0)
-        win = s.window(base_row - tall, base_row, x - width / 2, x + width / 2)
-        if win is None:
-            return
-        yy, xx = s.yy[win], s.xx[win]
-        box = (np.abs(xx - x) <= width / 2) & (yy < base_row) & (yy >= base_row - tall)
-        s.paint(box, OTHER, s.surface(s.pick(OTHER_PAINTS), 0.1, 0.1, 0.1, win), depth, win)
-    elif kind == "tree":
-        tall, crown = m * rng.uniform(4, 8), m * rng.uniform(1.5, 3.0)
-        win = s.window(base_row - tall - crown, base_row, x - crown * 1.3, x + crown * 1.3)
-        if win is None:
-            return
-        yy, xx = s.yy[win], s.xx[win]
-        trunk = (np.abs(xx - x) <= max(0.15 * m, 0.5)) & (yy < base_row) & (yy >= base_row - tall + crown)
-        wobble = 1 + 0.18 * s.mid[win]
-        blob = ((xx - x) ** 2 + (yy - (base_row - tall + crown * 0.2)) ** 2) <= (crown * wobble) ** 2
-        s.paint(trunk, VEGETATION, s.surface((80, 60, 40), 0.05, 0.1, 0.1, win), depth, win)
-        s.paint(blob, VEGETATION, s.surface(s.pick(VEGETATION_PAINTS), 0.2, 0.35, 0.3, win), depth, win)
+    truck = rng.random() < 0.15
+    width = m * (rng.uniform(2.3, 2.5) if truck else rng.uniform(1.7, 1.9))
+    height = m * (rng.uniform(2.8, 3.4) if truck else rng.uniform(1.35, 1.6))
+    win = s.window(base_row - height, base_row, x - width / 2, x + width / 2)
+    if win is None:
+        return
+    yy, xx = s.yy[win], s.xx[win]
+    body_top = base_row - height * (0.9 if truck else 0.55)
+    body = (np.abs(xx - x) < width / 2) & (yy >= body_top) & (yy < base_row - 0.12 * m)
+    cabin_w = width * (0.95 if truck else rng.uniform(0.72, 0.85))
+    cabin = (np.abs(xx - x) < cabin_w / 2) & (yy >= base_row - height) & (yy < body_top + 1)
+    wheels = (
+        ((np.abs(xx - (x - width * 0.36)) < width * 0.1) | (np.abs(xx - (x + width * 0.36)) < width * 0.1))
+        & (yy >= base_row - 0.45 * m) & (yy < base_row)
+    )  # fmt: skip
+    paint = s.surface(s.pick(CAR_PAINTS, 12), 0.05, 0.03, 0.03, win)
+    shine = np.clip(1.15 - 0.3 * (yy - body_top) / max(height, 1.0), 0.8, 1.15)[:, :, None]
+    glass = s.surface((35, 40, 50), 0.2, 0.05, 0.03, win)
+    window_band = (yy > base_row - height * 0.95) & (np.abs(xx - x) < cabin_w * 0.42) & (not truck)
+    car_rgb = np.where((cabin & window_band)[:, :, None], glass, paint * shine)
+    lamps = (
+        (yy > body_top + 0.2 * m) & (yy < body_top + 0.4 * m)
+        & (np.abs(np.abs(xx - x) - width * 0.4) < width * 0.07)
+    )  # fmt: skip
+    car_rgb = np.where(lamps[:, :, None], np.array((200, 30, 25), np.float32), car_rgb)
+    s.paint(body | cabin, VEHICLE, car_rgb, depth, win)
+    s.paint(wheels, VEHICLE, s.surface((20, 20, 22), 0.1, 0.1, 0.1, win), depth, win)
+
+
+def _paint_pedestrian(s: _Scene, base_row: float, x: float, m: float, depth: float, lateral: float) -> None:
+    """Two legs, an elliptic torso and a round head."""
+    tall = m * s.rng.uniform(1.55, 1.9)
+    win = s.window(base_row - tall, base_row, x - 0.15 * tall - 1, x + 0.15 * tall + 1)
+    if win is None:
+        return
+    yy, xx = s.yy[win], s.xx[win]
+    legs = (
+        (yy < base_row) & (yy >= base_row - 0.48 * tall)
+        & ((np.abs(xx - (x - 0.07 * tall)) < 0.045 * tall) | (np.abs(xx - (x + 0.07 * tall)) < 0.045 * tall))
+    )  # fmt: skip
+    torso = ((xx - x) / (0.13 * tall)) ** 2 + ((yy - (base_row - 0.68 * tall)) / (0.22 * tall)) ** 2 <= 1
+    head = (xx - x) ** 2 + (yy - (base_row - 0.92 * tall)) ** 2 <= (0.075 * tall) ** 2 + 0.25
+    s.paint(legs, PEDESTRIAN, s.surface(s.pick(CLOTHES), 0.05, 0.1, 0.08, win), depth, win)
+    s.paint(torso, PEDESTRIAN, s.surface(s.pick(CLOTHES), 0.05, 0.1, 0.08, win), depth, win)
+    s.paint(head, PEDESTRIAN, s.surface(s.pick(SKIN, 8), 0.03, 0.05, 0.05, win), depth, win)
+
+
+def _paint_pole(s: _Scene, base_row: float, x: float, m: float, depth: float, lateral: float) -> None:
+    """A metal pole, most with a round or square traffic sign near the top, on the road's side."""
+    rng = s.rng
+    tall = m * rng.uniform(4, 7)
+    half = max(0.1 * m, 0.5)
+    has_sign = rng.random() < 0.6
+    size = m * rng.uniform(0.5, 0.8)
+    win = s.window(base_row - tall, base_row, x - half - size * 1.2, x + half + size * 1.2)
+    if win is None:
+        return
+    yy, xx = s.yy[win], s.xx[win]
+    pole = (np.abs(xx - x) <= half) & (yy < base_row) & (yy >= base_row - tall)
+    metal = s.pick(((110, 110, 110), (60, 65, 60), (150, 150, 145)), 8)
+    s.paint(pole, POLE, s.surface(metal, 0.05, 0.05, 0.08, win), depth, win)
+    if not has_sign:
+        return
+    cx = x - np.sign(lateral) * rng.choice((0.0, size * 0.6))
+    cy = base_row - tall + size * rng.uniform(0.6, 1.5)
+    if rng.random() < 0.5:
+        face = (xx - cx) ** 2 + (yy - cy) ** 2 <= (size / 2) ** 2 + 0.25
+    else:
+        face = (np.abs(xx - cx) <= size / 2) & (np.abs(yy - cy) <= size / 2 * rng.uniform(0.6, 1.0))
+    color = s.pick(SIGN_PAINTS, 10)
+    rim = (xx - cx) ** 2 + (yy - cy) ** 2 <= (size / 3.2) ** 2
+    face_rgb = s.surface((230, 230, 230), 0.02, 0.02, 0.05, win)
+    sign_rgb = np.where(rim[:, :, None], s.surface(color, 0.03, 0.03, 0.05, win), face_rgb)
+    s.paint(face, TRAFFIC_SIGN, sign_rgb, depth, win)
+
+
+def _paint_other(s: _Scene, base_row: float, x: float, m: float, depth: float, lateral: float) -> None:
+    """Street furniture: a box."""
+    rng = s.rng
+    width, tall = max(m * rng.uniform(0.5, 1.2), 1.0), max(m * rng.uniform(0.6, 1.3), 1.0)
+    win = s.window(base_row - tall, base_row, x - width / 2, x + width / 2)
+    if win is None:
+        return
+    yy, xx = s.yy[win], s.xx[win]
+    box = (np.abs(xx - x) <= width / 2) & (yy < base_row) & (yy >= base_row - tall)
+    s.paint(box, OTHER, s.surface(s.pick(OTHER_PAINTS), 0.1, 0.1, 0.1, win), depth, win)
+
+
+def _paint_tree(s: _Scene, base_row: float, x: float, m: float, depth: float, lateral: float) -> None:
+    """A trunk and a wobbly round crown."""
+    rng = s.rng
+    tall, crown = m * rng.uniform(4, 8), m * rng.uniform(1.5, 3.0)
+    win = s.window(base_row - tall - crown, base_row, x - crown * 1.3, x + crown * 1.3)
+    if win is None:
+        return
+    yy, xx = s.yy[win], s.xx[win]
+    trunk = (np.abs(xx - x) <= max(0.15 * m, 0.5)) & (yy < base_row) & (yy >= base_row - tall + crown)
+    wobble = 1 + 0.18 * s.mid[win]
+    blob = ((xx - x) ** 2 + (yy - (base_row - tall + crown * 0.2)) ** 2) <= (crown * wobble) ** 2
+    s.paint(trunk, VEGETATION, s.surface((80, 60, 40), 0.05, 0.1, 0.1, win), depth, win)
+    s.paint(blob, VEGETATION, s.surface(s.pick(VEGETATION_PAINTS), 0.2, 0.35, 0.3, win), depth, win)
+
+
+#: object kind -> painter; the kinds are the ones ``_place_objects`` places.
+OBJECT_PAINTERS = {
+    "vehicle": _paint_vehicle,
+    "pedestrian": _paint_pedestrian,
+    "pole": _paint_pole,
+    "other": _paint_other,
+    "tree": _paint_tree,
+}
 
 
 #: Scenes are rendered into memory at once (about 0.2 MB each): a bound keeps ``count=10**8`` from
