@@ -39,7 +39,6 @@ PENDING = "train.pending"
 #: A pending start older than this is forgotten (its process died before writing run.json).
 PENDING_SECONDS = 90.0
 #: Run folders (str) this session started or resumed: all a visitor sees in public mode.
-MINE = "train.mine"
 #: An exception from a Start / Resume callback, shown on the next draw.
 ERROR = "train.error"
 NOTICE = "train.notice"
@@ -57,8 +56,7 @@ def all_runs():
 
     runs = list_runs(runs_root())
     if public.is_public():
-        mine = st.session_state.get(MINE, set())
-        runs = [run for run in runs if str(run.run_dir) in mine]
+        runs = [run for run in runs if state.is_my_run(run.run_dir)]
     return runs
 
 
@@ -74,7 +72,7 @@ def epoch_label(run) -> str:
 
 
 def _remember(run_dir: Path | str) -> None:
-    st.session_state.setdefault(MINE, set()).add(str(run_dir))
+    state.remember_my_run(run_dir)
     st.session_state[state.TRAIN_RUN] = str(run_dir)
 
 
@@ -365,7 +363,7 @@ def _on_resume(run_dir: str) -> None:
     from segdash.train.runs import read_run, start_run
 
     def spawn() -> Path:
-        if public.is_public() and run_dir not in st.session_state.get(MINE, set()):
+        if public.is_public() and not state.is_my_run(run_dir):
             raise SegdashError("this run was started by another visitor")
         config = resume_config(read_run(run_dir))
         return start_run(config, resume_dir=run_dir, max_runs=public.max_runs())
