@@ -534,3 +534,14 @@ def test_viz_imports_neither_torch_nor_streamlit():
     repo_root = str(Path(__file__).resolve().parents[1])
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=repo_root)
     assert result.returncode == 0, result.stderr
+
+
+def test_contours_stay_visible_on_large_images_and_at_low_opacity():
+    from segdash.viz.overlay import CONTOUR_MIN_ALPHA, contour_thickness
+
+    assert contour_thickness((192, 192)) == 1 and contour_thickness((1024, 2048)) == 10
+    labels = np.zeros((9, 9), np.int64)
+    labels[2:7, 2:7] = 1
+    out = overlay_mask(_grey(0, (9, 9)), labels, COLORS, alpha=0.2, classes=[1], mode="contour")
+    expected = np.rint(CONTOUR_MIN_ALPHA * np.array(COLORS[1])).astype(np.uint8)
+    assert np.array_equal(out[2, 2], expected)  # drawn at 85% although the slider says 20%

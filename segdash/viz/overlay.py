@@ -213,6 +213,16 @@ def _shown_classes(num_classes: int, classes: Collection[int] | None) -> np.ndar
     return shown
 
 
+#: A contour's least opacity (the Opacity slider's value governs fills; a faint 1-pixel line is invisible).
+CONTOUR_MIN_ALPHA = 0.85
+
+
+def contour_thickness(shape: tuple[int, ...]) -> int:
+    """Contour width for an image of ``shape``: 1 px below 300 px, then about 1 px per 200 px of the longer
+    side, so a contour stays visible when the picture is shown scaled down."""
+    return max(1, round(max(shape[:2]) / 200))
+
+
 def overlay_mask(
     image: np.ndarray,
     labels: np.ndarray,
@@ -221,7 +231,7 @@ def overlay_mask(
     classes: Collection[int] | None = None,
     mode: str = "fill",
     ignore_index: int | None = None,
-    thickness: int = 1,
+    thickness: int | None = None,
 ) -> np.ndarray:
     """Class colours blended over an image: ``HxWx3 uint8``.
 
@@ -229,7 +239,7 @@ def overlay_mask(
     Painted pixels become ``round((1 - alpha) * image + alpha * colors[label])``.
     ``classes``: indices to show (others left as the image), ``None`` = all.
     ``mode``: ``"fill"`` paints whole regions, ``"contour"`` only the ``thickness``-pixel
-    inner border of each region, ``"both"`` fills at ``alpha`` and draws opaque contours.
+    inner border of each region (default ``contour_thickness``; at least ``CONTOUR_MIN_ALPHA`` opaque), ``"both"`` fills at ``alpha`` and draws opaque contours.
     Pixels equal to ``ignore_index`` or outside ``0..len(colors)-1`` are never painted.
     """
     if mode not in OVERLAY_MODES:
@@ -244,9 +254,10 @@ def overlay_mask(
     visible = np.take(_shown_classes(len(colors), classes), index)
     if mode == "fill":
         return _blend(base, paint, visible, alpha)
-    borders = visible & region_borders(index, thickness)
+    borders = visible & region_borders(index, contour_thickness(labels.shape) if thickness is None else thickness)
     if mode == "contour":
-        return _blend(base, paint, borders, alpha)
+        # A contour is thin: drawn faintly it disappears, so it is at least 85% opaque whatever the fill opacity.
+        return _blend(base, paint, borders, max(alpha, CONTOUR_MIN_ALPHA))
     return _blend(_blend(base, paint, visible, alpha), paint, borders, 1.0)
 
 
