@@ -66,3 +66,19 @@ def test_idle_machine_or_force_prints_the_ratio(common, monkeypatch, capsys):
     report.print_tables(force=True)
     out = capsys.readouterr().out
     assert "3.25" in out and "ratio not reported" not in out and report.refusal is None
+
+
+@pytest.mark.slow
+def test_large_folder_benchmark_runs(common, tmp_path):
+    """The large-folder benchmark in its smoke size: the cached open and the flat memory are measured."""
+    import json
+
+    import bench_large_folder
+
+    assert bench_large_folder.main(["--smoke", "--out-dir", str(tmp_path), "--workers", "2"]) == 0
+    result = json.loads((tmp_path / "large_folder.json").read_text())
+    measures = {row["measure"]: row for row in result["rows"]}
+    assert measures["cached open (open_dataset, scan cached)"]["seconds"] > 0
+    assert {"stats, 1 worker", "stats, 2 workers"} <= set(measures)
+    assert any(row.get("peak_rss_mib") for row in result["rows"])
+    sys.modules.pop("bench_large_folder", None)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from segdash.train.distributed import DistInfo, gather_to_main, setup, teardown
+if TYPE_CHECKING:  # torch is imported only under torchrun: `segdash stats` alone never needs it
+    from segdash.train.distributed import DistInfo
 
 T = TypeVar("T")
 
@@ -31,6 +32,8 @@ def process_group(device_name: str | None) -> Iterator[DistInfo | None]:
     if not launched_by_torchrun():
         yield None
         return
+    from segdash.train.distributed import setup, teardown
+
     info = setup(device_name)
     try:
         yield info
@@ -53,5 +56,7 @@ def merged_on_main(part: T, info: DistInfo | None, merge: Callable[[list[T]], T]
     for one process."""
     if info is None:
         return part
+    from segdash.train.distributed import gather_to_main
+
     parts = gather_to_main(part, info)
     return merge(parts) if parts is not None else None
