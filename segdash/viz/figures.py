@@ -1156,9 +1156,14 @@ def frequency_ratio_figure(ratios_by_split: Mapping[str, Sequence[float | None]]
                                      marker={"symbol": "x", "size": 10, "color": NEGATIVE_COLOR},
                                      name=f"absent from {split}"))  # fmt: skip
     fig.add_hline(y=1, line={"color": "#333", "width": 1})
-    fig.add_hline(y=threshold, line={"color": NEGATIVE_COLOR, "width": 1, "dash": "dash"},
-                  annotation_text=f"much rarer (< {threshold:.2g}x)", annotation_position="bottom right")
+    fig.add_hline(y=threshold, line={"color": NEGATIVE_COLOR, "width": 1, "dash": "dash"})
+    # placed by hand: on a log axis an annotation's y is the exponent (add_hline's own label lands elsewhere)
+    fig.add_annotation(x=1, xref="paper", y=math.log10(threshold), text=f"much rarer (< {threshold:.2g}x)",
+                       showarrow=False, xanchor="right", yanchor="top", font={"color": NEGATIVE_COLOR, "size": 11})
     shown = np.concatenate([v[np.isfinite(v)] for v in values.values()] + [np.array([threshold / 2, 2.0])])
+    ticks = [t for t in (0.01, 0.03, 0.1, 0.2, threshold, 0.5, 1, 2, 5, 10, 30, 100)
+             if shown.min() / 1.3 <= t <= shown.max() * 1.3]
     _styled(fig, f"Share of pixels compared with '{reference}' (1 = the same)", "class", "ratio (log scale)")
-    fig.update_yaxes(type="log", range=[math.log10(shown.min() / 1.3), math.log10(shown.max() * 1.3)])
+    fig.update_yaxes(type="log", range=[math.log10(shown.min() / 1.3), math.log10(shown.max() * 1.3)],
+                     tickvals=ticks, ticktext=[f"{t:.2g}x" for t in ticks])
     return fig
