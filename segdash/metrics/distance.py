@@ -41,6 +41,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.spatial import cKDTree
 
+from segdash.data.labels import class_pixel_counts
+
 #: Names of the per-class distance metrics, in the order tables show them.
 DISTANCE_METRICS = ("hd95", "assd", "rad")
 
@@ -155,8 +157,8 @@ def distance_metrics(
         if ignored.any():
             pred_labels = np.where(ignored, -1, pred_labels)
             gt_labels = np.where(ignored, -1, gt_labels)
-    pred_area = _class_areas(pred_labels, num_classes)
-    gt_area = _class_areas(gt_labels, num_classes)
+    pred_area = class_pixel_counts(pred_labels, num_classes)
+    gt_area = class_pixel_counts(gt_labels, num_classes)
     pred_points = _points_by_class(pred_labels, num_classes, spacing)
     gt_points = _points_by_class(gt_labels, num_classes, spacing)
 
@@ -173,12 +175,6 @@ def distance_metrics(
         elif pred_area[c] or gt_area[c]:
             out["hd95"][c] = out["assd"][c] = math.inf
     return out
-
-
-def _class_areas(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """(C,) int64 pixels per class; labels outside 0..C-1 (ignored) are not counted."""
-    flat = labels.reshape(-1)
-    return np.bincount(flat[(flat >= 0) & (flat < num_classes)], minlength=num_classes)[:num_classes]
 
 
 def split_area_difference(confusion: np.ndarray) -> np.ndarray:

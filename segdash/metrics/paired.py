@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from segdash.jsonsafe import finite_or_none
 from segdash.metrics.scores import per_class_scores
 
 #: |B - A| at most this is a tie (scores computed two ways can differ in the last bits).
@@ -128,10 +129,6 @@ def wilcoxon_p(differences: np.ndarray) -> float:
         return float(wilcoxon(differences).pvalue)
 
 
-def _none(value: float) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
-
-
 def _mean(values: np.ndarray) -> float:
     return float(np.mean(values)) if len(values) else math.nan
 
@@ -159,7 +156,7 @@ class PairedStat:
     def to_dict(self) -> dict:
         doc = dataclasses.asdict(self)
         for key in ("mean_a", "mean_b", "diff", "ci_low", "ci_high", "p_value"):
-            doc[key] = _none(doc[key])
+            doc[key] = finite_or_none(doc[key])
         return doc
 
     @property
@@ -244,7 +241,7 @@ class Comparison:
             "bootstrap": {"samples": self.samples, "seed": self.seed},
             "pairs": [p.to_dict() for p in self.pairs],
             "ranking": list(self.ranking),
-            "rank_first": [_none(v) for v in self.rank_first],
+            "rank_first": [finite_or_none(v) for v in self.rank_first],
         }
 
 

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from segdash.jsonsafe import json_number
+
 #: Shown beside every mean: what a blank means, and that the means leave blanks out.
 UNDEFINED_NOTE = (
     "A blank (null) score is 0/0, undefined: every score of a class absent from both the ground truth and the "
@@ -116,14 +118,6 @@ def pixel_accuracy(cm: np.ndarray) -> np.ndarray | float:
     return float(value) if np.ndim(value) == 0 else value
 
 
-def _nan_to_none(value):
-    if isinstance(value, (float, np.floating)):
-        return None if not math.isfinite(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
 @dataclasses.dataclass(frozen=True)
 class Scores:
     """Scores of one confusion matrix. Per-class arrays are (C,) in class order; NaN = undefined."""
@@ -187,7 +181,7 @@ class Scores:
         rows = []
         for i, name in enumerate(self.classes):
             row = {"name": name}
-            row.update({metric: _nan_to_none(getattr(self, metric)[i]) for metric in PER_CLASS_SCORES})
+            row.update({metric: json_number(getattr(self, metric)[i]) for metric in PER_CLASS_SCORES})
             row.update(support=int(self.support[i]), predicted=int(self.predicted[i]), defined=bool(self.defined[i]))
             rows.append(row)
         return rows
@@ -196,7 +190,7 @@ class Scores:
         """The means, None where undefined."""
         keys = ("mean_iou", "mean_dice", "pixel_accuracy", "frequency_weighted_iou", "frequency_weighted_dice",
                 "macro_precision", "macro_recall", "macro_specificity")
-        return {key: _nan_to_none(getattr(self, key)) for key in keys}
+        return {key: json_number(getattr(self, key)) for key in keys}
 
     def to_dict(self) -> dict:
         """JSON-ready, the layout of ``segdash evaluate --json`` (undefined values as None)."""

@@ -17,6 +17,7 @@ import numpy as np
 import streamlit as st
 
 from segdash import public
+from segdash.data.labels import class_pixel_counts
 from segdash.ui import state
 
 
@@ -227,7 +228,7 @@ def example_samples(_dataset, key: str, split: str, count: int = 4, scan: int = 
         _, mask, _ = _dataset.load(split, sample_id)
         if mask is None:
             return picks[:count]
-        counts = np.bincount(mask[(mask >= 0) & (mask < _dataset.num_classes)].ravel(), minlength=_dataset.num_classes)
+        counts = class_pixel_counts(mask, _dataset.num_classes)
         scored.append(((int((counts[1:] > 0).sum()), int(counts[1:].sum())), sample_id))
     groups: dict[str, list[str]] = {}
     for _, sample_id in sorted(scored, key=lambda pair: pair[0], reverse=True):

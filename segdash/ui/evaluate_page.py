@@ -7,6 +7,7 @@ import streamlit as st
 
 from segdash.data.base import SegDataset
 from segdash.data.splits import evenly_spaced
+from segdash.jsonsafe import finite_or_none
 from segdash.ui import cache, jobs, state
 from segdash.ui.sidebar import DATASET_UNAVAILABLE, SidebarChoice
 from segdash.ui.widgets import format_seconds, reported_errors, show_error, skipped_note
@@ -275,9 +276,8 @@ def largest_confusion(cm: np.ndarray) -> tuple[int, int]:
 
 def confused_samples(choice: SidebarChoice, evaluation, split: str, gt: int, pred: int, k: int = 4) -> None:
     """The ``k`` images with the most pixels of class ``gt`` predicted as ``pred``, those pixels highlighted."""
-    from segdash.viz.overlay import confusion_pixels, highlight_pixels
-
     from segdash.ui.predict_page import InputImage, predict
+    from segdash.viz.overlay import confusion_pixels, highlight_pixels
 
     classes = choice.dataset.classes
     top = evaluation.top_confusions(gt, pred, k)
@@ -455,16 +455,11 @@ def calibration_section(evaluation, classes, colors) -> None:
     sums = np.asarray(evaluation.calibration)
     chosen = sums.sum(axis=0) if picked is None else sums[picked]
     title = "Reliability diagram" + ("" if picked is None else f": pixels predicted as {names[picked]}")
-    st.plotly_chart(reliability_figure(calibration_bins(chosen), _none_or(calibration_error(chosen)), title),
+    st.plotly_chart(reliability_figure(calibration_bins(chosen), finite_or_none(calibration_error(chosen)), title),
                     width="stretch", key="evaluate.reliability")  # fmt: skip
     st.caption("Bars below the diagonal: the model is surer than it is right (overconfident). " + METRIC_NOTES["ece"])
     frame = pd.DataFrame({"name": names, "ece": calibration_error(sums)})
     st.plotly_chart(per_class_bar_figure(frame, "ece", colors=colors), width="stretch", key="evaluate.class_ece")
-
-
-def _none_or(value) -> float | None:
-    value = float(value)
-    return value if np.isfinite(value) else None
 
 
 def run_or_show(choice: SidebarChoice) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from segdash.data.labels import class_pixel_counts
 from segdash.errors import SegdashError
 
 RGB = tuple[int, int, int]
@@ -114,15 +115,6 @@ def palette_for(classes: Sequence[str], colors: Sequence[ColorLike] | None = Non
         extra = [c for c in default_palette(len(classes) + len(given)) if c not in given]
         given += extra[: len(classes) - len(given)]
     return given
-
-
-def class_pixel_counts(labels: np.ndarray, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
-    """Pixels per class in a label map: ``(num_classes,)`` int64; ignored and out-of-range values not counted."""
-    flat = np.asarray(labels).reshape(-1)
-    valid = (flat >= 0) & (flat < num_classes)
-    if ignore_index is not None:
-        valid &= flat != ignore_index
-    return np.bincount(flat[valid].astype(np.intp), minlength=num_classes)[:num_classes].astype(np.int64)
 
 
 def legend_items(
