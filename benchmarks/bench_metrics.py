@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             return accumulator.compute()
 
         candidates["segdash confusion_matrix (whole stack)"] = lambda: confusion_matrix(
-            targets, predictions, num_classes
+            predictions, targets, num_classes
         )
         candidates["segdash ConfusionMatrix.update per map"] = accumulate_per_map
         project_names = list(candidates)[baseline_count:]

@@ -173,8 +173,8 @@ def test_fixed_and_broken_pixels_agree_with_the_confusion_matrices():
         truth = valid & (target == c)
         assert counts[0, c] == np.sum(truth & (pred_a != c) & (pred_b == c))
         assert counts[1, c] == np.sum(truth & (pred_a == c) & (pred_b != c))
-    cm_a = confusion_matrix(target, pred_a, 3, ignore_index=255)[None]
-    cm_b = confusion_matrix(target, pred_b, 3, ignore_index=255)[None]
+    cm_a = confusion_matrix(pred_a, target, 3, ignore_index=255)[None]
+    cm_b = confusion_matrix(pred_b, target, 3, ignore_index=255)[None]
     assert (net_fixed_pixels(cm_a, cm_b)[0] == counts[0] - counts[1]).all()
 
 

@@ -28,9 +28,10 @@ def test_hand_computed_table():
     target = np.array([[0, 0, 1], [1, 2, 2]])
     pred = np.array([[0, 1, 1], [2, 2, 0]])
     expected = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]])  # rows = ground truth
-    cm = confusion_matrix(target, pred, 3)
+    cm = confusion_matrix(pred, target, 3)  # torchmetrics' order, as in ConfusionMatrix.update
     assert cm.dtype == np.int64 and cm.shape == (3, 3)
     np.testing.assert_array_equal(cm, expected)
+    np.testing.assert_array_equal(confusion_matrix(target=target, pred=pred, num_classes=3), expected)
 
 
 @pytest.mark.parametrize("num_classes", [2, 4, 13, 17, 300])  # uint8, uint16 and intp index paths
@@ -39,7 +40,7 @@ def test_equals_sklearn_on_random_maps(num_classes, dtype):
     if num_classes > 255 and dtype == np.uint8:
         pytest.skip("labels do not fit uint8")
     target, pred = random_maps((3, 61, 47), num_classes, seed=num_classes)
-    cm = confusion_matrix(target.astype(dtype), pred.astype(dtype), num_classes)
+    cm = confusion_matrix(pred.astype(dtype), target.astype(dtype), num_classes)
     np.testing.assert_array_equal(cm, sklearn_reference(target, pred, num_classes))
 
 
@@ -47,7 +48,7 @@ def test_equals_sklearn_on_random_maps(num_classes, dtype):
 def test_ignore_index_drops_pixels(ignore_index):
     target, pred = random_maps((2, 70, 90), 4, seed=1, ignore_index=ignore_index)
     pred = np.where(pred == ignore_index, 0, pred)  # predictions are always real classes
-    cm = confusion_matrix(target, pred, 4, ignore_index=ignore_index)
+    cm = confusion_matrix(pred, target, 4, ignore_index=ignore_index)
     np.testing.assert_array_equal(cm, sklearn_reference(target, pred, 4, ignore_index))
     assert cm.sum() == (target != ignore_index).sum()
 
@@ -56,15 +57,15 @@ def test_torch_and_numpy_inputs_agree_and_inputs_are_untouched():
     target, pred = random_maps((2, 33, 65), 5, seed=2, ignore_index=255)
     t8, p8 = torch.from_numpy(target.astype(np.uint8)), torch.from_numpy(pred.astype(np.uint8))
     before = t8.clone()
-    cm_torch = confusion_matrix(t8, p8, 5, ignore_index=255)
-    np.testing.assert_array_equal(cm_torch, confusion_matrix(target, pred, 5, ignore_index=255))
+    cm_torch = confusion_matrix(p8, t8, 5, ignore_index=255)
+    np.testing.assert_array_equal(cm_torch, confusion_matrix(pred, target, 5, ignore_index=255))
     assert torch.equal(t8, before)
 
 
 def test_large_map_spans_many_chunks():
     target, pred = random_maps((1, 700, 500), 13, seed=3, ignore_index=255)
     np.testing.assert_array_equal(
-        confusion_matrix(target, pred, 13, ignore_index=255), sklearn_reference(target, pred, 13, 255)
+        confusion_matrix(pred, target, 13, ignore_index=255), sklearn_reference(target, pred, 13, 255)
     )
 
 
@@ -72,15 +73,15 @@ def test_out_of_range_labels_raise_clear_errors():
     target = np.array([[0, 1], [255, 2]])
     pred = np.array([[0, 1], [1, 2]])
     with pytest.raises(SegdashError, match=r"ground truth holds label\(s\) \[255\].*ignore_index"):
-        confusion_matrix(target, pred, 3)
+        confusion_matrix(pred, target, 3)
     with pytest.raises(SegdashError, match=r"\[7\]"):
-        confusion_matrix(np.array([[7, 255]]), np.array([[0, 0]]), 3, ignore_index=255)
+        confusion_matrix(pred=np.array([[0, 0]]), target=np.array([[7, 255]]), num_classes=3, ignore_index=255)
     with pytest.raises(SegdashError, match=r"prediction holds label\(s\) \[-1, 3\]"):
-        confusion_matrix(np.zeros((2, 2), int), np.array([[-1, 3], [0, 0]]), 3)
+        confusion_matrix(pred=np.array([[-1, 3], [0, 0]]), target=np.zeros((2, 2), int), num_classes=3)
     with pytest.raises(SegdashError, match="differ in shape"):
-        confusion_matrix(np.zeros((2, 2), int), np.zeros((2, 3), int), 3)
+        confusion_matrix(np.zeros((2, 3), int), np.zeros((2, 2), int), 3)
     with pytest.raises(SegdashError, match="integer"):
-        confusion_matrix(np.zeros((2, 2)), np.zeros((2, 2), int), 3)
+        confusion_matrix(pred=np.zeros((2, 2), int), target=np.zeros((2, 2)), num_classes=3)
 
 
 def test_accumulator_total_and_per_image_matrices():

@@ -85,7 +85,7 @@ def test_to_frame():
 @pytest.mark.parametrize("ignore_index", [None, 255])
 def test_per_class_scores_equal_sklearn(seed, ignore_index):
     target, pred = random_case(seed, ignore_index=ignore_index)
-    cm = confusion_matrix(target, pred, 6, ignore_index=ignore_index)
+    cm = confusion_matrix(pred, target, 6, ignore_index=ignore_index)
     s = scores_from_confusion(cm, CLASSES)
     keep = (target != ignore_index).ravel() if ignore_index is not None else slice(None)
     y_true, y_pred = target.ravel()[keep], pred.ravel()[keep]
@@ -122,7 +122,7 @@ def test_scores_equal_smp_metrics(ignore_index):
     if ignore_index is not None:
         pred = np.where(target == ignore_index, 0, pred)
     tp, fp, fn, tn = smp_stats(target, pred, ignore_index)  # (N, C) each
-    s = scores_from_confusion(confusion_matrix(target, pred, 6, ignore_index=ignore_index), CLASSES)
+    s = scores_from_confusion(confusion_matrix(pred, target, 6, ignore_index=ignore_index), CLASSES)
     stats = [x.sum(0, keepdim=True) for x in (tp, fp, fn, tn)]
     nan = float("nan")
     for ours, fn_smp in [(s.iou, smp.metrics.iou_score), (s.dice, smp.metrics.f1_score),
@@ -134,7 +134,7 @@ def test_scores_equal_smp_metrics(ignore_index):
         assert np.isnan(ours[~s.defined]).all()
 
     # per image: our (N, C, C) matrices against smp's image-wise stats
-    per_image = np.stack([confusion_matrix(t, p, 6, ignore_index) for t, p in zip(target, pred)])
+    per_image = np.stack([confusion_matrix(p, t, 6, ignore_index) for t, p in zip(target, pred)])
     ours = per_image_scores(per_image)
     smp_dice = smp.metrics.f1_score(tp, fp, fn, tn, reduction="none", zero_division=nan)
     np.testing.assert_allclose(ours["dice"], smp_dice.numpy(), equal_nan=True, rtol=1e-6)

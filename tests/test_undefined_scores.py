@@ -34,7 +34,7 @@ def two_images() -> tuple[list[np.ndarray], list[np.ndarray]]:
 
 
 def evaluation_of(gts, preds) -> Evaluation:
-    matrices = np.stack([confusion_matrix(g, p, 3) for g, p in zip(gts, preds)])
+    matrices = np.stack([confusion_matrix(p, g, 3) for g, p in zip(gts, preds)])
     rows = [distance_metrics(p, g, 3) for g, p in zip(gts, preds)]
     distances = {k: np.stack([r[k] for r in rows]) for k in rows[0]}
     return Evaluation("toy", "test", CLASSES, matrices.sum(0), ["a", "b"], matrices, per_image_distances=distances)
@@ -44,7 +44,7 @@ def test_precision_of_a_class_never_predicted_is_null_as_in_sklearn():
     gts, preds = two_images()
     y_true = np.concatenate([g.ravel() for g in gts])
     y_pred = np.concatenate([p.ravel() for p in preds])
-    scores = scores_from_confusion(confusion_matrix(y_true.reshape(1, -1), y_pred.reshape(1, -1), 3), CLASSES)
+    scores = scores_from_confusion(confusion_matrix(y_pred.reshape(1, -1), y_true.reshape(1, -1), 3), CLASSES)
     theirs = skm.precision_score(y_true, y_pred, labels=[0, 1, 2], average=None, zero_division=np.nan)
     assert math.isnan(theirs[2])  # 'door' never predicted: 0/0
     np.testing.assert_allclose(scores.precision, theirs, equal_nan=True)

@@ -1,6 +1,6 @@
 """The confusion matrix: one histogram of ``target * C + pred`` per batch, rows = ground truth.
 
-    cm = confusion_matrix(target, pred, num_classes=4, ignore_index=255)   # (4, 4) int64
+    cm = confusion_matrix(pred, target, num_classes=4, ignore_index=255)   # (4, 4) int64
 
     acc = ConfusionMatrix(num_classes=4, ignore_index=255)                 # over a whole split
     for pred, target, ids in batches:                                      # (N, H, W) on any device
@@ -225,14 +225,16 @@ def _count_pairs(
 
 
 def confusion_matrix(
-    target: np.ndarray | torch.Tensor,
     pred: np.ndarray | torch.Tensor,
+    target: np.ndarray | torch.Tensor,
     num_classes: int,
     ignore_index: int | None = None,
 ) -> np.ndarray:
     """Confusion matrix of one or many label maps, in one histogram.
 
-    target, pred: integer arrays or tensors of the same shape (any shape, any device), class
+    The argument order is torchmetrics' and ``ConfusionMatrix.update``'s: prediction first, then
+    ground truth (``confusion_matrix(pred=..., target=...)`` reads best where both are near).
+    pred, target: integer arrays or tensors of the same shape (any shape, any device), class
     indices ``0..C-1``; target pixels equal to ``ignore_index`` are dropped, other out-of-range
     labels raise ``SegdashError``.
     Returns (C, C) int64 numpy: ``cm[t, p]`` = pixels of true class ``t`` predicted as ``p``

@@ -485,7 +485,7 @@ def _validate(model, loader, criterion, num_classes, ignore_index, device, norma
         logits = logits.float()
         totals[0] += float(criterion(logits, masks)) * len(images)
         totals[1] += len(images)
-        cm += torch.as_tensor(confusion_matrix(masks, logits.argmax(1), num_classes, ignore_index), device=device)
+        cm += torch.as_tensor(confusion_matrix(logits.argmax(1), masks, num_classes, ignore_index), device=device)
     D.all_sum(cm, info)
     D.all_sum(totals, info)
     model.train(was_training)

@@ -156,7 +156,8 @@ def scores_on(choice: SidebarChoice, entry: cache.CatalogEntry, split: str, samp
     for sample_id in sample_ids:
         image, mask, _ = ds.load(split, sample_id)
         pred = predict(model_choice, InputImage(f"{split}/{sample_id}", image, mask)).labels
-        total += np.asarray(confusion_matrix(mask, pred, ds.num_classes, ignore_index=ds.ignore_index), np.int64)
+        cm = confusion_matrix(pred=pred, target=mask, num_classes=ds.num_classes, ignore_index=ds.ignore_index)
+        total += np.asarray(cm, np.int64)
     return scores_from_confusion(total, list(ds.classes))
 
 

@@ -284,7 +284,8 @@ def image_scores(labels: np.ndarray, mask: np.ndarray, num_classes: int, ignore_
     from segdash.metrics.confusion import confusion_matrix
     from segdash.metrics.scores import scores_from_confusion
 
-    scores = scores_from_confusion(confusion_matrix(mask, labels, num_classes, ignore_index=ignore_index))
+    cm = confusion_matrix(pred=labels, target=mask, num_classes=num_classes, ignore_index=ignore_index)
+    scores = scores_from_confusion(cm)
     return {"accuracy": scores.pixel_accuracy, "dice": scores.mean_dice, "iou": scores.mean_iou}
 
 
