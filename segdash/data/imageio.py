@@ -424,30 +424,35 @@ def read_label_image(path: str | Path) -> np.ndarray:
     return as_label_map(read_raw_pixels(path), str(path))
 
 
-def write_label_png(
-    path: str | Path,
+#: The colour of index 255 (the usual ignore index) in a palette PNG whose classes leave it unset.
+IGNORE_COLOR = (255, 255, 255)
+
+
+def label_png_bytes(
     labels: np.ndarray,
     colors: Sequence[Sequence[int]] | None = None,
-    ignore_color: Sequence[int] = (255, 255, 255),
-) -> None:
-    """Write an H x W label map as a PNG, atomically.
+    ignore_color: Sequence[int] = IGNORE_COLOR,
+    name: str = "label map",
+) -> bytes:
+    """PNG file bytes of an H x W label map whose pixel values stay the labels.
 
     Without ``colors``: an 8-bit grayscale ('L') PNG of the indices (16-bit when
     a label exceeds 255). With ``colors`` (one RGB triple per class): a palette
     PNG whose indices are the labels, so it reads back as labels and shows in
-    colour; index 255 (the usual ignore) is drawn in ``ignore_color``.
+    colour; index 255 (the usual ignore) is drawn in ``ignore_color``. ``name``
+    (a file name) starts the error messages.
     """
     labels = np.asarray(labels)
     if labels.ndim != 2:
-        raise SegdashError(f"{path}: labels of shape {labels.shape} are not an H x W map")
-    if labels.size and (labels.min() < 0 or labels.dtype.kind == "f"):
-        raise SegdashError(f"{path}: labels must be non-negative integers")
+        raise SegdashError(f"{name}: labels of shape {labels.shape} are not an H x W map")
+    if labels.size and (labels.dtype.kind == "f" or labels.min() < 0):
+        raise SegdashError(f"{name}: labels must be non-negative integers")
     top = int(labels.max(initial=0))
     if top > 255:
         if colors is not None:
-            raise SegdashError(f"{path}: a palette PNG holds labels 0..255, got {top}")
+            raise SegdashError(f"{name}: a palette PNG holds labels 0..255, got {top}")
         if top > 65535:
-            raise SegdashError(f"{path}: labels up to {top} do not fit a 16-bit PNG")
+            raise SegdashError(f"{name}: labels up to {top} do not fit a 16-bit PNG")
         img = Image.fromarray(labels.astype(np.uint16))
     else:
         indices = np.ascontiguousarray(labels, dtype=np.uint8)
@@ -456,7 +461,7 @@ def write_label_png(
         else:
             palette = np.zeros((256, 3), dtype=np.uint8)
             palette[255] = ignore_color
-            table = np.asarray(colors, dtype=np.int64).reshape(-1, 3)[:256]
+            table = np.asarray(colors, dtype=np.int64).reshape(-1, 3)[:256]  # classes past 255 cannot occur here
             palette[: len(table)] = np.clip(table, 0, 255)
             img = Image.frombytes("P", (indices.shape[1], indices.shape[0]), indices.tobytes())
             img.putpalette(palette.ravel().tolist())
@@ -464,4 +469,14 @@ def write_label_png(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         img.save(buffer, format="PNG")
-    atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_label_png(
+    path: str | Path,
+    labels: np.ndarray,
+    colors: Sequence[Sequence[int]] | None = None,
+    ignore_color: Sequence[int] = IGNORE_COLOR,
+) -> None:
+    """Write an H x W label map as a PNG (``label_png_bytes``), atomically."""
+    atomic_write_bytes(path, label_png_bytes(labels, colors, ignore_color, name=str(path)))

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from segdash.data.imageio import label_png_bytes
 from segdash.errors import SegdashError
 from segdash.viz.palette import ColorLike, as_rgb
 
@@ -261,6 +262,55 @@ def overlay_mask(
     return _blend(_blend(base, paint, visible, alpha), paint, borders, 1.0)
 
 
+# --- drawing at the size shown ---------------------------------------------------------------
+
+#: Longest side of the pictures drawn on a page. A 2048x1024 image is shown in panels a few hundred
+#: pixels wide, so its overlays are drawn at this size (a quarter of the pixels) and the browser gets
+#: small pictures; downloads are drawn at full size.
+DISPLAY_MAX_SIDE = 1024
+
+
+def display_shape(shape: tuple[int, ...], max_side: int = DISPLAY_MAX_SIDE) -> tuple[int, int]:
+    """(height, width) to draw an image of ``shape`` at: unchanged within ``max_side``, else scaled to fit."""
+    height, width = int(shape[0]), int(shape[1])
+    if max(height, width) <= max_side:
+        return height, width
+    factor = max_side / max(height, width)
+    return max(1, round(height * factor)), max(1, round(width * factor))
+
+
+def nearest_resize(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W, ...) array of any dtype -> (h, w, ...) taking the pixel nearest each new pixel's centre.
+
+    For label maps, masks and confidences: every value shown is one that was there (no blend of two
+    class indices). Two ``take`` calls, no per-class work.
+    """
+    values = np.asarray(values)
+    height, width = values.shape[:2]
+    if (height, width) == tuple(shape):
+        return values
+    rows = ((np.arange(shape[0]) + 0.5) * height / shape[0]).astype(np.intp)
+    cols = ((np.arange(shape[1]) + 0.5) * width / shape[1]).astype(np.intp)
+    return values.take(np.minimum(rows, height - 1), axis=0).take(np.minimum(cols, width - 1), axis=1)
+
+
+def area_resize(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) uint8 -> (h, w, 3) by area averaging (OpenCV's INTER_AREA: no aliasing when shrinking)."""
+    if rgb.shape[:2] == tuple(shape):
+        return rgb
+    return cv2.resize(rgb, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def for_display(image: np.ndarray, *maps: np.ndarray | None,
+                max_side: int = DISPLAY_MAX_SIDE) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """The image as display RGB and each of ``maps`` (label maps, masks, confidences, or None) at the
+    size shown (``display_shape``): the image area-averaged, the maps nearest. Overlays, contours and
+    error maps drawn from these cost the pixels shown, not the pixels of the file."""
+    rgb = to_display_rgb(image)
+    shape = display_shape(rgb.shape, max_side)
+    return area_resize(rgb, shape), [None if m is None else nearest_resize(m, shape) for m in maps]
+
+
 # --- errors and differences ----------------------------------------------------------------
 
 
@@ -486,35 +536,18 @@ def encode_png(array: np.ndarray, palette: Sequence[ColorLike] | None = None) ->
 
     - ``HxW`` integer label map -> 8-bit index PNG (16-bit if labels exceed 255); with
       ``palette`` (class colours) an 8-bit palette PNG whose pixel values stay the class
-      indices but which image viewers show in colour. ``bool`` masks -> 0/1.
+      indices but which image viewers show in colour (the same file ``segdash predict`` writes,
+      ``label_png_bytes``). ``bool`` masks -> 0/1.
     - ``HxWx3``/``HxWx4 uint8`` -> RGB/RGBA PNG; other images go through ``to_display_rgb``.
     """
     array = np.asarray(array)
     if array.ndim == 2 and (np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_):
-        picture = _label_png(array, palette)
-    elif array.ndim == 3 and array.dtype == np.uint8 and array.shape[2] in (3, 4):
+        colors = None if palette is None else [as_rgb(c) for c in palette]
+        return label_png_bytes(array.astype(np.int64), colors)
+    if array.ndim == 3 and array.dtype == np.uint8 and array.shape[2] in (3, 4):
         picture = Image.fromarray(np.ascontiguousarray(array))
     else:
         picture = Image.fromarray(to_display_rgb(array))
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def _label_png(labels: np.ndarray, palette: Sequence[ColorLike] | None) -> Image.Image:
-    labels = labels.astype(np.int64)
-    low, high = (int(labels.min()), int(labels.max())) if labels.size else (0, 0)
-    if low < 0 or high > 65535:
-        raise SegdashError(f"label values {low}..{high} do not fit a PNG (0..65535)")
-    if high > 255:
-        if palette is not None:
-            raise SegdashError(f"a palette PNG holds labels up to 255, these go up to {high}")
-        return Image.fromarray(labels.astype(np.uint16))
-    picture = Image.fromarray(labels.astype(np.uint8))  # mode "L"
-    if palette is not None:
-        if len(palette) > 256:
-            raise SegdashError(f"a palette PNG holds at most 256 colours, got {len(palette)}")
-        table = np.zeros((256, 3), np.uint8)
-        table[: len(palette)] = [as_rgb(c) for c in palette]
-        picture.putpalette(table.reshape(-1).tolist())  # "L" -> "P", pixel values unchanged
-    return picture
