@@ -49,6 +49,18 @@ def list_volumes(folder: Path) -> dict[str, Path]:
     return found
 
 
+def _open_volume(path: Path):
+    """The nibabel image of a volume file (header read, data not yet), its size checked."""
+    import nibabel as nib
+
+    try:
+        img = nib.load(path)
+    except Exception as exc:
+        raise SegdashError(f"{path}: not a readable NIfTI volume ({type(exc).__name__})") from None
+    check_volume_size(str(path), img.shape)
+    return img
+
+
 def normalise_intensity(volume: np.ndarray) -> np.ndarray:
     """Clip to the 0.5-99.5 percentiles and scale to 0..1 (float32); a constant volume becomes zeros."""
     volume = np.nan_to_num(volume.astype(np.float32, copy=False))
@@ -201,11 +213,7 @@ class NiftiSlices(IndexedDataset):
             cached = self._cache.get(kind)
             if cached is not None and cached[0] == path:
                 return cached[1]
-        try:
-            img = nib.load(path)
-        except Exception as exc:
-            raise SegdashError(f"{path}: not a readable NIfTI volume ({type(exc).__name__})") from None
-        check_volume_size(str(path), img.shape)
+        img = _open_volume(path)
         try:
             data = np.asanyarray(img.dataobj)
             ornt = nib.orientations.io_orientation(nib.load(ornt_from).affine)
@@ -235,13 +243,7 @@ class NiftiSlices(IndexedDataset):
         return data.astype(np.int64)
 
     def _label_volume(self, path: Path) -> np.ndarray:
-        import nibabel as nib
-
-        try:
-            img = nib.load(path)
-        except Exception as exc:
-            raise SegdashError(f"{path}: not a readable NIfTI volume ({type(exc).__name__})") from None
-        check_volume_size(str(path), img.shape)
+        img = _open_volume(path)
         try:
             data = np.asanyarray(img.dataobj)
         except Exception as exc:
