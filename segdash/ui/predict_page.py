@@ -299,19 +299,23 @@ def show_result(item: InputImage, prediction, meta, settings: OverlaySettings, e
                 view: ViewSettings = ViewSettings(), confidence: np.ndarray | None = None) -> None:  # fmt: skip
     """Image, prediction overlay, ground truth overlay and error map, ``extra_panels`` ((picture, caption)
     pairs, e.g. the uncertainty layer), the large view, legend, scores, timing and downloads."""
-    from segdash.viz.overlay import encode_png, error_map, overlay_mask, to_display_rgb
+    from segdash.viz.overlay import area_resize, encode_png, error_map, for_display, overlay_mask
 
     labels = prediction.labels
     colors = [tuple(c) for c in meta.colors]
     ignore = meta.ignore_index
-    shown = overlay_mask(item.image, labels, colors, alpha=settings.alpha, classes=settings.visible, mode=settings.mode)
-    panels = [(to_display_rgb(item.image), "Image"), (shown, "Prediction")]
+    # Drawn once at the size shown: a 2048x1024 image is seen a few hundred pixels wide, so its panels are
+    # drawn from the image area-averaged and the label maps sampled (nearest) to that size; downloads stay full.
+    picture, (small_labels, small_mask, small_confidence) = for_display(item.image, labels, item.mask, confidence)
+    shown = overlay_mask(picture, small_labels, colors, alpha=settings.alpha, classes=settings.visible,
+                         mode=settings.mode)  # fmt: skip
+    panels = [(picture, "Image"), (shown, "Prediction")]
     if item.mask is not None:
-        truth = overlay_mask(item.image, item.mask, colors, alpha=settings.alpha, classes=settings.visible,
+        truth = overlay_mask(picture, small_mask, colors, alpha=settings.alpha, classes=settings.visible,
                              mode=settings.mode, ignore_index=ignore)
-        errors = error_map(labels, item.mask, ignore_index=ignore, image=item.image, focus=view.focus)
+        errors = error_map(small_labels, small_mask, ignore_index=ignore, image=picture, focus=view.focus)
         panels += [(truth, "Ground truth"), (errors, _error_caption(view, meta.classes))]
-    panels += list(extra_panels)
+    panels += [(area_resize(np.asarray(p), picture.shape[:2]), caption) for p, caption in extra_panels]
     st.markdown(f"**{item.name}** · {labels.shape[1]}x{labels.shape[0]}")
     per_row = PANELS_PER_ROW  # rows of three: each panel large enough to see an error at 1100 px
     for start in range(0, len(panels), per_row):
@@ -319,7 +323,7 @@ def show_result(item: InputImage, prediction, meta, settings: OverlaySettings, e
             col.image(picture, caption=caption, width="stretch")
     large = next((p for p in panels if p[1].startswith(view.large)), None) if view.large != LARGE_OFF else None
     if large is not None:
-        show_large(large, labels, meta.classes, confidence, item)
+        show_large(large, small_labels, meta.classes, small_confidence, small_mask, item.name)
     legend(meta.classes, colors, labels=labels, ignore_index=ignore, visible=settings.visible,
            title="Prediction, share of pixels:")  # fmt: skip
     facts = []
@@ -333,19 +337,24 @@ def show_result(item: InputImage, prediction, meta, settings: OverlaySettings, e
         st.caption(f":orange[:material/warning: {prediction.hint}]")
     stem = item.name.replace("/", "_").rsplit(".", 1)[0]
     cols = st.columns([1, 1, 1.5])
-    cols[0].download_button("Label PNG", encode_png(labels, palette=colors), f"{stem}_labels.png", "image/png",
-                            icon=":material/download:", key=f"dl.labels.{item.name}", on_click="ignore")
-    cols[1].download_button("Overlay PNG", encode_png(shown), f"{stem}_overlay.png", "image/png",
+    # full size, made when the button is pressed (the page itself only draws what it shows)
+    cols[0].download_button("Label PNG", lambda: encode_png(labels, palette=colors), f"{stem}_labels.png",
+                            "image/png", icon=":material/download:", key=f"dl.labels.{item.name}", on_click="ignore")
+    cols[1].download_button("Overlay PNG", lambda: encode_png(overlay_mask(
+                                item.image, labels, colors, alpha=settings.alpha, classes=settings.visible,
+                                mode=settings.mode)), f"{stem}_overlay.png", "image/png",
                             icon=":material/download:", key=f"dl.overlay.{item.name}", on_click="ignore")
 
 
-def show_large(panel, labels: np.ndarray, classes, confidence: np.ndarray | None, item: InputImage) -> None:
-    """One panel at full width, zoomable, with the class, its ``confidence`` (H, W) and the truth under the cursor."""
+def show_large(panel, labels: np.ndarray, classes, confidence: np.ndarray | None, truth: np.ndarray | None,
+               name: str) -> None:  # fmt: skip
+    """One panel at full width, zoomable, with the class, its ``confidence`` (H, W) and the ``truth`` under the
+    cursor; all at the panel's size."""
     from segdash.viz.zoom import zoom_figure
 
     picture, caption = panel
-    fig = zoom_figure(picture, labels, classes, confidence=confidence, truth=item.mask, title=caption)
-    st.plotly_chart(fig, width="stretch", key=f"predict.large.{item.name}",
+    fig = zoom_figure(picture, labels, classes, confidence=confidence, truth=truth, title=caption)
+    st.plotly_chart(fig, width="stretch", key=f"predict.large.{name}",
                     config={"displaylogo": False, "scrollZoom": True})  # fmt: skip
 
 
