@@ -44,7 +44,11 @@ DEFAULT_DATASET = "brain-mri"
 
 
 def register_format(name: str, summary: str):
+    """Class decorator: register ``factory`` as format ``name``; a FormatDataset learns its name from it."""
+
     def deco(factory):
+        if hasattr(factory, "format_name"):
+            factory.format_name = name
         FORMATS[name] = RegistryEntry(name, factory, summary)
         return factory
 

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from segdash.data.base import Entry, IndexedDataset
+from segdash.data.base import Entry
+from segdash.data.formats.base import FormatDataset
 from segdash.data.formats.scan import pair_by_stem, readable_by_stem
 from segdash.data.formats.split_lists import indexed_split_dict, seeded_index
-from segdash.data.imageio import list_images, read_image, read_raw_pixels
-from segdash.data.options import as_seed, reject_unknown_options
+from segdash.data.imageio import list_images, read_raw_pixels
+from segdash.data.options import as_seed
 from segdash.data.registry import register_format
 from segdash.errors import SegdashError
 
@@ -59,7 +60,7 @@ LAYOUT = "CameraRGB/{train,val,test}/*.png and CameraSeg/{train,val,test}/*.png 
 
 
 @register_format("carla", "CARLA captures: CameraRGB/{split}/*.png + CameraSeg/{split}/*.png, 13 classes")
-class Carla(IndexedDataset):
+class Carla(FormatDataset):
     classes = CARLA_CLASSES
     colors = CARLA_COLORS
     ignore_index = 255
@@ -67,16 +68,11 @@ class Carla(IndexedDataset):
     source = "CARLA simulator camera captures (RGB + semantic segmentation), read from a folder on disk"
     description = "13 CARLA 0.8 semantic tags; the tag id is stored in the red channel of CameraSeg PNGs."
 
-    #: -o KEY=VALUE options, shown by ``segdash datasets``; their keys are the valid options.
+    layout = LAYOUT
     options_help = {"seed": "seed of the 80/10/10 split when there are no split folders (default 0)"}
 
     def __init__(self, root: str | Path, seed: int = 0, **unknown):
-        reject_unknown_options("format 'carla'", unknown, self.options_help)
-        self.root = Path(root).expanduser().resolve()
-        self.name = self.root.name
-        rgb_root, seg_root = self.root / "CameraRGB", self.root / "CameraSeg"
-        if not rgb_root.is_dir() or not seg_root.is_dir():
-            raise SegdashError(f"{str(self.root)!r} does not look like a carla dataset: expected {LAYOUT}")
+        rgb_root, seg_root = self.open_root(root, unknown, "CameraRGB", "CameraSeg")
         split_dirs = sorted(p.name for p in rgb_root.iterdir() if p.is_dir() and not p.name.startswith("."))
         index: dict[str, list[Entry]] = {}
         if split_dirs:
@@ -93,9 +89,6 @@ class Carla(IndexedDataset):
         images = readable_by_stem(image_dir)
         masks = readable_by_stem(mask_dir, "mask") if mask_dir.is_dir() else {}
         return pair_by_stem(images, masks, f"image(s) in {image_dir.name}/ without a mask in {mask_dir} skipped")
-
-    def read_image(self, path: Path) -> np.ndarray:
-        return read_image(path)
 
     def read_mask(self, path: Path) -> np.ndarray:
         raw = read_raw_pixels(path)

@@ -21,11 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from segdash.data.base import Entry, IndexedDataset
+from segdash.data.base import Entry
+from segdash.data.formats.base import FormatDataset
 from segdash.data.formats.scan import pair_by_stem, readable_by_stem
 from segdash.data.formats.split_lists import indexed_split_dict, seeded_index
-from segdash.data.imageio import read_image, read_label_image
-from segdash.data.options import as_choice, as_fraction, as_seed, reject_unknown_options
+from segdash.data.imageio import read_label_image
+from segdash.data.options import as_choice, as_fraction, as_seed
 from segdash.data.registry import register_format
 from segdash.errors import SegdashError
 
@@ -115,12 +116,12 @@ def label_lookup_table(label_map: str, ignore_index: int = 255) -> np.ndarray:
 
 
 @register_format("kitti", "KITTI semantics: training/{image_2,semantic} + testing/image_2 (predict-only)")
-class Kitti(IndexedDataset):
+class Kitti(FormatDataset):
     in_channels = 3
     ignore_index = 255
     source = "KITTI semantic segmentation benchmark (Geiger et al.), read from a folder on disk"
 
-    #: -o KEY=VALUE options, shown by ``segdash datasets``; their keys are the valid options.
+    layout = LAYOUT
     options_help = {
         "label_map": "grouped-12 (default) or cityscapes-19",
         "val_fraction": "share of training/ held out as val (default 0.2)",
@@ -135,9 +136,7 @@ class Kitti(IndexedDataset):
         seed: int = 0,
         **unknown,
     ):
-        reject_unknown_options("format 'kitti'", unknown, self.options_help)
-        self.root = Path(root).expanduser().resolve()
-        self.name = self.root.name
+        self.open_root(root, unknown)
         self.label_map = as_choice("label_map", label_map, LABEL_MAPS)
         if self.label_map == "grouped-12":
             self.classes, self.colors = GROUPED_12_CLASSES, GROUPED_12_COLORS
@@ -151,7 +150,7 @@ class Kitti(IndexedDataset):
     def _build_index(self, val_fraction: float, seed: int) -> dict[str, list[Entry]]:
         train_images, train_masks = self.root / "training" / "image_2", self.root / "training" / "semantic"
         if not train_images.is_dir() or not train_masks.is_dir():
-            raise SegdashError(f"{str(self.root)!r} does not look like a kitti dataset: expected {LAYOUT}")
+            raise self.layout_error()
         paired = pair_by_stem(readable_by_stem(train_images), readable_by_stem(train_masks, "mask"),
                               "training image(s) without a semantic mask skipped")  # fmt: skip
         index = seeded_index(paired, (1 - val_fraction, val_fraction), ("train", "val"), seed)
@@ -162,9 +161,6 @@ class Kitti(IndexedDataset):
         if not index:
             raise SegdashError(f"no image in {train_images} has a mask in {train_masks}")
         return index
-
-    def read_image(self, path: Path) -> np.ndarray:
-        return read_image(path)
 
     def read_mask(self, path: Path) -> np.ndarray:
         label_ids = read_label_image(path)

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from segdash.data.base import Entry, IndexedDataset
+from segdash.data.base import Entry
+from segdash.data.formats.base import FormatDataset
 from segdash.data.formats.scan import readable_images
 from segdash.data.formats.skipping import warn_skipped
 from segdash.data.formats.split_lists import indexed_split_dict, seeded_index, val_test_fractions
-from segdash.data.imageio import list_images, read_image, read_label_image
-from segdash.data.options import as_seed, reject_unknown_options
+from segdash.data.imageio import list_images, read_image
+from segdash.data.options import as_seed
 from segdash.data.registry import register_format
 from segdash.errors import SegdashError
 
@@ -37,7 +38,7 @@ def mask_name_for(image_name: str) -> str:
 
 
 @register_format("mri-npy", "MRI slices: MRIs/*.npy + Segmentations/segm_<ix>.npy (white/grey matter, background)")
-class MriNpy(IndexedDataset):
+class MriNpy(FormatDataset):
     classes = ("white matter", "grey matter", "background")
     colors = ((240, 240, 240), (128, 128, 128), (0, 0, 0))
     ignore_index = 255
@@ -45,7 +46,7 @@ class MriNpy(IndexedDataset):
     source = "Brain MRI slices stored as .npy arrays (MRIs/ + Segmentations/), read from a folder on disk"
     description = "Single-channel float32 slices, already normalised; masks 0 white, 1 grey matter, 2 background."
 
-    #: -o KEY=VALUE options, shown by ``segdash datasets``; their keys are the valid options.
+    layout = LAYOUT
     options_help = {
         "val_fraction": "share of the slices in val (default 0.1)",
         "test_fraction": "share of the slices in test (default 0.1)",
@@ -55,12 +56,7 @@ class MriNpy(IndexedDataset):
     def __init__(
         self, root: str | Path, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0, **unknown
     ):
-        reject_unknown_options("format 'mri-npy'", unknown, self.options_help)
-        self.root = Path(root).expanduser().resolve()
-        self.name = self.root.name
-        image_dir, mask_dir = self.root / "MRIs", self.root / "Segmentations"
-        if not image_dir.is_dir() or not mask_dir.is_dir():
-            raise SegdashError(f"{str(self.root)!r} does not look like an mri-npy dataset: expected {LAYOUT}")
+        image_dir, mask_dir = self.open_root(root, unknown, "MRIs", "Segmentations")
         val, test = val_test_fractions(val_fraction, test_fraction)
         images = readable_images(list_images(image_dir))
         masks = {p.name: p for p in readable_images(list_images(mask_dir), "mask")}
@@ -82,6 +78,3 @@ class MriNpy(IndexedDataset):
         if image.shape[2] != 1:
             raise SegdashError(f"{path}: expected a single-channel H x W slice, got shape {image.shape}")
         return image.astype(np.float32, copy=False)
-
-    def read_mask(self, path: Path) -> np.ndarray:
-        return read_label_image(path)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from segdash.data.base import Entry, IndexedDataset, Sample
+from segdash.data.base import Entry, Sample
+from segdash.data.formats.base import FormatDataset
 from segdash.data.formats.classes import find_classes_file, read_classes_file
 from segdash.data.formats.colors import default_colors
 from segdash.data.formats.label_values import scan_label_values
@@ -28,7 +29,7 @@ from segdash.data.formats.scan import stem_of
 from segdash.data.formats.skipping import warn_skipped
 from segdash.data.formats.split_lists import indexed_split_dict, val_test_fractions
 from segdash.data.imageio import check_volume_size
-from segdash.data.options import MAX_CHANNELS, as_int, as_optional_int, as_seed, reject_unknown_options
+from segdash.data.options import MAX_CHANNELS, as_int, as_optional_int, as_seed
 from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
@@ -71,9 +72,9 @@ def normalise_intensity(volume: np.ndarray) -> np.ndarray:
 
 
 @register_format("nifti", "NIfTI volumes as 2-D slices: images/*.nii.gz + labels/*.nii.gz (or Decathlon imagesTr/)")
-class NiftiSlices(IndexedDataset):
+class NiftiSlices(FormatDataset):
     in_channels = 1
-    #: -o KEY=VALUE options, shown by ``segdash datasets``; their keys are the valid options.
+    layout = LAYOUT
     options_help = {
         "axis": "slice axis: z/axial (default), y/coronal or x/sagittal",
         "classes": "classes file; default: classes.* or dataset.json beside the data",
@@ -96,11 +97,9 @@ class NiftiSlices(IndexedDataset):
         ignore_index: int | str | None = 255,
         **unknown,
     ):
-        reject_unknown_options("format 'nifti'", unknown, self.options_help)
+        self.open_root(root, unknown)
         import nibabel  # noqa: F401  (fail early with the import error, not inside a worker)
 
-        self.root = Path(root).expanduser().resolve()
-        self.name = self.root.name
         axis_key = str(axis).strip().lower()
         if axis_key not in AXES:
             raise SegdashError(f"option axis must be x, y or z (sagittal, coronal, axial); got {axis!r}")
@@ -126,7 +125,7 @@ class NiftiSlices(IndexedDataset):
             label_dir = next((root / n for n in LABEL_DIR_NAMES if (root / n).is_dir()), root / "labels")
             fractions, names = (1 - val - test, val, test), ("train", "val", "test")
         else:
-            raise SegdashError(f"{str(root)!r} does not look like a nifti dataset: expected {LAYOUT}")
+            raise self.layout_error()
         if not label_dir.is_dir():
             raise SegdashError(f"{str(root)!r} has no {label_dir.name}/ folder of label volumes; expected {LAYOUT}")
         images, labels = list_volumes(image_dir), list_volumes(label_dir)

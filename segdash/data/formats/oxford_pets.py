@@ -17,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from segdash.data.base import Entry, IndexedDataset
+from segdash.data.base import Entry
+from segdash.data.formats.base import FormatDataset
 from segdash.data.formats.scan import pair_by_stem, readable_by_stem
 from segdash.data.formats.skipping import warn_skipped
 from segdash.data.formats.split_lists import indexed_split_dict, read_split_list
-from segdash.data.imageio import read_image, read_label_image
-from segdash.data.options import as_choice, as_fraction, as_seed, reject_unknown_options
+from segdash.data.imageio import read_label_image
+from segdash.data.options import as_choice, as_fraction, as_seed
 from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
@@ -32,10 +33,10 @@ PET_IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png"}  # the .mat files beside them a
 
 
 @register_format("oxford-pets", "Oxford-IIIT Pet: images/*.jpg + annotations/trimaps/*.png (pet, background, border)")
-class OxfordPets(IndexedDataset):
+class OxfordPets(FormatDataset):
     source = "Oxford-IIIT Pet Dataset (Parkhi et al., 2012), read from a folder on disk"
 
-    #: -o KEY=VALUE options, shown by ``segdash datasets``; their keys are the valid options.
+    layout = LAYOUT
     options_help = {
         "border": "class (default: the trimap border is a third class) or ignore",
         "val_fraction": "share of trainval.txt held out as val (default 0.1)",
@@ -43,12 +44,10 @@ class OxfordPets(IndexedDataset):
     }
 
     def __init__(self, root: str | Path, border: str = "class", val_fraction: float = 0.1, seed: int = 0, **unknown):
-        reject_unknown_options("format 'oxford-pets'", unknown, self.options_help)
-        root = Path(root).expanduser().resolve()
-        if not (root / "images").is_dir() and (root / "oxford-iiit-pet" / "images").is_dir():
-            root = root / "oxford-iiit-pet"
-        self.root = root
-        self.name = root.name
+        self.open_root(root, unknown)
+        nested = self.root / "oxford-iiit-pet"  # the tarballs unpacked one level up
+        if not (self.root / "images").is_dir() and (nested / "images").is_dir():
+            self.root, self.name = nested, nested.name
         self.border = as_choice("border", border, ("class", "ignore"))
         self.ignore_index = 255
         if self.border == "class":
@@ -69,7 +68,7 @@ class OxfordPets(IndexedDataset):
     def _build_index(self, val_fraction: float, seed: int) -> dict[str, list[Entry]]:
         root = self.root
         if not (root / "images").is_dir() or not (root / "annotations" / "trimaps").is_dir():
-            raise SegdashError(f"{str(root)!r} does not look like an oxford-pets dataset: expected {LAYOUT}")
+            raise self.layout_error()
         images = readable_by_stem(root / "images", "image", PET_IMAGE_EXTENSIONS)
         trimaps = readable_by_stem(root / "annotations" / "trimaps", "trimap", {".png"})
         paired = pair_by_stem(images, trimaps, "image(s) without a trimap skipped")
@@ -93,9 +92,6 @@ class OxfordPets(IndexedDataset):
         else:
             split_ids = seeded_split(paired, (0.8, 0.1, 0.1), ("train", "val", "test"), seed)
         return indexed_split_dict({split: [paired[s] for s in ids] for split, ids in split_ids.items()})
-
-    def read_image(self, path: Path) -> np.ndarray:
-        return read_image(path)
 
     def read_mask(self, path: Path) -> np.ndarray:
         trimap = read_label_image(path)

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from segdash.data.base import Entry, IndexedDataset
+from segdash.data.base import Entry
+from segdash.data.formats.base import FormatDataset
 from segdash.data.formats.colors import default_colors
 from segdash.data.formats.scan import readable_images
 from segdash.data.formats.skipping import warn_skipped
 from segdash.data.formats.split_lists import indexed_split_dict, read_split_list
 from segdash.data.imageio import read_image, read_label_image
-from segdash.data.options import reject_unknown_options
 from segdash.data.registry import register_format
 from segdash.errors import SegdashError
 
@@ -63,7 +63,7 @@ def find_voc_root(root: Path) -> Path:
 
 
 @register_format("voc", "PASCAL VOC: JPEGImages/ + SegmentationClass/ palette PNGs + ImageSets/Segmentation/*.txt")
-class Voc(IndexedDataset):
+class Voc(FormatDataset):
     classes = VOC_CLASSES
     colors = VOC_COLORS
     ignore_index = 255
@@ -71,13 +71,12 @@ class Voc(IndexedDataset):
     source = "PASCAL VOC 2012 segmentation (Everingham et al.), read from a folder on disk"
     description = "20 object classes + background; 255 marks object borders and is ignored."
 
-    #: -o KEY=VALUE options, shown by ``segdash datasets``; their keys are the valid options.
+    layout = LAYOUT
     options_help = {"mask_dir": "folder of the masks (default SegmentationClass; e.g. SegmentationClassAug)"}
 
     def __init__(self, root: str | Path, mask_dir: str = "SegmentationClass", **unknown):
-        reject_unknown_options("format 'voc'", unknown, self.options_help)
-        self.root = find_voc_root(Path(root).expanduser().resolve())
-        self.name = Path(root).expanduser().resolve().name
+        self.open_root(root, unknown)
+        self.root = find_voc_root(self.root)
         image_dir, masks = self.root / "JPEGImages", self.root / str(mask_dir)
         lists = self.root / "ImageSets" / "Segmentation"
         if not lists.is_dir():
