@@ -292,10 +292,6 @@ def test_encode_png_round_trips_labels_palettes_and_images():
 # --- figures -----------------------------------------------------------------------------------------
 
 
-def _data_traces(fig: go.Figure) -> list:
-    return [t for t in fig.data if t.showlegend is not True or any(v is not None for v in (t.y or []))]
-
-
 def test_confusion_heatmap_values_axes_and_hover():
     cm = np.array([[8, 2, 0], [1, 3, 0], [0, 0, 0]])
     fig = confusion_matrix_figure(cm, CLASSES, normalize="true")

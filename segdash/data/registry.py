@@ -73,10 +73,6 @@ def list_builtins() -> list[RegistryEntry]:
     return [BUILTINS[name] for name in sorted(BUILTINS, key=lambda n: (n != DEFAULT_DATASET, n))]
 
 
-def is_format(name: str) -> bool:
-    return name in FORMATS
-
-
 def is_builtin(name: str) -> bool:
     return name in BUILTINS
 

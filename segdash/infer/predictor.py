@@ -15,7 +15,7 @@ What happens to an image, in order:
 3. when the checkpoint fixes ``input_size`` the image is resized to it and the logits
    resized back; otherwise images above ``tile_size**2`` pixels run as overlapping
    windows whose logits are blended with weights that fall off towards each window's
-   edge (seed 000: a window loses context at its border, so borders count least and
+   edge (a window loses context at its border, so borders count least and
    windows are as large as memory allows); smaller images are padded to the
    encoder's stride and cropped back;
 4. optional flip test-time augmentation averages the softmax of the flipped runs.
@@ -71,11 +71,6 @@ class Prediction:
     notes: list[str] = dataclasses.field(default_factory=list)
     backend: str = "torch"
     hint: str | None = None
-
-    @property
-    def confidence(self) -> np.ndarray:
-        """(H, W) float32: the probability of the chosen label."""
-        return self.probs.max(axis=0)
 
 
 class Predictor:

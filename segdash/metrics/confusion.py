@@ -15,7 +15,7 @@ Label conventions (the same for the function and the accumulator):
   a mask with 255 and no ignore index, or labels from another class list, would otherwise give
   quietly wrong scores. Predictions must lie in ``0..C-1`` too.
 
-Why it is fast (issue 5 sets the bar against a memory copy): on the CPU the inputs are read once,
+Why it is fast (counting should cost little more than copying the masks once): on the CPU the inputs are read once,
 in cache-sized chunks; the combined index ``target * C + pred`` is built in the narrowest integer
 type that holds it (uint8 while ``C * C < 256``, uint16 up to 65,535 bins) instead of int64, and
 counted by OpenCV's ``calcHist`` (``np.bincount`` first widens its input to int64 and is several

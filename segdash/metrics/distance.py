@@ -1,4 +1,4 @@
-"""Distance and area metrics of one class in one image (seed 000's third family of metrics).
+"""Distance and area metrics of one class in one image.
 
 Overlap scores (IoU, Dice) say how much of a region was found; these say how far its outline is
 from the true one and how far its size is off:

@@ -150,10 +150,6 @@ class Scores:
         """Pixels counted (ignored pixels excluded)."""
         return int(self.confusion.sum())
 
-    @property
-    def sensitivity(self) -> np.ndarray:
-        return self.recall
-
     def class_index(self, name_or_index: str | int) -> int:
         if isinstance(name_or_index, (int, np.integer)):
             if not 0 <= name_or_index < self.num_classes:

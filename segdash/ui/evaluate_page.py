@@ -222,7 +222,7 @@ def with_failure_columns(frame, evaluation):
     return frame
 
 
-def per_class_table(evaluation, dataset_label: str, split: str) -> None:
+def per_class_table(evaluation, split: str) -> None:
     """Sortable per-class table with a CSV download; each metric's definition in its column's tooltip."""
     from segdash.metrics.notes import METRIC_NOTES
 
@@ -376,7 +376,7 @@ def show_results(choice: SidebarChoice, evaluation, split: str) -> None:
     tab_table, tab_cm, tab_images, tab_dist, tab_objects, tab_calibration = tabs
     with tab_table:
         if tab_table.open:
-            per_class_table(evaluation, choice.dataset_choice.label, split)
+            per_class_table(evaluation, split)
             st.plotly_chart(per_class_bar_figure(score_frame(evaluation.scores), "iou", colors=ds.colors),
                             width="stretch", key="evaluate.iou_bars")  # fmt: skip
     with tab_cm:
