@@ -4,9 +4,12 @@
     config.to_dict()                       # -> run.json["config"], CheckpointMeta.train_config
     TrainConfig.from_dict(config.to_dict()) == config
 
-Every command-line option of ``segdash train`` is a field here, so the dashboard
-builds the same object the command line does and ``start_run`` hands it over as
-JSON (``segdash train --config run_dir/config.json``).
+Every option is declared once, here: a dataclass field whose ``Option`` metadata holds its help
+text, choices, bounds and command-line flag. ``segdash train``'s parser is built from these
+fields (``segdash.cli.train``), the dashboard's Train form takes its labels, help and bounds from
+them, and ``validate`` checks the choices and bounds they state. The dashboard builds the same
+object the command line does and ``start_run`` hands it over as JSON
+(``segdash train --config run_dir/config.json``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,36 @@ CACHE_MODES = ("auto", "on", "off")
 MAX_EPOCHS, MAX_BATCH, MAX_IMG_SIZE, MAX_PREVIEWS, MAX_THREADS, MAX_WORKERS = 100_000, 4096, 4096, 64, 1024, 64
 
 
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """How one training option is described and checked (the metadata of a ``TrainConfig`` field).
+
+    ``flag``: the command-line flag (default ``--field-name``); a name without dashes is a
+    positional argument; ``""`` means the option is set only through ``--config`` JSON.
+    ``group``: the ``--help`` section (None: the top). ``minimum``/``maximum`` are hard limits that
+    ``validate`` enforces; ``form_max`` is the form's sensible upper end, below the hard limit.
+    ``resumable``: a resumed run may change it. ``show_default``: ``--help`` adds the quick preset's value.
+    """
+
+    help: str
+    label: str = ""
+    group: str | None = "optimisation"
+    flag: str | None = None
+    short: str | None = None
+    metavar: str | None = None
+    choices: tuple | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    form_max: float | None = None
+    resumable: bool = False
+    show_default: bool = True
+
+
+def option(default: Any, **described: Any) -> Any:
+    """A dataclass field with this default, carrying its ``Option`` (help text, choices, bounds, flag)."""
+    return dataclasses.field(default=default, metadata={"option": Option(**described)})
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """All options of one training run (the defaults are the ``quick`` preset).
@@ -39,58 +72,75 @@ class TrainConfig:
     under torchrun).
     """
 
-    dataset: str = "brain-mri"
-    format: str | None = None
-    #: dataset options (``--option KEY=VALUE``), e.g. ``{"label_map": "cityscapes-19"}``
-    options: dict[str, str] = dataclasses.field(default_factory=dict)
-    train_split: str = "train"
-    val_split: str = "val"
-    #: use at most this many images of each split (evenly spaced), to try a setup out fast
-    limit: int | None = None
+    dataset: str = option("brain-mri", flag="dataset", group=None, show_default=False,
+                          help="built-in dataset name or folder (with --format); default brain-mri")
+    format: str | None = option(None, short="-f", group=None,
+                                help="the folder's layout when DATASET is a path (see 'segdash datasets')")
+    options: dict[str, str] = dataclasses.field(default_factory=dict, metadata={"option": Option(
+        flag="--option", short="-o", metavar="KEY=VALUE", group=None, show_default=False, help="a dataset format option, repeatable")})
+    train_split: str = option("train", flag="", help="the split to train on")
+    val_split: str = option("val", flag="", help="the split to validate on")
+    limit: int | None = option(None, minimum=1, group=None,
+                               help="use at most N images of each split (evenly spaced), to try a setup")
 
-    arch: str = "Unet"
-    encoder: str = "tu-tf_efficientnet_lite0"
-    #: None (random init), "offline" (ImageNet weights shipped in a package), "imagenet" (download)
-    pretrained: str | None = "offline"
-    freeze_encoder: bool = False
+    arch: str = option("Unet", group="model", label="Architecture",
+                       help="architecture, e.g. Unet, FPN, DeepLabV3Plus, Segformer")
+    encoder: str = option("tu-tf_efficientnet_lite0", group="model", label="Encoder",
+                          help="encoder, e.g. tu-tf_efficientnet_lite0, resnet34")
+    pretrained: str | None = option(
+        "offline", group="model", choices=("offline", "imagenet", "none"), show_default=False,
+        label="Offline ImageNet weights",
+        help="ImageNet encoder weights: offline (shipped in a package; EfficientNet-Lite0 only), "
+             "imagenet (download), none (random init). Default: offline for the quick preset")
+    freeze_encoder: bool = option(False, group="model", help="train the decoder only")
 
-    epochs: int = 12
-    batch_size: int = 16
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    schedule: str = "cosine"
-    #: share of all steps spent warming the learning rate up linearly (cosine schedule)
-    warmup: float = 0.05
-    img_size: int = 128
-    loss: str = "ce+dice"
-    class_weights: str = "none"
-    #: oversample images by their rare-class content (classes under 1% of the training pixels): an image is
-    #: drawn with weight 1 + this x its rare content relative to the average image's (0: plain shuffling)
-    rare_oversample: float = 0.0
-    augment: bool = False
-    #: also vertical flips and 90-degree rotations (images with no up/down: cells, satellite tiles)
-    augment_orientation: bool = False
-    #: stop when val mean Dice has not improved for this many epochs (0: never)
-    patience: int = 0
-    max_minutes: float | None = None
-    seed: int = 0
+    epochs: int = option(12, minimum=1, maximum=MAX_EPOCHS, form_max=500, resumable=True, label="Epochs",
+                         help="passes over the training split")
+    batch_size: int = option(16, minimum=1, maximum=MAX_BATCH, form_max=256, label="Batch size",
+                             help="images per step (per process under torchrun)")
+    lr: float = option(3e-3, label="Learning rate", help="peak learning rate of AdamW")
+    weight_decay: float = option(1e-4, help="AdamW weight decay")
+    schedule: str = option("cosine", choices=SCHEDULES, help="learning-rate schedule per step (cosine has a warm-up)")
+    warmup: float = option(0.05, flag="",
+                           help="share of all steps spent warming the learning rate up linearly (cosine schedule)")
+    img_size: int = option(128, minimum=32, maximum=MAX_IMG_SIZE, form_max=512, label="Image size",
+                           help="train on SxS resized images (multiple of 32)")
+    loss: str = option("ce+dice", choices=LOSSES, label="Loss", help="training loss")
+    class_weights: str = option("none", choices=CLASS_WEIGHTS, label="Class weights", show_default=False,
+                                help="weight the cross-entropy by inverse or median class frequency (losses ce, ce+dice)")
+    rare_oversample: float = option(
+        0.0, minimum=0, form_max=10, metavar="STRENGTH", show_default=False, label="Rare-class oversampling",
+        help="draw images holding classes under 1% of the training pixels more often: weight 1 + "
+             "STRENGTH x the image's rare content relative to the average image's (0: off)")
+    augment: bool = option(False, label="Augmentation (flips, scale/crop, brightness/contrast, blur)",
+                           help="flips, small affine scale/rotate, brightness/contrast, blur (same geometry for the mask)")
+    augment_orientation: bool = option(
+        False, help="with --augment: also vertical flips and 90-degree turns (no natural up/down)")
+    patience: int = option(0, minimum=0, resumable=True, show_default=False,
+                           help="early stopping: epochs without val Dice gain (0: off)")
+    max_minutes: float | None = option(None, resumable=True, label="Time limit (min)",
+                                       help="stop after this much training time (validates and saves first)")
+    seed: int = option(0, help="seed for weights init, shuffling and augmentation")
 
-    device: str = "auto"
-    #: CPU threads for this process (None: torch's default, one per core); 1 is fastest on a busy machine
-    threads: int | None = None
-    precision: str = "auto"
-    #: DataLoader worker processes; None picks (0 for in-memory data on a CPU)
-    workers: int | None = None
-    #: keep decoded, resized samples in memory: auto (when they fit in ``cache_mb``), on, off
-    cache: str = "auto"
-    cache_mb: int = 2048
-    #: write a step line to metrics.jsonl every this many steps
-    log_every: int = 1
-    #: how many ``checkpoints/epoch_K`` folders to keep (the newest); 0 keeps all; ``best`` is always kept
-    keep_checkpoints: int = 3
-    #: fixed val images whose predictions are saved each epoch (``previews/``)
-    preview_images: int = 4
-    preset: str | None = "quick"
+    device: str = option("auto", group="machine", resumable=True, show_default=False,
+                         help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    # one thread is fastest on a busy machine; None keeps torch's default of one per core
+    threads: int | None = option(None, group="machine", minimum=1, maximum=MAX_THREADS, resumable=True,
+                                 help="CPU threads for the model (default: one per core)")
+    precision: str = option("auto", group="machine", choices=PRECISIONS, resumable=True, show_default=False,
+                            help="auto: mixed precision on CUDA, fp32 on CPU")
+    workers: int | None = option(None, group="machine", minimum=0, maximum=MAX_WORKERS, resumable=True,
+                                 help="DataLoader worker processes (default: chosen for the device)")
+    cache: str = option("auto", group="machine", choices=CACHE_MODES, show_default=False,
+                        help="keep resized samples in memory (auto: when they fit in 2 GB)")
+    cache_mb: int = option(2048, flag="", minimum=0, help="memory the sample cache may use, in MB")
+    log_every: int = option(1, group="machine", minimum=1, show_default=False,
+                            help="write a step line every N steps")
+    keep_checkpoints: int = option(3, group="machine", minimum=0, resumable=True, show_default=False,
+                                   help="newest epoch checkpoints to keep (0: all; best is always kept)")
+    preview_images: int = option(4, group="machine", minimum=0, maximum=MAX_PREVIEWS, show_default=False,
+                                 help="val images whose predictions are saved each epoch")
+    preset: str | None = option("quick", flag="", help="the option set this run started from")
 
     def __post_init__(self) -> None:
         if self.pretrained in ("none", ""):  # the command line's word for random init
@@ -101,41 +151,19 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise ``SegdashError`` naming the bad option and the valid values."""
+        for field in dataclasses.fields(self):
+            message = _out_of_bounds(field, getattr(self, field.name))
+            if message:
+                raise SegdashError(message)
         checks = [
-            (self.loss in LOSSES, f"--loss must be one of {', '.join(LOSSES)}; got {self.loss!r}"),
-            (
-                self.class_weights in CLASS_WEIGHTS,
-                f"--class-weights must be one of {', '.join(CLASS_WEIGHTS)}; got {self.class_weights!r}",
-            ),
-            (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}"),
-            (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}"),
             (self.pretrained in PRETRAINED, f"--pretrained must be offline or imagenet; got {self.pretrained!r}"),
-            (self.cache in CACHE_MODES, f"--cache must be one of {', '.join(CACHE_MODES)}; got {self.cache!r}"),
-            (int(self.epochs) >= 1, f"--epochs must be at least 1; got {self.epochs}"),
-            (int(self.batch_size) >= 1, f"--batch-size must be at least 1; got {self.batch_size}"),
             (math.isfinite(self.lr) and self.lr > 0, f"--lr must be a positive number; got {self.lr}"),
             (math.isfinite(self.weight_decay) and self.weight_decay >= 0,
              f"--weight-decay must be 0 or a positive number; got {self.weight_decay}"),
-            (self.epochs <= MAX_EPOCHS, f"--epochs must be at most {MAX_EPOCHS}; got {self.epochs}"),
-            (self.batch_size <= MAX_BATCH, f"--batch-size must be at most {MAX_BATCH}; got {self.batch_size}"),
-            (self.img_size <= MAX_IMG_SIZE, f"--img-size must be at most {MAX_IMG_SIZE}; got {self.img_size}"),
-            (0 <= self.preview_images <= MAX_PREVIEWS,
-             f"--preview-images must be 0 to {MAX_PREVIEWS}; got {self.preview_images}"),
-            (self.cache_mb >= 0, f"cache_mb must be 0 or more; got {self.cache_mb}"),
-            (int(self.img_size) >= 32 and int(self.img_size) % 32 == 0,
-             f"--img-size must be a multiple of 32 (the encoders' stride), at least 32; got {self.img_size}"),
+            (self.img_size % 32 == 0, f"--img-size must be a multiple of 32 (the encoders' stride); got {self.img_size}"),
             (self.max_minutes is None or (math.isfinite(self.max_minutes) and self.max_minutes > 0),
              f"--max-minutes must be a positive number; got {self.max_minutes}"),
-            (int(self.patience) >= 0, f"--patience must be 0 (off) or more; got {self.patience}"),
-            (float(self.rare_oversample) >= 0, f"--rare-oversample must be 0 (off) or more; got {self.rare_oversample}"),
             (0 <= self.warmup < 1, f"warmup must be a share of the steps in [0, 1); got {self.warmup}"),
-            (self.limit is None or int(self.limit) >= 1, f"--limit must be at least 1; got {self.limit}"),
-            (self.threads is None or 1 <= self.threads <= MAX_THREADS,
-             f"--threads must be 1 to {MAX_THREADS}; got {self.threads}"),
-            (self.workers is None or 0 <= self.workers <= MAX_WORKERS,
-             f"--workers must be 0 to {MAX_WORKERS}; got {self.workers}"),
-            (int(self.log_every) >= 1, f"--log-every must be at least 1; got {self.log_every}"),
-            (int(self.keep_checkpoints) >= 0, f"--keep-checkpoints must be 0 (all) or more; got {self.keep_checkpoints}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -146,6 +174,11 @@ class TrainConfig:
                 f"(the {self.loss} loss takes no class weights)"
             )
         return self
+
+    @staticmethod
+    def option(name: str) -> Option:
+        """The ``Option`` (help, label, choices, bounds, flag) of the field ``name``."""
+        return _FIELDS[name].metadata["option"]
 
     # --- JSON round-trip -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -196,7 +229,7 @@ def _checked_type(field: dataclasses.Field, value: Any) -> Any:
     """
     kind = str(field.type).split(" | ")[0]
     optional = "None" in str(field.type)
-    flag = "--" + field.name.replace("_", "-")
+    flag = "--" + field.name.replace("_", "-")  # a config.json's key, as a flag
     if value is None and optional:
         return None
     if kind == "bool" and isinstance(value, bool):
@@ -220,6 +253,28 @@ def _checked_type(field: dataclasses.Field, value: Any) -> Any:
     raise SegdashError(f"{flag} must be {wanted}{' or null' if optional else ''}; got {json.dumps(value, default=str)[:60]}")
 
 
+def flag_name(field: dataclasses.Field) -> str:
+    """How messages name an option: its command-line flag, ``--field-name`` for JSON-only ones."""
+    flag = field.metadata["option"].flag
+    return flag if flag and flag.startswith("-") else "--" + field.name.replace("_", "-")
+
+
+def _out_of_bounds(field: dataclasses.Field, value: Any) -> str | None:
+    """Why ``value`` breaks the field's stated choices or bounds, or None (None values are "not set")."""
+    described: Option = field.metadata["option"]
+    flag = flag_name(field)
+    if value is None or field.name == "pretrained":  # pretrained's CLI word "none" is the value None
+        return None
+    if described.choices and value not in described.choices:
+        return f"{flag} must be one of {', '.join(described.choices)}; got {value!r}"
+    low, high = described.minimum, described.maximum
+    if low is not None and high is not None and not low <= value <= high:
+        return f"{flag} must be {low:g} to {high:g}; got {value}"
+    if low is not None and value < low:
+        return f"{flag} must be at least {low:g}{' (0: off)' if low == 0 else ''}; got {value}"
+    return None
+
+
 #: Named option sets; each is applied on top of the dataclass defaults.
 #:
 #: ``quick``: Unet + offline-pretrained EfficientNet-Lite0 at 128 px, 12 epochs of
@@ -238,3 +293,5 @@ PRESET_SUMMARIES: dict[str, str] = {
     "full": "same model at 192 px (brain-mri's native size), 20 epochs, early stopping: the shipped quality",
     "smoke": "64 px, 1 epoch: checks that a setup runs",
 }
+
+_FIELDS = {field.name: field for field in dataclasses.fields(TrainConfig)}
