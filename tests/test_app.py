@@ -356,8 +356,8 @@ def test_switching_dataset_switches_model_and_pages(app, weights_dir):
 
 
 def test_checkpoint_that_does_not_fit_is_a_message(app, tmp_path):
-    from segdash.models import CheckpointMeta, create_model, save_checkpoint
     from segdash.data.base import Normalization
+    from segdash.models import CheckpointMeta, create_model, save_checkpoint
 
     model = create_model("FPN", "mobilenet_v2", in_channels=3, num_classes=2)
     meta = CheckpointMeta(arch="FPN", encoder="mobilenet_v2", classes=["cat", "dog"], colors=[(0, 0, 0), (255, 0, 0)],

@@ -2,6 +2,7 @@
 "Train with these weights" opens Train with the form preset."""
 
 import pytest
+
 from test_app import _navigation_mode, app, assert_clean, open_tab, texts, weights_dir  # noqa: F401
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
-from _dashboard import save_random_checkpoints
 from streamlit.testing.v1 import AppTest
+
+from _dashboard import save_random_checkpoints
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

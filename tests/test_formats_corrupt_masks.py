@@ -6,14 +6,15 @@ The builders are those of each format's own test module (the real on-disk layout
 import warnings
 
 import pytest
-from test_formats_carla_kitti import make_carla, make_kitti
-from test_formats_mri_npy import make_mri
-from test_formats_oxford_pets import make_pets
-from test_formats_voc import make_voc
 
 from segdash.data import open_dataset
 from segdash.data.formats.skipping import DatasetWarning
 from segdash.data.stats import class_statistics
+
+from test_formats_carla_kitti import make_carla, make_kitti
+from test_formats_mri_npy import make_mri
+from test_formats_oxford_pets import make_pets
+from test_formats_voc import make_voc
 
 
 def make_folder(root):

@@ -42,7 +42,7 @@ def test_mri_npy_samples_and_split(tmp_path):
     assert ids == ["brain_scan_777", "img_001", "img_002", "img_003", "img_004", "img_005"]
     assert [len(ds.ids(s)) for s in ds.splits()] == [4, 1, 1]
     for split in ds.splits():
-        for image, mask, sample_id in ds.iter_samples(split):
+        for image, mask, _ in ds.iter_samples(split):
             assert image.shape == (5, 4, 1) and image.dtype == np.float32
             assert np.bincount(mask.ravel(), minlength=3).tolist() == [6, 4, 10]
     stored = np.load(tmp_path / "MRIs" / "img_002.npy")

@@ -156,7 +156,7 @@ def test_resume_needs_a_resume_state(tmp_path):
 
 # --- the Train page ------------------------------------------------------------------------------
 
-from test_app import _navigation_mode, app, assert_clean, texts, weights_dir  # noqa: F401 (fixtures)
+from test_app import _navigation_mode, app, assert_clean, texts, weights_dir  # noqa: E402, F401 (fixtures, for the Train page tests below)
 
 
 class FakeSpawner:

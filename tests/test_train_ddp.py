@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from segdash.train.runs import read_run
+
 from test_train_cli import TINY_ARGS, assert_checkpoints_load
 
 

@@ -123,7 +123,6 @@ def check_json_target(path: str) -> None:
 
 def write_json(path: str, obj) -> None:
     """Write ``obj`` as JSON to ``path`` atomically; unwritable paths are user errors."""
-    from pathlib import Path
 
     from segdash.errors import SegdashError
     from segdash.fsutil import atomic_write_json

@@ -39,11 +39,11 @@ class Normalization:
     scale: float = 1.0
 
     @classmethod
-    def imagenet(cls) -> "Normalization":
+    def imagenet(cls) -> Normalization:
         return cls(IMAGENET_MEAN, IMAGENET_STD, 1 / 255)
 
     @classmethod
-    def identity(cls, channels: int = 1, scale: float = 1.0) -> "Normalization":
+    def identity(cls, channels: int = 1, scale: float = 1.0) -> Normalization:
         return cls((0.0,) * channels, (1.0,) * channels, scale)
 
     def apply(self, image: np.ndarray) -> np.ndarray:
@@ -55,7 +55,7 @@ class Normalization:
         return {"mean": list(self.mean), "std": list(self.std), "scale": self.scale}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Normalization":
+    def from_dict(cls, d: dict) -> Normalization:
         return cls(tuple(d["mean"]), tuple(d["std"]), float(d.get("scale", 1.0)))
 
 

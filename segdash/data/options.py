@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from segdash.errors import SegdashError
 
-
 #: Bounds that keep a crafted option, classes file or checkpoint from allocating gigabytes:
 #: the largest public label sets (ADE20K 150, COCO-Stuff 182, Mapillary 124) fit with room to spare.
 MAX_CLASSES = 1024
