@@ -353,28 +353,23 @@ def _positions(size: int, dtype: type = np.int64) -> np.ndarray:
     return positions
 
 
-def _cell_starts(cells: np.ndarray, length: int, grid: int) -> np.ndarray:
-    """First pixel row (or column) of each grid cell index in ``cells``; cell ``grid`` gives ``length``."""
-    return -(-cells * length // grid)  # ceil(cell * length / grid): the inverse of pixel * grid // length
+def _class_rows(cell_pixels: np.ndarray, present: np.ndarray, height: int) -> np.ndarray:
+    """(C, G*G) cell counts and the (K,) present classes -> (K, 2) int64 rows y0, y1 of each.
 
-
-def _class_rows(cell_pixels: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """(C, G*G) cell counts -> (present classes (K,), rows (K, 2) int64 as y0, y1).
-
-    Rows y0..y1-1 are the class's occupied grid rows in pixels: they hold every pixel of the class.
+    Rows y0..y1-1 are the class's occupied grid rows in pixels, so they hold every pixel of the class:
+    grid row r covers the pixel rows y with ``y * G // H == r``, from ceil(r * H / G) on.
     """
     grid = math.isqrt(cell_pixels.shape[1])
-    occupied_rows = cell_pixels.reshape(-1, grid, grid).any(2)  # (C, G)
-    present = np.flatnonzero(occupied_rows.any(1))
-    occupied_rows = occupied_rows[present]
-    first, last = occupied_rows.argmax(1), grid - 1 - occupied_rows[:, ::-1].argmax(1)
-    return present, np.stack([_cell_starts(first, height, grid), _cell_starts(last + 1, height, grid)], axis=1)
+    occupied = cell_pixels[present].reshape(len(present), grid, grid).any(2)  # (K, G)
+    first = occupied.argmax(1)
+    after_last = grid - occupied[:, ::-1].argmax(1)
+    return -(-np.stack([first, after_last], axis=1) * height // grid)
 
 
 def _compact_labels(mask: np.ndarray, num_classes: int, ignore_index: int | None, ignored: bool) -> np.ndarray:
-    """The mask in the smallest unsigned type holding 0..C, ignore pixels set to C (comparisons on
+    """The mask in the smallest unsigned type holding 0..C+1, ignore pixels set to C (comparisons on
     uint8 cost a tenth of int64's)."""
-    dtype = np.uint8 if num_classes < 255 else np.uint16 if num_classes < 65535 else np.int64
+    dtype = np.uint8 if num_classes < 254 else np.uint16 if num_classes < 65534 else np.int64
     labels = mask.astype(dtype)
     if ignored:
         labels[mask == ignore_index] = num_classes
@@ -382,25 +377,29 @@ def _compact_labels(mask: np.ndarray, num_classes: int, ignore_index: int | None
 
 
 def connected_objects(
-    mask: np.ndarray, cell_pixels: np.ndarray, ignore_index: int | None
+    mask: np.ndarray, cell_pixels: np.ndarray, ignore_index: int | None, counts: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The 8-connected objects of every class of an HxW mask: (areas (K,) int64 in pixels, classes (K,) int64).
 
-    ``cell_pixels`` is the mask's ``cell_counts`` (C, G*G): it says which classes are present and
-    roughly where. Each present class's rows become one tile of a canvas as wide as the image, tiles
-    stacked with a blank row between them, and one ``cv2.connectedComponents`` call labels them all.
-    Ignore pixels belong to no class's tile.
+    ``cell_pixels`` is the mask's ``cell_counts`` (C, G*G) and ``counts`` its sum per class (computed when
+    not given): they say which classes are present and roughly where. Each present class's rows become one
+    tile of a canvas as wide as the image, tiles stacked with a blank row between them, and one
+    ``cv2.connectedComponents`` call labels them all. Ignore pixels belong to no class's tile. Each image
+    costs a fixed number of NumPy calls whatever its number of classes (the per-image overhead dominates
+    on small masks).
     """
     import cv2
 
     num_classes = cell_pixels.shape[0]
-    height, width = mask.shape
-    present, rows = _class_rows(cell_pixels, height)
+    counts = cell_pixels.sum(1) if counts is None else counts
+    present = np.flatnonzero(counts)
     if present.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    labelled = int(cell_pixels.sum())
+    height, width = mask.shape
+    rows = _class_rows(cell_pixels, present, height)
+    labelled = int(counts.sum())
     labels = _compact_labels(mask, num_classes, ignore_index, ignored=labelled < mask.size)
-    canvas, offsets = _tile_canvas(labels, present, rows)
+    canvas, offsets = _tile_canvas(labels, present, rows, blank=num_classes + 1)
     # an object has at least one pixel: 16-bit labels are enough below 65535 labelled pixels (half the memory)
     label_type = cv2.CV_16U if labelled < 65535 else cv2.CV_32S
     count, canvas_labels = cv2.connectedComponents(canvas, connectivity=8, ltype=label_type)
@@ -411,13 +410,15 @@ def connected_objects(
 
     # Labelled pixel (y, x) of class c sits at canvas index base[c] + y * W + x; ignore pixels (label C)
     # point anywhere (clipped) and are sent to the background afterwards.
-    base = np.zeros(num_classes + 1, np.int64)
-    base[present] = (offsets - rows[:, 0]) * width
     flat = labels.ravel()
     if labels.dtype == np.uint8 and canvas_labels.size < 2**31:  # a 256-entry look-up table: OpenCV's LUT
-        at = cv2.LUT(flat, np.resize(base.astype(np.int32), 256)).ravel()
+        base = np.zeros(256, np.int32)
+        base[present] = (offsets - rows[:, 0]) * width
+        at = cv2.LUT(flat, base).ravel()
         at += _positions(flat.size, np.int32)
     else:
+        base = np.zeros(num_classes + 1, np.int64)
+        base[present] = (offsets - rows[:, 0]) * width
         at = base.take(flat)
         at += _positions(flat.size, np.int64)
     object_of_pixel = canvas_labels.ravel().take(at, mode="clip")
@@ -425,27 +426,26 @@ def connected_objects(
     if labelled < flat.size:
         object_of_pixel[flat == num_classes] = 0
     areas = np.bincount(object_of_pixel, minlength=count)[1:].astype(np.int64, copy=False)
-    ordered = (objects_per_tile > 0).all()
-    classes = np.repeat(present, objects_per_tile).astype(np.int64) if ordered else None
-    if classes is None or not np.array_equal(
-        np.bincount(classes, weights=areas, minlength=num_classes), cell_pixels.sum(1)
-    ):  # numbered otherwise after all: ask each object's pixels
+    classes = np.repeat(present, objects_per_tile) if (objects_per_tile > 0).all() else None
+    if classes is None or not np.array_equal(np.bincount(classes, weights=areas, minlength=num_classes), counts):
+        # numbered otherwise after all: ask each object's pixels
         by_label = np.zeros(count, np.int64)
         by_label[object_of_pixel] = flat
         classes = by_label[1:]
-    return areas, classes
+    return areas, classes.astype(np.int64, copy=False)
 
 
-def _tile_canvas(labels: np.ndarray, present: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _tile_canvas(labels: np.ndarray, present: np.ndarray, rows: np.ndarray, blank: int) -> tuple[np.ndarray, np.ndarray]:
     """(R, W) uint8 canvas: for each present class k the rows y0..y1-1 of ``labels == k``, then a blank
-    row; and (K,) the first canvas row of each tile. Built by one row gather and one comparison."""
+    row (compared with ``blank``, a value no pixel holds); and (K,) the first canvas row of each tile.
+    Built by one row gather and one comparison."""
     heights = rows[:, 1] - rows[:, 0] + 1
     ends = np.cumsum(heights)
     source = np.arange(ends[-1]) - np.repeat(ends - heights - rows[:, 0], heights)  # canvas row -> image row
-    wanted = np.repeat(present.astype(labels.dtype), heights)[:, None]
+    wanted = np.repeat(present.astype(labels.dtype), heights)
     source[ends - 1] = 0
-    wanted[ends - 1] = np.iinfo(labels.dtype).max if labels.dtype.kind == "u" else -1  # no label: a blank row
-    canvas = (labels[source] == wanted).view(np.uint8)
+    wanted[ends - 1] = blank
+    canvas = (labels[source] == wanted[:, None]).view(np.uint8)
     return canvas, ends - heights
 
 
@@ -490,7 +490,7 @@ class _Accumulator:
         c, bins = self.num_classes, len(AREA_EDGES) - 1
         self.cooccurrence += present[:, None] & present[None, :]
         self.cell_pixels += cells
-        areas, classes = connected_objects(mask, cells, self.ignore_index)
+        areas, classes = connected_objects(mask, cells, self.ignore_index, counts)
         self.object_counts += np.bincount(classes, minlength=c)
         # side="right": an object of exactly 0.1% of the image is medium, as in the evaluation's buckets
         where = np.clip(np.searchsorted(AREA_EDGES, areas / mask.size, side="right") - 1, 0, bins - 1)
