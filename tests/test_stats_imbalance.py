@@ -306,3 +306,32 @@ def test_object_recall_by_size_read_from_an_evaluation_json():
     ]}  # fmt: skip
     assert recall_by_size(doc) == {1: {"small": 0.25, "medium": None, "large": 1.0}}
     assert recall_by_size({"per_class": [{"iou": 0.5}]}) == {} and recall_by_size({}) == {}
+
+
+def test_imbalance_figures_draw_the_statistics(ds):
+    from segdash.viz import figures
+
+    train, test = class_statistics(ds, "train", use_cache=False), class_statistics(ds, "test", use_cache=False)
+    names = list(ds.classes)
+    prior = figures.spatial_prior_figure(train.spatial_prior[1], "one")
+    np.testing.assert_allclose(np.asarray(prior.data[0].z, float), train.spatial_prior[1])
+    assert "no pixel" in figures.spatial_prior_figure(train.spatial_prior[3], "three").layout.annotations[0].text
+    grid = figures.spatial_prior_grid_figure(train.spatial_prior, names)
+    assert len(grid.data) == 3 and any(a.text == "absent" for a in grid.layout.annotations)  # class 3
+    co = figures.cooccurrence_figure(train.cooccurrence, names, normalize="conditional")
+    z = np.array([[np.nan if v is None else v for v in row] for row in co.data[0].z])
+    expected = train.cooccurrence[:3] / np.diag(train.cooccurrence)[:3, None]
+    np.testing.assert_allclose(z[:3], expected)
+    assert np.isnan(z[3]).all()  # class 3 never present: P(j | 3) undefined
+    sizes = figures.object_size_figure({"train": train.object_area_counts[0], "test": test.object_area_counts[0]},
+                                       AREA_EDGES, "zero", recall={"small": 0.5, "medium": None, "large": 1.0})
+    bars = [t for t in sizes.data if t.type == "bar"]
+    assert [b.name.split(" ")[0] for b in bars] == ["train", "test"]
+    np.testing.assert_allclose(bars[0].y, train.object_area_counts[0] / train.object_counts[0])
+    assert {t.name for t in sizes.data if t.type == "scatter"} == {"object recall, small", "object recall, medium",
+                                                                     "object recall, large"}
+    drift = split_drift(train, test)
+    ratio = figures.frequency_ratio_figure({"test": drift["frequency_ratio"]}, names, "train")
+    assert ratio.layout.yaxis.type == "log"
+    counts = figures.object_counts_figure({"train": train.object_counts}, names, flagged=[True, False, False, False])
+    assert any(t.name == "mostly small objects" for t in counts.data)

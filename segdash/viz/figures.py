@@ -1128,8 +1128,8 @@ def object_counts_figure(counts_by_split: Mapping[str, Sequence[int]], classes: 
     values = {split: np.where(_floats(v) > 0, _floats(v), np.nan) for split, v in counts_by_split.items()}
     fig = _per_split_class_bars(values, classes, colors, "%{y:,.0f} objects")
     if flagged is not None and any(flagged):
-        top = np.nanmax(np.stack(list(values.values())), axis=0)
-        marked = [c for c, f in enumerate(flagged) if f and math.isfinite(top[c])]
+        top = np.nan_to_num(np.stack(list(values.values()))).max(axis=0)  # 0 where no split has objects
+        marked = [c for c, f in enumerate(flagged) if f and top[c] > 0]
         fig.add_trace(go.Scatter(
             x=[classes[c] for c in marked], y=[top[c] * 1.8 for c in marked], mode="markers",
             marker={"symbol": "triangle-down", "size": 11, "color": NEGATIVE_COLOR}, name="mostly small objects",
