@@ -1,4 +1,4 @@
-"""The training loop: one flat function that reads top to bottom (nanoGPT's habit).
+"""The training loop, as a few named steps that read top to bottom (nanoGPT's habit).
 
     python -m segdash train brain-mri --out runs/brain            # the quick preset
     torchrun --nproc_per_node=2 -m segdash train brain-mri --device cpu --out runs/ddp
@@ -6,12 +6,13 @@
     from segdash.train import TrainConfig, train
     result = train(TrainConfig(epochs=3), "runs/brain")
 
-What one run does: open the dataset, decode and resize it once into memory,
-build the model (smp via ``segdash.models``), then per epoch: train with AdamW
-and a per-step learning-rate schedule, validate (confusion matrix -> Dice/IoU
-per class), save ``checkpoints/epoch_K`` and ``best/`` (highest val mean Dice,
-not accuracy: seed 000 shows accuracy hiding a model that has not converged),
-and stream everything to the run directory (``segdash.train.rundir``).
+What one run does (``_train``): ``prepare_run`` opens the dataset, decodes and resizes it once
+into memory and builds the model (smp via ``segdash.models``), loss and AdamW; then per epoch
+``train_one_epoch`` (a per-step learning-rate schedule), ``validate`` (one confusion matrix ->
+Dice/IoU per class), ``save_checkpoints`` (``checkpoints/epoch_K``, and ``best/`` for the highest
+val mean Dice, not accuracy: background-heavy images give a high accuracy to a model that has not
+learnt the small classes) and ``report_epoch``; everything streams to the run directory
+(``segdash.train.rundir``). The run's state travels in one ``Run`` object.
 
 Ends: ``finished`` (all epochs, the time limit, or early stopping), ``stopped``
 (a STOP file or SIGTERM/SIGINT: after the current step, with a checkpoint),
@@ -165,35 +166,217 @@ def _say(echo: bool, info: D.DistInfo, message: str) -> None:
         print(message, flush=True)
 
 
-def _train(
-    config: TrainConfig,
-    run_dir: Path,
-    resume_state: dict[str, Any] | None,
-    info: D.DistInfo,
-    writer: RunWriter | None,
-    stop_signal: _StopSignal,
-    echo: bool,
-) -> RunResult:
-    from segdash.data import open_dataset
-    from segdash.device import describe_device
-    from segdash.models.registry import create_model, recommended_normalization
+# --- the run's state ---------------------------------------------------------------------
 
-    t_start = time.perf_counter()
-    device = info.device
+
+@dataclasses.dataclass
+class Progress:
+    """Where the run stands: what each step and epoch move on, and what a resume restores."""
+
+    global_step: int = 0
+    best_dice: float = -1.0
+    best_epoch: int | None = None
+    stale_epochs: int = 0
+    #: training time of this run's earlier processes (a resumed run counts on from there)
+    seconds_before: float = 0.0
+    started: float = dataclasses.field(default_factory=time.perf_counter)
+
+    def seconds(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.started
+
+    def note_val_dice(self, epoch: int, dice: float | None) -> bool:
+        """Count an epoch's val mean Dice; True when it is the best so far."""
+        improved = dice is not None and dice > self.best_dice + 1e-6
+        if improved:
+            self.best_dice, self.best_epoch, self.stale_epochs = dice, epoch, 0
+        else:
+            self.stale_epochs += 1
+        return improved
+
+
+@dataclasses.dataclass
+class RunData:
+    """The dataset, its splits decoded once, and the loaders that feed this process."""
+
+    ds: Any
+    train_set: Any
+    val_set: Any
+    preview_set: InMemorySplit | None
+    in_memory: bool
+    workers: int
+    sampler: Any
+    #: reseeded every epoch: worker seeds, so a resumed epoch draws what the first attempt drew
+    loader_rng: torch.Generator
+    train_loader: DataLoader
+    val_loader: DataLoader
+    normalization: Any
+    input_range: Any
+    intensity: Any
+
+
+@dataclasses.dataclass
+class Run:
+    """Everything one training process works with: options, data, model, optimiser, progress."""
+
+    config: TrainConfig
+    run_dir: Path
+    info: D.DistInfo
+    writer: RunWriter | None  # None on every process but the main one
+    stop_signal: _StopSignal
+    echo: bool
+    data: RunData
+    model: nn.Module  # what the step calls (DDP-wrapped under torchrun)
+    raw_model: nn.Module  # what is validated and saved
+    criterion: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    autocast_dtype: torch.dtype | None
+    memory_format: torch.memory_format
+    class_weights: list[float] | None
+    trainable: list[nn.Parameter]
+    progress: Progress
+
+    @property
+    def device(self) -> torch.device:
+        return self.info.device
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.data.train_loader)
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.config.epochs
+
+    def say(self, message: str) -> None:
+        _say(self.echo, self.info, message)
+
+    def forward(self, model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+        """Stored (N, C, S, S) images -> (N, classes, S, S) logits, normalised and in the run's precision."""
+        device = self.device
+        images = normalize_batch(images.to(device, non_blocking=True), self.data.normalization)
+        images = images.contiguous(memory_format=self.memory_format)
+        with torch.autocast(device.type, dtype=self.autocast_dtype or torch.float32,
+                            enabled=self.autocast_dtype is not None):
+            return model(images)
+
+
+@dataclasses.dataclass
+class EpochRun:
+    """How one epoch's training went: its losses, and why it ended early ("stop", "time") if it did."""
+
+    losses: list[float]
+    step_in_epoch: int
+    interrupted: str | None = None
+    stop_reason: str | None = None
+
+
+# --- the loop, top to bottom ------------------------------------------------------------
+
+
+def _train(config: TrainConfig, run_dir: Path, resume_state: dict[str, Any] | None, info: D.DistInfo,
+           writer: RunWriter | None, stop_signal: _StopSignal, echo: bool) -> RunResult:
+    progress = Progress()
     start_epoch, skip_steps = _resume_point(resume_state)
-    global_step = int(resume_state["global_step"]) if resume_state else 0
-    if writer is not None:
-        for folder in (run_dir, run_dir / CHECKPOINTS_DIR, run_dir / PREVIEWS_DIR):
-            clean_leftovers(folder)  # a killed run's temporaries and half-done swaps
-        if resume_state is not None:
-            drop_metrics_after(run_dir, global_step, start_epoch)  # what comes next would repeat them
-        writer.start(config.to_dict(), phase="loading data", device=describe_device(device),
-                     world_size=info.world_size, resumed_from=resume_state and resume_state["checkpoint"],
-                     clear_stop=resume_state is not None, epoch=start_epoch - 1, step=global_step)
+    if resume_state is not None:
+        progress.global_step = int(resume_state["global_step"])
+    begin_run(config, run_dir, resume_state, info, writer, start_epoch, progress.global_step)
+    run = prepare_run(config, run_dir, info, writer, stop_signal, echo, progress, resume_state)
+    if resume_state is not None:
+        restore(run, resume_state, start_epoch)
+    announce(run)
 
-    # --- data: decoded and resized once ---------------------------------------------------
+    deadline = progress.started + 60 * config.max_minutes if config.max_minutes else math.inf
+    status, stop_reason, epochs_done = "finished", None, start_epoch - 1
+    for epoch in range(start_epoch, config.epochs + 1):
+        started = time.perf_counter()
+        done = train_one_epoch(run, epoch, skip_steps, deadline)
+        skip_steps = 0
+        stop_reason = done.stop_reason
+        if done.interrupted == "stop":  # quick exit: weights and optimiser state, no validation
+            status = "stopped"
+            save_stopped(run, epoch, done.step_in_epoch)
+            run.say(f"stopped at epoch {epoch}, step {progress.global_step} ({stop_reason}); checkpoint saved")
+            break
+        val = validate(run)
+        if val["val_loss"] is not None and not math.isfinite(val["val_loss"]):
+            raise _diverged(epoch, progress.global_step, f"the validation loss became {val['val_loss']}",
+                            run.scheduler.get_last_lr()[0])
+        epochs_done = epoch
+        improved = progress.note_val_dice(epoch, val["val_mean_dice"])
+        record = epoch_record(run, epoch, done, val, time.perf_counter() - started)
+        log_epoch(run, record)
+        save_checkpoints(run, epoch, record, improved, done.step_in_epoch)
+        report_epoch(run, record, improved)
+        if done.interrupted == "time":
+            break
+        if config.patience and progress.stale_epochs >= config.patience:
+            stop_reason = f"early stopping (no val Dice gain in {config.patience} epochs)"
+            run.say(stop_reason)
+            break
+    return finish_run(run, status, stop_reason, epochs_done)
+
+
+# --- the steps ------------------------------------------------------------------------------
+
+
+def begin_run(config: TrainConfig, run_dir: Path, resume_state: dict[str, Any] | None, info: D.DistInfo,
+              writer: RunWriter | None, start_epoch: int, global_step: int) -> None:
+    """Tidy the run folder after a killed process and say in run.json that the run is loading its data."""
+    from segdash.device import describe_device
+
+    if writer is None:
+        return
+    for folder in (run_dir, run_dir / CHECKPOINTS_DIR, run_dir / PREVIEWS_DIR):
+        clean_leftovers(folder)  # a killed run's temporaries and half-done swaps
+    if resume_state is not None:
+        drop_metrics_after(run_dir, global_step, start_epoch)  # what comes next would repeat them
+    writer.start(config.to_dict(), phase="loading data", device=describe_device(info.device),
+                 world_size=info.world_size, resumed_from=resume_state and resume_state["checkpoint"],
+                 clear_stop=resume_state is not None, epoch=start_epoch - 1, step=global_step)
+
+
+def prepare_run(config: TrainConfig, run_dir: Path, info: D.DistInfo, writer: RunWriter | None,
+                stop_signal: _StopSignal, echo: bool, progress: Progress,
+                resume_state: dict[str, Any] | None) -> Run:
+    """Seed, load the data, build the model, loss and optimiser (in this order: the seeds depend on it)."""
+    from segdash.models.registry import create_model
+    from segdash.train.losses import build_loss
+
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
+    data = prepare_data(config, info, echo)
+    ds, device = data.ds, info.device
+    model = create_model(config.arch, config.encoder, ds.in_channels, ds.num_classes, pretrained=config.pretrained)
+    if resume_state is not None:
+        _load_weights(model, run_dir / "checkpoints" / resume_state["checkpoint"])
+    if config.freeze_encoder:
+        model.encoder.requires_grad_(False)
+    channels_last = device.type in ("cpu", "cuda")  # 3-4x faster convolutions on CPU (oneDNN), tensor cores on GPU
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model.to(device=device, memory_format=memory_format)
+    stepped = model
+    if info.distributed:
+        stepped = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    class_weights = _class_weights(config, ds)
+    criterion = build_loss(config.loss, ds.num_classes, ds.ignore_index, class_weights).to(device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = _make_scheduler(optimizer, config, len(data.train_loader) * config.epochs)
+    autocast_dtype = _autocast_dtype(config.precision, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return Run(config, run_dir, info, writer, stop_signal, echo, data, stepped, model, criterion, optimizer,
+               scheduler, scaler, autocast_dtype, memory_format, class_weights, trainable, progress)
+
+
+def prepare_data(config: TrainConfig, info: D.DistInfo, echo: bool) -> RunData:
+    """Open the dataset, decode and resize its splits (once, into memory when they fit), and build the loaders."""
+    from segdash.data import open_dataset
+    from segdash.models.registry import recommended_normalization
+
     ds = open_dataset(config.dataset, format=config.format, **config.options)
     for split in (config.train_split, config.val_split):
         ds.check_split(split)
@@ -205,43 +388,21 @@ def _train(
         <= config.cache_mb
     )
     t0 = time.perf_counter()
-    train_indices = limited_indices(len(ds.ids(config.train_split)), config.limit)
-    val_indices = limited_indices(len(ds.ids(config.val_split)), config.limit)
-    if in_memory:
-        train_set = InMemorySplit.load(ds, config.train_split, config.img_size, indices=train_indices)
-        val_set = InMemorySplit.load(ds, config.val_split, config.img_size, indices=val_indices)
-    else:
-        train_set = LazySplit(ds, config.train_split, config.img_size, indices=train_indices)
-        val_set = LazySplit(ds, config.val_split, config.img_size, indices=val_indices)
-    preview_set = None
-    if config.preview_images > 0:
-        chosen = preview_indices(len(val_set), config.preview_images)
-        preview_set = InMemorySplit.load(ds, config.val_split, config.img_size,
-                                         indices=[val_indices[i] for i in chosen] if val_indices else chosen)
+    train_set, val_set, preview_set = _load_splits(config, ds, in_memory)
     _say(echo, info, f"data: {ds.name} train={len(train_set)} val={len(val_set)} at {config.img_size}px, "
          f"{'in memory' if in_memory else 'read per step'} ({time.perf_counter() - t0:.1f}s)")
     if config.augment:
         from segdash.train.augment import build_augmentation
 
         train_set = train_set.with_transform(build_augmentation(ds.ignore_index, config.augment_orientation))
-
     input_range, intensity = training_intensity(ds, config.train_split)
     normalization = ds.normalization
     if config.pretrained and ds.in_channels == 3:  # ImageNet weights expect their own input statistics
         normalization = recommended_normalization(config.encoder, 3) or normalization
-    num_classes, ignore_index = ds.num_classes, ds.ignore_index
-
-    if config.rare_oversample > 0:  # images rich in rare classes drawn more often (same draw in every process)
-        weights = rare_class_weights(image_class_pixels(train_set, num_classes), config.rare_oversample)
-        sampler = WeightedShardSampler(weights, num_replicas=info.world_size, rank=info.rank, seed=config.seed)
-        _say(echo, info, f"rare-class oversampling: image weights {weights.min():.2f} to {weights.max():.2f}")
-    else:
-        sampler = DistributedSampler(
-            train_set, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=config.seed, drop_last=False
-        )
-    workers = config.workers if config.workers is not None else default_workers(device, in_memory)
+    sampler = _train_sampler(config, train_set, ds.num_classes, info, echo)
+    workers = config.workers if config.workers is not None else default_workers(info.device, in_memory)
     loader_rng = torch.Generator()
-    pin = device.type == "cuda"
+    pin = info.device.type == "cuda"
     # A last batch of one image can break BatchNorm in training mode: drop the remainder when a full batch exists.
     train_loader = DataLoader(
         train_set, batch_size=config.batch_size, sampler=sampler, num_workers=workers, pin_memory=pin,
@@ -250,246 +411,177 @@ def _train(
     # Validation: each process takes every world_size-th image (no padding, so no image counts twice).
     val_shard = Subset(val_set, range(info.rank, len(val_set), info.world_size))
     val_loader = DataLoader(val_shard, batch_size=config.batch_size, num_workers=workers, pin_memory=pin)
-    steps_per_epoch = len(train_loader)
-    total_steps = steps_per_epoch * config.epochs
+    return RunData(ds, train_set, val_set, preview_set, in_memory, workers, sampler, loader_rng, train_loader,
+                   val_loader, normalization, input_range, intensity)
 
-    # --- model, loss, optimiser ---------------------------------------------------------
-    model = create_model(config.arch, config.encoder, ds.in_channels, num_classes, pretrained=config.pretrained)
-    if resume_state is not None:
-        _load_weights(model, run_dir / "checkpoints" / resume_state["checkpoint"])
+
+def _load_splits(config: TrainConfig, ds, in_memory: bool) -> tuple[Any, Any, InMemorySplit | None]:
+    """(train, val, preview) sets: at most ``limit`` evenly spaced images each, previews fixed val images."""
+    train_indices = limited_indices(len(ds.ids(config.train_split)), config.limit)
+    val_indices = limited_indices(len(ds.ids(config.val_split)), config.limit)
+    split_type = InMemorySplit.load if in_memory else LazySplit
+    train_set = split_type(ds, config.train_split, config.img_size, indices=train_indices)
+    val_set = split_type(ds, config.val_split, config.img_size, indices=val_indices)
+    preview_set = None
+    if config.preview_images > 0:
+        chosen = preview_indices(len(val_set), config.preview_images)
+        preview_set = InMemorySplit.load(ds, config.val_split, config.img_size,
+                                         indices=[val_indices[i] for i in chosen] if val_indices else chosen)
+    return train_set, val_set, preview_set
+
+
+def _train_sampler(config: TrainConfig, train_set, num_classes: int, info: D.DistInfo, echo: bool):
+    """Each process's share of a shuffled epoch; with ``rare_oversample``, images rich in rare classes drawn
+    more often (the same draw in every process)."""
+    if config.rare_oversample > 0:
+        weights = rare_class_weights(image_class_pixels(train_set, num_classes), config.rare_oversample)
+        _say(echo, info, f"rare-class oversampling: image weights {weights.min():.2f} to {weights.max():.2f}")
+        return WeightedShardSampler(weights, num_replicas=info.world_size, rank=info.rank, seed=config.seed)
+    return DistributedSampler(
+        train_set, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=config.seed, drop_last=False
+    )
+
+
+def _class_weights(config: TrainConfig, ds) -> list[float] | None:
+    """The cross-entropy's class weights from the training split's pixel counts (None: unweighted)."""
+    if config.class_weights == "none":
+        return None
+    from segdash.data.stats import class_statistics
+
+    return [float(w) for w in class_statistics(ds, config.train_split).class_weights(config.class_weights)]
+
+
+def restore(run: Run, resume_state: dict[str, Any], start_epoch: int) -> None:
+    """Optimiser, schedule, scaler and progress as the resumed run left them (its weights are already loaded)."""
+    if resume_state.get("schedule_steps") not in (None, run.total_steps) and run.config.schedule == "onecycle":
+        raise SegdashError("a one-cycle schedule cannot change length: resume with the run's original --epochs")
+    run.optimizer.load_state_dict(resume_state["optimizer"])
+    run.scheduler.load_state_dict(resume_state["scheduler"])
+    run.scaler.load_state_dict(resume_state["scaler"])
+    progress = run.progress
+    progress.best_dice, progress.stale_epochs = float(resume_state["best_dice"]), int(resume_state["stale_epochs"])
+    best_epoch = resume_state["best_epoch"]
+    progress.best_epoch = int(best_epoch) if best_epoch is not None and int(best_epoch) > 0 else None
+    progress.seconds_before = float(resume_state["seconds"])
+    run.say(f"resuming from {resume_state['checkpoint']}: epoch {start_epoch}, step {progress.global_step}")
+
+
+def announce(run: Run) -> None:
+    """run.json's description of the training about to start, the previews' inputs, and a line to the console."""
+    from segdash.device import describe_device
+
+    config, data, ds = run.config, run.data, run.data.ds
+    if run.writer is not None:
+        precision = str(run.autocast_dtype).replace("torch.", "") if run.autocast_dtype else "fp32"
+        run.writer.update(
+            phase="training", epochs=config.epochs, steps_per_epoch=run.steps_per_epoch, classes=list(ds.classes),
+            colors=[list(c) for c in ds.colors], train_images=len(data.train_set), val_images=len(data.val_set),
+            in_memory=data.in_memory, workers=data.workers, precision=precision,
+            class_weights=run.class_weights, normalization=data.normalization.to_dict(),
+        )
+        previews = data.preview_set
+        if previews is not None and config.preview_images:
+            sizes = [ds.load(config.val_split, sample_id)[0].shape[:2] for sample_id in previews.ids]
+            run.writer.write_preview_inputs(previews.images.numpy(), previews.masks.numpy(), previews.ids, sizes)
+    run.say(f"model: {config.arch} + {config.encoder} ({sum(p.numel() for p in run.trainable) / 1e6:.1f}M "
+            f"trainable) on {describe_device(run.device)} x{run.info.world_size}, {run.steps_per_epoch} steps/epoch")
+
+
+def train_one_epoch(run: Run, epoch: int, skip_steps: int, deadline: float) -> EpochRun:
+    """One pass over this process's share of the training split (the first ``skip_steps`` were done before a
+    resume); ends early on a stop request or the time limit. Raises ``TrainingFailed`` on a NaN/inf loss."""
+    config, data, info = run.config, run.data, run.info
+    data.sampler.set_epoch(epoch)
+    # Augmentation draws from the global RNG (in-process) or worker seeds from loader_rng: seeding both
+    # per epoch makes a resumed run repeat exactly what the uninterrupted one would have done.
+    torch.manual_seed(config.seed * 100_003 + epoch * 1009 + info.rank)
+    data.loader_rng.manual_seed(config.seed * 100_003 + epoch)
+    run.model.train()
     if config.freeze_encoder:
-        model.encoder.requires_grad_(False)
-    channels_last = device.type in ("cpu", "cuda")  # 3-4x faster convolutions on CPU (oneDNN), tensor cores on GPU
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model.to(device=device, memory_format=memory_format)
-    raw_model = model
-    if info.distributed:
-        model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-
-    class_weights = None
-    if config.class_weights != "none":
-        from segdash.data.stats import class_statistics
-
-        class_weights = [float(w) for w in class_statistics(ds, config.train_split).class_weights(config.class_weights)]
-    from segdash.train.losses import build_loss
-
-    criterion = build_loss(config.loss, num_classes, ignore_index, class_weights).to(device)
-    trainable = [p for p in raw_model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = _make_scheduler(optimizer, config, total_steps)
-    autocast_dtype = _autocast_dtype(config.precision, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-
-    # --- where we start ---------------------------------------------------------------
-    best_dice, best_epoch, stale_epochs, seconds_before = -1.0, None, 0, 0.0
-    if resume_state is not None:
-        if resume_state.get("schedule_steps") not in (None, total_steps) and config.schedule == "onecycle":
-            raise SegdashError("a one-cycle schedule cannot change length: resume with the run's original --epochs")
-        optimizer.load_state_dict(resume_state["optimizer"])
-        scheduler.load_state_dict(resume_state["scheduler"])
-        scaler.load_state_dict(resume_state["scaler"])
-        best_dice, stale_epochs = float(resume_state["best_dice"]), int(resume_state["stale_epochs"])
-        best_epoch = resume_state["best_epoch"]
-        best_epoch = int(best_epoch) if best_epoch is not None and int(best_epoch) > 0 else None
-        seconds_before = float(resume_state["seconds"])
-        _say(echo, info, f"resuming from {resume_state['checkpoint']}: epoch {start_epoch}, step {global_step}")
-
-    if writer is not None:
-        writer.update(
-            phase="training", epochs=config.epochs, steps_per_epoch=steps_per_epoch, classes=list(ds.classes),
-            colors=[list(c) for c in ds.colors], train_images=len(train_set), val_images=len(val_set),
-            in_memory=in_memory, workers=workers, precision=str(autocast_dtype).replace("torch.", "") if autocast_dtype else "fp32",
-            class_weights=class_weights, normalization=normalization.to_dict(),
-        )
-        if preview_set is not None and config.preview_images:
-            sizes = [ds.load(config.val_split, sample_id)[0].shape[:2] for sample_id in preview_set.ids]
-            writer.write_preview_inputs(preview_set.images.numpy(), preview_set.masks.numpy(), preview_set.ids, sizes)
-    _say(echo, info, f"model: {config.arch} + {config.encoder} ({sum(p.numel() for p in trainable) / 1e6:.1f}M "
-         f"trainable) on {describe_device(device)} x{info.world_size}, {steps_per_epoch} steps/epoch")
-
-    def save(name: str, epoch: int, metrics: dict[str, Any]) -> None:
-        """Checkpoint ``raw_model`` as ``checkpoints/<name>`` (whole folder or nothing)."""
-        from segdash.models.checkpoint import CheckpointMeta, save_checkpoint
-
-        meta = CheckpointMeta(
-            arch=config.arch, encoder=config.encoder, classes=list(ds.classes), colors=list(ds.colors),
-            in_channels=ds.in_channels, normalization=normalization, ignore_index=ignore_index,
-            input_size=config.img_size, dataset=ds.name, epoch=epoch,
-            metrics=json_number_tree(metrics), train_config=config.to_dict(),
-            input_range=input_range, intensity=intensity,
-        )
-        save_checkpoint(raw_model, meta, writer.checkpoints / name)
-
-    def save_resume_state(checkpoint: str, epoch: int, epoch_complete: bool, step_in_epoch: int) -> None:
-        from segdash.fsutil import atomic_write_bytes
-
-        state = {
-            "checkpoint": checkpoint, "epoch": epoch, "epoch_complete": epoch_complete,
-            "step_in_epoch": step_in_epoch, "global_step": global_step, "best_dice": best_dice,
-            "best_epoch": best_epoch if best_epoch is not None else -1, "stale_epochs": stale_epochs,
-            "seconds": seconds_before + time.perf_counter() - t_start, "schedule_steps": total_steps,
-            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-        }
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        atomic_write_bytes(writer.checkpoints / RESUME_FILE, buffer.getvalue())
-
-    # --- the loop -------------------------------------------------------------------------
-    deadline = t_start + 60 * config.max_minutes if config.max_minutes else math.inf
-    status, stop_reason, epoch, epochs_done = "finished", None, start_epoch - 1, start_epoch - 1
-    for epoch in range(start_epoch, config.epochs + 1):
-        t_epoch = time.perf_counter()
-        sampler.set_epoch(epoch)
-        # Augmentation draws from the global RNG (in-process) or worker seeds from loader_rng: seeding both
-        # per epoch makes a resumed run repeat exactly what the uninterrupted one would have done.
-        torch.manual_seed(config.seed * 100_003 + epoch * 1009 + info.rank)
-        loader_rng.manual_seed(config.seed * 100_003 + epoch)
-        model.train()
-        if config.freeze_encoder:
-            raw_model.encoder.eval()  # frozen BatchNorm statistics too
-        losses, interrupted = [], None
-        bar = tqdm(total=steps_per_epoch, initial=skip_steps, desc=f"epoch {epoch}/{config.epochs}", unit="step",
-                   file=sys.stderr, leave=False, disable=not (echo and info.is_main and sys.stderr.isatty()))
-        for i, (images, masks) in enumerate(train_loader):
+        run.raw_model.encoder.eval()  # frozen BatchNorm statistics too
+    done = EpochRun(losses=[], step_in_epoch=skip_steps)
+    show_bar = run.echo and info.is_main and sys.stderr.isatty()
+    with tqdm(total=run.steps_per_epoch, initial=skip_steps, desc=f"epoch {epoch}/{config.epochs}", unit="step",
+              file=sys.stderr, leave=False, disable=not show_bar) as bar:
+        for i, (images, masks) in enumerate(data.train_loader):
             if i < skip_steps:
                 continue
-            images = normalize_batch(images.to(device, non_blocking=True), normalization)
-            images = images.contiguous(memory_format=memory_format)
-            masks = masks.to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-                logits = model(images)
-            loss = criterion(logits.float(), masks)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            global_step += 1
-
-            # One all-reduce carries the loss and every reason to stop, so all processes agree.
-            want_stop = float(stop_signal.reason is not None or (writer is not None and writer.stop_requested()))
-            over_time = float(time.perf_counter() > deadline)
-            flags = torch.stack([loss.detach().float(), torch.tensor(want_stop, device=device),
-                                 torch.tensor(over_time, device=device)])
-            flags = D.all_sum(flags, info)
-            loss_value = float(flags[0]) / info.world_size
+            loss = train_step(run, images, masks)
+            loss_value, stop_asked, over_time = _agree(run, loss, deadline)
             if not math.isfinite(loss_value):
-                raise _diverged(epoch, global_step, f"loss became {loss_value}", scheduler.get_last_lr()[0])
-            losses.append(loss_value)
+                raise _diverged(epoch, run.progress.global_step, f"loss became {loss_value}",
+                                run.scheduler.get_last_lr()[0])
+            done.losses.append(loss_value)
+            done.step_in_epoch = i + 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
-            if writer is not None and global_step % config.log_every == 0:
-                writer.log({"kind": "step", "step": global_step, "epoch": epoch, "train_loss": loss_value,
-                            "lr": scheduler.get_last_lr()[0], "time": time.time()})
-                writer.update(throttle_seconds=5.0, step=global_step,
-                              seconds=seconds_before + time.perf_counter() - t_start)
-            if flags[1] > 0:
-                interrupted = "stop"
-                stop_reason = "stop requested" if stop_signal.reason is None else stop_signal.reason
+            log_step(run, epoch, loss_value)
+            if stop_asked:
+                done.interrupted = "stop"
+                done.stop_reason = "stop requested" if run.stop_signal.reason is None else run.stop_signal.reason
                 break
-            if flags[2] > 0:
-                interrupted = "time"
-                stop_reason = f"time limit ({config.max_minutes:g} min)"
+            if over_time:
+                done.interrupted, done.stop_reason = "time", f"time limit ({config.max_minutes:g} min)"
                 break
-        bar.close()
-        step_in_epoch = (i + 1) if losses else skip_steps
-        skip_steps = 0
-
-        if interrupted == "stop":  # quick exit: weights and optimizer state, no validation
-            status = "stopped"
-            if writer is not None:
-                writer.update(phase="saving")
-                save(LAST_NAME, epoch, {"stopped_at_step": global_step, "step_in_epoch": step_in_epoch})
-                save_resume_state(LAST_NAME, epoch, step_in_epoch >= steps_per_epoch, step_in_epoch)
-            _say(echo, info, f"stopped at epoch {epoch}, step {global_step} ({stop_reason}); checkpoint saved")
-            break
-
-        # --- validate, log, checkpoint -----------------------------------------------------
-        if writer is not None:
-            writer.update(phase="validating")
-        val = _validate(raw_model, val_loader, criterion, num_classes, ignore_index, device, normalization,
-                        memory_format, autocast_dtype, info, list(ds.classes))
-        if val["val_loss"] is not None and not math.isfinite(val["val_loss"]):
-            raise _diverged(epoch, global_step, f"the validation loss became {val['val_loss']}",
-                            scheduler.get_last_lr()[0])
-        epochs_done = epoch
-        improved = val["val_mean_dice"] is not None and val["val_mean_dice"] > best_dice + 1e-6
-        if improved:
-            best_dice, best_epoch, stale_epochs = val["val_mean_dice"], epoch, 0
-        else:
-            stale_epochs += 1
-        epoch_seconds = time.perf_counter() - t_epoch
-        record = {"kind": "epoch", "epoch": epoch, "step": global_step,
-                  "train_loss": float(np.mean(losses)) if losses else None, **val,
-                  "lr": scheduler.get_last_lr()[0], "seconds": epoch_seconds, "time": time.time()}
-        if interrupted == "time" and step_in_epoch < steps_per_epoch:
-            record["partial"] = True
-        if writer is not None:
-            writer.update(phase="saving")
-            writer.log(record)
-            metrics = {k: v for k, v in record.items() if k.startswith("val_") or k == "train_loss"}
-            name = epoch_dir_name(epoch)
-            save(name, epoch, metrics)
-            if improved:
-                _copy_checkpoint(writer.checkpoints / name, writer.checkpoints / BEST_NAME)
-            save_resume_state(name, epoch, step_in_epoch >= steps_per_epoch, step_in_epoch)
-            _prune_checkpoints(writer.checkpoints, config.keep_checkpoints)
-            if preview_set is not None:
-                writer.write_preview(epoch, _predict_labels(raw_model, preview_set.images, device, normalization,
-                                                            memory_format, autocast_dtype), preview_set.ids)
-            writer.update(
-                phase="training", epoch=epoch, step=global_step,
-                best={"epoch": best_epoch, "val_mean_dice": best_dice,
-                      "path": f"checkpoints/{BEST_NAME}"} if best_epoch else None,
-                seconds=seconds_before + time.perf_counter() - t_start,
-            )
-        _say(echo, info, _epoch_line(record, config.epochs, improved))
-        if interrupted == "time":
-            break
-        if config.patience and stale_epochs >= config.patience:
-            stop_reason = f"early stopping (no val Dice gain in {config.patience} epochs)"
-            _say(echo, info, stop_reason)
-            break
-
-    seconds = seconds_before + time.perf_counter() - t_start
-    if writer is not None:
-        writer.update(seconds=seconds, phase=None)
-        writer.finish(status, stop_reason=stop_reason)
-        if status == "stopped":
-            writer.stop_file.unlink(missing_ok=True)  # the request is served; a resume must not stop at once
-    return RunResult(run_dir, status, epochs_done, best_epoch, best_dice if best_epoch else None, stop_reason,
-                     None, seconds)
+    return done
 
 
-# --- pieces of the loop ----------------------------------------------------------------
+def train_step(run: Run, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """One optimisation step on a batch; returns this process's loss (a 0-d tensor)."""
+    logits = run.forward(run.model, images)
+    loss = run.criterion(logits.float(), masks.to(run.device, non_blocking=True))
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.scheduler.step()
+    run.progress.global_step += 1
+    return loss
+
+
+def _agree(run: Run, loss: torch.Tensor, deadline: float) -> tuple[float, bool, bool]:
+    """(mean loss over processes, stop asked, over time): one all-reduce carries them so all processes agree."""
+    device, info = run.device, run.info
+    want_stop = float(run.stop_signal.reason is not None or (run.writer is not None and run.writer.stop_requested()))
+    over_time = float(time.perf_counter() > deadline)
+    flags = torch.stack([loss.detach().float(), torch.tensor(want_stop, device=device),
+                         torch.tensor(over_time, device=device)])
+    flags = D.all_sum(flags, info)
+    return float(flags[0]) / info.world_size, bool(flags[1] > 0), bool(flags[2] > 0)
+
+
+def log_step(run: Run, epoch: int, loss_value: float) -> None:
+    """A step line in metrics.jsonl every ``log_every`` steps (and the step count in run.json, throttled)."""
+    step = run.progress.global_step
+    if run.writer is None or step % run.config.log_every:
+        return
+    run.writer.log({"kind": "step", "step": step, "epoch": epoch, "train_loss": loss_value,
+                    "lr": run.scheduler.get_last_lr()[0], "time": time.time()})
+    run.writer.update(throttle_seconds=5.0, step=step, seconds=run.progress.seconds())
 
 
 @torch.inference_mode()
-def _validate(model, loader, criterion, num_classes, ignore_index, device, normalization, memory_format,
-              autocast_dtype, info, class_names) -> dict[str, Any]:
-    """Val loss and scores from one confusion matrix summed over batches (and processes)."""
-    from segdash.metrics.confusion import confusion_matrix
+def validate(run: Run) -> dict[str, Any]:
+    """Val loss and scores from one confusion matrix accumulated over batches (and summed over processes)."""
+    from segdash.metrics.confusion import ConfusionMatrix
     from segdash.metrics.scores import scores_from_confusion
 
+    ds, device, model = run.data.ds, run.device, run.raw_model
     was_training = model.training
     model.eval()
-    cm = torch.zeros((num_classes, num_classes), dtype=torch.int64, device=device)
+    confusion = ConfusionMatrix(ds.num_classes, ds.ignore_index, per_image=False)
     totals = torch.zeros(2, dtype=torch.float64, device=device)  # loss * images, images
-    for images, masks in loader:
-        images = normalize_batch(images.to(device, non_blocking=True), normalization).contiguous(memory_format=memory_format)
+    for images, masks in run.data.val_loader:
         masks = masks.to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-            logits = model(images)
-        logits = logits.float()
-        totals[0] += float(criterion(logits, masks)) * len(images)
+        logits = run.forward(model, images).float()
+        totals[0] += float(run.criterion(logits, masks)) * len(images)
         totals[1] += len(images)
-        cm += torch.as_tensor(confusion_matrix(logits.argmax(1), masks, num_classes, ignore_index), device=device)
-    D.all_sum(cm, info)
-    D.all_sum(totals, info)
+        confusion.update(logits.argmax(1), masks)
+    cm = torch.as_tensor(confusion.compute(), device=device)
+    D.all_sum(cm, run.info)
+    D.all_sum(totals, run.info)
     model.train(was_training)
-    scores = scores_from_confusion(cm.cpu().numpy(), class_names)
+    scores = scores_from_confusion(cm.cpu().numpy(), list(ds.classes))
     return {
         "val_loss": float(totals[0] / totals[1]) if totals[1] else None,
         "val_mean_dice": _finite(scores.mean_dice),
@@ -500,19 +592,123 @@ def _validate(model, loader, criterion, num_classes, ignore_index, device, norma
     }
 
 
+def epoch_record(run: Run, epoch: int, done: EpochRun, val: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """The epoch line of metrics.jsonl (``partial`` when the time limit cut the epoch short)."""
+    record = {"kind": "epoch", "epoch": epoch, "step": run.progress.global_step,
+              "train_loss": float(np.mean(done.losses)) if done.losses else None, **val,
+              "lr": run.scheduler.get_last_lr()[0], "seconds": seconds, "time": time.time()}
+    if done.interrupted == "time" and done.step_in_epoch < run.steps_per_epoch:
+        record["partial"] = True
+    return record
+
+
+def log_epoch(run: Run, record: dict[str, Any]) -> None:
+    if run.writer is not None:
+        run.writer.update(phase="saving")
+        run.writer.log(record)
+
+
+def save_checkpoints(run: Run, epoch: int, record: dict[str, Any], improved: bool, step_in_epoch: int) -> None:
+    """``epoch_K`` (and ``best`` when it improved), the resume state, old epochs pruned, the previews."""
+    writer = run.writer
+    if writer is None:
+        return
+    metrics = {k: v for k, v in record.items() if k.startswith("val_") or k == "train_loss"}
+    name = epoch_dir_name(epoch)
+    save_model(run, name, epoch, metrics)
+    if improved:
+        _copy_checkpoint(writer.checkpoints / name, writer.checkpoints / BEST_NAME)
+    save_resume_state(run, name, epoch, step_in_epoch)
+    _prune_checkpoints(writer.checkpoints, run.config.keep_checkpoints)
+    previews = run.data.preview_set
+    if previews is not None:
+        writer.write_preview(epoch, _predict_labels(run, previews.images), previews.ids)
+
+
+def save_stopped(run: Run, epoch: int, step_in_epoch: int) -> None:
+    """A stopped run's weights as ``checkpoints/last`` and its resume state (no validation: a quick exit)."""
+    if run.writer is None:
+        return
+    run.writer.update(phase="saving")
+    save_model(run, LAST_NAME, epoch, {"stopped_at_step": run.progress.global_step, "step_in_epoch": step_in_epoch})
+    save_resume_state(run, LAST_NAME, epoch, step_in_epoch)
+
+
+def save_model(run: Run, name: str, epoch: int, metrics: dict[str, Any]) -> None:
+    """Checkpoint the model as ``checkpoints/<name>`` (whole folder or nothing), with what rebuilds it."""
+    from segdash.models.checkpoint import CheckpointMeta, save_checkpoint
+
+    config, data, ds = run.config, run.data, run.data.ds
+    meta = CheckpointMeta(
+        arch=config.arch, encoder=config.encoder, classes=list(ds.classes), colors=list(ds.colors),
+        in_channels=ds.in_channels, normalization=data.normalization, ignore_index=ds.ignore_index,
+        input_size=config.img_size, dataset=ds.name, epoch=epoch,
+        metrics=json_number_tree(metrics), train_config=config.to_dict(),
+        input_range=data.input_range, intensity=data.intensity,
+    )
+    save_checkpoint(run.raw_model, meta, run.writer.checkpoints / name)
+
+
+def save_resume_state(run: Run, checkpoint: str, epoch: int, step_in_epoch: int) -> None:
+    """``resume.pt``: which checkpoint to load, where in the schedule the run is, the optimiser's state."""
+    from segdash.fsutil import atomic_write_bytes
+
+    progress = run.progress
+    state = {
+        "checkpoint": checkpoint, "epoch": epoch, "epoch_complete": step_in_epoch >= run.steps_per_epoch,
+        "step_in_epoch": step_in_epoch, "global_step": progress.global_step, "best_dice": progress.best_dice,
+        "best_epoch": progress.best_epoch if progress.best_epoch is not None else -1,
+        "stale_epochs": progress.stale_epochs, "seconds": progress.seconds(), "schedule_steps": run.total_steps,
+        "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
+        "scaler": run.scaler.state_dict(),
+    }
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(run.writer.checkpoints / RESUME_FILE, buffer.getvalue())
+
+
+def report_epoch(run: Run, record: dict[str, Any], improved: bool) -> None:
+    """run.json's progress and best checkpoint after an epoch, and the epoch's line on the console."""
+    progress = run.progress
+    if run.writer is not None:
+        best = progress.best_epoch
+        run.writer.update(
+            phase="training", epoch=record["epoch"], step=progress.global_step,
+            best={"epoch": best, "val_mean_dice": progress.best_dice,
+                  "path": f"checkpoints/{BEST_NAME}"} if best else None,
+            seconds=progress.seconds(),
+        )
+    run.say(_epoch_line(record, run.config.epochs, improved))
+
+
+def finish_run(run: Run, status: str, stop_reason: str | None, epochs_done: int) -> RunResult:
+    """Record how the run ended in run.json; a served stop request's STOP file goes."""
+    progress = run.progress
+    seconds = progress.seconds()
+    if run.writer is not None:
+        run.writer.update(seconds=seconds, phase=None)
+        run.writer.finish(status, stop_reason=stop_reason)
+        if status == "stopped":
+            run.writer.stop_file.unlink(missing_ok=True)  # the request is served; a resume must not stop at once
+    best = progress.best_dice if progress.best_epoch else None
+    return RunResult(run.run_dir, status, epochs_done, progress.best_epoch, best, stop_reason, None, seconds)
+
+
+# --- small helpers ----------------------------------------------------------------------------
+
+
 def _finite(value) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None
 
 
 @torch.inference_mode()
-def _predict_labels(model, images: torch.Tensor, device, normalization, memory_format, autocast_dtype) -> np.ndarray:
+def _predict_labels(run: Run, images: torch.Tensor) -> np.ndarray:
     """(N,C,S,S) stored images -> (N,S,S) int64 argmax labels, numpy."""
+    model = run.raw_model
     was_training = model.training
     model.eval()
-    x = normalize_batch(images.to(device), normalization).contiguous(memory_format=memory_format)
-    with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-        labels = model(x).argmax(1)
+    labels = run.forward(model, images).argmax(1)
     model.train(was_training)
     return labels.cpu().numpy()
 
