@@ -10,7 +10,7 @@ from segdash.data.splits import evenly_spaced
 from segdash.jsonsafe import finite_or_none
 from segdash.ui import cache, jobs, state
 from segdash.ui.sidebar import DATASET_UNAVAILABLE, SidebarChoice
-from segdash.ui.widgets import format_seconds, reported_errors, show_error, skipped_note
+from segdash.ui.widgets import format_seconds, job_progress, reported_errors, show_error, skipped_note
 
 ALL_IMAGES = 0
 NORMALIZE_VIEWS = {"counts": None, "row-normalised (recall)": "true", "column-normalised (precision)": "pred"}
@@ -155,17 +155,7 @@ def current_job(choice: SidebarChoice, split: str, limit: int, distances: bool) 
 @st.fragment(run_every=0.7)
 def progress_panel(job_key: str) -> None:
     """Progress bar, time left and Cancel while the job runs; a full rerun once it ends."""
-    job = jobs.job_board().get(job_key)
-    if job is None:
-        return
-    if not job.is_running:
-        st.rerun()
-    eta = job.eta_seconds()
-    text = f"Evaluating {job.label}: {job.done}/{job.total or '?'} images" + (
-        f" · about {format_seconds(eta)} left" if eta is not None else "")
-    cols = st.columns([5, 1], vertical_alignment="center")
-    cols[0].progress(job.fraction, text=text)
-    cols[1].button("Cancel", icon=":material/stop:", on_click=job.cancel, key="evaluate.cancel")
+    job_progress(job_key, lambda job: f"Evaluating {job.label}: {job.done}/{job.total or '?'} images", "evaluate.cancel")
 
 
 def job_outcome(job: jobs.Job | None):

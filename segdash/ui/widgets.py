@@ -7,7 +7,8 @@ import dataclasses
 import html
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -142,3 +143,22 @@ def format_seconds(seconds: float) -> str:
         return f"{seconds:.2f} s"
     minutes, rest = divmod(int(round(seconds)), 60)
     return f"{minutes} min {rest} s"
+
+
+def job_progress(job_key: str, describe: Callable[[Any], str], cancel_key: str) -> None:
+    """Progress bar with time left and a Cancel button for a background job; a full rerun once it ends.
+
+    Call it inside an ``st.fragment(run_every=...)``; ``describe(job)`` says what is being done.
+    """
+    from segdash.ui import jobs
+
+    job = jobs.job_board().get(job_key)
+    if job is None:
+        return
+    if not job.is_running:
+        st.rerun()
+    eta = job.eta_seconds()
+    text = describe(job) + (f" · about {format_seconds(eta)} left" if eta is not None else "")
+    cols = st.columns([5, 1], vertical_alignment="center")
+    cols[0].progress(job.fraction, text=text)
+    cols[1].button("Cancel", icon=":material/stop:", on_click=job.cancel, key=cancel_key)
