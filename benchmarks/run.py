@@ -30,6 +30,8 @@ BENCHMARKS = {
     "failure_metrics": "bench_failure_metrics",
     "train": "bench_train",
     "dashboard": "bench_dashboard",
+    "large_folder": "bench_large_folder",
+    "render": "bench_render",
 }
 
 
