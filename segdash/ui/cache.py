@@ -13,11 +13,11 @@ import dataclasses
 import itertools
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from segdash import public
 from segdash.data.labels import class_pixel_counts
+from segdash.data.splits import evenly_spaced
 from segdash.ui import state
 
 
@@ -222,7 +222,7 @@ def example_samples(_dataset, key: str, split: str, count: int = 4, scan: int = 
     from each group, so the examples differ (three views of a brain, not three neighbouring slices).
     """
     ids = _dataset.ids(split)
-    picks = [ids[i] for i in np.unique(np.linspace(0, len(ids) - 1, min(scan, len(ids))).round().astype(int))]
+    picks = evenly_spaced(ids, scan)
     scored = []
     for sample_id in picks:
         _, mask, _ = _dataset.load(split, sample_id)
