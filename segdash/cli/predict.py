@@ -115,9 +115,9 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from segdash.cli.common import show_progress
-    from segdash.data.imageio import read_image, write_label_png
+    from segdash.data.imageio import read_image
     from segdash.errors import SegdashError
-    from segdash.fsutil import atomic_write_bytes, atomic_write_json
+    from segdash.fsutil import atomic_write_json
     from segdash.viz.palette import palette_for
 
     if not 0.0 <= args.alpha <= 1.0:
@@ -127,11 +127,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {note}", file=sys.stderr)
     if not inputs:
         raise SegdashError("no images to predict in the given inputs")
-    out = Path(args.out).expanduser()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SegdashError(f"cannot use --out {str(out)!r} as the output folder: {exc.strerror or exc}") from None
+    out = _output_folder(args.out)
     predictor = load_predictor(args)
     meta = predictor.meta
     read_mode = "native" if meta.in_channels == 1 else "rgb"
@@ -149,25 +145,7 @@ def run(args: argparse.Namespace) -> int:
         notes_seen.update(prediction.notes)
         if prediction.hint:
             print(f"warning: {path.name}: {prediction.hint}", file=sys.stderr)
-        label_path = out / f"{path.stem}.png"
-        write_label_png(label_path, prediction.labels, colors=colors)
-        record = {
-            "input": str(path),
-            "labels": label_path.name,
-            "height": int(prediction.labels.shape[0]),
-            "width": int(prediction.labels.shape[1]),
-            "seconds": round(prediction.seconds, 4),
-            "notes": prediction.notes,
-            "hint": prediction.hint,
-        }
-        if args.overlay:
-            overlay_path = out / "overlays" / f"{path.stem}.png"
-            overlay = _overlay_png(image, prediction.labels, colors, meta.ignore_index, args.alpha)
-            atomic_write_bytes(overlay_path, overlay)
-            record["overlay"] = f"overlays/{overlay_path.name}"
-        if args.uncertainty:
-            record["uncertainty"] = _write_uncertainty(out, path.stem, prediction.probs)
-        records.append(record)
+        records.append(_write_prediction(out, path, image, prediction, colors, meta.ignore_index, args))
     summary = {
         "checkpoint": str(args.checkpoint),
         "arch": meta.arch,
@@ -190,6 +168,43 @@ def run(args: argparse.Namespace) -> int:
     if not records:
         raise SegdashError("none of the images could be read")
     return 0
+
+
+def _output_folder(text: str) -> Path:
+    """``--out`` made (with its parents) if missing; a one-line error when it cannot be."""
+    from segdash.errors import SegdashError
+
+    out = Path(text).expanduser()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SegdashError(f"cannot use --out {str(out)!r} as the output folder: {exc.strerror or exc}") from None
+    return out
+
+
+def _write_prediction(out: Path, path: Path, image, prediction, colors, ignore_index, args) -> dict:
+    """Write one image's label PNG (and overlay, uncertainty map when asked); its record in predictions.json."""
+    from segdash.data.imageio import write_label_png
+    from segdash.fsutil import atomic_write_bytes
+
+    label_path = out / f"{path.stem}.png"
+    write_label_png(label_path, prediction.labels, colors=colors)
+    record = {
+        "input": str(path),
+        "labels": label_path.name,
+        "height": int(prediction.labels.shape[0]),
+        "width": int(prediction.labels.shape[1]),
+        "seconds": round(prediction.seconds, 4),
+        "notes": prediction.notes,
+        "hint": prediction.hint,
+    }
+    if args.overlay:
+        overlay_path = out / "overlays" / f"{path.stem}.png"
+        atomic_write_bytes(overlay_path, _overlay_png(image, prediction.labels, colors, ignore_index, args.alpha))
+        record["overlay"] = f"overlays/{overlay_path.name}"
+    if args.uncertainty:
+        record["uncertainty"] = _write_uncertainty(out, path.stem, prediction.probs)
+    return record
 
 
 def _write_uncertainty(out: Path, stem: str, probs) -> str:
