@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import MIB, REPO_ROOT, Report, make_parser, mode_name, peak_rss_bytes, pick, time_interleaved
 
 OPEN_BAR_S = 2.0

@@ -6,8 +6,8 @@
 Times, interleaved in one process:
 - inference: ``Predictor.predict`` of the shipped ``street-synth_unet_lite0`` (13 classes) on one image;
 - the page's drawing: ``for_display`` (image area-averaged, label maps sampled to at most 1024 px), the
-  prediction and ground-truth overlays (fill and contours), the error map, and the PNG encoding of the
-  panels the browser receives;
+  prediction and ground-truth overlays (fill and contours), the error map, and the encoding ``st.image``
+  does for the browser (JPEG at quality 100; wider than 1460 px: decoded, resized and encoded again);
 - the same drawn at full size (what the page did before: every panel 2048x1024), for the ratio.
 The issue's bar: drawing costs well under the inference (here: at most a quarter of it).
 """
@@ -42,10 +42,8 @@ def scene(height: int, width: int, seed: int = 0) -> tuple[np.ndarray, np.ndarra
 
 
 def draw_panels(image, labels, truth, colors, max_side: int | None) -> list[bytes]:
-    """The Predict page's panels (prediction and truth, fill and contours; error map) as PNG bytes;
-    ``max_side=None`` draws them at full size."""
-    from PIL import Image
-
+    """The Predict page's panels (image, prediction and truth with fill and contours, error map) as the bytes
+    ``st.image`` sends; ``max_side=None`` draws them at full size."""
     from segdash.viz.overlay import error_map, for_display, overlay_mask
 
     if max_side is None:
@@ -55,12 +53,23 @@ def draw_panels(image, labels, truth, colors, max_side: int | None) -> list[byte
     panels = [picture, overlay_mask(picture, small_labels, colors, alpha=0.5, mode="both"),
               overlay_mask(picture, small_truth, colors, alpha=0.5, mode="both"),
               error_map(small_labels, small_truth, image=picture)]  # fmt: skip
-    encoded = []
-    for panel in panels:
-        buffer = io.BytesIO()
-        Image.fromarray(panel).save(buffer, format="PNG", compress_level=1)
-        encoded.append(buffer.getvalue())
-    return encoded
+    return [streamlit_image_bytes(panel) for panel in panels]
+
+
+def streamlit_image_bytes(rgb: np.ndarray, max_width: int = 1460) -> bytes:
+    """What Streamlit 1.x's ``st.image`` does with an RGB array: JPEG at quality 100 and, for a picture wider
+    than its content width, decode, bilinear resize and JPEG at quality 90 (``elements/lib/image_utils``)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=100)
+    if rgb.shape[1] <= max_width:
+        return buffer.getvalue()
+    image = Image.open(io.BytesIO(buffer.getvalue()))
+    resized = image.resize((max_width, int(rgb.shape[0] * max_width / rgb.shape[1])), Image.BILINEAR)
+    buffer = io.BytesIO()
+    resized.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
 
 
 def main(argv: list[str] | None = None) -> int:
