@@ -10,6 +10,7 @@ wait at a time, so memory stays a few items' worth however long the input.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,6 +18,12 @@ from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def default_workers(limit: int = 8) -> int:
+    """Decoding threads by default: one per CPU this process may use, at most ``limit``."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(limit, usable))
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int = 1,

@@ -227,3 +227,11 @@ def test_torchrun_stats_writes_the_single_process_json(folder, tmp_path):
     ddp, one = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("ddp", "one"))
     assert ddp["splits"]["test"]["images"] == 8 and [s["sample_id"] for s in ddp["splits"]["test"]["skipped"]] == ["e"]
     assert ddp == one
+
+
+@pytest.mark.parametrize("workers", ["0", "65", "x"])
+def test_stats_workers_out_of_range_is_a_usage_error(folder, workers, capsys):
+    root, _ = folder
+    with pytest.raises(SystemExit) as exit_info:
+        main(["stats", str(root), "--format", "folder", "--workers", workers])
+    assert exit_info.value.code == 2 and "--workers" in capsys.readouterr().err

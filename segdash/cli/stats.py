@@ -24,7 +24,6 @@ statistics (faster on very large datasets).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from segdash.cli.common import add_dataset_args
@@ -47,6 +46,8 @@ def register(subparsers) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first unreadable or mismatched sample (default: skip it with a warning; "
                              "the JSON lists it under 'skipped')")  # fmt: skip
+    from segdash.parallel import default_workers
+
     parser.add_argument("--workers", "-j", type=_workers, default=default_workers(), metavar="N",
                         help="threads decoding masks ahead of the counting (default: the CPU count, at most 8)")
     parser.add_argument(
@@ -54,11 +55,6 @@ def register(subparsers) -> None:
         help="only pixel counts, image presence and weights: skip co-occurrence, objects, spatial priors and drift",
     )  # fmt: skip
     parser.set_defaults(func=run)
-
-
-def default_workers() -> int:
-    """Mask-decoding threads by default: one per CPU, at most 8 (decoding a PNG releases the GIL)."""
-    return max(1, min(8, os.cpu_count() or 1))
 
 
 def _workers(text: str) -> int:
