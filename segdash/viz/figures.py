@@ -696,6 +696,10 @@ def _epoch_end_steps(epochs: np.ndarray, steps_df: pd.DataFrame) -> np.ndarray:
     return np.array(positions, np.float64)
 
 
+#: A legend under the x axis title, for curves whose legend wraps to several rows in a narrow chart.
+_UNDER_THE_AXIS = dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)
+
+
 def loss_curves_figure(
     steps_df: pd.DataFrame | None, epochs_df: pd.DataFrame | None, smoothing: float = 0.6
 ) -> go.Figure:
@@ -739,6 +743,7 @@ def loss_curves_figure(
                                hovertemplate="epoch %{customdata:.0f}<br>" + name + ": %{y:.4f}<extra></extra>")
                 )  # fmt: skip
     _styled(fig, "Loss", "training step" if have_steps else "epoch", "loss")
+    fig.update_layout(legend=_UNDER_THE_AXIS)  # four long names wrap in a half-width chart
     return fig
 
 
@@ -778,6 +783,9 @@ def dice_curves_figure(
                              name=f"mean {metric_label(metric)}",
                              line=dict(color="#111", width=3, dash="dash")))  # fmt: skip
     _styled(fig, title, "epoch", metric_label(metric))
+    # one legend entry per class wraps to several rows in a half-width chart: above the plot those rows
+    # would climb over the title, so the legend goes under the x axis (plotly grows the bottom margin)
+    fig.update_layout(legend=_UNDER_THE_AXIS)
     fig.update_yaxes(range=[0, 1.02])
     fig.update_xaxes(dtick=1 if len(x) <= 20 else None)
     return fig
