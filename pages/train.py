@@ -13,14 +13,15 @@ st.caption("Runs are separate processes: leaving this page, refreshing or openin
            "Finished runs' checkpoints appear in the sidebar's model picker."
            + (" In this demo you see the runs you started." if public.is_public() else ""))
 
-form, runs = st.columns([2, 3], gap="large")
-with form:
-    page.show_messages()
+page.show_messages()
+all_runs = page.all_runs()
+# The form takes the page's full width (its selects and labels need it); once there are runs it
+# folds away so the runs and the live curves come first.
+with st.expander(f"New training run on {choice.dataset_choice.label}", expanded=not all_runs,
+                 icon=":material/model_training:"):
     page.training_form(choice)
-with runs:
-    all_runs = page.all_runs()
-    page.runs_table(all_runs)
-    run_dir = page.pick_run(all_runs)
+page.runs_table(all_runs)
+run_dir = page.pick_run(all_runs)
 
 if run_dir is not None:
     st.divider()

@@ -145,57 +145,112 @@ def _blocker(choice: SidebarChoice) -> str | None:
 
 
 def training_form(choice: SidebarChoice) -> None:
-    """Every option of a short run; Start spawns it and follows it."""
+    """Every option of a short run, labelled, explained and bounded as ``TrainConfig`` declares them;
+    Start spawns the run and follows it, Estimate time measures a training step first."""
     from segdash.models.registry import ARCHITECTURES, DEFAULT_ARCHITECTURE, DEFAULT_ENCODER, ENCODERS
-    from segdash.train.config import CLASS_WEIGHTS, LOSSES, PRESETS, TrainConfig
+    from segdash.train.config import PRESETS, TrainConfig
 
     defaults = TrainConfig.from_preset("quick")
+    option = TrainConfig.option
     archs, encoders = list(ARCHITECTURES), list(ENCODERS)
-    max_epochs = public.max_epochs() or 500
+    max_epochs = public.max_epochs() or int(option("epochs").form_max)
     cap_minutes = _cap_minutes()
     blocker = _blocker(choice)
     keep = {"persist_state": "session"}  # the form's values survive page switches
-    with st.form("train.form", border=True):
-        st.markdown(f"**New run on {choice.dataset_choice.label}**")
-        cols = st.columns(2)
-        cols[0].selectbox("Architecture", archs, index=archs.index(DEFAULT_ARCHITECTURE), key="train.arch",
+
+    def choices(name: str, column, key: str) -> None:
+        values = list(option(name).choices)
+        column.selectbox(option(name).label, values, index=values.index(getattr(defaults, name)), key=key,
+                         help=option(name).help, **keep)
+
+    with st.form("train.form", border=False):
+        cols = st.columns([2, 3])
+        cols[0].selectbox(option("arch").label, archs, index=archs.index(DEFAULT_ARCHITECTURE), key="train.arch",
                           help="\n".join(f"- **{a.name}**: {a.summary}" for a in ARCHITECTURES.values()), **keep)
-        cols[1].selectbox("Encoder", encoders, index=encoders.index(DEFAULT_ENCODER), key="train.encoder",
+        cols[1].selectbox(option("encoder").label, encoders, index=encoders.index(DEFAULT_ENCODER), key="train.encoder",
                           format_func=lambda e: f"{e} ({ENCODERS[e].params_millions:g} M)", **keep)
-        st.checkbox("Offline ImageNet weights", value=True, key="train.pretrained",
-                    help="real ImageNet weights shipped in a package (EfficientNet-Lite0 only); "
-                         "other encoders start from random weights", **keep)  # fmt: skip
-        cols = st.columns(2)
-        cols[0].selectbox("Loss", LOSSES, index=LOSSES.index(defaults.loss), key="train.loss", **keep)
-        cols[1].selectbox("Class weights", CLASS_WEIGHTS, index=CLASS_WEIGHTS.index(defaults.class_weights),
-                          key="train.weights", **keep,
-                          help="weight the cross-entropy by inverse or median class frequency (ce, ce+dice)")
         cols = st.columns(3)
-        cols[0].number_input("Epochs", 1, max_epochs, min(int(defaults.epochs), max_epochs), key="train.epochs", **keep)
-        cols[1].number_input("Batch size", 1, 256, int(defaults.batch_size), key="train.batch_size", **keep)
-        cols[2].select_slider("Image size", [32, 64, 96, 128, 160, 192, 224, 256, 320, 384, 512],
-                              value=int(defaults.img_size), key="train.img_size", **keep)
+        choices("loss", cols[0], "train.loss")
+        choices("class_weights", cols[1], "train.weights")
+        cols[2].number_input(option("epochs").label, int(option("epochs").minimum), max_epochs,
+                             min(int(defaults.epochs), max_epochs), key="train.epochs", help=option("epochs").help, **keep)
         cols = st.columns(3)
-        cols[0].number_input("Learning rate", 1e-6, 1.0, float(defaults.lr), format="%.4f", step=1e-4,
-                             key="train.lr", **keep)
-        cols[1].number_input("Time limit (min)", 0.0, cap_minutes or 600.0, cap_minutes or 0.0, step=1.0,
+        cols[0].number_input(option("batch_size").label, int(option("batch_size").minimum),
+                             int(option("batch_size").form_max), int(defaults.batch_size), key="train.batch_size",
+                             help=option("batch_size").help, **keep)
+        sizes = [s for s in (32, 64, 96, 128, 160, 192, 224, 256, 320, 384, 512) if s <= option("img_size").form_max]
+        cols[1].select_slider(option("img_size").label, sizes, value=int(defaults.img_size), key="train.img_size",
+                              help=option("img_size").help, **keep)
+        cols[2].number_input(option("lr").label, 1e-6, 1.0, float(defaults.lr), format="%.4f", step=1e-4,
+                             key="train.lr", help=option("lr").help, **keep)
+        cols = st.columns([3, 2, 2])
+        cols[0].number_input(option("rare_oversample").label, float(option("rare_oversample").minimum),
+                             float(option("rare_oversample").form_max), float(defaults.rare_oversample), step=0.5,
+                             key="train.rare_oversample", help=option("rare_oversample").help, **keep)
+        cols[1].number_input(option("max_minutes").label, 0.0, cap_minutes or 600.0, cap_minutes or 0.0, step=1.0,
                              help=f"at most {cap_minutes:g} min in this demo" if cap_minutes else "0: no limit",
                              key="train.minutes", **keep)  # fmt: skip
         cols[2].text_input("Run name", placeholder="automatic", key="train.name", **keep)
-        st.checkbox("Augmentation (flips, scale/crop, brightness/contrast, blur)", value=bool(defaults.augment),
-                    key="train.augment", **keep)
-        st.number_input("Rare-class oversampling", 0.0, 10.0, float(defaults.rare_oversample), step=0.5,
-                        key="train.rare_oversample", **keep,
-                        help="draw images holding classes under 1% of the training pixels more often: weight "
-                             "1 + this x the image's rare content relative to the average image's (0: off)")
-        st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
-                              disabled=blocker is not None, on_click=_on_start, args=(choice,))
+        st.checkbox(option("pretrained").label, value=True, key="train.pretrained",
+                    help="real ImageNet weights shipped in a package (EfficientNet-Lite0 only); "
+                         "other encoders start from random weights", **keep)  # fmt: skip
+        st.checkbox(option("augment").label, value=bool(defaults.augment), key="train.augment",
+                    help=option("augment").help, **keep)
+        cols = st.columns(3)
+        cols[0].form_submit_button("Start training", type="primary", icon=":material/play_arrow:", width="stretch",
+                                   disabled=blocker is not None, on_click=_on_start, args=(choice,))
+        cols[1].form_submit_button("Estimate time", icon=":material/timer:", on_click=_ask_estimate, width="stretch",
+                                   help="time one training step of this model on this machine (a few seconds)")
     if blocker:
         st.info(blocker, icon=":material/hourglass_top:")
         if not pending():
             slot_watch()
+    time_estimate(choice)
     st.caption(f"Presets for the command line: {', '.join(PRESETS)}. A run on a 2-core CPU takes minutes; "
                "it keeps going when you leave this page.")  # fmt: skip
+
+
+# --- the time estimate ------------------------------------------------------------------------------
+#: ``{(arch, encoder, batch, size, device, dataset): TimeEstimate}`` measured in this session.
+ESTIMATES = "train.estimates"
+ESTIMATE_ASKED = "train.estimate_asked"
+
+
+def _ask_estimate() -> None:
+    st.session_state[ESTIMATE_ASKED] = True
+
+
+def _estimate_key(config) -> tuple:
+    return (config.arch, config.encoder, config.batch_size, config.img_size, config.device,
+            config.dataset, config.format, tuple(sorted(config.options.items())))
+
+
+def time_estimate(choice: SidebarChoice) -> None:
+    """'about N min on this machine (...)' for the form's values: measured once per model, batch, size,
+    device and dataset in this session (Estimate time), then scaled to the epochs chosen."""
+    from segdash.train.estimate import estimate_training_time
+
+    if st.session_state.get("train.arch") is None:
+        return  # the form has not been drawn with values yet
+    try:
+        config = config_from_form(choice, notify=False)
+    except SegdashError:
+        return  # Start says what is wrong
+    estimates = st.session_state.setdefault(ESTIMATES, {})
+    key = _estimate_key(config)
+    if st.session_state.pop(ESTIMATE_ASKED, False) and key not in estimates:
+        with st.spinner("Timing a training step of this model…"):
+            try:
+                estimates[key] = estimate_training_time(config, choice.dataset)
+            except Exception as exc:  # noqa: BLE001 (shown by show_error: a user error as a message, a bug with its trace)
+                show_error(exc, "time estimate")
+                return
+    if key in estimates:
+        estimate = dataclasses.replace(estimates[key], epochs=config.epochs)
+        st.caption(f":material/timer: Estimated time: {estimate.describe()}. Data loading and augmentation "
+                   "come on top on a busy machine.")
+    else:
+        st.caption("Estimate time measures one training step of the chosen model (a few seconds) before you start.")
 
 
 def _cap_minutes() -> float | None:
@@ -210,8 +265,11 @@ def slot_watch() -> None:
         st.rerun()
 
 
-def config_from_form(choice: SidebarChoice):
-    """The TrainConfig the form's values (in session state) describe, capped in public mode."""
+def config_from_form(choice: SidebarChoice, notify: bool = True):
+    """The TrainConfig the form's values (in session state) describe, capped in public mode.
+
+    ``notify``: leave a notice when the chosen encoder has no offline weights (Start does, the estimate not).
+    """
     from segdash.models.registry import ENCODERS
     from segdash.train.config import TrainConfig
 
@@ -237,7 +295,7 @@ def config_from_form(choice: SidebarChoice):
     )  # fmt: skip
     # from_preset treats None as "keep the preset's value", so random init is set afterwards
     offline = bool(value("train.pretrained")) and ENCODERS[encoder].offline_weights
-    if value("train.pretrained") and not offline:
+    if value("train.pretrained") and not offline and notify:
         st.session_state[NOTICE] = f"{encoder} has no offline ImageNet weights: it starts from random weights."
     return dataclasses.replace(config, pretrained="offline" if offline else None)
 
@@ -273,7 +331,7 @@ def runs_table(runs) -> None:
             "run": run.name, "state": run.state, "epoch": epoch_label(run),
             "best val Dice": best.get("val_mean_dice"),
             "model": f"{cfg.get('arch', '?')} {cfg.get('encoder', '')}", "dataset": cfg.get("dataset", ""),
-            "started": str(run.info.get("started") or "")[:19].replace("T", " "),
+            "started": str(run.info.get("started") or "")[5:16].replace("T", " "),  # MM-DD HH:MM fits at 1100 px
         })  # fmt: skip
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                  column_config={"best val Dice": st.column_config.NumberColumn(format="%.3f")})
@@ -317,7 +375,7 @@ def status_block(run, dataset_choice: state.DatasetChoice) -> None:
         st.warning(f"Run {run.state}: {run.stop_reason}")
     if run.state in ACTIVE:
         return
-    cols = st.columns([1, 1, 3])
+    cols = st.columns([2, 1, 2])  # wide enough for "Use its best checkpoint" at 1100 px
     if run.best_checkpoint is not None:
         cols[0].button("Use its best checkpoint", icon=":material/check:", key=f"train.use.{run.name}",
                        on_click=_use_checkpoint, args=(str(run.best_checkpoint), dataset_choice),
