@@ -310,6 +310,31 @@ def test_train_page_runs_a_short_training(app, tmp_path):
     assert run_checkpoints  # the run's checkpoints joined the model picker
 
 
+def test_train_page_estimates_the_time_once_per_setup(app):
+    """Estimate time measures a step of the chosen model and shows the run's time; more epochs scale it
+    without measuring again (the measured step is kept in the session)."""
+    import re
+
+    app.switch_page("pages/train.py").run()
+    assert_clean(app)
+    assert "Estimate time measures one training step" in texts(app)
+    app.selectbox(key="train.encoder").set_value("mobilenet_v2")
+    app.checkbox(key="train.pretrained").set_value(False)
+    app.number_input(key="train.epochs").set_value(2)
+    app.select_slider(key="train.img_size").set_value(32)
+    app.number_input(key="train.batch_size").set_value(4)
+    app.button[1].click().run()  # Estimate time (the form's second button)
+    assert_clean(app)
+    shown = re.search(r"Estimated time: about .* \(step ([0-9.e-]+) s x (\d+) steps x 2 epochs", texts(app))
+    assert shown and float(shown.group(1)) > 0 and int(shown.group(2)) == 220 // 4
+    estimates = app.session_state["train.estimates"]
+    assert len(estimates) == 1
+    app.number_input(key="train.epochs").set_value(4)
+    app.button[1].click().run()
+    assert "x 4 epochs" in texts(app) and app.session_state["train.estimates"] is estimates and len(estimates) == 1
+    assert next(iter(estimates))[:2] == ("Unet", "mobilenet_v2")  # keyed by the model it measured
+
+
 # --- Compare ----------------------------------------------------------------------------------
 def test_compare_two_checkpoints(app):
     app.switch_page("pages/compare.py").run()
