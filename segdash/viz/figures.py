@@ -1112,15 +1112,17 @@ def object_size_figure(area_counts_by_split: Mapping[str, Sequence[int]], edges:
                 value = recall.get(bucket)
                 fig.add_trace(go.Scatter(
                     x=[labels[inside[0]], labels[inside[-1]]], y=[value, value] if value is not None else [None, None],
-                    mode="lines+markers", line={"color": NEGATIVE_COLOR, "width": 3}, name=f"object recall, {bucket}",
+                    mode="lines+markers+text", line={"color": NEGATIVE_COLOR, "width": 3},
+                    text=[f"{bucket}: {_fmt(value, '.0%')} found" if value is not None else "", ""],
+                    textposition="top right", textfont={"color": NEGATIVE_COLOR}, name=f"object recall {recall_label}",
                     legendgroup="recall", showlegend=bucket == "small",
                     hovertemplate=f"{bucket} objects found: %{{y:.1%}}<extra>{recall_label}</extra>",
                 ), secondary_y=True)  # fmt: skip
     _styled(fig, title, "object area (share of the image's pixels)", "share of the objects")
     fig.update_yaxes(tickformat=".0%", secondary_y=False)
     if recall is not None:
-        fig.update_yaxes(title_text=f"object recall {recall_label}".strip(), range=[0, 1.05], tickformat=".0%",
-                         secondary_y=True, showgrid=False)  # fmt: skip
+        fig.update_yaxes(title_text=f"object recall {recall_label}".strip(), range=[0, 1.1], tickformat=".0%",
+                         tickvals=[0, 0.25, 0.5, 0.75, 1], secondary_y=True, showgrid=False)  # fmt: skip
         fig.update_layout(legend_title_text="")
     fig.update_layout(barmode="group")
     return fig
