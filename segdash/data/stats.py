@@ -45,6 +45,7 @@ from segdash.data.base import IndexedDataset, SegDataset
 from segdash.data.formats._common import warn_skipped_samples
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_write_json, cache_dir
+from segdash.jsonsafe import finite_or_none
 from segdash.parallel import ordered_map
 from segdash.sharding import shard_of
 
@@ -58,7 +59,7 @@ GRID = 32
 #: and split); the first bin holds everything under 1e-5. 1e-3 and 1e-2 are edges, so the bins add
 #: up to the evaluation's size buckets: small < 0.1%, medium 0.1% to 1%, large >= 1% of the image.
 AREA_EDGES = np.concatenate([[0.0], np.logspace(-5, 0, 11)])
-SMALL_OBJECT, LARGE_OBJECT = 1e-3, 1e-2
+SMALL_OBJECT = 1e-3
 #: images remembered per class for the rare-class finder (those with the most pixels of the class)
 TOP_IMAGES = 50
 #: a class is much rarer in a split when its share of pixels is under this fraction of the reference's
@@ -206,7 +207,7 @@ class ClassStats:
             "cooccurrence": self.cooccurrence.tolist(),
             "objects": [
                 {"count": int(n), "area_edges": edges, "area_counts": [int(v) for v in row],
-                 "small_share": _finite_or_none(small), "mostly_small": bool(flag)}
+                 "small_share": finite_or_none(small), "mostly_small": bool(flag)}
                 for n, row, small, flag in zip(self.object_counts, self.object_area_counts,
                                                self.small_object_share, self.mostly_small)
             ],
@@ -553,9 +554,8 @@ def class_statistics(
     start = time.perf_counter()
     totals = _Accumulator(ds.num_classes, ds.ignore_index, extended)
     ids = ds.ids(split) if shard is None else shard_of(ds.ids(split), *shard)
-    masks_only = isinstance(ds, IndexedDataset) and type(ds).load is IndexedDataset.load
     skipped: list[tuple[str, str]] = []
-    read = functools.partial(_mask_or_error, ds, split, masks_only=masks_only)
+    read = functools.partial(_mask_or_error, ds, split)
     for done, (sample_id, mask) in enumerate(ordered_map(read, ids, workers), start=1):
         try:
             if isinstance(mask, SegdashError):
@@ -598,7 +598,7 @@ def split_drift(reference: ClassStats, other: ClassStats) -> dict:
         "reference": reference.split,
         "js_divergence": divergence,
         "log_base": 2,
-        "frequency_ratio": [_finite_or_none(r) for r in ratio],
+        "frequency_ratio": [finite_or_none(r) for r in ratio],
         "much_rarer": [int(c) for c in np.flatnonzero((p > 0) & (np.nan_to_num(ratio) < MUCH_RARER))],
     }
 
@@ -609,41 +609,13 @@ def _kl_bits(p: np.ndarray, q: np.ndarray) -> float:
     return float(np.sum(p[nz] * np.log2(p[nz] / q[nz])))
 
 
-def _finite_or_none(value) -> float | None:
-    value = float(value)
-    return value if np.isfinite(value) else None
-
-
-def _mask_or_error(ds: SegDataset, split: str, sample_id: str, masks_only: bool) -> np.ndarray | SegdashError | None:
-    """``_mask_of``, with the user error returned rather than raised, so a worker thread hands it back in order."""
+def _mask_or_error(ds: SegDataset, split: str, sample_id: str) -> np.ndarray | SegdashError | None:
+    """``ds.load_mask`` (the mask file alone where the dataset can), with the user error returned rather
+    than raised, so a worker thread hands it back in order."""
     try:
-        return _mask_of(ds, split, sample_id, masks_only)
+        return ds.load_mask(split, sample_id)
     except SegdashError as exc:
         return exc
-
-
-def _mask_of(ds: SegDataset, split: str, sample_id: str, masks_only: bool) -> np.ndarray | None:
-    """One sample's mask (HxW int64, or None); ``SegdashError`` when it cannot be read or does not fit.
-
-    With ``masks_only`` (a dataset of image and mask files loading the usual way) only the mask is
-    decoded and the image's size read from its header for the size check: decoding the images would
-    be most of the time and counts nothing.
-    """
-    if not masks_only:
-        return ds.load(split, sample_id)[1]
-    from segdash.data.imageio import image_size
-
-    entry = ds.entry(split, sample_id)
-    if entry.mask is None:
-        return None
-    mask = ds.validate_mask(ds.read_mask(entry.mask), sample_id)
-    height, width = image_size(entry.image)
-    if mask.shape != (height, width):
-        raise SegdashError(
-            f"image and mask of {sample_id!r} differ in size: image {width}x{height}, "
-            f"mask {mask.shape[1]}x{mask.shape[0]} ({entry.image.name}, {entry.mask.name})"
-        )
-    return mask
 
 
 # --- cache key ---------------------------------------------------------------------

@@ -36,6 +36,7 @@ from segdash.data.formats._common import warn_skipped_samples
 from segdash.data.splits import evenly_spaced
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_dir, atomic_write_bytes, atomic_write_json
+from segdash.jsonsafe import finite_or_none
 from segdash.metrics.boundary import DEFAULT_BOUNDARY_RATIO, batch_boundary_counts, boundary_iou
 from segdash.metrics.calibration import ConfidenceStats, calibration_bins, calibration_error, histogram_auroc
 from segdash.metrics.confusion import ConfusionMatrix
@@ -67,13 +68,6 @@ DISTANCE_NOTE = (
 #: Array fields of ``Evaluation`` saved under their own name when present.
 _OPTIONAL_ARRAYS = ("per_image_boundary", "objects", "per_image_objects", "calibration", "entropy_histogram",
                     "flip_changes")  # fmt: skip
-
-
-def _none_if_nan(value):
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 @dataclasses.dataclass
@@ -151,11 +145,6 @@ class Evaluation:
     @property
     def per_image_ids(self) -> list[str]:
         return list(self.sample_ids)
-
-    @property
-    def outside_forward_share(self) -> float:
-        """Share of the wall time not spent in the model's forward pass (issue 5 wants < 20%)."""
-        return 1.0 - self.forward_seconds / self.seconds if self.seconds > 0 else math.nan
 
     def _per_image_frame(self):
         """sample_id, pixel_accuracy, mean_iou, mean_dice[, mean_hd95], then dice/<class>, iou/<class>[, rad/<class>]."""
@@ -253,7 +242,7 @@ class Evaluation:
         if self.distance_summary is not None:
             for c, row in enumerate(per_class):
                 for metric in (*DISTANCE_METRICS, "abs_rad"):
-                    row[metric] = _none_if_nan(self.distance_summary[metric][c])
+                    row[metric] = finite_or_none(self.distance_summary[metric][c])
                 row["distance_images"] = int(self.distance_summary["images"][c])
                 row["one_sided_images"] = int(self.distance_summary["one_sided"][c])
                 row["missed"] = int(self.distance_summary["missed"][c])
@@ -264,7 +253,7 @@ class Evaluation:
         if self.distance_summary is not None:
             for metric in ("hd95", "assd"):
                 values = self.distance_summary[metric]
-                doc[f"mean_{metric}"] = _none_if_nan(np.nanmean(values)) if np.isfinite(values).any() else None
+                doc[f"mean_{metric}"] = finite_or_none(np.nanmean(values)) if np.isfinite(values).any() else None
         doc.update(
             seconds=round(self.seconds, 4),
             forward_seconds=round(self.forward_seconds, 4),
@@ -275,7 +264,7 @@ class Evaluation:
         keys = [k for k in ("pixel_accuracy", "mean_iou", "mean_dice", "boundary_iou", "object_recall",
                             *CONFIDENCE_METRICS) if k in self.per_image]  # fmt: skip
         doc["per_image"] = [
-            {"sample_id": sid, **{key: _none_if_nan(row[key]) for key in keys}}
+            {"sample_id": sid, **{key: finite_or_none(row[key]) for key in keys}}
             for sid, (_, row) in zip(self.sample_ids, self.per_image.iterrows())
         ]
         return doc
@@ -290,9 +279,9 @@ class Evaluation:
         def entry(row: np.ndarray, with_iou: bool) -> dict:
             scores = object_scores(row)
             out = {key: int(row[i]) for i, key in enumerate(PER_IMAGE_OBJECT_COUNTS)}
-            out.update(recall=_none_if_nan(scores["recall"]), precision=_none_if_nan(scores["precision"]))
+            out.update(recall=finite_or_none(scores["recall"]), precision=finite_or_none(scores["precision"]))
             if with_iou:
-                out["iou"] = _none_if_nan(scores["iou"])
+                out["iou"] = finite_or_none(scores["iou"])
             return out
 
         table = entry(counts.sum(axis=0), with_iou=False)
@@ -305,9 +294,9 @@ class Evaluation:
             return None
         sums = np.asarray(self.calibration)
         return {
-            "ece": _none_if_nan(calibration_error(sums.sum(axis=0))),
+            "ece": finite_or_none(calibration_error(sums.sum(axis=0))),
             "bins": calibration_bins(sums.sum(axis=0)),
-            "per_class_ece": [_none_if_nan(v) for v in calibration_error(sums)],
+            "per_class_ece": [finite_or_none(v) for v in calibration_error(sums)],
         }
 
     def uncertainty_summary(self) -> dict | None:
@@ -316,16 +305,16 @@ class Evaluation:
             return None
         flips = self.flip_changes
         change = float(flips[0] / flips[1]) if flips is not None and flips[1] > 0 else None
-        return {"auroc": _none_if_nan(histogram_auroc(self.entropy_histogram)), "flip_label_change": change}
+        return {"auroc": finite_or_none(histogram_auroc(self.entropy_histogram)), "flip_label_change": change}
 
     def _add_failure_json(self, doc: dict, per_class: list[dict]) -> None:
         """Boundary IoU and objects per class; boundary_ratio, calibration and uncertainty at the top (null when
         not computed)."""
         for c, row in enumerate(per_class):
-            row["boundary_iou"] = _none_if_nan(self.boundary_iou[c]) if self.boundary_iou is not None else None
+            row["boundary_iou"] = finite_or_none(self.boundary_iou[c]) if self.boundary_iou is not None else None
             row["objects"] = self.object_table(c)
         mean = self.boundary_iou is not None and not np.isnan(self.boundary_iou).all()
-        doc["mean_boundary_iou"] = _none_if_nan(np.nanmean(self.boundary_iou)) if mean else None
+        doc["mean_boundary_iou"] = finite_or_none(np.nanmean(self.boundary_iou)) if mean else None
         doc["boundary_ratio"] = self.boundary_ratio if self.per_image_boundary is not None else None
         doc["calibration"] = self.calibration_summary()
         doc["uncertainty"] = self.uncertainty_summary()
@@ -476,18 +465,6 @@ def _read_prediction(path: Path, mask: np.ndarray, num_classes: int, sample_id: 
     return pred
 
 
-def _load_mask(dataset, split: str, sample_id: str) -> np.ndarray | None:
-    """The mask alone when the dataset reads masks apart from images (no image decoding), else via ``load``."""
-    from segdash.data.base import IndexedDataset
-
-    if isinstance(dataset, IndexedDataset) and type(dataset).load is IndexedDataset.load:
-        entry = dataset.entry(split, sample_id)
-        if entry.mask is None:
-            return None
-        return dataset.validate_mask(dataset.read_mask(entry.mask), sample_id)
-    return dataset.load(split, sample_id)[1]
-
-
 def _batches(dataset, split: str, ids: Sequence[str], batch_size: int,
              pred_paths: dict[str, Path] | None = None, skipped: list | None = None) -> Iterator[_Batch]:
     """Load samples in order, grouping consecutive same-size ones into batches of up to ``batch_size``.
@@ -527,7 +504,7 @@ def _batches(dataset, split: str, ids: Sequence[str], batch_size: int,
 def _load_for_scoring(dataset, split: str, sample_id: str, masks_only: bool) -> tuple[np.ndarray | None, np.ndarray]:
     """(image, or None with ``masks_only``; mask) of one sample; ``SegdashError`` when it cannot be scored."""
     if masks_only:
-        image, mask = None, _load_mask(dataset, split, sample_id)
+        image, mask = None, dataset.load_mask(split, sample_id)
     else:
         image, mask, _ = dataset.load(split, sample_id)
     if mask is None:
