@@ -6,7 +6,7 @@
 The model is built as the trainer builds it (architecture, encoder, channels-last, precision,
 loss, AdamW) and timed on a random batch of the configured batch size and image size on the
 chosen device: one untimed step first (memory allocation and kernel selection make it slow),
-then the mean of a few timed ones. Validation is timed as one forward pass per batch. Data
+then the median of a few timed ones. Validation is timed as one forward pass per batch. Data
 loading and augmentation are not measured, so the estimate is a lower bound on a busy machine.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 import time
 
 import torch
@@ -61,7 +62,7 @@ def split_size(dataset, split: str, limit: int | None) -> int:
 
 
 def measure_step(config: TrainConfig, in_channels: int, num_classes: int, device: str | torch.device | None = None,
-                 steps: int = 2) -> tuple[float, float]:
+                 steps: int = 3) -> tuple[float, float]:
     """(seconds per optimisation step, seconds per validation forward pass) of ``config``'s model.
 
     Random weights: the weights do not change the time, and loading pretrained ones would.
@@ -97,26 +98,29 @@ def measure_step(config: TrainConfig, in_channels: int, num_classes: int, device
         optimizer.step()
 
     step()  # untimed: the first step allocates memory and picks kernels
-    step_seconds = _mean_seconds(step, steps, device)
+    step_seconds = _median_seconds(step, steps, device)
     model.eval()
     with torch.inference_mode():
-        val_seconds = _mean_seconds(forward, 1, device)
+        val_seconds = _median_seconds(forward, 1, device)
     return step_seconds, val_seconds
 
 
-def _mean_seconds(work, repeats: int, device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    started = time.perf_counter()
+def _median_seconds(work, repeats: int, device: torch.device) -> float:
+    """The median time of ``repeats`` calls: one step slowed by another process does not skew it."""
+    times = []
     for _ in range(max(1, repeats)):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        started = time.perf_counter()
         work()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return (time.perf_counter() - started) / max(1, repeats)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def estimate_training_time(config: TrainConfig, dataset, device: str | torch.device | None = None,
-                           steps: int = 2) -> TimeEstimate:
+                           steps: int = 3) -> TimeEstimate:
     """A ``TimeEstimate`` for training ``config`` on ``dataset`` (its train and val split sizes, classes)."""
     step_seconds, val_seconds = measure_step(config, dataset.in_channels, dataset.num_classes, device, steps)
     train_images = split_size(dataset, config.train_split, config.limit)
