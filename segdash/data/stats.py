@@ -361,7 +361,7 @@ def _class_rows(cell_pixels: np.ndarray, present: np.ndarray, height: int) -> np
     grid row r covers the pixel rows y with ``y * G // H == r``, from ceil(r * H / G) on.
     """
     grid = math.isqrt(cell_pixels.shape[1])
-    occupied = cell_pixels[present].reshape(len(present), grid, grid).any(2)  # (K, G)
+    occupied = cell_pixels[present].reshape(len(present), grid, grid).max(2) > 0  # (K, G); max: faster than any
     first = occupied.argmax(1)
     after_last = grid - occupied[:, ::-1].argmax(1)
     return -(-np.stack([first, after_last], axis=1) * height // grid)
@@ -446,7 +446,7 @@ def _tile_canvas(labels: np.ndarray, present: np.ndarray, rows: np.ndarray, blan
     wanted = np.repeat(present.astype(labels.dtype), heights)
     source[ends - 1] = 0
     wanted[ends - 1] = blank
-    canvas = (labels[source] == wanted[:, None]).view(np.uint8)
+    canvas = (np.take(labels, source, axis=0) == wanted[:, None]).view(np.uint8)
     return canvas, ends - heights
 
 
