@@ -25,6 +25,7 @@ from common import RESULTS_DIR, format_table
 BENCHMARKS = {
     "metrics": "bench_metrics",
     "stats": "bench_stats",
+    "stats_imbalance": "bench_stats_imbalance",
     "inference": "bench_inference",
     "evaluate": "bench_evaluate",
     "failure_metrics": "bench_failure_metrics",

@@ -58,6 +58,11 @@ def test_stats_smoke(tmp_path):
     assert result["checks"][0]["passed"] is True  # memory flat from 1x to 10x images
 
 
+def test_stats_imbalance_smoke(tmp_path):
+    result = run_smoke("stats_imbalance", tmp_path)
+    assert result["rows"][0]["ratio"] > 0 and result["checks"][1]["passed"] is True  # memory flat
+
+
 def test_inference_smoke(tmp_path):
     result = run_smoke("inference", tmp_path)
     row = result["rows"][0]
