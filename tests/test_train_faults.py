@@ -75,14 +75,14 @@ def assert_one_line_error(run: subprocess.CompletedProcess, words: str) -> None:
 def test_divergence_in_validation_fails_the_run_and_keeps_the_earlier_checkpoints(tmp_path, monkeypatch):
     from segdash.train import trainer
 
-    real, calls = trainer._validate, []
+    real, calls = trainer.validate, []
 
     def nan_from_epoch_2(*args, **kwargs):
         calls.append(1)
         result = real(*args, **kwargs)
         return {**result, "val_loss": float("nan")} if len(calls) >= 2 else result
 
-    monkeypatch.setattr(trainer, "_validate", nan_from_epoch_2)
+    monkeypatch.setattr(trainer, "validate", nan_from_epoch_2)
     run_dir = tmp_path / "run"
     with pytest.raises(trainer.TrainingFailed, match=r"^diverged at epoch 2, step 4: the validation loss became nan"):
         trainer.train(tiny_config(epochs=3), run_dir, echo=False)
