@@ -110,6 +110,7 @@ def test_fewer_than_two_nonzero_differences_gives_null_p_and_undefined_class_is_
     pair = compare_scores(np.stack([a, b]), ["x", "y"], samples=50).pair(0, 1)
     assert math.isnan(pair.per_class[0].p_value) and pair.per_class[0].to_dict()["p_value"] is None
     assert pair.per_class[0].outcome == "no clear difference"
+    assert pair.per_class[0].verdict().endswith("p n/a, wins 1/3, ties 2)")
     y = pair.per_class[1].to_dict()
     assert y["images"] == 0 and y["mean_a"] is None and y["ci_low"] is None and y["p_value"] is None
     assert pair.per_class[1].verdict() == "no image where both are defined"

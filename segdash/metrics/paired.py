@@ -178,7 +178,7 @@ class PairedStat:
         p = "p n/a" if not math.isfinite(self.p_value) else (
             "p<0.001" if self.p_value < 0.001 else f"p={self.p_value:.3f}")  # fmt: skip
         numbers = (f"{_signed(self.diff)}, 95% CI {_signed(self.ci_low)}..{_signed(self.ci_high)}, {p}, "
-                   f"wins {self.wins}/{self.images}")  # fmt: skip
+                   f"wins {self.wins}/{self.images}" + (f", ties {self.ties}" if self.ties else ""))  # fmt: skip
         outcome = self.outcome
         head = f"{label_b} {outcome}" if outcome in ("better", "worse") else outcome
         return f"{head} ({numbers})"
