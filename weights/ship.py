@@ -28,6 +28,7 @@ SHIPPED = {
     "brain-mri_unet_lite0_epoch03": ("weights-brain-unet", "epoch_3", "brain-mri"),
     "brain-mri_deeplabv3plus_lite0": ("weights-brain-deeplab", "best", "brain-mri"),
     "street-synth_unet_lite0": ("weights-street-unet", "best", "street-synth"),
+    "street-synth_unet_lite0_balanced": ("weights-street-remedy", "best", "street-synth"),
 }
 
 

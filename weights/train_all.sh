@@ -2,7 +2,7 @@
 # Regenerate the checkpoints shipped in weights/ (see weights/README.md for the figures).
 #
 #   bash weights/train_all.sh            # all of them, one after the other
-#   bash weights/train_all.sh brain      # only one: brain | deeplab | street | ship
+#   bash weights/train_all.sh brain      # only one: brain | deeplab | street | remedy | ship
 #
 # Runs go to runs/weights-* (git-ignored); the "ship" step copies the chosen
 # checkpoints into weights/ in half precision and scores them on the test split.
@@ -27,6 +27,12 @@ if [[ $what == all || $what == street ]]; then
   # Plain cross-entropy on purpose: the rare classes stay low, which is the story this model tells.
   nice $PY -m segdash train street-synth --img-size 192 --epochs 12 --loss ce --seed 0 --threads 1 \
     --keep-checkpoints 1 --out "$RUNS/weights-street-unet"
+fi
+if [[ $what == all || $what == remedy ]]; then
+  # The same model and budget, trained for the imbalance: Dice + CE with median-frequency weights,
+  # images holding rare classes drawn more often.
+  nice $PY -m segdash train street-synth --img-size 192 --epochs 12 --loss ce+dice --class-weights median \
+    --rare-oversample 2 --seed 0 --threads 1 --keep-checkpoints 1 --out "$RUNS/weights-street-remedy"
 fi
 if [[ $what == all || $what == ship ]]; then
   $PY weights/ship.py --runs "$RUNS"
