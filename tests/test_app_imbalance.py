@@ -59,4 +59,4 @@ def test_train_with_these_weights_presets_the_train_form(street):
     assert street.selectbox(key="train.loss").value == TRAIN_FORM_PRESETS["train.loss"]
     assert street.selectbox(key="train.weights").value == "median"
     assert street.number_input(key="train.rare_oversample").value == 1.0
-    assert "street-synth" in texts(street)  # the form trains on the sidebar's dataset
+    assert street.sidebar.selectbox(key="sd.dataset").value == "street-synth"  # the form trains on it
