@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import IndexedDataset, SegDataset
-from segdash.data.formats._common import warn_skipped_samples
+from segdash.data.formats.skipping import warn_skipped_samples
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_write_json, cache_dir
 from segdash.jsonsafe import finite_or_none

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from segdash.data.formats._common import warn_skipped_samples
+from segdash.data.formats.skipping import warn_skipped_samples
 from segdash.data.splits import evenly_spaced
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_dir, atomic_write_bytes, atomic_write_json

@@ -18,7 +18,8 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
-from segdash.data.formats._common import DatasetWarning, readable_by_stem
+from segdash.data.formats.scan import readable_by_stem
+from segdash.data.formats.skipping import DatasetWarning
 from segdash.data.imageio import IMAGE_EXTENSIONS
 from segdash.fsutil import atomic_write_json, cache_dir
 

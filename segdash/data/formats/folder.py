@@ -33,20 +33,21 @@ import numpy as np
 from PIL import Image
 
 from segdash.data.base import Entry, IndexedDataset
-from segdash.data.formats._common import (
-    ClassTable,
-    DatasetWarning,
-    default_colors,
-    find_classes_file,
-    indexed_split_dict,
-    read_classes_file,
-    rgb_to_labels,
-    scan_label_values,
-    warn_skipped,
-)
 from segdash.data.formats._index_cache import cached_readable_by_stem
+from segdash.data.formats.classes import ClassTable, find_classes_file, read_classes_file, rgb_to_labels
+from segdash.data.formats.colors import default_colors
+from segdash.data.formats.label_values import scan_label_values
+from segdash.data.formats.skipping import DatasetWarning, warn_skipped
+from segdash.data.formats.split_lists import indexed_split_dict
 from segdash.data.imageio import as_label_map, read_image, read_raw_pixels
-from segdash.data.options import MAX_CHANNELS, MAX_CLASSES, as_fraction, as_optional_int, as_seed, reject_unknown_options
+from segdash.data.options import (
+    MAX_CHANNELS,
+    MAX_CLASSES,
+    as_fraction,
+    as_optional_int,
+    as_seed,
+    reject_unknown_options,
+)
 from segdash.data.registry import register_format
 from segdash.data.splits import seeded_split
 from segdash.errors import SegdashError
