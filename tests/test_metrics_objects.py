@@ -77,7 +77,10 @@ def test_hand_built_objects():
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_random_masks_match_the_reference(seed):
+@pytest.mark.parametrize("dense", [True, False])
+def test_random_masks_match_the_reference(seed, dense, monkeypatch):
+    if not dense:  # the path for images with very many objects on both sides
+        monkeypatch.setattr("segdash.metrics.objects._DENSE_PAIRS", 0)
     rng = np.random.default_rng(seed)
     shape = (40, 55)
     target = np.where(rng.random(shape) < 0.15, rng.integers(1, 4, shape), 0)

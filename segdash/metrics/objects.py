@@ -26,6 +26,8 @@ import numpy as np
 SIZE_BUCKETS = ("small", "medium", "large")
 #: Upper limits of the small and medium buckets, as shares of the image's pixels.
 SIZE_LIMITS = (0.001, 0.01)
+#: Above this many (predicted, true) object pairs the overlaps are found by sorting instead of a dense table.
+_DENSE_PAIRS = 1 << 20
 #: The counts kept per class and size bucket, in this order along the last axis.
 OBJECT_COUNTS = ("gt", "detected", "predicted", "false", "intersection", "union")
 
@@ -37,9 +39,8 @@ def size_bucket(pixels: np.ndarray, image_pixels: int) -> np.ndarray:
 
 def _components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     """8-connected components of a uint8 mask -> (count, (H, W) int32 ids with 0 = outside, (count,) sizes)."""
-    count, ids = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
-    sizes = np.bincount(ids.reshape(-1), minlength=count)[1:]
-    return count - 1, ids, sizes
+    count, ids, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
+    return count - 1, ids, stats[1:, cv2.CC_STAT_AREA].astype(np.int64)
 
 
 def _best_overlap(pred_ids: np.ndarray, gt_ids: np.ndarray, num_pred: int, gt_sizes: np.ndarray) -> np.ndarray:
@@ -49,12 +50,17 @@ def _best_overlap(pred_ids: np.ndarray, gt_ids: np.ndarray, num_pred: int, gt_si
     Ties go to the larger ground-truth object, so the choice does not depend on how objects are numbered.
     """
     best = np.full(num_pred, -1, dtype=np.int64)
+    num_gt = len(gt_sizes)
     if pred_ids.size == 0:
         return best
-    num_gt = len(gt_sizes)
-    pairs, overlap = np.unique((pred_ids.astype(np.int64) - 1) * num_gt + (gt_ids - 1), return_counts=True)
+    code = (pred_ids.astype(np.int64) - 1) * num_gt + (gt_ids - 1)
+    if num_pred * num_gt <= _DENSE_PAIRS:  # the usual case: a small table, one bincount
+        overlap = np.bincount(code, minlength=num_pred * num_gt).reshape(num_pred, num_gt)
+        key = overlap * (int(gt_sizes.max()) + 1) + np.where(overlap > 0, gt_sizes, 0)
+        return np.where(overlap.any(axis=1), key.argmax(axis=1), -1)
+    pairs, counts = np.unique(code, return_counts=True)  # many objects on both sides: only the pairs that occur
     pred_of, gt_of = pairs // num_gt, pairs % num_gt
-    order = np.lexsort((-gt_sizes[gt_of], -overlap, pred_of))  # per predicted object, the largest overlap first
+    order = np.lexsort((-gt_sizes[gt_of], -counts, pred_of))  # per predicted object, the largest overlap first
     first = np.ones(order.size, dtype=bool)
     first[1:] = pred_of[order][1:] != pred_of[order][:-1]
     best[pred_of[order][first]] = gt_of[order][first]
@@ -65,16 +71,17 @@ def _class_counts(gt_mask: np.ndarray, pred_mask: np.ndarray, image_pixels: int)
     """One class of one image: (H, W) uint8 masks -> (3 buckets, 6 counts) int64."""
     num_gt, gt_ids, gt_sizes = _components(gt_mask)
     num_pred, pred_ids, pred_sizes = _components(pred_mask)
-    gt_hits = np.bincount(gt_ids[pred_mask > 0], minlength=num_gt + 1)[1:]   # pixels predicted as the class
-    pred_hits = np.bincount(pred_ids[gt_mask > 0], minlength=num_pred + 1)[1:]  # pixels that are the class
+    both = (gt_mask & pred_mask).view(bool)
+    gt_both, pred_both = gt_ids[both], pred_ids[both]  # object ids of the pixels in both masks
+    gt_hits = np.bincount(gt_both, minlength=num_gt + 1)[1:]  # pixels predicted as the class
+    pred_hits = np.bincount(pred_both, minlength=num_pred + 1)[1:]  # pixels that are the class
     gt_bucket = size_bucket(gt_sizes, image_pixels)
-    both = (gt_mask > 0) & (pred_mask > 0)
-    best = _best_overlap(pred_ids[both], gt_ids[both], num_pred, gt_sizes)
+    best = _best_overlap(pred_both, gt_both, num_pred, gt_sizes)
     pred_bucket = np.where(best >= 0, gt_bucket[np.maximum(best, 0)] if num_gt else 0,
                            size_bucket(pred_sizes, image_pixels))
     # a pixel in both masks counts in a bucket's intersection when its two objects share the bucket
-    gt_pixel_bucket = np.concatenate([[-1], gt_bucket])[gt_ids[both]]
-    pred_pixel_bucket = np.concatenate([[-2], pred_bucket])[pred_ids[both]]
+    gt_pixel_bucket = gt_bucket[gt_both - 1]
+    pred_pixel_bucket = pred_bucket[pred_both - 1]
     shared = gt_pixel_bucket[gt_pixel_bucket == pred_pixel_bucket]
 
     def per_bucket(bucket: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -104,12 +111,20 @@ def object_counts(pred: np.ndarray, target: np.ndarray, num_classes: int,
         raise ValueError(f"expected two (H, W) label maps of one size, got {pred.shape} and {target.shape}")
     out = np.zeros((num_classes, len(SIZE_BUCKETS), len(OBJECT_COUNTS)), dtype=np.int64)
     kept = np.ones(target.shape, dtype=bool) if ignore_index is None else target != ignore_index
-    present = np.union1d(np.unique(target[kept]), np.unique(pred[kept]))
-    for c in present[(present >= 0) & (present < num_classes)]:
+    for c in _present_classes(pred, target, kept, num_classes):
         gt_mask = ((target == c) & kept).view(np.uint8)
         pred_mask = ((pred == c) & kept).view(np.uint8)
         out[c] = _class_counts(gt_mask, pred_mask, target.size)
     return out
+
+
+def _present_classes(pred: np.ndarray, target: np.ndarray, kept: np.ndarray, num_classes: int) -> np.ndarray:
+    """Classes 0..C-1 found in the kept pixels of either map (a histogram: cheaper than sorting the pixels)."""
+    seen = np.zeros(num_classes, dtype=bool)
+    for labels in (target[kept], pred[kept]):
+        inside = labels[(labels >= 0) & (labels < num_classes)].astype(np.intp, copy=False)
+        seen |= np.bincount(inside, minlength=num_classes)[:num_classes] > 0
+    return np.flatnonzero(seen)
 
 
 def batch_object_counts(preds: np.ndarray, targets: np.ndarray, num_classes: int,
