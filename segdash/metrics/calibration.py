@@ -93,12 +93,11 @@ def calibration_sums(probs: torch.Tensor, target: torch.Tensor, labels: torch.Te
     size = num_images * num_classes * bins
     index = _image_offsets(labels * bins + _bin_of(confidence, bins), num_classes * bins)
     index = _drop_ignored(index, target, ignore_index, size)
-    correct = (labels == target).reshape(-1).double()
-    sums = torch.stack([
-        torch.bincount(index, minlength=size + 1).double(),
-        torch.bincount(index, weights=confidence.reshape(-1).double(), minlength=size + 1),
-        torch.bincount(index, weights=correct, minlength=size + 1),
-    ], dim=-1)[:size]  # fmt: skip
+    confidence_sums = torch.bincount(index, weights=confidence.reshape(-1).double(), minlength=size + 1)[:size]
+    # wrong and right pixels of a bin side by side: one histogram gives both the pixels and the right ones
+    index.mul_(2).add_((labels == target).reshape(-1))
+    right_wrong = torch.bincount(index, minlength=2 * size + 2)[: 2 * size].view(size, 2).double()
+    sums = torch.stack([right_wrong.sum(dim=1), confidence_sums, right_wrong[:, 1]], dim=-1)
     return sums.view(num_images, num_classes, bins, len(CALIBRATION_SUMS))
 
 
