@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import REPO_ROOT, Report, make_parser, mode_name, pick
 
 CHROMIUM = "/usr/bin/chromium"

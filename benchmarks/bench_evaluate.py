@@ -15,13 +15,19 @@ slices generated on demand, so only the evaluation's own memory grows).
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 
-import numpy as np
-
-from common import MIB, REPO_ROOT, Report, make_parser, mode_name, peak_rss_bytes, pick, project_missing
-from common import run_python_child
+from common import (
+    MIB,
+    REPO_ROOT,
+    Report,
+    make_parser,
+    mode_name,
+    peak_rss_bytes,
+    pick,
+    project_missing,
+    run_python_child,
+)
 
 SHARE_BAR = 0.20
 RSS_BAR_GB = 2.0
@@ -30,13 +36,12 @@ RSS_BAR_GB = 2.0
 def default_predictor(device: str = "auto"):
     """A Predictor for the default model on brain-mri: the shipped checkpoint, else a fresh one."""
     import torch
+    from bench_inference import shipped_default_checkpoint
 
     from segdash.data import open_dataset
     from segdash.infer.predictor import Predictor
     from segdash.models.checkpoint import CheckpointMeta
     from segdash.models.registry import create_model
-
-    from bench_inference import shipped_default_checkpoint
 
     checkpoint = shipped_default_checkpoint()
     if checkpoint is not None:

@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from common import (
     REPO_ROOT,
     Report,
@@ -201,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             for batch in batches:
                 images = make_images(m, size, batch)
 
-                def run_eager():
+                def run_eager(baseline_model=baseline_model, images=images, m=m):  # this round's, not the last one's
                     out = eager_labels(baseline_model, images, m.normalization, device)
                     sync()
                     return out

@@ -16,8 +16,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-
-from common import make_parser, mode_name, pick, project_missing, repeats, Report, speedup, time_interleaved
+from common import Report, make_parser, mode_name, pick, project_missing, repeats, speedup, time_interleaved
 
 
 def make_label_maps(count: int, size: int, num_classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -15,9 +15,18 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-
-from common import MIB, Report, make_parser, mode_name, pick, project_missing, repeats, speedup
-from common import time_interleaved, tracemalloc_peak
+from common import (
+    MIB,
+    Report,
+    make_parser,
+    mode_name,
+    pick,
+    project_missing,
+    repeats,
+    speedup,
+    time_interleaved,
+    tracemalloc_peak,
+)
 
 FLAT_BAR = 1.25
 POOL = 8
@@ -88,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     for label, ds, split in datasets:
         megapixels = sum(ds.load(split, i).mask.size for i in ds.ids(split)) / 1e6
         timings = time_interleaved({
-            "segdash class_statistics": lambda: class_statistics(ds, split, use_cache=False),
-            "seed 000 concatenate + per-class sum": lambda: seed000_mean_pixels_per_class(ds, split),
+            "segdash class_statistics": lambda ds=ds, split=split: class_statistics(ds, split, use_cache=False),
+            "seed 000 concatenate + per-class sum": lambda ds=ds, split=split: seed000_mean_pixels_per_class(ds, split),
         }, reps)
         project, seed = timings["segdash class_statistics"], timings["seed 000 concatenate + per-class sum"]
         stats = class_statistics(ds, split, use_cache=False)
@@ -103,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     peaks = {}
     for factor in (1, 10):
         ds = synthetic_dataset(base_images * factor, size)
-        _, peaks[factor] = tracemalloc_peak(lambda: class_statistics(ds, "train", use_cache=False))
+        _, peaks[factor] = tracemalloc_peak(lambda ds=ds: class_statistics(ds, "train", use_cache=False))
     seed_peak = tracemalloc_peak(lambda: seed000_mean_pixels_per_class(synthetic_dataset(base_images, size),
                                                                        "train"))[1]
     report.add_row(dataset=f"peak memory, {base_images} images", project_peak_mib=peaks[1] / MIB,
