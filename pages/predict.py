@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from segdash.ui import evaluate_page, sidebar, widgets
+from segdash.ui import evaluations, sidebar, widgets
 from segdash.ui import predict_page as page
 
 choice = sidebar.current()
@@ -16,5 +16,5 @@ settings = widgets.overlay_controls(meta.classes)
 if page.choose_source() == page.SOURCE_UPLOAD:
     inputs = page.uploaded_inputs(choice)
 else:
-    inputs = page.sample_inputs(choice, worst_ids=lambda split: evaluate_page.worst_sample_ids(choice, split))
+    inputs = page.sample_inputs(choice, worst_ids=lambda split: evaluations.worst_sample_ids(choice, split))
 page.show_predictions(choice, inputs, settings)

@@ -203,7 +203,8 @@ def test_evaluate_shows_scores_table_and_confusion(app):
 
     run_evaluation(app)
     assert any("Evaluated" in s.value for s in app.success)
-    job = next(j for j in job_board().all() if j.tags.get("split") == "test" and "|8|" in j.key)
+    found = [j for j in job_board().all() if j.tags.get("split") == "test" and "|8|" in j.key and j.finished]
+    job = max(found, key=lambda j: j.finished)  # the newest: earlier tests may have left others on the board
     evaluation = job.result
     assert evaluation.confusion.sum() == 8 * 192 * 192  # 8 evenly spaced test slices, every pixel counted
     table = app.dataframe[0].value
@@ -489,7 +490,7 @@ def test_predict_refuses_a_checkpoint_that_does_not_fit_for_samples_but_runs_upl
 
 
 def test_a_cached_prediction_says_when_its_time_was_measured(app):
-    from segdash.ui.predict_page import _predict_cached
+    from segdash.ui.predictions import _predict_cached
 
     _predict_cached.clear()  # an earlier test may have predicted the same slice in this process
     open_upload(app)

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from segdash.ui import cache
-from segdash.ui.predict_page import InputImage, predict
+from segdash.ui.predictions import InputImage, predict
 from segdash.ui.sidebar import SidebarChoice, _fits
 from segdash.ui.widgets import OverlaySettings, reported_errors, show_error
 
@@ -163,7 +163,8 @@ def scores_on(choice: SidebarChoice, entry: cache.CatalogEntry, split: str, samp
 
 def metrics_table(choice: SidebarChoice, entries: list[cache.CatalogEntry], split: str) -> None:
     """Per-class IoU / Dice of every checkpoint on the same evenly spaced images, with deltas against A."""
-    from segdash.ui.evaluate_page import evenly_spaced, score_frame
+    from segdash.data.splits import evenly_spaced
+    from segdash.ui.evaluations import score_frame
     from segdash.viz.figures import metric_delta_figure
     from segdash.viz.tables import metric_delta_frame
 

@@ -77,7 +77,7 @@ def presence_and_weights(choice: SidebarChoice, stats: dict, split: str) -> None
 
 def frequency_vs_iou(choice: SidebarChoice, stats: dict) -> None:
     """Each class's pixel frequency against its IoU in the last evaluation of the chosen model."""
-    from segdash.ui.evaluate_page import finished_evaluations
+    from segdash.ui.evaluations import finished_evaluations
     from segdash.viz.figures import frequency_vs_iou_figure
 
     ds = choice.dataset
@@ -227,7 +227,7 @@ def recall_by_size(evaluation_json: dict) -> dict[int, dict[str, float | None]]:
 def object_recall_by_size(choice: SidebarChoice) -> tuple[dict[int, dict[str, float | None]], str] | None:
     """``recall_by_size`` of the newest evaluation of the chosen model and a label of it; None when there is
     no evaluation or it has no object results."""
-    from segdash.ui.evaluate_page import finished_evaluations
+    from segdash.ui.evaluations import finished_evaluations
 
     found = finished_evaluations(choice) if choice.model_choice.is_set else []
     if not found:

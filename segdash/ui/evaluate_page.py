@@ -5,123 +5,15 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from segdash.data.base import SegDataset
-from segdash.data.splits import evenly_spaced
 from segdash.jsonsafe import finite_or_none
-from segdash.ui import cache, jobs, state
+from segdash.ui import jobs, state
+from segdash.ui.evaluations import current_job, ranked_images, score_frame, start_evaluation
 from segdash.ui.sidebar import DATASET_UNAVAILABLE, SidebarChoice
 from segdash.ui.widgets import format_seconds, job_progress, reported_errors, show_error, skipped_note
 
 ALL_IMAGES = 0
 NORMALIZE_VIEWS = {"counts": None, "row-normalised (recall)": "true", "column-normalised (precision)": "pred"}
 ROW_NORMALISED = "row-normalised (recall)"  # the default: counts are dominated by background
-
-
-class SubsetDataset(SegDataset):
-    """A view of one split of a dataset restricted to some sample ids (an evaluation with a limit)."""
-
-    def __init__(self, base: SegDataset, split: str, ids: list[str]):
-        self.base, self.split, self._ids = base, split, list(ids)
-        for name in ("name", "classes", "colors", "ignore_index", "in_channels", "source", "description"):
-            setattr(self, name, getattr(base, name))
-
-    @property
-    def normalization(self):
-        return self.base.normalization
-
-    def splits(self) -> list[str]:
-        return [self.split]
-
-    def ids(self, split: str) -> list[str]:
-        self.check_split(split)
-        return list(self._ids)
-
-    def load(self, split: str, sample_id: str):
-        self.check_split(split)
-        return self.base.load(split, sample_id)
-
-    def has_masks(self, split: str) -> bool:
-        return self.base.has_masks(split)
-
-
-def score_frame(scores):
-    """``Scores`` as a table with a ``name`` column (the layout the viz figures take), one row per class."""
-    frame = scores.to_frame().rename_axis("name").reset_index()
-    return frame[[c for c in ("name", "iou", "dice", "precision", "recall", "specificity", "support") if c in frame]]
-
-
-# --- jobs ---------------------------------------------------------------------------------------
-def _tags(choice: SidebarChoice, split: str) -> dict:
-    model = choice.model_choice
-    return {
-        "kind": "evaluation",
-        "dataset": cache.dataset_key(choice.dataset_choice),
-        "model": f"{model.path}|{model.device}|{cache.checkpoint_stamp(model.path)}",
-        "split": split,
-        "owner": jobs.owner(),  # public mode: this session's jobs only
-    }
-
-
-def evaluation_key(choice: SidebarChoice, split: str, limit: int, distances: bool) -> str:
-    tags = _tags(choice, split)
-    return "|".join(["eval", tags["owner"], tags["dataset"], split, tags["model"], str(limit), "d" if distances else "-"])
-
-
-def finished_evaluations(choice: SidebarChoice, split: str | None = None) -> list[jobs.Job]:
-    """Finished evaluations of the chosen model on the chosen dataset (one split, or all), newest first."""
-    wanted = _tags(choice, split or "")
-    found = [
-        job for job in jobs.job_board().all()
-        if job.status == jobs.FINISHED and job.tags.get("kind") == "evaluation"
-        and job.tags.get("dataset") == wanted["dataset"] and job.tags.get("model") == wanted["model"]
-        and job.tags.get("owner") == wanted["owner"]
-        and (split is None or job.tags.get("split") == split)
-    ]  # fmt: skip
-    return sorted(found, key=lambda job: job.finished or 0, reverse=True)
-
-
-def latest_evaluation(choice: SidebarChoice, split: str | None = None):
-    """The newest finished ``Evaluation`` of the chosen model on the chosen dataset (a split, or any)."""
-    found = finished_evaluations(choice, split)
-    return found[0].result if found else None
-
-
-def worst_sample_ids(choice: SidebarChoice, split: str) -> list[str] | None:
-    """Sample ids of ``split`` ranked worst first by the last evaluation, or None when there is none."""
-    evaluation = latest_evaluation(choice, split)
-    if evaluation is None:
-        return None
-    return list(ranked_images(evaluation)["sample_id"])
-
-
-def ranked_images(evaluation, metric: str = "mean_dice"):
-    """Per-image scores, worst first (undefined scores last): lowest first, or highest for ECE, overconfidence
-    and distances."""
-    from segdash.infer.evaluate import LOWER_IS_BETTER
-
-    frame = evaluation.per_image.copy()
-    metric = metric if metric in frame else "mean_iou"
-    worst_is_high = metric == "mean_hd95" or metric in LOWER_IS_BETTER
-    return frame.sort_values(metric, ascending=not worst_is_high, na_position="last").reset_index(drop=True)
-
-
-def start_evaluation(choice: SidebarChoice, split: str, limit: int, distances: bool) -> jobs.Job:
-    """Start (or find) the background evaluation of the chosen model on ``split``."""
-    from segdash.infer.evaluate import evaluate
-    from segdash.models.checkpoint import check_compatible
-
-    ds = choice.dataset
-    predictor = cache.predictor(choice.model_choice)
-    check_compatible(cache.checkpoint_meta(choice.model_choice.path), ds)
-    ids = evenly_spaced(ds.ids(split), limit or None)  # limit 0: all images
-    target = ds if len(ids) == len(ds.ids(split)) else SubsetDataset(ds, split, ids)
-
-    def work(job: jobs.Job):
-        job.report(0, len(ids))
-        return evaluate(target, split, predictor, progress=job.report, should_stop=job.should_stop, distances=distances)
-
-    label = f"{choice.dataset_choice.label} / {split} ({len(ids)} images)"
-    return jobs.job_board().start(evaluation_key(choice, split, limit, distances), label, work, _tags(choice, split))
 
 
 # --- controls -------------------------------------------------------------------------------------
@@ -146,10 +38,6 @@ def controls(choice: SidebarChoice) -> tuple[str, int, bool, bool] | None:
                                  help="HD95, ASSD and relative area difference per class (slower)")
     run = cols[3].button("Run evaluation", type="primary", icon=":material/play_arrow:", key="evaluate.run")
     return split, int(limit or 0), bool(distances), run
-
-
-def current_job(choice: SidebarChoice, split: str, limit: int, distances: bool) -> jobs.Job | None:
-    return jobs.job_board().get(evaluation_key(choice, split, limit, distances))
 
 
 @st.fragment(run_every=0.7)
@@ -266,7 +154,7 @@ def largest_confusion(cm: np.ndarray) -> tuple[int, int]:
 
 def confused_samples(choice: SidebarChoice, evaluation, split: str, gt: int, pred: int, k: int = 4) -> None:
     """The ``k`` images with the most pixels of class ``gt`` predicted as ``pred``, those pixels highlighted."""
-    from segdash.ui.predict_page import InputImage, predict
+    from segdash.ui.predictions import InputImage, predict
     from segdash.viz.overlay import confusion_pixels, highlight_pixels
 
     classes = choice.dataset.classes

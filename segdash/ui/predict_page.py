@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import random
-import time
 
 import numpy as np
 import streamlit as st
 
 from segdash.errors import SegdashError
 from segdash.ui import cache, state
+from segdash.ui.predictions import InputImage, _cached_prediction, predict
 from segdash.ui.sidebar import SidebarChoice
 from segdash.ui.widgets import OverlaySettings, format_seconds, legend, reported_errors, show_error
 
@@ -21,16 +20,6 @@ MAX_SIDE = 2048
 MAX_SAMPLES = 8
 SOURCE_SAMPLES, SOURCE_UPLOAD = "Dataset samples", "Upload"
 PICK_RANDOM, PICK_EXAMPLES, PICK_IDS, PICK_WORST = "random", "examples", "by id", "worst"
-
-
-@dataclasses.dataclass
-class InputImage:
-    """One image to predict on: ``image`` HxWxC as the model takes it, ``mask`` HxW int64 or None."""
-
-    name: str
-    image: np.ndarray
-    mask: np.ndarray | None = None
-    notes: tuple[str, ...] = ()
 
 
 # --- turning uploads into model input ----------------------------------------------------------
@@ -207,44 +196,6 @@ UNCERTAINTY_HELP = (
     "K classes are equally likely. 1 - confidence: one minus the predicted class's probability. A model that "
     "knows where it is wrong is unsure exactly on the red pixels of the error map."
 )
-
-
-def uncertainty_maps(probs: np.ndarray) -> dict[str, np.ndarray]:
-    """(K, H, W) probabilities -> {"entropy", "unsure": (H, W) uint8}: one byte a pixel instead of 4K."""
-    from segdash.metrics.calibration import uncertainty_image
-
-    return {"entropy": uncertainty_image(probs), "unsure": np.rint(255 * (1 - probs.max(axis=0))).astype(np.uint8)}
-
-
-@st.cache_data(show_spinner=False, max_entries=48)
-def _predict_cached(_predictor, model_key: str, image_digest: str, _image: np.ndarray):
-    """The prediction without its (C, H, W) probabilities: the pages show labels, and a big image's
-    probabilities would make every cache entry hundreds of megabytes; the uncertainty maps (one byte a
-    pixel each) are kept instead. Also returns when it ran."""
-    prediction = _predictor.predict(_image)
-    maps = uncertainty_maps(prediction.probs)
-    return dataclasses.replace(prediction, probs=np.zeros((0, 0, 0), np.float32)), time.time(), maps
-
-
-def _cached_prediction(choice: SidebarChoice, item: InputImage):
-    """(prediction without probabilities, when it ran, uncertainty maps) of the chosen model on one image."""
-    predictor = cache.predictor(choice.model_choice)
-    digest = hashlib.blake2b(item.image.tobytes(), digest_size=16).hexdigest() + str(item.image.shape) + str(item.image.dtype)
-    model_key = f"{choice.model_choice.path}|{choice.model_choice.device}|{cache.checkpoint_stamp(choice.model_choice.path)}"
-    return _predict_cached(predictor, model_key, digest, item.image)
-
-
-def predict(choice: SidebarChoice, item: InputImage):
-    """The chosen model's ``Prediction`` on one image (cached: moving a slider does not re-run the model).
-
-    A prediction taken from the cache keeps the inference time of the run that produced it, and
-    says when that run was, so the time shown is never mistaken for this rerun's."""
-    asked = time.time()
-    prediction, computed, _ = _cached_prediction(choice, item)
-    if computed < asked:
-        when = time.strftime("%H:%M:%S", time.localtime(computed))
-        return dataclasses.replace(prediction, notes=[*prediction.notes, f"inference time measured at {when}; reused"])
-    return prediction
 
 
 PANELS_PER_ROW = 3
