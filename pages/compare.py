@@ -24,16 +24,21 @@ tab_samples, tab_stats, tab_swipe, tab_metrics, tab_curves = st.tabs(
 with tab_samples:
     sample_ids = page.pick_samples(choice, split)
     if tab_samples.open:
-        page.guarded(page.side_by_side, choice, entries, split, sample_ids, settings)
+        with widgets.reported_errors():
+            page.side_by_side(choice, entries, split, sample_ids, settings)
 with tab_stats:
     if tab_stats.open:
-        page.guarded(page.statistics_section, choice, entries, split, settings)
+        with widgets.reported_errors():
+            page.statistics_section(choice, entries, split, settings)
 with tab_swipe:
     if tab_swipe.open:
-        page.guarded(page.swipe_section, choice, entries, split, sample_ids, settings)
+        with widgets.reported_errors():
+            page.swipe_section(choice, entries, split, sample_ids, settings)
 with tab_metrics:
     if tab_metrics.open:
-        page.guarded(page.metrics_table, choice, entries, split)
+        with widgets.reported_errors():
+            page.metrics_table(choice, entries, split)
 with tab_curves:
     if tab_curves.open:
-        page.guarded(page.curves_section, entries)
+        with widgets.reported_errors():
+            page.curves_section(entries)

@@ -232,14 +232,6 @@ def curves_section(entries: list[cache.CatalogEntry]) -> None:
     st.plotly_chart(runs_comparison_figure(runs, metric or "val_mean_dice"), width="stretch", key="compare.curves")
 
 
-def guarded(section, *args) -> None:
-    """Run a page section; an error in it is shown and the rest of the page still draws."""
-    try:
-        section(*args)
-    except Exception as exc:
-        show_error(exc)
-
-
 # --- statistics over the whole split (a background job) -------------------------------------------
 RESAMPLES = (1_000, 10_000)
 #: Images listed under "where B fixed / broke the most".
@@ -249,8 +241,10 @@ CHANGED_ROWS = 8
 def comparison_key(choice: SidebarChoice, entries: list[cache.CatalogEntry], split: str, metric: str,
                    samples: int) -> str:  # fmt: skip
     models = ",".join(f"{e.path}@{cache.checkpoint_stamp(e.path)}" for e in entries)
-    return "|".join(["compare", cache.dataset_key(choice.dataset_choice), split, models, metric, str(samples),
-                     choice.model_choice.device])  # fmt: skip
+    from segdash.ui import jobs
+
+    return "|".join(["compare", jobs.owner(), cache.dataset_key(choice.dataset_choice), split, models, metric,
+                     str(samples), choice.model_choice.device])  # fmt: skip
 
 
 def start_comparison(choice: SidebarChoice, entries: list[cache.CatalogEntry], split: str, metric: str,
@@ -272,27 +266,19 @@ def start_comparison(choice: SidebarChoice, entries: list[cache.CatalogEntry], s
                               should_stop=job.should_stop)  # fmt: skip
 
     label = f"{choice.dataset_choice.label} / {split} ({len(ds.ids(split))} images, {len(entries)} checkpoints)"
-    tags = {"kind": "comparison", "dataset": cache.dataset_key(choice.dataset_choice), "split": split}
+    tags = {"kind": "comparison", "dataset": cache.dataset_key(choice.dataset_choice), "split": split,
+            "owner": jobs.owner()}  # public mode: this session's comparisons only
     return jobs.job_board().start(comparison_key(choice, entries, split, metric, samples), label, work, tags)
 
 
 @st.fragment(run_every=0.7)
 def comparison_progress(job_key: str) -> None:
     """Progress bar, time left and Cancel while the comparison runs; a full rerun once it ends."""
-    from segdash.ui import jobs
-    from segdash.ui.widgets import format_seconds
+    from segdash.ui.widgets import job_progress
 
-    job = jobs.job_board().get(job_key)
-    if job is None:
-        return
-    if not job.is_running:
-        st.rerun()
-    eta = job.eta_seconds()
-    text = (f"Scoring every image of {job.label} once per checkpoint ({job.message or 'starting'}): "
-            f"{job.done}/{job.total or '?'}" + (f" · about {format_seconds(eta)} left" if eta is not None else ""))
-    cols = st.columns([5, 1], vertical_alignment="center")
-    cols[0].progress(job.fraction, text=text)
-    cols[1].button("Cancel", icon=":material/stop:", on_click=job.cancel, key="compare.cancel")
+    job_progress(job_key, lambda job: (f"Scoring every image of {job.label} once per checkpoint "
+                                       f"({job.message or 'starting'}): {job.done}/{job.total or '?'}"),
+                 cancel_key="compare.cancel")  # fmt: skip
 
 
 def statistics_section(choice: SidebarChoice, entries: list[cache.CatalogEntry], split: str,
