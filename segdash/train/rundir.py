@@ -68,7 +68,6 @@ import errno
 import fcntl
 import io
 import json
-import math
 import os
 import re
 import shutil
@@ -81,6 +80,7 @@ import numpy as np
 
 from segdash.errors import SegdashError
 from segdash.fsutil import append_line, atomic_write_bytes, atomic_write_json, atomic_write_text
+from segdash.jsonsafe import json_tree
 
 FORMAT_VERSION = 1
 RUN_FILE = "run.json"
@@ -103,18 +103,6 @@ STATUSES = ("starting", "running", "finished", "stopped", "failed")
 
 def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def json_number(value: Any) -> Any:
-    """floats for JSON: NaN/inf -> None (JSON has no NaN); numpy scalars -> Python."""
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [json_number(v) for v in value]
-    return value
 
 
 def epoch_dir_name(epoch: int) -> str:
@@ -197,7 +185,7 @@ class RunWriter:
 
     def write(self) -> None:
         self.state["updated"] = utc_now()
-        atomic_write_json(self.run_dir / RUN_FILE, json_number_tree(self.state))
+        atomic_write_json(self.run_dir / RUN_FILE, json_tree(self.state))
         self._last_write = time.monotonic()
 
     def finish(self, status: str, error: str | None = None, stop_reason: str | None = None) -> None:
@@ -207,7 +195,7 @@ class RunWriter:
 
     # --- metrics.jsonl ----------------------------------------------------------------
     def log(self, record: dict[str, Any]) -> None:
-        append_line(self.run_dir / METRICS_FILE, json.dumps(json_number_tree(record), allow_nan=False))
+        append_line(self.run_dir / METRICS_FILE, json.dumps(json_tree(record), allow_nan=False))
 
     # --- STOP -------------------------------------------------------------------------
     def stop_requested(self) -> bool:
@@ -223,19 +211,6 @@ class RunWriter:
     def write_preview(self, epoch: int, labels: np.ndarray, ids: list[str]) -> None:
         labels = labels.astype(np.uint8) if labels.max(initial=0) < 256 else labels
         write_npz(self.previews / f"epoch_{int(epoch)}.npz", labels=labels, ids=np.asarray(ids, dtype=str))
-
-
-def json_number_tree(obj: Any) -> Any:
-    """A copy of ``obj`` safe for strict JSON: NaN/inf -> None, numpy -> Python."""
-    if isinstance(obj, dict):
-        return {str(k): json_number_tree(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_number_tree(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return json_number_tree(obj.tolist())
-    if isinstance(obj, Path):
-        return str(obj)
-    return json_number(obj)
 
 
 def write_npz(path: Path, **arrays: np.ndarray) -> None:

@@ -46,6 +46,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
 from segdash.errors import SegdashError
+from segdash.jsonsafe import finite_or_none, json_tree
 from segdash.train import distributed as D
 from segdash.train.config import TrainConfig
 from segdash.train.data import (
@@ -73,7 +74,6 @@ from segdash.train.rundir import (
     clean_leftovers,
     drop_metrics_after,
     epoch_dir_name,
-    json_number_tree,
     swap_dir,
 )
 
@@ -584,11 +584,11 @@ def validate(run: Run) -> dict[str, Any]:
     scores = scores_from_confusion(cm.cpu().numpy(), list(ds.classes))
     return {
         "val_loss": float(totals[0] / totals[1]) if totals[1] else None,
-        "val_mean_dice": _finite(scores.mean_dice),
-        "val_mean_iou": _finite(scores.mean_iou),
-        "val_pixel_accuracy": _finite(scores.pixel_accuracy),
-        "val_dice": [_finite(v) for v in np.asarray(scores.dice, dtype=float)],
-        "val_iou": [_finite(v) for v in np.asarray(scores.iou, dtype=float)],
+        "val_mean_dice": finite_or_none(scores.mean_dice),
+        "val_mean_iou": finite_or_none(scores.mean_iou),
+        "val_pixel_accuracy": finite_or_none(scores.pixel_accuracy),
+        "val_dice": [finite_or_none(v) for v in np.asarray(scores.dice, dtype=float)],
+        "val_iou": [finite_or_none(v) for v in np.asarray(scores.iou, dtype=float)],
     }
 
 
@@ -643,7 +643,7 @@ def save_model(run: Run, name: str, epoch: int, metrics: dict[str, Any]) -> None
         arch=config.arch, encoder=config.encoder, classes=list(ds.classes), colors=list(ds.colors),
         in_channels=ds.in_channels, normalization=data.normalization, ignore_index=ds.ignore_index,
         input_size=config.img_size, dataset=ds.name, epoch=epoch,
-        metrics=json_number_tree(metrics), train_config=config.to_dict(),
+        metrics=json_tree(metrics), train_config=config.to_dict(),
         input_range=data.input_range, intensity=data.intensity,
     )
     save_checkpoint(run.raw_model, meta, run.writer.checkpoints / name)
@@ -695,11 +695,6 @@ def finish_run(run: Run, status: str, stop_reason: str | None, epochs_done: int)
 
 
 # --- small helpers ----------------------------------------------------------------------------
-
-
-def _finite(value) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 @torch.inference_mode()
