@@ -16,7 +16,6 @@ and says so.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -36,9 +35,6 @@ from segdash.metrics.paired import (
 
 #: Bytes of kept label maps per model above which the pixel-change pass is skipped.
 PIXEL_BUDGET = 1 << 30
-#: Paired statistics need only the overlap scores: skip the engine's boundary, object and calibration
-#: metrics where it has them (an engine without the option computes none of them).
-_OVERLAP_ONLY = {"failure_metrics": False} if "failure_metrics" in inspect.signature(evaluate).parameters else {}
 _GENERIC_NAMES = {"best", "last", "final", "checkpoint", "model", "preds", "predictions"}
 
 
@@ -224,7 +220,7 @@ def compare_models(
         evaluation = evaluate(dataset, split, predictor=recorder or predictor,
                               pred_dir=source.source if source.kind == "pred_dir" else None, batch_size=batch_size,
                               progress=report, should_stop=should_stop, distances=False, limit=limit,
-                              **_OVERLAP_ONLY)  # fmt: skip
+                              failure_metrics=False)  # paired statistics need only the overlap scores  # fmt: skip
         if evaluation.cancelled:
             raise SegdashError(f"the comparison was stopped while scoring {source.name}")
         evaluations.append(evaluation)
