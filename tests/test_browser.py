@@ -218,7 +218,7 @@ def test_home_first_prediction_and_upload(page, server, tmp_path):
 
     page.get_by_role("button", name="Predict a test image now").click()
     page.get_by_role("heading", name="Predict", exact=True).wait_for()
-    page.get_by_text("Errors: green correct, red wrong").wait_for()
+    page.get_by_text("Errors: red wrong").first.wait_for()
     wait_images(page, 4)  # image, prediction, ground truth, error map
     wait_idle(page)
     screenshot(page, "predict")
