@@ -50,7 +50,7 @@ def test_imbalance_views_on_street_synth(page, server):  # noqa: F811
     wait_idle(page)
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name="street-synth").click()
-    page.get_by_text("Classes under 1% of pixels").wait_for()
+    page.get_by_text("Rare classes", exact=True).wait_for()
     wait_idle(page)
     evaluate_16_test_images(page)
     page.get_by_role("link", name="Dataset").click()

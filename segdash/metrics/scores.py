@@ -28,9 +28,9 @@ from segdash.jsonsafe import json_number
 
 #: Shown beside every mean: what a blank means, and that the means leave blanks out.
 UNDEFINED_NOTE = (
-    "A blank (null) score is 0/0, undefined: every score of a class absent from both the ground truth and the "
-    "prediction; precision of a class never predicted; recall of a class absent from the ground truth. "
-    "Blanks are left out of the means."
+    "An undefined score (None in the tables, null in JSON) is 0/0: every score of a class absent from both the "
+    "ground truth and the prediction; precision of a class never predicted; recall of a class absent from the "
+    "ground truth. Undefined scores are left out of the means."
 )
 
 #: Value of a score whose denominator is 0 (scikit-learn's ``zero_division``): undefined.

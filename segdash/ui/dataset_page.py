@@ -37,7 +37,7 @@ def distribution_section(choice: SidebarChoice, stats: dict) -> None:
     from segdash.viz.figures import class_distribution_figure
 
     ds = choice.dataset
-    cols = st.columns([1, 1, 4])
+    cols = st.columns([2, 2, 3])  # each switch wide enough for both its labels at 1100 px
     value = cols[0].segmented_control("Show", ["pixels", "frequency"], key="dataset.value", required=True,
                                       default="pixels", persist_state="session")  # fmt: skip
     scale = cols[1].segmented_control("Scale", ["linear", "log"], key="dataset.scale", required=True,
@@ -132,7 +132,7 @@ def summary(choice: SidebarChoice, stats: dict) -> None:
     cols[0].metric("Images", f"{images:,}")
     cols[1].metric("Classes", ds.num_classes)
     cols[2].metric("Splits", len(ds.splits()))
-    cols[3].metric("Classes under 1% of pixels", len(rare), help=", ".join(rare) or None)
+    cols[3].metric("Rare classes", len(rare), help="classes under 1% of the pixels: " + (", ".join(rare) or "none"))
     if ds.source:
         st.caption(f"Source: {ds.source}")
 

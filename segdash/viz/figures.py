@@ -77,6 +77,10 @@ def metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric.replace("_", " "))
 
 
+#: A legend under the x axis title, for curves whose legend wraps to several rows in a narrow chart.
+_UNDER_THE_AXIS = dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)
+
+
 def _styled(fig: go.Figure, title: str, x_title: str | None = None, y_title: str | None = None) -> go.Figure:
     fig.update_layout(
         template=TEMPLATE,
@@ -259,6 +263,7 @@ def image_presence_figure(
     fig = _per_split_class_bars(values, classes, colors, "in %{y:.1%} of images")
     _styled(fig, "Images containing each class", "class", "share of images")
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
+    fig.update_layout(legend=_UNDER_THE_AXIS)  # in a half-width chart a legend above the plot covers the title
     return fig
 
 
@@ -281,6 +286,7 @@ def class_weights_figure(
     fig = _per_split_class_bars(values, classes, colors, "weight: %{y:.3f}")
     _styled(fig, "Suggested class weights", "class", "loss weight" + (" (log scale)" if log else ""))
     fig.update_yaxes(type="log" if log else "linear", dtick=1 if log else None)
+    fig.update_layout(legend=_UNDER_THE_AXIS)
     for k, name in enumerate(classes):
         undefined = [method for method, w in values.items() if not math.isfinite(w[k])]
         if all(w[k] == 0 for w in values.values()):
@@ -696,8 +702,6 @@ def _epoch_end_steps(epochs: np.ndarray, steps_df: pd.DataFrame) -> np.ndarray:
     return np.array(positions, np.float64)
 
 
-#: A legend under the x axis title, for curves whose legend wraps to several rows in a narrow chart.
-_UNDER_THE_AXIS = dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)
 
 
 def loss_curves_figure(
