@@ -619,6 +619,48 @@ def check_boundary_ratio(ratio: float) -> float:
     return float(ratio)
 
 
+def _prediction_source(dataset, ids: Sequence[str], predictor, pred_dir) -> tuple[torch.device, dict | None, str]:
+    """(device the counts accumulate on, prediction files by id or None, what produced the predictions)."""
+    if predictor is not None:
+        _check_predictor(predictor, dataset)
+        source = str(getattr(getattr(predictor, "meta", None), "arch", "") or type(predictor).__name__)
+        return torch.device(getattr(predictor, "device", "cpu")), None, source
+    pred_dir = Path(pred_dir).expanduser()
+    return torch.device("cpu"), _check_pred_dir(pred_dir, ids), str(pred_dir)
+
+
+class _CpuMetrics:
+    """The metrics that need label maps on the CPU (distances, Boundary IoU, objects), computed in a small
+    thread pool behind the model: at most ``_PENDING_DISTANCE_BATCHES`` batches wait before the model does."""
+
+    def __init__(self, rows: _PerImage, num_classes: int, ignore_index: int | None, distances: bool,
+                 ratio: float | None, workers: int | None) -> None:  # fmt: skip
+        self.rows, self.args = rows, (num_classes, ignore_index, distances, ratio)
+        workers = workers or max(1, min(4, (os.cpu_count() or 2) // 2))
+        wanted = distances or ratio is not None
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segdash-distances") if wanted else None
+        self.pending: list[tuple[int, Future]] = []
+
+    def submit(self, offset: int, labels: torch.Tensor, masks: np.ndarray) -> None:
+        """Queue the batch whose first image is row ``offset``; collect what is ready."""
+        if self.pool is None:
+            return
+        preds = _narrow(labels.cpu().numpy())
+        self.pending.append((offset, self.pool.submit(_batch_cpu_metrics, preds, masks, *self.args)))
+        self.collect(wait_all=False)
+
+    def collect(self, wait_all: bool) -> None:
+        pending = self.pending
+        while pending and (wait_all or len(pending) > _PENDING_DISTANCE_BATCHES or pending[0][1].done()):
+            offset, future = pending.pop(0)
+            for key, values in future.result().items():
+                self.rows.put(offset, key, values)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 def evaluate(
     dataset,
     split: str,
@@ -658,34 +700,15 @@ def evaluate(
     if shard is not None:
         ids = shard_of(ids, *shard)
     num_classes, ignore_index = dataset.num_classes, dataset.ignore_index
+    device, pred_paths, source = _prediction_source(dataset, ids, predictor, pred_dir)
     confidence = None
-    if predictor is not None:
-        _check_predictor(predictor, dataset)
-        device = torch.device(getattr(predictor, "device", "cpu"))
-        pred_paths = None
-        source = str(getattr(getattr(predictor, "meta", None), "arch", "") or type(predictor).__name__)
-        if failure_metrics and hasattr(predictor, "predict_probabilities"):
-            confidence = ConfidenceStats(num_classes, ignore_index, device=device)
-    else:
-        pred_dir = Path(pred_dir).expanduser()
-        pred_paths = _check_pred_dir(pred_dir, ids)
-        device = torch.device("cpu")
-        source = str(pred_dir)
+    if predictor is not None and failure_metrics and hasattr(predictor, "predict_probabilities"):
+        confidence = ConfidenceStats(num_classes, ignore_index, device=device)
 
     accumulator = ConfusionMatrix(num_classes, ignore_index=ignore_index, device=device)
     rows = _PerImage(len(ids))
-    workers = distance_workers or max(1, min(4, (os.cpu_count() or 2) // 2))
-    cpu_work = distances or ratio is not None
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segdash-distances") if cpu_work else None
-    pending: list[tuple[int, Future]] = []
+    cpu = _CpuMetrics(rows, num_classes, ignore_index, distances, ratio, distance_workers)
     forward_seconds, done, cancelled = 0.0, 0, False
-
-    def collect(wait_all: bool) -> None:
-        while pending and (wait_all or len(pending) > _PENDING_DISTANCE_BATCHES or pending[0][1].done()):
-            offset, future = pending.pop(0)
-            for key, values in future.result().items():
-                rows.put(offset, key, values)
-
     skipped: list[tuple[str, str]] = []
     batches = _Prefetch(_batches(dataset, split, ids, batch_size, pred_paths, None if strict else skipped), depth=2)
     try:
@@ -707,19 +730,14 @@ def evaluate(
                 accumulator.update(labels, target, ids=batch.ids)
             except SegdashError as exc:
                 raise SegdashError(f"images {', '.join(batch.ids[:3])}: {exc}") from None
-            if pool is not None:
-                preds = _narrow(labels.cpu().numpy())
-                pending.append((done, pool.submit(_batch_cpu_metrics, preds, batch.masks, num_classes, ignore_index,
-                                                  distances, ratio)))  # fmt: skip
-                collect(wait_all=False)
+            cpu.submit(done, labels, batch.masks)
             done += len(batch.ids)
             if progress is not None:
                 progress(done + len(skipped), len(ids))
-        collect(wait_all=True)
+        cpu.collect(wait_all=True)
     finally:
         batches.close()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        cpu.close()
 
     confidence_rows = {k: rows.get(k, done) for k in CONFIDENCE_METRICS} if confidence is not None else None
     warn_skipped_samples(skipped)
