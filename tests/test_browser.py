@@ -266,8 +266,8 @@ def test_evaluation_and_confusion_click(page, server):
 def test_training_curve_grows_live(page, server):
     open_page(page, server, "train", "Train")
     page.get_by_text("No training run yet").wait_for()
-    page.get_by_label("Epochs").fill("1")
-    page.get_by_label("Batch size").fill("8")  # 28 small steps: the curve grows between two refreshes
+    page.get_by_role("spinbutton", name="Epochs").fill("1")  # the field, not its help button
+    page.get_by_role("spinbutton", name="Batch size").fill("8")  # 28 small steps: the curve grows between refreshes
     slider = page.get_by_role("slider").first  # image size: the smallest (32 px) keeps the run short
     slider.focus()
     slider.press("Home")
