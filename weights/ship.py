@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -41,6 +42,9 @@ def ship(name: str, source: Path, dataset_name: str) -> dict:
     target = WEIGHTS / name
     model, meta = load_checkpoint(source)
     save_checkpoint(model, meta, target, half=True)
+    curves = source.parent.parent / "metrics.jsonl"  # the run's curves, for the Compare page's curves tab
+    if curves.is_file():
+        shutil.copyfile(curves, target / "metrics.jsonl")
 
     dataset = open_dataset(dataset_name)
     full, half = Predictor(model, meta, device="cpu"), Predictor.from_checkpoint(target, device="cpu")
