@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,16 +13,7 @@ from PIL import Image
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from _dashboard import save_random_checkpoints  # noqa: E402
-from test_app import _navigation_mode, assert_clean, texts  # noqa: E402, F401
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 180
-
-
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory) -> Path:
-    return save_random_checkpoints(tmp_path_factory.mktemp("weights"))
+from test_app import APP, TIMEOUT, _navigation_mode, assert_clean, texts, weights_dir  # noqa: E402, F401
 
 
 @pytest.fixture
