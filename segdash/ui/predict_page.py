@@ -10,7 +10,7 @@ import streamlit as st
 
 from segdash.errors import SegdashError
 from segdash.ui import cache, state
-from segdash.ui.predictions import InputImage, _cached_prediction, predict
+from segdash.ui.predictions import InputImage, predict_with_maps
 from segdash.ui.sidebar import SidebarChoice
 from segdash.ui.widgets import OverlaySettings, format_seconds, legend, reported_errors, show_error
 
@@ -330,14 +330,14 @@ def show_predictions(choice: SidebarChoice, inputs: list[InputImage], settings: 
     for item in inputs:
         with st.container(border=True):
             try:
-                prediction = predict(choice, item)
+                prediction, maps = predict_with_maps(choice, item)
             except Exception as exc:
                 show_error(exc, item.name)
                 continue
-            panels, facts = uncertainty_panel(choice, item, prediction, layer, meta.ignore_index)
+            panels, facts = uncertainty_panel(item, prediction, maps, layer, meta.ignore_index)
             confidence = None
             if view.large != LARGE_OFF:  # the cache keeps 1 - confidence as one byte a pixel
-                confidence = 1.0 - _cached_prediction(choice, item)[2]["unsure"] / np.float32(255)
+                confidence = 1.0 - maps["unsure"] / np.float32(255)
             show_result(item, prediction, meta, settings, extra_panels=panels, view=view, confidence=confidence)
             if facts:
                 st.caption(facts, help=UNCERTAINTY_HELP)
@@ -360,7 +360,7 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def uncertainty_panel(choice: SidebarChoice, item: InputImage, prediction, layer: tuple[str | None, float],
+def uncertainty_panel(item: InputImage, prediction, maps: dict, layer: tuple[str | None, float],
                       ignore_index: int | None) -> tuple[list, str]:  # fmt: skip
     """The heat map panel (with the pixels above the threshold outlined) and, with ground truth, a line on
     how well those pixels match the errors; nothing when the layer is off."""
@@ -369,7 +369,7 @@ def uncertainty_panel(choice: SidebarChoice, item: InputImage, prediction, layer
     key, threshold = layer
     if key is None:
         return [], ""
-    values = _cached_prediction(choice, item)[2][key]
+    values = maps[key]
     name = next(label for label, k in UNCERTAINTY_LAYERS.items() if k == key)
     panels = [(uncertainty_heatmap(values, threshold), f"Uncertainty: {name} (cyan: above {threshold:.2f})")]
     if item.mask is None:

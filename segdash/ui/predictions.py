@@ -53,14 +53,20 @@ def _cached_prediction(choice: SidebarChoice, item: InputImage):
     return _predict_cached(predictor, model_key, digest, item.image)
 
 
-def predict(choice: SidebarChoice, item: InputImage):
-    """The chosen model's ``Prediction`` on one image (cached: moving a slider does not re-run the model).
+def predict_with_maps(choice: SidebarChoice, item: InputImage):
+    """The chosen model's ``Prediction`` on one image and its uncertainty maps ({"entropy", "unsure"}: (H, W)
+    uint8), from one cache lookup (moving a slider does not re-run the model).
 
     A prediction taken from the cache keeps the inference time of the run that produced it, and
     says when that run was, so the time shown is never mistaken for this rerun's."""
     asked = time.time()
-    prediction, computed, _ = _cached_prediction(choice, item)
+    prediction, computed, maps = _cached_prediction(choice, item)
     if computed < asked:
         when = time.strftime("%H:%M:%S", time.localtime(computed))
-        return dataclasses.replace(prediction, notes=[*prediction.notes, f"inference time measured at {when}; reused"])
-    return prediction
+        prediction = dataclasses.replace(prediction, notes=[*prediction.notes, f"inference time measured at {when}; reused"])
+    return prediction, maps
+
+
+def predict(choice: SidebarChoice, item: InputImage):
+    """The chosen model's ``Prediction`` on one image (see ``predict_with_maps``)."""
+    return predict_with_maps(choice, item)[0]
