@@ -173,3 +173,12 @@ def test_list_images_skips_hidden_resource_forks_and_other_files(tmp_path):
     assert ".jpg" in imageio.IMAGE_EXTENSIONS
     with pytest.raises(SegdashError, match="nowhere"):
         list_images(tmp_path / "nowhere")
+
+
+def test_image_size_of_a_tiff_pillow_cannot_open_reads_only_its_header(tmp_path, monkeypatch):
+    tifffile = pytest.importorskip("tifffile")
+    from segdash.data import imageio
+
+    tifffile.imwrite(tmp_path / "f.tif", np.zeros((32, 48, 3), np.float32), photometric="rgb")
+    monkeypatch.setattr(imageio, "_read_tiff_array", lambda *a: pytest.fail("image_size decoded the pixels"))
+    assert imageio.image_size(tmp_path / "f.tif") == (32, 48)

@@ -145,19 +145,26 @@ def _open_pil(source: Path | io.BytesIO, name: str) -> Image.Image:
         raise SegdashError(f"{name}: not a readable image ({type(exc).__name__}: {exc})") from None
 
 
-def _read_tiff_array(source: Path | io.BytesIO, name: str) -> np.ndarray:
-    """Fallback for TIFFs Pillow cannot decode (float multi-channel, odd compressions, stacks)."""
+def _tiff_shape(source: Path | io.BytesIO, name: str) -> tuple[int, ...]:
+    """The first page's shape from a TIFF's header (nothing decoded), checked against the size limit."""
     import tifffile
 
     try:
         with tifffile.TiffFile(source) as tif:
-            page = tif.pages[0]
-            shape = page.shape
+            shape = tuple(int(d) for d in tif.pages[0].shape)
     except Exception as exc:  # tifffile raises many kinds; all mean "not readable"
         raise SegdashError(f"{name}: not a readable TIFF image ({type(exc).__name__})") from None
-    check_decoded_size(name, shape)
     if isinstance(source, io.BytesIO):
         source.seek(0)
+    check_decoded_size(name, shape)
+    return shape
+
+
+def _read_tiff_array(source: Path | io.BytesIO, name: str) -> np.ndarray:
+    """Fallback for TIFFs Pillow cannot decode (float multi-channel, odd compressions, stacks)."""
+    import tifffile
+
+    _tiff_shape(source, name)
     try:
         array = np.asarray(tifffile.imread(source, key=0))
     except Exception as exc:
@@ -350,9 +357,10 @@ def image_size(path: str | Path) -> tuple[int, int]:
     except FileNotFoundError:
         raise SegdashError(f"{name}: file not found") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        if path.suffix.lower() in (".tif", ".tiff"):
-            h, w = _read_tiff_array(path, name).shape[:2]
-            return int(h), int(w)
+        if path.suffix.lower() in (".tif", ".tiff"):  # the header alone, as for every other format
+            shape = _tiff_shape(path, name)
+            planar = len(shape) == 3 and shape[0] <= _MAX_CHANNELS < shape[2]
+            return shape[1:3] if planar else shape[:2]
         raise SegdashError(f"{name}: not an image file ({type(exc).__name__})") from None
 
 
