@@ -47,6 +47,7 @@ from tqdm import tqdm
 
 from segdash.errors import SegdashError
 from segdash.jsonsafe import finite_or_none, json_tree
+from segdash.models.outputs import class_labels
 from segdash.train import distributed as D
 from segdash.train.config import TrainConfig
 from segdash.train.data import (
@@ -576,7 +577,7 @@ def validate(run: Run) -> dict[str, Any]:
         logits = run.forward(model, images).float()
         totals[0] += float(run.criterion(logits, masks)) * len(images)
         totals[1] += len(images)
-        confusion.update(logits.argmax(1), masks)
+        confusion.update(class_labels(logits), masks)
     cm = torch.as_tensor(confusion.compute(), device=device)
     D.all_sum(cm, run.info)
     D.all_sum(totals, run.info)
@@ -703,7 +704,7 @@ def _predict_labels(run: Run, images: torch.Tensor) -> np.ndarray:
     model = run.raw_model
     was_training = model.training
     model.eval()
-    labels = run.forward(model, images).argmax(1)
+    labels = class_labels(run.forward(model, images))
     model.train(was_training)
     return labels.cpu().numpy()
 
