@@ -71,9 +71,9 @@ def test_class_weights_by_hand(tiny):
     # labelled pixels per image: a 5, b 6, c 4
     f = np.array([10 / 15, 3 / 9, 2 / 4])
     np.testing.assert_allclose(stats.class_weights("median"), [*(np.median(f) / f), 0])
-    # median-boost: the same, never below 1 for a present class (the absent class stays 0)
-    np.testing.assert_allclose(stats.class_weights("median-boost"), [1, *(np.median(f) / f[1:]), 0])
-    assert np.median(f) / f[0] < 1 and np.median(f) / f[1] > 1  # the frequent class is damped by "median" only
+    # a floor raises the present classes' weights to it; the absent class stays 0
+    np.testing.assert_allclose(stats.class_weights("median", floor=1.0), [1, *(np.median(f) / f[1:]), 0])
+    assert np.median(f) / f[0] < 1 and np.median(f) / f[1] > 1  # the floor lifted the frequent class only
     with pytest.raises(SegdashError, match="inverse, median"):
         stats.class_weights("sqrt")
 

@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 
+import numpy as np
 import pytest
 
 from segdash.cli.train import _flag_values, build_config, register, resumable_options
@@ -20,7 +21,7 @@ def parse(*argv: str) -> argparse.Namespace:
 GIVEN = {
     "dataset": "street-synth", "format": None, "limit": 5, "arch": "FPN", "encoder": "resnet18",
     "pretrained": "imagenet", "freeze_encoder": True, "epochs": 3, "batch_size": 2, "lr": 0.01,
-    "weight_decay": 0.0, "schedule": "constant", "img_size": 64, "loss": "ce", "class_weights": "median",
+    "weight_decay": 0.0, "schedule": "constant", "img_size": 64, "loss": "ce", "class_weights": "median", "weight_floor": 0.25,
     "rare_oversample": 1.5, "augment": True, "augment_orientation": True, "patience": 2, "max_minutes": 1.5,
     "seed": 7, "device": "cpu", "threads": 1, "precision": "fp32", "workers": 0, "cache": "off",
     "log_every": 3, "keep_checkpoints": 1, "preview_images": 2,
@@ -76,3 +77,17 @@ def test_help_choices_and_bounds_come_from_the_dataclass():
         TrainConfig(cache="maybe")
     assert set(resumable_options()) == {"epochs", "max_minutes", "device", "threads", "patience", "workers",
                                         "precision", "keep_checkpoints"}
+
+
+def test_weight_floor_raises_the_frequent_classes_weights_and_needs_class_weights():
+    from segdash.data import open_dataset
+    from segdash.data.stats import class_statistics
+    from segdash.train.trainer import _class_weights
+
+    ds = open_dataset("street-synth", count="12")
+    median = class_statistics(ds, "train").class_weights("median")
+    floored = _class_weights(TrainConfig(dataset="street-synth", class_weights="median", weight_floor=0.25), ds)
+    np.testing.assert_allclose(floored, np.where(median > 0, np.maximum(median, 0.25), 0))
+    assert (median[median > 0] < 0.25).any()  # the floor changed something
+    with pytest.raises(SegdashError, match="--class-weights"):
+        TrainConfig(dataset="street-synth", weight_floor=0.25).validate()

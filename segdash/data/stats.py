@@ -51,7 +51,7 @@ from segdash.sharding import shard_of
 
 #: Bump when the statistics change meaning: old cache files are then ignored.
 STATS_VERSION = 2
-WEIGHT_METHODS = ("inverse", "median", "median-boost")
+WEIGHT_METHODS = ("inverse", "median")
 
 #: side of the spatial-prior grid: each mask is mapped onto GRID x GRID cells by relative position
 GRID = 32
@@ -155,7 +155,7 @@ class ClassStats:
         share = self.small_object_share
         return None if share is None else np.nan_to_num(share) > 0.5
 
-    def class_weights(self, method: str = "inverse") -> np.ndarray:
+    def class_weights(self, method: str = "inverse", floor: float = 0.0) -> np.ndarray:
         """(C,) float64 suggested loss weights; classes with no pixels get weight 0.
 
         ``inverse``: ``total / (K * pixels_c)`` with K the number of classes present
@@ -164,10 +164,10 @@ class ClassStats:
         ``median``: median frequency balancing (Eigen & Fergus 2015):
         ``median(f) / f_c`` with ``f_c = pixels_c / pixels of the images where c
         appears``, the median taken over the present classes.
-        ``median-boost``: the median weights, never below 1: classes rarer than the
-        median class are boosted as ``median`` boosts them, the frequent ones keep
-        weight 1 instead of being damped (which, under ``median``, makes a mid-frequency
-        class weigh many times the most frequent ones and paint over their edges).
+        ``floor``: every present class's weight is raised to at least this. Both methods
+        damp the frequent classes (under ``median`` the most frequent weigh 1/18 of the
+        median class on street-synth, which then paints over their edges); a floor keeps
+        the rare classes' boost and damps the frequent ones less.
         A class that never appears cannot be learnt from this split, so it gets 0
         rather than an infinite weight.
         """
@@ -180,10 +180,9 @@ class ClassStats:
         elif method == "median":
             freq = self.pixels[present] / self.pixels_of_images_with_class[present]
             weights[present] = np.median(freq) / freq
-        elif method == "median-boost":
-            weights = np.where(present, np.maximum(self.class_weights("median"), 1.0), 0.0)
         else:
             raise SegdashError(f"unknown class-weight method {method!r}; valid: {', '.join(WEIGHT_METHODS)}")
+        weights[present] = np.maximum(weights[present], floor)
         return weights
 
     def to_dict(self) -> dict:

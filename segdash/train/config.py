@@ -23,7 +23,7 @@ from typing import Any
 from segdash.errors import SegdashError
 
 LOSSES = ("ce", "dice", "ce+dice", "focal")
-CLASS_WEIGHTS = ("none", "inverse", "median", "median-boost")
+CLASS_WEIGHTS = ("none", "inverse", "median")
 SCHEDULES = ("cosine", "onecycle", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PRETRAINED = (None, "offline", "imagenet")
@@ -107,7 +107,10 @@ class TrainConfig:
                            help="train on SxS resized images (multiple of 32)")
     loss: str = option("ce+dice", choices=LOSSES, label="Loss", help="training loss")
     class_weights: str = option("none", choices=CLASS_WEIGHTS, label="Class weights", show_default=False,
-                                help="weight the cross-entropy by inverse or median class frequency; median-boost: median weights, never below 1 (losses ce, ce+dice)")
+                                help="weight the cross-entropy by inverse or median class frequency (losses ce, ce+dice)")
+    weight_floor: float = option(0.0, minimum=0, form_max=10, show_default=False, label="Class-weight floor",
+                                 help="with --class-weights: raise every class's weight to at least this (e.g. 0.25), "
+                                      "so the frequent classes are damped less (0: off)")
     rare_oversample: float = option(
         0.0, minimum=0, form_max=10, metavar="STRENGTH", show_default=False, label="Rare-class oversampling",
         help="draw images holding classes under 1% of the training pixels more often: weight 1 + "
@@ -168,6 +171,8 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise SegdashError(message)
+        if self.weight_floor > 0 and self.class_weights == "none":
+            raise SegdashError("--weight-floor raises class weights: add --class-weights inverse or median")
         if self.class_weights != "none" and self.loss in ("dice", "focal"):
             raise SegdashError(
                 f"--class-weights {self.class_weights} weights the cross-entropy term; use --loss ce or ce+dice "

@@ -449,7 +449,8 @@ def _class_weights(config: TrainConfig, ds) -> list[float] | None:
         return None
     from segdash.data.stats import class_statistics
 
-    return [float(w) for w in class_statistics(ds, config.train_split).class_weights(config.class_weights)]
+    stats = class_statistics(ds, config.train_split)
+    return [float(w) for w in stats.class_weights(config.class_weights, floor=config.weight_floor)]
 
 
 def restore(run: Run, resume_state: dict[str, Any], start_epoch: int) -> None:

@@ -183,14 +183,17 @@ def training_form(choice: SidebarChoice) -> None:
                               help=option("img_size").help, **keep)
         cols[2].number_input(option("lr").label, 1e-6, 1.0, float(defaults.lr), format="%.4f", step=1e-4,
                              key="train.lr", help=option("lr").help, **keep)
-        cols = st.columns([3, 2, 2])
+        cols = st.columns(4)
         cols[0].number_input(option("rare_oversample").label, float(option("rare_oversample").minimum),
                              float(option("rare_oversample").form_max), float(defaults.rare_oversample), step=0.5,
                              key="train.rare_oversample", help=option("rare_oversample").help, **keep)
-        cols[1].number_input(option("max_minutes").label, 0.0, cap_minutes or 600.0, cap_minutes or 0.0, step=1.0,
+        cols[1].number_input(option("weight_floor").label, float(option("weight_floor").minimum),
+                             float(option("weight_floor").form_max), float(defaults.weight_floor), step=0.05,
+                             key="train.weight_floor", help=option("weight_floor").help, **keep)
+        cols[2].number_input(option("max_minutes").label, 0.0, cap_minutes or 600.0, cap_minutes or 0.0, step=1.0,
                              help=f"at most {cap_minutes:g} min in this demo" if cap_minutes else "0: no limit",
                              key="train.minutes", **keep)  # fmt: skip
-        cols[2].text_input("Run name", placeholder="automatic", key="train.name", **keep)
+        cols[3].text_input("Run name", placeholder="automatic", key="train.name", **keep)
         st.checkbox(option("pretrained").label, value=True, key="train.pretrained",
                     help="real ImageNet weights shipped in a package (EfficientNet-Lite0 only); "
                          "other encoders start from random weights", **keep)  # fmt: skip
@@ -288,6 +291,7 @@ def config_from_form(choice: SidebarChoice, notify: bool = True):
         options=dict(choice.dataset_choice.options), arch=value("train.arch"), encoder=encoder,
         loss=value("train.loss"), class_weights=value("train.weights"),
         rare_oversample=float(value("train.rare_oversample") or 0.0),
+        weight_floor=float(value("train.weight_floor") or 0.0) if value("train.weights") != "none" else 0.0,
         epochs=min(int(value("train.epochs")), public.max_epochs() or 10**9),
         batch_size=int(value("train.batch_size")), img_size=int(value("train.img_size")),
         lr=float(value("train.lr")), augment=bool(value("train.augment")), max_minutes=minutes,
