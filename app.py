@@ -4,16 +4,19 @@
 
 Opens on the built-in ``brain-mri`` dataset with the shipped weights; no set-up,
 no network. The pages live in ``pages/``; their logic lives in ``segdash/ui``.
-The sidebar (dataset, model, device) is drawn here, so its widgets are shared by
-every page; pages read the choice with ``segdash.ui.sidebar.current()``.
+The sidebar (dataset, model, device) belongs to this script, so its widgets are shared
+by every page; a page draws its header first and then reads the choice with
+``segdash.ui.sidebar.current()``, which draws the sidebar: the first screen is shown
+before the heavy work (opening the dataset, importing torch) starts.
 """
 
 import streamlit as st
 
 from segdash import public
-from segdash.ui import sidebar
+from segdash.ui import sidebar, warmup
 
 sidebar.mark_entry_ran()
+sidebar.start_run()
 st.set_page_config(page_title="segdash", page_icon=":material/layers:", layout="wide")
 if public.is_public():  # SEGDASH_PUBLIC=1: a hosted demo shows no traceback and no developer menu
     st.set_option("client.showErrorDetails", "none")
@@ -29,5 +32,6 @@ page = st.navigation(
         st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     ]
 )
-sidebar.remember(sidebar.render())  # dataset, model, device: drawn here so every page shares them
+warmup.start_default()  # once per process: the default model loads while the first visitor reads
 page.run()
+sidebar.current()  # drawn by now unless the page never asked: every page shows it

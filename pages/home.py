@@ -22,4 +22,4 @@ st.markdown("#### Examples")
 st.caption("Test images with their ground truth; one click shows the model's prediction.")
 gallery.show_gallery(choice, "home")
 
-page.warm_up(choice)  # the chosen model, loaded while the user reads: the first prediction is then quick
+page.warm_up(choice)  # the chosen model, loaded in the background while the user reads

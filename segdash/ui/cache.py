@@ -82,6 +82,16 @@ def predictor(choice: state.ModelChoice):
     if not choice.is_set:
         raise SegdashError("choose a model in the sidebar (shipped weights, a training run's checkpoint or a folder)")
     check_visible(choice.path)
+    return load_predictor(choice)
+
+
+def load_predictor(choice: state.ModelChoice):
+    """``predictor`` without public mode's visibility check, which needs a session: for the background
+    warm-up (``segdash.ui.warmup``), given only checkpoints the sidebar offers. The same cache entry,
+    so a page asking while the warm-up loads waits for it (Streamlit locks each entry while it is
+    computed) instead of loading a second copy."""
+    from segdash.errors import SegdashError
+
     folder = Path(choice.path).expanduser()
     if not folder.is_dir():
         raise SegdashError(f"checkpoint folder {str(folder)!r} does not exist")

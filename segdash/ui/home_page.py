@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from segdash.ui import cache, state
+from segdash.ui import cache, state, warmup
 from segdash.ui.gallery import example_split
 from segdash.ui.sidebar import DATASET_UNAVAILABLE, SidebarChoice
 from segdash.ui.widgets import legend, reported_errors
@@ -83,10 +83,15 @@ def first_prediction_button(choice: SidebarChoice) -> None:
 
 
 def warm_up(choice: SidebarChoice) -> None:
-    """Load the chosen model into the cache at the end of the Home run (its content is already shown)."""
+    """Start loading the chosen model in the background: the first prediction is then quick.
+
+    Usually the default model, which ``app.py``'s warm-up thread is already loading; a checkpoint
+    picked in the sidebar starts its own thread. The page never waits for it.
+    """
     if not choice.model_choice.is_set:
         return
     try:
-        cache.predictor(choice.model_choice)
+        cache.check_visible(choice.model_choice.path)  # public mode: only what this visitor may use
     except Exception:  # the Model section above already says what is wrong with it
-        pass
+        return
+    warmup.start(choice.model_choice)

@@ -1,12 +1,15 @@
 """The sidebar every page shares: which dataset, which model, which device.
 
-Drawn by ``app.py`` before the page runs, so its widgets (and their values in
-``st.session_state``) exist on every page and survive page switches.
+Drawn by the first ``current()`` call of a run (pages draw their header first, so the
+first screen is sent before a dataset is opened or torch imported; ``app.py`` draws it
+after pages that never ask). It is drawn as the entry script's own, so its widgets (and
+their values in ``st.session_state``) are the same on every page and survive page switches.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import streamlit as st
 
@@ -45,6 +48,21 @@ def _default_model(catalog: list[cache.CatalogEntry], dataset) -> str:
         return state.CUSTOM_MODEL
     ranked = sorted(fitting, key=lambda e: (e.group != "shipped", "best" not in e.path.rsplit("/", 1)[-1]))
     return ranked[0].path
+
+
+def default_model_choice() -> state.ModelChoice | None:
+    """The checkpoint and device a new session's sidebar starts with (None when no checkpoint fits).
+
+    Needs no session, so a background thread can load that model before anyone asks: the first
+    dataset, its default checkpoint among the shipped ones (public mode: a new visitor has no runs
+    yet) or all of them locally, and the first device option.
+    """
+    dataset = cache.dataset(state.DatasetChoice(_dataset_names()[0]))
+    catalog = cache.model_catalog()
+    if public.is_public():
+        catalog = [e for e in catalog if e.group == "shipped"]
+    path = _default_model(catalog, dataset)
+    return None if path == state.CUSTOM_MODEL else state.ModelChoice(path, cache.device_options()[0])
 
 
 def _on_dataset_change() -> None:
@@ -150,18 +168,39 @@ def render() -> SidebarChoice:
 
 
 def current() -> SidebarChoice:
-    """The choice ``app.py`` drew in the sidebar in this run; every page calls this first.
+    """The sidebar's choice in this run; the first call of a run draws the sidebar.
 
-    The sidebar lives in the entry script so that its widgets are the same widgets on
-    every page (widgets created in a page file are that page's own). On a deep link to
-    a fresh server the page file runs without the entry script once; ``_use_app_navigation``
-    reruns it through ``app.py``.
+    Pages draw their header, then call this: the first screen is on its way before the
+    sidebar opens a dataset or imports torch. On a deep link to a fresh server the page
+    file runs without the entry script once; ``_use_app_navigation`` reruns it through ``app.py``.
     """
     _use_app_navigation()
     choice = st.session_state.get(_CHOICE)
-    if choice is None:  # a page run without app.py (should not happen): still draw a sidebar
-        choice = render()
+    if choice is None:
+        choice = _render_as_entry_script()
+        st.session_state[_CHOICE] = choice
     return choice
+
+
+#: Set when a run of this process first draws the sidebar: the page's header is on its way by then.
+FIRST_DRAW = threading.Event()
+
+
+def _render_as_entry_script() -> SidebarChoice:
+    """``render()`` with ``app.py``'s script hash in the widget ids, wherever in the run it is called.
+
+    Streamlit gives a widget drawn by a page file an id of that page: it would be a new widget on
+    every page and lose its value on a page switch. Drawn under the entry script's hash, the
+    sidebar's widgets are the same ones on every page, as when ``app.py`` drew them itself.
+    """
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    FIRST_DRAW.set()
+    ctx = get_script_run_ctx()
+    if ctx is None:  # no script run (bare mode): nothing to share
+        return render()
+    with ctx.run_with_active_hash(ctx.pages_manager.main_script_hash):
+        return render()
 
 
 #: Shown where a page needs the dataset and the sidebar's choice does not open (the sidebar says why).
@@ -175,9 +214,9 @@ def require_dataset(choice: SidebarChoice) -> None:
         st.stop()
 
 
-def remember(choice: SidebarChoice) -> None:
-    """``app.py`` keeps this run's choice for the page it runs next."""
-    st.session_state[_CHOICE] = choice
+def start_run() -> None:
+    """``app.py`` at the top of every run: the sidebar is not drawn yet in this run."""
+    st.session_state.pop(_CHOICE, None)
 
 
 _CHOICE = "_sd.sidebar"

@@ -1,0 +1,104 @@
+"""Models loaded in background threads, so that a first prediction does not wait for them.
+
+The first run of ``app.py`` in a server process starts a thread that loads the default
+checkpoint (the one a new session's sidebar shows) while the first visitor is still
+reading the start page; on CPU that includes its one-time ONNX export. The Home page
+does the same for a checkpoint picked in the sidebar.
+
+The threads fill ``cache.predictor``'s own cache entry: Streamlit computes a cache entry
+once and makes every other caller wait for it, so a click that comes before the thread
+is done waits for that load and never starts a second one. A thread that fails logs
+why and gives up; the page that asks for the model later meets the error itself and
+shows it as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from segdash.errors import SegdashError
+from segdash.ui import cache, sidebar, state
+
+log = logging.getLogger(__name__)
+
+THREAD_PREFIX = "segdash-warm-up"
+
+
+class _NoScriptRunWarning(logging.Filter):
+    """Drops Streamlit's "missing ScriptRunContext" warning for the warm-up threads: they have no
+    script run by design, and each cached call with a spinner would log it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.threadName.startswith(THREAD_PREFIX)
+
+
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_NoScriptRunWarning())
+
+_lock = threading.Lock()
+#: (checkpoint folder, device) -> the thread loading it; once started, never started again in this process
+_threads: dict[tuple[str, str], threading.Thread] = {}
+_DEFAULT = ("<default>", "")
+
+
+#: Longest the default model's thread waits for the first page to draw its header.
+HEADER_WAIT_S = 5.0
+
+
+def start_default() -> threading.Thread | None:
+    """Start loading the default checkpoint's predictor, once per process (None when already started).
+
+    The thread first waits for the page to draw its header (``sidebar.FIRST_DRAW``): two threads
+    importing and computing at once would halve the speed of the first screen.
+    """
+    return _start(_DEFAULT, _load_default)
+
+
+def start(choice: state.ModelChoice) -> threading.Thread | None:
+    """Start loading ``choice``'s predictor unless a thread of this process already has (then None).
+
+    The caller has checked that the visitor may use the checkpoint (public mode needs the session for that).
+    """
+    if not choice.is_set:
+        return None
+    return _start((choice.path, choice.device), lambda: _load(choice))
+
+
+def _start(key: tuple[str, str], target) -> threading.Thread | None:
+    with _lock:
+        if key in _threads:
+            return None
+        thread = threading.Thread(target=target, name=f"{THREAD_PREFIX} {key[0]}", daemon=True)
+        _threads[key] = thread
+    thread.start()
+    return thread
+
+
+def _load_default() -> object | None:
+    """The default checkpoint's predictor, loaded into the cache; None (logged) when there is none or it fails."""
+    sidebar.FIRST_DRAW.wait(HEADER_WAIT_S)
+    try:
+        choice = sidebar.default_model_choice()
+    except Exception:  # noqa: BLE001 - a thread has nobody to raise to; the sidebar shows the error itself
+        log.warning("warm-up: cannot tell the default checkpoint", exc_info=True)
+        return None
+    if choice is None:
+        log.info("warm-up: no checkpoint fits the default dataset; nothing to load")
+        return None
+    return _load(choice)
+
+
+def _load(choice: state.ModelChoice) -> object | None:
+    """``choice``'s predictor, loaded into ``cache.predictor``'s cache; None (logged) when it fails."""
+    start = time.perf_counter()
+    try:
+        predictor = cache.load_predictor(choice)
+    except SegdashError as exc:  # a missing or broken checkpoint: the page that asks for it says so
+        log.warning("warm-up: %s not loaded: %s", choice.path, exc)
+        return None
+    except Exception:  # noqa: BLE001 - a bug, logged with its traceback; the page meets it too
+        log.warning("warm-up: %s not loaded", choice.path, exc_info=True)
+        return None
+    log.info("warm-up: %s ready on %s in %.1f s", choice.path, choice.device, time.perf_counter() - start)
+    return predictor
