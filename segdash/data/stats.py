@@ -387,28 +387,36 @@ def _cell_planes(height: int, width: int, grid: int) -> tuple[np.ndarray, np.nda
     return planes
 
 
-def labels_and_cells(
+def _labels_and_cells(
     mask: np.ndarray, num_classes: int, ignore_index: int | None, out: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """HxW int mask -> (HxW compact labels (``_compact_labels``, into ``out`` when given), (C, G*G) int64
-    ``cell_counts``, ignored pixels). Raises for labels outside the classes, before writing anything.
+    """HxW int mask -> (HxW compact labels (``_compact_labels``, into ``out`` when given), (C, G*G) cell
+    counts (``cell_counts``'s, exact integers in float32 or int64), ignored pixels). Raises for labels
+    outside the classes before writing anything.
 
     A mask holding class labels only (the common case) takes OpenCV's 8-bit histogram, a table look-up
     per pixel: one ``cv2.calcHist`` of (label, grid row, grid column), in float32, exact below 2**24 pixels.
     The others (ignore pixels, labels outside the classes, 255 classes or more) go through ``cell_counts``,
     which also says what is wrong.
     """
-    mask = np.asarray(mask)
-    if mask.ndim == 2 and 0 < mask.size < 2**24 and num_classes < 255 and mask.min() >= 0 and mask.max() < num_classes:
+    if mask.ndim == 2 and 0 < mask.size < 2**24 and num_classes < 255 and _only_class_labels(mask, num_classes):
         import cv2
 
         labels = _compact_labels(mask, num_classes, ignore_index, False, out)
         rows, cols = _cell_planes(mask.shape[0], mask.shape[1], GRID)
         sizes, ranges = [num_classes, GRID, GRID], [0, num_classes, 0, GRID, 0, GRID]
         hist = cv2.calcHist([labels, rows, cols], [0, 1, 2], None, sizes, ranges)
-        return labels, hist.reshape(num_classes, GRID * GRID).astype(np.int64), 0
+        return labels, hist.reshape(num_classes, GRID * GRID), 0
     cells, ignored = cell_counts(mask, num_classes, ignore_index)
     return _compact_labels(mask, num_classes, ignore_index, ignored > 0, out), cells, ignored
+
+
+def _only_class_labels(mask: np.ndarray, num_classes: int) -> bool:
+    """True when every pixel of an integer mask holds a class label 0..C-1: one max over the mask read as
+    unsigned, where negative labels are huge."""
+    if mask.dtype.kind not in "iu" or not mask.dtype.isnative:
+        return False
+    return int(mask.view(f"u{mask.dtype.itemsize}").max()) < num_classes
 
 
 def connected_objects(
@@ -460,7 +468,7 @@ def batch_objects(
     start = np.flatnonzero(starts_run)
     del starts_run
     run_class = flat[start]
-    neighbours = _run_contacts(start, run_class, width).ravel()
+    neighbours = _run_contacts(flat, start, run_class, width).ravel()
     # two entries a row (the run below and the run above); float64 weights and int32 indices, as csgraph
     # keeps them, so that it copies nothing
     rows = np.arange(0, neighbours.size + 1, 2, dtype=np.int32)
@@ -476,32 +484,26 @@ def batch_objects(
     return areas[real].astype(np.int64), image, object_class[real]
 
 
-def _run_contacts(start: np.ndarray, run_class: np.ndarray, width: int) -> np.ndarray:
-    """(R,) sorted run starts in a stack of rows W wide and their (R,) labels -> (R, 2) int32: for each run,
-    a run of its label that it touches on the row below and one on the row above (itself when none).
+def _run_contacts(flat: np.ndarray, start: np.ndarray, run_class: np.ndarray, width: int) -> np.ndarray:
+    """Runs of a stack of rows W wide (``flat``: the stack raveled; (R,) sorted run starts and their
+    labels) -> (R, 2) int32: for each run, a run of its label that it touches on the row below, and one on
+    the row above (the run itself when there is none).
 
-    Looked at from each run's start p: the run holding the pixel below (p + W), or, when that run starts
-    exactly there, the run before it, which holds the pixel below-left; likewise above (p - W). Runs next
-    to each other on a row differ in label, so at most one of the two has the run's label. One
-    searchsorted finds the runs below; the runs above follow by counting (run j's start is below the
-    starts of the runs i whose ``below[i]`` comes before j, or is j and starts exactly under i). The first
-    and last rows must be one run each of a label no class has (``_stack_masks``).
+    Seen from a run's start p: the run holding the pixel below (p + W) when that pixel has the run's
+    label; otherwise, when the pixel below-left (p + W - 1) has it, the run before that one (the two pixels
+    differ, so p + W starts a run). Likewise above. The first and last rows must be one run each of a
+    label no class has (``_stack_masks``).
     """
     runs = np.arange(start.size, dtype=np.int32)
-    below = np.searchsorted(start, start + width, side="right") - 1
-    np.minimum(below, start.size - 1, out=below)  # the last row: nothing below
-    aligned = start[below] == start + width  # run i starts exactly above run below[i]
-    above = np.cumsum(np.bincount(below + 1 - aligned, minlength=start.size + 1)[: start.size]) - 1
-    np.maximum(above, 0, out=above)  # the first row: nothing above
-    aligned_above = np.zeros(start.size, bool)
-    aligned_above[below[aligned]] = True
-    row_start = start % width == 0  # nothing to the left
+    not_first = start % width != 0  # a run starting a row has nothing to its left
     neighbours = np.empty((start.size, 2), np.int32)
-    for column, (near, diagonal) in enumerate([(below, aligned), (above, aligned_above)]):
-        # the run holding the pixel straight below (above), or the one before it when that differs in label
-        # and the run there starts exactly below (above) this one's start
-        near = near - ((run_class[near] != run_class) & diagonal & ~row_start)
-        neighbours[:, column] = np.where(run_class[near] == run_class, near, runs)
+    for column, step in enumerate([width, -width]):
+        pixel = start + step
+        near = np.searchsorted(start, pixel, side="right") - 1  # the run holding the pixel below (above)
+        np.maximum(near, 0, out=near)  # the first row has no row above
+        straight = flat.take(pixel, mode="clip") == run_class
+        diagonal = (flat.take(pixel - 1, mode="clip") == run_class) & not_first
+        neighbours[:, column] = np.where(straight, near, np.where(diagonal, near - 1, runs))
     return neighbours
 
 
@@ -667,7 +669,7 @@ class _Accumulator:
             self.cooccurrence = np.zeros((c, c), np.int64)
             self.object_counts = np.zeros(c, np.int64)
             self.object_area_counts = np.zeros((c, bins), np.int64)
-            self.cell_pixels = np.zeros((c, GRID * GRID), np.int64)
+            self.cell_pixels = np.zeros((c, GRID * GRID))  # float64: exact integers, whatever the cells' type
             self.heaps: list[list[tuple[int, str]]] = [[] for _ in range(c)]
             #: the batch waiting for its co-occurrence: (C,) pixels per class of each mask
             self.batch_counts: list[np.ndarray] = []
@@ -679,8 +681,8 @@ class _Accumulator:
     def add(self, mask: np.ndarray, sample_id: str) -> None:
         if self.extended:
             mask = np.asarray(mask)
-            labels, cells, ignored = labels_and_cells(mask, self.num_classes, self.ignore_index, self._slot(mask))
-            counts = cells.sum(1)
+            labels, cells, ignored = _labels_and_cells(mask, self.num_classes, self.ignore_index, self._slot(mask))
+            counts = cells.sum(1).astype(np.int64)  # exact: every partial sum is under the mask's pixels
         else:
             counts, ignored = count_mask(mask, self.num_classes, self.ignore_index)
         present = counts > 0
@@ -753,7 +755,7 @@ class _Accumulator:
             self._flush()
             top = tuple(tuple((i, n) for n, i in sorted(heap, key=lambda e: (-e[0], e[1]))) for heap in self.heaps)
             extended = {"cooccurrence": self.cooccurrence, "object_counts": self.object_counts,
-                        "object_area_counts": self.object_area_counts, "cell_pixels": self.cell_pixels,
+                        "object_area_counts": self.object_area_counts, "cell_pixels": self.cell_pixels.astype(np.int64),
                         "top_images": top}  # fmt: skip
         return ClassStats(
             dataset=ds.name, split=split, classes=tuple(ds.classes), images=self.images, pixels=self.pixels,
