@@ -354,10 +354,10 @@ def _check_labels(beyond: np.ndarray, num_classes: int, ignore_index: int | None
 #: pixels of masks gathered before their objects are labelled together: one canvas and one
 #: connected-components call per batch instead of per mask (on small masks the per-mask NumPy and
 #: OpenCV calls cost more than the pixels), while memory stays a batch's worth however large the split
-BATCH_PIXELS = 1 << 18
+BATCH_PIXELS = 1 << 19
 #: runs (a row's stretches of one label) of a batch: ``batch_objects`` holds about 100 bytes per run. A
 #: mask with more runs than this (noise-like, runs of a few pixels) is labelled alone by ``_canvas_objects``.
-RUN_BUDGET = 1 << 14
+RUN_BUDGET = 1 << 15
 
 
 def _label_dtype(num_classes: int) -> type:
@@ -477,10 +477,10 @@ def batch_objects(
     areas = np.bincount(component, weights=np.diff(start, append=flat.size), minlength=count)
     object_class = np.empty(count, np.int64)
     object_class[component] = run_class
-    object_row = np.empty(count, np.int64)
-    object_row[component] = start // width
+    object_start = np.empty(count, np.int64)
+    object_start[component] = start
     real = object_class < num_classes  # the rows of C around the masks, ignore pixels
-    image = np.searchsorted(first_rows, object_row[real], side="right") - 1
+    image = np.searchsorted(first_rows * width, object_start[real], side="right") - 1
     return areas[real].astype(np.int64), image, object_class[real]
 
 
@@ -491,19 +491,21 @@ def _run_contacts(flat: np.ndarray, start: np.ndarray, run_class: np.ndarray, wi
 
     Seen from a run's start p: the run holding the pixel below (p + W) when that pixel has the run's
     label; otherwise, when the pixel below-left (p + W - 1) has it, the run before that one (the two pixels
-    differ, so p + W starts a run). Likewise above. The first and last rows must be one run each of a
-    label no class has (``_stack_masks``).
+    differ, so p + W starts a run). Likewise above. One searchsorted finds the runs below; the runs above
+    follow by counting: the runs i whose pixel below comes before start j, or is start j (then p_j - W
+    starts a run). The first and last rows must be one run each of a label no class has (``_stack_masks``).
     """
     runs = np.arange(start.size, dtype=np.int32)
     not_first = start % width != 0  # a run starting a row has nothing to its left
+    offsets = np.array([width, width - 1, -width, -width - 1])[:, None]
+    label = flat.take(start + offsets, mode="clip")  # (4, R): below, below-left, above, above-left
+    below = np.searchsorted(start, start + width, side="right") - 1
+    exactly_above = ~not_first | (label[2] != label[3])  # p - W starts a run
+    above = np.cumsum(np.bincount(below + 1, minlength=start.size + 1)[: start.size]) + exactly_above - 1
     neighbours = np.empty((start.size, 2), np.int32)
-    for column, step in enumerate([width, -width]):
-        pixel = start + step
-        near = np.searchsorted(start, pixel, side="right") - 1  # the run holding the pixel below (above)
-        np.maximum(near, 0, out=near)  # the first row has no row above
-        straight = flat.take(pixel, mode="clip") == run_class
-        diagonal = (flat.take(pixel - 1, mode="clip") == run_class) & not_first
-        neighbours[:, column] = np.where(straight, near, np.where(diagonal, near - 1, runs))
+    for column, (near, straight, diagonal) in enumerate([(below, label[0], label[1]), (above, label[2], label[3])]):
+        left = np.where((diagonal == run_class) & not_first, near - 1, runs)
+        neighbours[:, column] = np.where(straight == run_class, near, left)
     return neighbours
 
 
