@@ -58,5 +58,6 @@ def test_train_with_these_weights_presets_the_train_form(street):
     assert_clean(street)
     assert street.selectbox(key="train.loss").value == TRAIN_FORM_PRESETS["train.loss"]
     assert street.selectbox(key="train.weights").value == "median"
-    assert street.number_input(key="train.rare_oversample").value == 1.0
+    assert street.number_input(key="train.rare_oversample").value == 2.0
+    assert street.number_input(key="train.weight_floor").value == 0.25
     assert street.sidebar.selectbox(key="sd.dataset").value == "street-synth"  # the form trains on it

@@ -15,8 +15,10 @@ SAMPLES_PER_PAGE = 8
 RARE_SHARE = 0.01
 #: images shown by the rare-class finder (the ranking lists up to segdash.data.stats.TOP_IMAGES)
 FINDER_IMAGES = 8
-#: the Train form's widgets (segdash/ui/train_page.py) that "Train with these weights" presets
-TRAIN_FORM_PRESETS = {"train.loss": "ce+dice", "train.weights": "median", "train.rare_oversample": 1.0}
+#: the Train form's widgets (segdash/ui/train_page.py) that "Train with these weights" presets: the recipe of
+#: the shipped street-synth_unet_lite0_balanced checkpoint (weights/README.md says how it was chosen)
+TRAIN_FORM_PRESETS = {"train.loss": "ce+dice", "train.weights": "median", "train.weight_floor": 0.25,
+                      "train.rare_oversample": 2.0}
 
 
 def split_statistics(choice: SidebarChoice) -> dict:
@@ -340,10 +342,12 @@ def rare_class_finder(choice: SidebarChoice, stats: dict) -> None:
 
 
 def train_with_weights() -> None:
-    """One click to the Train page with median-frequency weights, a Dice + cross-entropy loss and rare-class
-    oversampling preselected (the Train form reads these keys); the sidebar's dataset stays chosen."""
+    """One click to the Train page with median-frequency weights (floored at 0.25), a Dice + cross-entropy loss
+    and rare-class oversampling preselected (the Train form reads these keys); the sidebar's dataset stays chosen."""
     if st.button("Train with these weights", icon=":material/model_training:", key="dataset.train_weights",
-                 help="opens Train with class weights 'median' (counted on the training split), loss 'ce+dice' "
-                      "(Dice gives every class the same say) and rare-class oversampling on"):
+                 help="opens Train with the recipe of the shipped balanced street-synth model: class weights "
+                      "'median' (counted on the training split) raised to at least 0.25, so the frequent classes "
+                      "are damped less, loss 'ce+dice' (Dice gives every class the same say) and rare-class "
+                      "oversampling 2"):
         st.session_state.update(TRAIN_FORM_PRESETS)
         st.switch_page("pages/train.py")
