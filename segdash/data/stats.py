@@ -376,18 +376,37 @@ def _compact_labels(mask: np.ndarray, num_classes: int, ignore_index: int | None
     return labels
 
 
-def _checked_labels(
-    mask: np.ndarray, num_classes: int, ignore_index: int | None, out: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray | None, int]:
-    """HxW int mask -> (HxW compact labels (``_compact_labels``, into ``out`` when given), its (C, G*G)
-    ``cell_counts`` or None when not needed to check it, ignored pixels). Raises for labels outside the
-    classes before writing anything.
+@functools.lru_cache(maxsize=8)
+def _cell_planes(height: int, width: int, grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) uint8 grid row and (H, W) uint8 grid column of each pixel, read-only (see ``cell_counts``)."""
+    rows = (np.arange(height) * grid // height).astype(np.uint8)
+    cols = (np.arange(width) * grid // width).astype(np.uint8)
+    planes = np.repeat(rows[:, None], width, axis=1), np.repeat(cols[None, :], height, axis=0)
+    for plane in planes:
+        plane.flags.writeable = False
+    return planes
 
-    A mask holding class labels only (the common case) is checked by one max and copied; the others
-    (ignore pixels, labels outside the classes) go through ``cell_counts``, which also says what is wrong.
+
+def _labels_and_cells(
+    mask: np.ndarray, num_classes: int, ignore_index: int | None, out: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """HxW int mask -> (HxW compact labels (``_compact_labels``, into ``out`` when given), (C, G*G) cell
+    counts (``cell_counts``'s, exact integers in float32 or int64), ignored pixels). Raises for labels
+    outside the classes before writing anything.
+
+    A mask holding class labels only (the common case) takes OpenCV's 8-bit histogram, a table look-up
+    per pixel: one ``cv2.calcHist`` of (label, grid row, grid column), in float32, exact below 2**24 pixels.
+    The others (ignore pixels, labels outside the classes, 255 classes or more) go through ``cell_counts``,
+    which also says what is wrong.
     """
-    if num_classes < 255 and _only_class_labels(mask, num_classes):
-        return _compact_labels(mask, num_classes, ignore_index, False, out), None, 0
+    if mask.ndim == 2 and 0 < mask.size < 2**24 and num_classes < 255 and _only_class_labels(mask, num_classes):
+        import cv2
+
+        labels = _compact_labels(mask, num_classes, ignore_index, False, out)
+        rows, cols = _cell_planes(mask.shape[0], mask.shape[1], GRID)
+        sizes, ranges = [num_classes, GRID, GRID], [0, num_classes, 0, GRID, 0, GRID]
+        hist = cv2.calcHist([labels, rows, cols], [0, 1, 2], None, sizes, ranges)
+        return labels, hist.reshape(num_classes, GRID * GRID), 0
     cells, ignored = cell_counts(mask, num_classes, ignore_index)
     return _compact_labels(mask, num_classes, ignore_index, ignored > 0, out), cells, ignored
 
@@ -424,17 +443,16 @@ def _count_runs(labels: np.ndarray) -> int:
 
 
 def batch_objects(
-    stacked: np.ndarray, first_rows: np.ndarray, num_classes: int,
-    runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    stacked: np.ndarray, first_rows: np.ndarray, num_classes: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The 8-connected objects of every class of B masks: (areas, images, classes), each (N,) int64.
 
     stacked: (R, W) the B compact masks (classes 0..C-1, C for any other pixel, ``_compact_labels``) one
     under the other, a row of C above each and below the last (``_stack_masks``, ``_MaskStack``);
-    first_rows: (B,) the first row of each mask; runs: the stack's ``_runs`` when already cut.
-    Two runs of a class on consecutive rows belong to one object when they overlap or touch at a corner,
-    and every such contact shows at the start of one of the two: the later starting run overlaps the other
-    at its start column, or touches it diagonally there (``_run_contacts``).
+    first_rows: (B,) the first row of each mask. The stack is cut into runs, each row's stretches of one label. Two
+    runs of a class on consecutive rows belong to one object when they overlap or touch at a corner, and
+    every such contact shows at the start of one of the two: the later starting run overlaps the other at
+    its start column, or touches it diagonally there (``_run_contacts``).
     ``scipy.sparse.csgraph.connected_components`` then joins the runs into objects. Per pixel this costs
     a few passes over uint8; the rest is per run, a fixed number of NumPy calls per batch.
     """
@@ -442,14 +460,21 @@ def batch_objects(
     from scipy.sparse.csgraph import connected_components
 
     width = stacked.shape[1]
-    start, run_class, length = _runs(stacked) if runs is None else runs
-    neighbours = _run_contacts(stacked.ravel(), start, run_class, width).ravel()
+    flat = stacked.ravel()
+    starts_run = np.empty(flat.size, bool)
+    starts_run[0] = True
+    np.not_equal(flat[1:], flat[:-1], out=starts_run[1:])
+    starts_run[::width] = True  # every row starts a run
+    start = np.flatnonzero(starts_run)
+    del starts_run
+    run_class = flat[start]
+    neighbours = _run_contacts(flat, start, run_class, width).ravel()
     # two entries a row (the run below and the run above); float64 weights and int32 indices, as csgraph
     # keeps them, so that it copies nothing
     rows = np.arange(0, neighbours.size + 1, 2, dtype=np.int32)
     graph = csr_array((np.ones(neighbours.size), neighbours, rows), shape=(start.size, start.size))
     count, component = connected_components(graph, directed=False)
-    areas = np.bincount(component, weights=length, minlength=count)
+    areas = np.bincount(component, weights=np.diff(start, append=flat.size), minlength=count)
     object_class = np.empty(count, np.int64)
     object_class[component] = run_class
     object_start = np.empty(count, np.int64)
@@ -457,71 +482,6 @@ def batch_objects(
     real = object_class < num_classes  # the rows of C around the masks, ignore pixels
     image = np.searchsorted(first_rows * width, object_start[real], side="right") - 1
     return areas[real].astype(np.int64), image, object_class[real]
-
-
-def _runs(stacked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(R, W) stack -> its runs, each row's stretches of one label: (N,) int64 first pixel (in the raveled
-    stack), (N,) label, (N,) int64 length. One comparison and one flatnonzero over the pixels."""
-    width = stacked.shape[1]
-    flat = stacked.ravel()
-    starts_run = np.empty(flat.size, bool)
-    starts_run[0] = True
-    np.not_equal(flat[1:], flat[:-1], out=starts_run[1:])
-    starts_run[::width] = True  # every row starts a run
-    start = np.flatnonzero(starts_run)
-    return start, flat[start], np.diff(start, append=flat.size)
-
-
-def _run_counts(run_mask: np.ndarray, run_class: np.ndarray, length: np.ndarray, masks: int,
-                num_classes: int) -> np.ndarray:
-    """(N,) runs' mask (-1: none), label and length -> (B, C) int64 pixels of each class in each mask."""
-    keys = (run_mask + 1) * (num_classes + 1) + run_class
-    counts = np.bincount(keys, weights=length, minlength=(masks + 1) * (num_classes + 1))
-    return counts.reshape(masks + 1, num_classes + 1)[1:, :num_classes].astype(np.int64)
-
-
-def _run_cells(run_grid_row: np.ndarray, run_class: np.ndarray, x0: np.ndarray, length: np.ndarray, width: int,
-               num_classes: int) -> np.ndarray:
-    """(N,) runs' grid row (of their mask), label, first column and length in masks W wide -> (C, G*G)
-    int64 ``cell_counts`` summed over the masks.
-
-    A run is +1 from its first column on and -1 from the column after its last. In (class, grid row) a
-    step v at column e adds v * (the columns left in e's grid column) to that cell and v * (the cell's
-    width) to every grid column after it: two bincounts over the steps and one cumulative sum over G.
-    """
-    column_cell, cell_end, cell_width = _column_cells(width, GRID)
-    row_key = (run_class.astype(np.int64) * GRID + run_grid_row) * (GRID + 1)
-    size = (num_classes + 1) * GRID * (GRID + 1)
-    partial, steps = np.zeros(size), np.zeros(size, np.int64)
-    for step_at, sign in ((x0, 1), (x0 + length, -1)):
-        cell = column_cell[step_at]  # G for a step after the last column: a spare grid column, unused
-        key = row_key + cell
-        partial += sign * np.bincount(key, weights=cell_end[cell] - step_at, minlength=size)
-        steps += sign * np.bincount(key, minlength=size)
-    partial, steps = partial.reshape(-1, GRID + 1), steps.reshape(-1, GRID + 1)
-    before = np.cumsum(steps, axis=1) - steps  # the steps in earlier grid columns
-    cells = (partial + before * cell_width)[:, :GRID]
-    return cells.reshape(num_classes + 1, GRID * GRID)[:num_classes].astype(np.int64)
-
-
-@functools.lru_cache(maxsize=8)
-def _column_cells(width: int, grid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For masks W wide, read-only: (W + 1,) int64 the grid column ``x * G // W`` of each column (G past
-    the last), (G + 1,) int64 the column after each grid column's last, (G + 1,) float64 their widths."""
-    column_cell = np.append(np.arange(width) * grid // width, grid)
-    cell_end = np.searchsorted(column_cell, np.arange(1, grid + 2))  # first column of the next grid column
-    cell_width = np.diff(cell_end, prepend=0).astype(np.float64)
-    for table in (column_cell, cell_end, cell_width):
-        table.flags.writeable = False
-    return column_cell, cell_end, cell_width
-
-
-@functools.lru_cache(maxsize=8)
-def _grid_rows(height: int, grid: int) -> np.ndarray:
-    """(H,) int64 read-only: the grid row ``y * G // H`` of each row of a mask H tall."""
-    rows = np.arange(height) * grid // height
-    rows.flags.writeable = False
-    return rows
 
 
 def _run_contacts(flat: np.ndarray, start: np.ndarray, run_class: np.ndarray, width: int) -> np.ndarray:
@@ -651,17 +611,6 @@ def _stack_masks(labels: list[np.ndarray], num_classes: int) -> tuple[np.ndarray
     return stacked, first_rows
 
 
-def _row_tables(first_rows: np.ndarray, heights: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """(B,) first rows and heights of the masks in a stack of R rows -> (R,) int64 the mask of each row
-    (-1 for the rows of C between them) and (R,) int64 its grid row in its mask."""
-    row_mask = np.full(rows, -1, np.int64)
-    grid_row = np.zeros(rows, np.int64)
-    for b, (top, height) in enumerate(zip(first_rows.tolist(), heights.tolist())):
-        row_mask[top : top + height] = b
-        grid_row[top : top + height] = _grid_rows(height, GRID)
-    return row_mask, grid_row
-
-
 class _MaskStack:
     """Compact masks of one width one under the other in one array, kept from batch to batch, in the
     layout ``batch_objects`` reads (``_stack_masks``'s, without the copy): a mask is written straight
@@ -670,7 +619,7 @@ class _MaskStack:
     def __init__(self, num_classes: int):
         self.num_classes = num_classes
         self.array = np.zeros((0, 0), _label_dtype(num_classes))
-        self.heights: list[int] = []
+        self.first_rows: list[int] = []
         self.used = 1  # row 0: the row of C above the first mask
 
     def fits(self, height: int, width: int) -> bool:
@@ -685,12 +634,11 @@ class _MaskStack:
         self.clear()
 
     def clear(self) -> None:
-        self.heights, self.used = [], 1
+        self.first_rows, self.used = [], 1
 
-    def masks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(R, W) the stacked masks, (B,) int64 their first rows and (B,) int64 their heights."""
-        heights = np.array(self.heights, np.int64)
-        return self.array[: self.used], np.cumsum(heights + 1) - heights, heights
+    def masks(self) -> tuple[np.ndarray, np.ndarray]:
+        """The ``batch_objects`` input: (R, W) the stacked masks, (B,) their first rows."""
+        return self.array[: self.used], np.array(self.first_rows, np.int64)
 
     def slot(self, height: int) -> np.ndarray:
         """The (H, W) rows the next mask is written into."""
@@ -699,17 +647,15 @@ class _MaskStack:
     def keep(self, height: int) -> None:
         """The mask written into ``slot(height)`` is one of the batch: a row of C below it."""
         self.array[self.used + height] = self.num_classes
-        self.heights.append(height)
+        self.first_rows.append(self.used)
         self.used += height + 1
 
 
 class _Accumulator:
     """Running sums of one split's statistics: ``add`` one mask at a time, then ``result``.
 
-    With the imbalance statistics, a mask's labels are written into a stack of masks of one width
-    (``_MaskStack``, BATCH_PIXELS pixels, RUN_BUDGET runs) and everything about them, pixel counts
-    included, is counted from the stack's runs when it is sent off (``_flush``): when full, when a mask of
-    another width comes, and at the end. Empty and noise-like masks are counted on their own at once.
+    The pixel counts are added mask by mask; the objects (and the co-occurrence) wait for a batch of
+    BATCH_PIXELS pixels of masks, ``_flush``-ed when full and at the end.
     """
 
     def __init__(self, num_classes: int, ignore_index: int | None, extended: bool):
@@ -725,49 +671,33 @@ class _Accumulator:
             self.cooccurrence = np.zeros((c, c), np.int64)
             self.object_counts = np.zeros(c, np.int64)
             self.object_area_counts = np.zeros((c, bins), np.int64)
-            self.cell_pixels = np.zeros((c, GRID * GRID), np.int64)
+            self.cell_pixels = np.zeros((c, GRID * GRID))  # float64: exact integers, whatever the cells' type
             self.heaps: list[list[tuple[int, str]]] = [[] for _ in range(c)]
+            #: the batch waiting for its co-occurrence: (C,) pixels per class of each mask
+            self.batch_counts: list[np.ndarray] = []
+            #: and for its objects: the masks' labels, their runs and numbers of pixels
             self.stack = _MaskStack(c)
-            self.stacked_ids: list[str] = []
-            self.stacked_runs = 0
+            self.batch_runs = 0
+            self.batch_sizes: list[int] = []
 
     def add(self, mask: np.ndarray, sample_id: str) -> None:
         if self.extended:
-            ignored = self._add_imbalance(np.asarray(mask), sample_id)
-        else:  # the statistics before the imbalance ones, as they were: the benchmark's reference
+            mask = np.asarray(mask)
+            labels, cells, ignored = _labels_and_cells(mask, self.num_classes, self.ignore_index, self._slot(mask))
+            counts = cells.sum(1).astype(np.int64)  # exact: every partial sum is under the mask's pixels
+        else:
             counts, ignored = count_mask(mask, self.num_classes, self.ignore_index)
-            present = counts > 0
-            self.pixels += counts
-            self.images_with_class += present
-            self.pixels_of_images_with_class[present] += counts.sum()
+        present = counts > 0
+        self.pixels += counts
+        self.images_with_class += present
+        self.pixels_of_images_with_class[present] += counts.sum()
         self.ignored += ignored
         self.images += 1
         size = (int(mask.shape[0]), int(mask.shape[1]))
         self.min_size = size if self.min_size is None else (min(self.min_size[0], size[0]), min(self.min_size[1], size[1]))
         self.max_size = size if self.max_size is None else (max(self.max_size[0], size[0]), max(self.max_size[1], size[1]))
-
-    def _add_imbalance(self, mask: np.ndarray, sample_id: str) -> int:
-        """``add`` with the imbalance statistics: the mask joins the stack (or is counted alone when empty
-        or noise-like); returns its ignored pixels. Raises for bad labels before counting anything."""
-        slot = self._slot(mask)
-        labels, cells, ignored = _checked_labels(mask, self.num_classes, self.ignore_index, slot)
-        runs = _count_runs(labels) if labels.size else 0
-        if slot is not None and runs <= RUN_BUDGET:
-            self.stack.keep(labels.shape[0])
-            self.stacked_ids.append(sample_id)
-            self.stacked_runs += runs
-            if self.stacked_runs >= RUN_BUDGET:
-                self._flush()
-            return ignored
-        if cells is None:
-            cells, _ = cell_counts(mask, self.num_classes, self.ignore_index)
-        counts = cells.sum(1)
-        self.cell_pixels += cells
-        self._count_masks(counts[None], [sample_id])
-        if counts.any():  # noise-like: runs of a pixel or two would cost ~100 bytes each (RUN_BUDGET)
-            areas, classes = _canvas_objects(labels, cells, counts)  # the slot is written over by the next mask
-            self._add_objects(areas, classes, labels.size)
-        return ignored
+        if self.extended:
+            self._add_imbalance(labels, sample_id, cells, counts, present)
 
     def _slot(self, mask: np.ndarray) -> np.ndarray | None:
         """Where the mask's labels go in the batch's stack (None for an empty mask: it has no objects); a
@@ -780,42 +710,41 @@ class _Accumulator:
             self.stack.reset(height, width)
         return self.stack.slot(height)
 
-    def _flush(self) -> None:
-        """Everything about the stacked masks, from their runs."""
-        if not self.stacked_ids:
-            return
-        stacked, first_rows, heights = self.stack.masks()
-        width = stacked.shape[1]
-        runs = _runs(stacked)
-        start, run_class, length = runs
-        row = start // width
-        run_mask, grid_row = _row_tables(first_rows, heights, stacked.shape[0])
-        self._count_masks(_run_counts(run_mask[row], run_class, length, len(heights), self.num_classes),
-                          self.stacked_ids)  # fmt: skip
-        self.cell_pixels += _run_cells(grid_row[row], run_class, start - row * width, length, width, self.num_classes)
-        areas, image, classes = batch_objects(stacked, first_rows, self.num_classes, runs)
-        self._add_objects(areas, classes, (heights * width)[image])
-        self.stack.clear()
-        self.stacked_ids, self.stacked_runs = [], 0
-
-    def _count_masks(self, counts: np.ndarray, sample_ids: list[str]) -> None:
-        """(B, C) int64 pixels of each class in each of B masks: presence, co-occurrence, top images."""
-        present = counts > 0
-        self.pixels += counts.sum(0)
-        self.images_with_class += present.sum(0)
-        self.pixels_of_images_with_class += (present * counts.sum(1, keepdims=True)).sum(0)
-        presence = present.astype(np.int64)
-        self.cooccurrence += presence.T @ presence  # (C, B) @ (B, C): images holding both i and j
-        pixels = counts.tolist()
-        for b, k in zip(*np.nonzero(present)):
-            entry = (pixels[b][k], sample_ids[b])
+    def _add_imbalance(self, labels: np.ndarray, sample_id: str, cells: np.ndarray, counts: np.ndarray,
+                       present: np.ndarray) -> None:
+        self.cell_pixels += cells
+        for k in np.flatnonzero(present):
+            entry = (int(counts[k]), sample_id)
             if len(self.heaps[k]) < TOP_IMAGES:
                 heapq.heappush(self.heaps[k], entry)
             else:
                 heapq.heappushpop(self.heaps[k], entry)
+        self.batch_counts.append(counts)
+        runs = _count_runs(labels) if labels.size else 0
+        if runs > RUN_BUDGET:
+            areas, classes = _canvas_objects(labels, cells, counts)  # the slot is written over by the next mask
+            self._add_objects(areas, classes, np.full(areas.size, labels.size))
+        elif runs:
+            self.stack.keep(labels.shape[0])
+            self.batch_sizes.append(labels.size)
+            self.batch_runs += runs
+        if self.batch_runs >= RUN_BUDGET or len(self.batch_counts) >= 256:  # (dense masks stack nothing)
+            self._flush()
 
-    def _add_objects(self, areas: np.ndarray, classes: np.ndarray, image_pixels: np.ndarray | int) -> None:
-        """Count (N,) objects of (N,) classes, each of (N,) areas in images of ``image_pixels`` pixels."""
+    def _flush(self) -> None:
+        """Co-occurrence and objects of the waiting batch."""
+        if self.batch_counts:
+            present = (np.stack(self.batch_counts) > 0).astype(np.int64)
+            self.cooccurrence += present.T @ present  # (C, B) @ (B, C): images holding both i and j
+            self.batch_counts = []
+        if self.batch_sizes:
+            areas, image, classes = batch_objects(*self.stack.masks(), self.num_classes)
+            self._add_objects(areas, classes, np.array(self.batch_sizes)[image])
+            self.stack.clear()
+            self.batch_sizes, self.batch_runs = [], 0
+
+    def _add_objects(self, areas: np.ndarray, classes: np.ndarray, image_pixels: np.ndarray) -> None:
+        """Count (N,) objects of (N,) classes, each of (N,) areas in images of ``image_pixels``."""
         c, bins = self.num_classes, len(AREA_EDGES) - 1
         self.object_counts += np.bincount(classes, minlength=c)
         # side="right": an object of exactly 0.1% of the image is medium, as in the evaluation's buckets
@@ -828,7 +757,7 @@ class _Accumulator:
             self._flush()
             top = tuple(tuple((i, n) for n, i in sorted(heap, key=lambda e: (-e[0], e[1]))) for heap in self.heaps)
             extended = {"cooccurrence": self.cooccurrence, "object_counts": self.object_counts,
-                        "object_area_counts": self.object_area_counts, "cell_pixels": self.cell_pixels,
+                        "object_area_counts": self.object_area_counts, "cell_pixels": self.cell_pixels.astype(np.int64),
                         "top_images": top}  # fmt: skip
         return ClassStats(
             dataset=ds.name, split=split, classes=tuple(ds.classes), images=self.images, pixels=self.pixels,
