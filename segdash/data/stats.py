@@ -351,9 +351,9 @@ def _check_labels(beyond: np.ndarray, num_classes: int, ignore_index: int | None
         raise SegdashError(f"mask holds label {bad} outside the {num_classes} classes (ignore index {ignore_index})")
 
 
-#: pixels of masks gathered before their objects are labelled together: one canvas and one
-#: connected-components call per batch instead of per mask (on small masks the per-mask NumPy and
-#: OpenCV calls cost more than the pixels), while memory stays a batch's worth however large the split
+#: pixels of masks stacked before their objects are found together: a fixed number of NumPy calls and one
+#: ``connected_components`` call per batch instead of per mask (on small masks the per-call costs outweigh
+#: the pixels), while memory stays a batch's worth however large the split
 BATCH_PIXELS = 1 << 19
 #: runs (a row's stretches of one label) of a batch: ``batch_objects`` holds about 100 bytes per run. A
 #: mask with more runs than this (noise-like, runs of a few pixels) is labelled alone by ``_canvas_objects``.
@@ -530,11 +530,10 @@ def _class_rows(cell_pixels: np.ndarray, present: np.ndarray, height: int) -> np
     return -(-np.stack([first, after_last], axis=1) * height // grid)
 
 
-
 def _canvas_objects(labels: np.ndarray, cell_pixels: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The objects of one HxW compact mask (``_compact_labels``) by OpenCV: (areas (K,) int64, classes (K,) int64).
 
-    For masks whose runs are short (noise-like: ``batch_objects`` would hold ~100 bytes per pixel).
+    For a mask of many short runs (noise-like), where ``batch_objects`` would hold ~100 bytes per pixel.
     ``cell_pixels`` (C, G*G) and ``counts`` (C,) are the mask's ``cell_counts`` and its sum per class: they say
     which classes are present and roughly where. Each present class's rows become one tile of a canvas as
     wide as the image, tiles stacked with a blank row between them, and one ``cv2.connectedComponents``
@@ -654,8 +653,10 @@ class _MaskStack:
 class _Accumulator:
     """Running sums of one split's statistics: ``add`` one mask at a time, then ``result``.
 
-    The pixel counts are added mask by mask; the objects (and the co-occurrence) wait for a batch of
-    BATCH_PIXELS pixels of masks, ``_flush``-ed when full and at the end.
+    The pixel counts are added mask by mask. With the imbalance statistics, a mask's labels are written
+    into a stack of masks of one width (``_MaskStack``) whose objects and co-occurrence are counted when it
+    is sent off (``_flush``): full (BATCH_PIXELS pixels or RUN_BUDGET runs), before a mask of another
+    width, and at the end. Empty and noise-like masks are counted on their own at once.
     """
 
     def __init__(self, num_classes: int, ignore_index: int | None, extended: bool):
@@ -673,12 +674,11 @@ class _Accumulator:
             self.object_area_counts = np.zeros((c, bins), np.int64)
             self.cell_pixels = np.zeros((c, GRID * GRID))  # float64: exact integers, whatever the cells' type
             self.heaps: list[list[tuple[int, str]]] = [[] for _ in range(c)]
-            #: the batch waiting for its co-occurrence: (C,) pixels per class of each mask
-            self.batch_counts: list[np.ndarray] = []
-            #: and for its objects: the masks' labels, their runs and numbers of pixels
+            #: the stacked masks' labels, and per mask its (C,) pixels per class and its number of pixels
             self.stack = _MaskStack(c)
-            self.batch_runs = 0
+            self.batch_counts: list[np.ndarray] = []
             self.batch_sizes: list[int] = []
+            self.batch_runs = 0
 
     def add(self, mask: np.ndarray, sample_id: str) -> None:
         if self.extended:
@@ -719,32 +719,33 @@ class _Accumulator:
                 heapq.heappush(self.heaps[k], entry)
             else:
                 heapq.heappushpop(self.heaps[k], entry)
-        self.batch_counts.append(counts)
         runs = _count_runs(labels) if labels.size else 0
-        if runs > RUN_BUDGET:
-            areas, classes = _canvas_objects(labels, cells, counts)  # the slot is written over by the next mask
-            self._add_objects(areas, classes, np.full(areas.size, labels.size))
-        elif runs:
+        if 0 < runs <= RUN_BUDGET:
             self.stack.keep(labels.shape[0])
+            self.batch_counts.append(counts)
             self.batch_sizes.append(labels.size)
             self.batch_runs += runs
-        if self.batch_runs >= RUN_BUDGET or len(self.batch_counts) >= 256:  # (dense masks stack nothing)
-            self._flush()
+            if self.batch_runs >= RUN_BUDGET:
+                self._flush()
+            return
+        self.cooccurrence += np.outer(present, present)  # empty or noise-like: counted alone
+        if runs:
+            areas, classes = _canvas_objects(labels, cells, counts)  # the slot is written over by the next mask
+            self._add_objects(areas, classes, labels.size)
 
     def _flush(self) -> None:
-        """Co-occurrence and objects of the waiting batch."""
-        if self.batch_counts:
-            present = (np.stack(self.batch_counts) > 0).astype(np.int64)
-            self.cooccurrence += present.T @ present  # (C, B) @ (B, C): images holding both i and j
-            self.batch_counts = []
-        if self.batch_sizes:
-            areas, image, classes = batch_objects(*self.stack.masks(), self.num_classes)
-            self._add_objects(areas, classes, np.array(self.batch_sizes)[image])
-            self.stack.clear()
-            self.batch_sizes, self.batch_runs = [], 0
+        """Co-occurrence and objects of the stacked masks."""
+        if not self.batch_counts:
+            return
+        presence = (np.stack(self.batch_counts) > 0).astype(np.int64)
+        self.cooccurrence += presence.T @ presence  # (C, B) @ (B, C): images holding both i and j
+        areas, image, classes = batch_objects(*self.stack.masks(), self.num_classes)
+        self._add_objects(areas, classes, np.array(self.batch_sizes)[image])
+        self.stack.clear()
+        self.batch_counts, self.batch_sizes, self.batch_runs = [], [], 0
 
-    def _add_objects(self, areas: np.ndarray, classes: np.ndarray, image_pixels: np.ndarray) -> None:
-        """Count (N,) objects of (N,) classes, each of (N,) areas in images of ``image_pixels``."""
+    def _add_objects(self, areas: np.ndarray, classes: np.ndarray, image_pixels: np.ndarray | int) -> None:
+        """Count (N,) objects of (N,) classes, each of (N,) areas in images of ``image_pixels`` pixels."""
         c, bins = self.num_classes, len(AREA_EDGES) - 1
         self.object_counts += np.bincount(classes, minlength=c)
         # side="right": an object of exactly 0.1% of the image is medium, as in the evaluation's buckets
