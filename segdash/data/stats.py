@@ -469,6 +469,8 @@ def batch_objects(
     del starts_run
     run_class = flat[start]
     neighbours = _run_contacts(flat, start, run_class, width).ravel()
+    if neighbours.size and (neighbours.min() < 0 or neighbours.max() >= start.size):  # csgraph would read astray
+        raise RuntimeError("run contacts out of range: the stack lacks its rows of C around the masks")
     # two entries a row (the run below and the run above); float64 weights and int32 indices, as csgraph
     # keeps them, so that it copies nothing
     rows = np.arange(0, neighbours.size + 1, 2, dtype=np.int32)
