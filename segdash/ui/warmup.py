@@ -37,9 +37,9 @@ class _NoScriptRunWarning(logging.Filter):
 logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_NoScriptRunWarning())
 
 _lock = threading.Lock()
-#: (checkpoint folder, device) -> the thread loading it; once started, never started again in this process
-_threads: dict[tuple[str, str], threading.Thread] = {}
-_DEFAULT = ("<default>", "")
+#: (checkpoint folder, device, its files' time) -> the thread loading it; never started twice in this process
+_threads: dict[tuple[str, str, float], threading.Thread] = {}
+_DEFAULT = ("<default>", "", 0.0)
 
 
 #: Longest the default model's thread waits for the first page to draw its header.
@@ -49,8 +49,8 @@ HEADER_WAIT_S = 5.0
 def start_default() -> threading.Thread | None:
     """Start loading the default checkpoint's predictor, once per process (None when already started).
 
-    The thread first waits for the page to draw its header (``sidebar.FIRST_DRAW``): two threads
-    importing and computing at once would halve the speed of the first screen.
+    The thread first waits for the page to draw its header (``sidebar.FIRST_DRAW``), so that the
+    header's few imports do not share the interpreter with torch's.
     """
     return _start(_DEFAULT, _load_default)
 
@@ -62,10 +62,11 @@ def start(choice: state.ModelChoice) -> threading.Thread | None:
     """
     if not choice.is_set:
         return None
-    return _start((choice.path, choice.device), lambda: _load(choice))
+    key = (choice.path, choice.device, cache.checkpoint_stamp(choice.path))  # a re-written checkpoint loads again
+    return _start(key, lambda: _load(choice))
 
 
-def _start(key: tuple[str, str], target) -> threading.Thread | None:
+def _start(key: tuple[str, str, float], target) -> threading.Thread | None:
     with _lock:
         if key in _threads:
             return None
