@@ -180,3 +180,17 @@ def test_memory_is_a_batch_whatever_the_split(monkeypatch):
     batches = [n for n, _ in seen if n]
     assert len(batches) >= 200 * 64 * 64 // S.BATCH_PIXELS and max(batches) <= S.BATCH_PIXELS // (64 * 64)
     assert max(nbytes for _, nbytes in seen) <= S.BATCH_PIXELS + 3 * 64
+
+
+def test_top_images_keep_the_most_pixels_ties_by_sample_id(monkeypatch):
+    """With room for 3, masks that cannot enter a full top list are not pushed. Kept: the largest
+    (pixels, sample id), as merge_stats keeps them; listed by pixels, most first, then by id."""
+    monkeypatch.setattr(S, "TOP_IMAGES", 3)
+    rng = np.random.default_rng(2)
+    masks = {f"s{i:02d}": (rng.random((6, 7)) < rng.choice([0.2, 0.5, 0.8])).astype(np.int64) for i in range(30)}
+    masks["tie-a"] = masks["tie-b"] = np.ones((6, 7), np.int64)  # as many pixels of class 1 as can be
+    stats = class_statistics(Masks(masks, None), "train", use_cache=False)
+    for c in (0, 1):
+        kept = sorted(((int((m == c).sum()), n) for n, m in masks.items() if (m == c).any()), reverse=True)[:3]
+        assert list(stats.top_images[c]) == [(n, p) for p, n in sorted(kept, key=lambda e: (-e[0], e[1]))]
+    assert [n for n, _ in stats.top_images[1][:2]] == ["tie-a", "tie-b"]

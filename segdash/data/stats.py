@@ -444,8 +444,11 @@ def connected_objects(
 
 
 def _count_runs(labels: np.ndarray) -> int:
-    """Runs (a row's stretches of one label) of an HxW mask."""
-    return labels.shape[0] + int(np.count_nonzero(labels[:, 1:] != labels[:, :-1]))
+    """Runs (a row's stretches of one label) of a C-contiguous HxW mask: the label changes along the raveled
+    mask (contiguous: faster than row by row), less those between one row's end and the next's start."""
+    flat = labels.ravel()
+    across_rows = np.count_nonzero(labels[1:, 0] != labels[:-1, -1])
+    return labels.shape[0] + int(np.count_nonzero(flat[1:] != flat[:-1])) - int(across_rows)
 
 
 def batch_objects(
@@ -682,6 +685,8 @@ class _Accumulator:
             self.object_area_counts = np.zeros((c, bins), np.int64)
             self.cell_pixels = np.zeros((c, GRID * GRID))  # float64: exact integers, whatever the cells' type
             self.heaps: list[list[tuple[int, str]]] = [[] for _ in range(c)]
+            #: the fewest pixels that may enter each class's top images: 1 until its heap is full
+            self.top_floor = np.ones(c, np.int64)
             #: the stacked masks' labels, and per mask its (C,) pixels per class and its number of pixels
             self.stack = _MaskStack(c)
             self.batch_counts: list[np.ndarray] = []
@@ -721,12 +726,13 @@ class _Accumulator:
     def _add_imbalance(self, labels: np.ndarray, sample_id: str, cells: np.ndarray, counts: np.ndarray,
                        present: np.ndarray) -> None:
         self.cell_pixels += cells
-        for k in np.flatnonzero(present):
-            entry = (int(counts[k]), sample_id)
-            if len(self.heaps[k]) < TOP_IMAGES:
-                heapq.heappush(self.heaps[k], entry)
+        for k in np.flatnonzero(counts >= self.top_floor):  # (ties on pixels are settled by sample id)
+            heap, entry = self.heaps[k], (int(counts[k]), sample_id)
+            if len(heap) < TOP_IMAGES:
+                heapq.heappush(heap, entry)
             else:
-                heapq.heappushpop(self.heaps[k], entry)
+                heapq.heappushpop(heap, entry)
+                self.top_floor[k] = heap[0][0]
         runs = _count_runs(labels) if labels.size else 0
         if 0 < runs <= RUN_BUDGET:
             self.stack.keep(labels.shape[0])
