@@ -327,8 +327,7 @@ def test_per_class_bars_show_nan_as_na_not_zero():
     assert list(bar.marker.color) == ["#ff0000", "#00ff00", "#0000ff"]
     assert [a.text for a in fig.layout.annotations if a.text == "n/a"] == ["n/a"]
     assert fig.layout.yaxis.title.text == "IoU"
-    mean_note = [a.text for a in fig.layout.annotations if a.text.startswith("mean")]
-    assert mean_note == ["mean 0.700 (1 n/a left out)"]
+    assert "(dashed: mean 0.700, 1 n/a left out)" in fig.layout.title.text
     with pytest.raises(SegdashError, match="no column"):
         per_class_bar_figure(frame, "dice")
 

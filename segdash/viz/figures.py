@@ -465,13 +465,15 @@ def per_class_bar_figure(
     )  # fmt: skip
     _na_annotations(fig, names, values)
     defined = values[np.isfinite(values)]
+    title = f"{metric_label(metric)} per class"
     if metric != "support" and defined.size:
         mean = float(defined.mean())
         undefined = len(values) - defined.size
-        note = f"mean {mean:.3f}" + (f" ({undefined} n/a left out)" if undefined else "")
-        fig.add_hline(y=mean, line=dict(color="#555", dash="dash", width=1), annotation_text=note,
-                      annotation_position="top right", annotation_bgcolor="rgba(255,255,255,0.8)")  # fmt: skip
-    _styled(fig, f"{metric_label(metric)} per class", "class", metric_label(metric))
+        note = f"mean {mean:.3f}" + (f", {undefined} n/a left out" if undefined else "")
+        # the mean's value goes in the title: a label on the line would sit on the bars' own value labels
+        fig.add_hline(y=mean, line=dict(color="#555", dash="dash", width=1), name=note)
+        title += f" (dashed: {note})"
+    _styled(fig, title, "class", metric_label(metric))
     fig.update_layout(uniformtext=dict(minsize=9, mode="hide"))
     if metric in UNIT_METRICS:
         fig.update_yaxes(range=[0, 1.1])
