@@ -7,7 +7,9 @@ Project: ``segdash.data.stats.class_statistics(ds, "train", use_cache=False)`` w
 (co-occurrence, 8-connected objects, 32x32 spatial priors, top images; the default) against
 ``extended=False`` (pixel counts, presence and weights: the statistics before them), both in this process,
 interleaved. Bar: the full statistics cost at most 3x the basic ones. Memory: peak of Python + NumPy
-allocations (tracemalloc) of the full statistics at 1x and 10x the images of a synthetic split.
+allocations (tracemalloc) of the full statistics at 1x and 10x the images of a synthetic split; the
+imbalance statistics hold one batch of masks (``BATCH_PIXELS`` pixels, ``RUN_BUDGET`` runs, recorded
+in the parameters), so the peak should not move.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     report = Report("stats_imbalance", {"repeats": reps, "synthetic_images_1x": base_images, "size": size,
                                         "mode": mode_name(args), "load_before": os.getloadavg()}, device="cpu")
     from segdash.data import open_dataset
-    from segdash.data.stats import class_statistics
+    from segdash.data.stats import BATCH_PIXELS, RUN_BUDGET, class_statistics
+
+    report.params.update(batch_pixels=BATCH_PIXELS, run_budget=RUN_BUDGET)
 
     ds = open_dataset("street-synth", **({"count": "12"} if args.smoke else {}))
     images = len(ds.ids("train"))

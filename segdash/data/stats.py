@@ -361,9 +361,16 @@ def _check_labels(beyond: np.ndarray, num_classes: int, ignore_index: int | None
 #: ``connected_components`` call per batch instead of per mask (on small masks the per-call costs outweigh
 #: the pixels), while memory stays a batch's worth however large the split
 BATCH_PIXELS = 1 << 19
-#: runs (a row's stretches of one label) of a batch: ``batch_objects`` holds about 100 bytes per run. A
-#: mask with more runs than this (noise-like, runs of a few pixels) is labelled alone by ``_canvas_objects``.
+#: runs (a row's stretches of one label) of a batch: ``batch_objects`` holds about 100 bytes per run
 RUN_BUDGET = 1 << 15
+#: a mask whose runs are shorter than this on average (noise-like) is labelled alone by ``_canvas_objects``,
+#: whose memory is a few masks' worth, rather than stacked: its runs would cost more than its pixels
+SHORT_RUN = 8
+
+
+def _stackable(runs: int, pixels: int) -> bool:
+    """Whether a mask of ``runs`` runs and ``pixels`` pixels goes to ``batch_objects`` (else ``_canvas_objects``)."""
+    return 0 < runs <= RUN_BUDGET and runs * SHORT_RUN <= pixels
 
 
 def _label_dtype(num_classes: int) -> type:
@@ -432,12 +439,12 @@ def connected_objects(
 
     ``cell_pixels`` is the mask's ``cell_counts`` (C, G*G) and ``counts`` its sum per class (computed when
     not given): they give the number of classes and whether the mask has ignore pixels, which belong to
-    no object. ``batch_objects`` of this one mask, or ``_canvas_objects`` when it has over RUN_BUDGET runs.
+    no object. ``batch_objects`` of this one mask, or ``_canvas_objects`` for a noise-like one (``_stackable``).
     """
     num_classes = cell_pixels.shape[0]
     counts = cell_pixels.sum(1) if counts is None else counts
     labels = _compact_labels(np.asarray(mask), num_classes, ignore_index, ignored=int(counts.sum()) < np.size(mask))
-    if _count_runs(labels) > RUN_BUDGET:
+    if labels.size and not _stackable(_count_runs(labels), labels.size):
         return _canvas_objects(labels, cell_pixels, counts)
     areas, _, classes = batch_objects(*_stack_masks([labels], num_classes), num_classes)
     return areas, classes
@@ -734,7 +741,7 @@ class _Accumulator:
                 heapq.heappushpop(heap, entry)
                 self.top_floor[k] = heap[0][0]
         runs = _count_runs(labels) if labels.size else 0
-        if 0 < runs <= RUN_BUDGET:
+        if _stackable(runs, labels.size):
             self.stack.keep(labels.shape[0])
             self.batch_counts.append(counts)
             self.batch_sizes.append(labels.size)
