@@ -20,7 +20,8 @@ Pixels equal to the ignore index are counted apart (``ignored_pixels``) and take
 part in nothing else.
 
 The imbalance statistics come from the same pass (``extended=False`` skips them) and
-cost about 3x the basic counts (street-synth train: 2.5x-3.0x, issue 13). Per mask: one
+cost under 3x the basic counts (street-synth train, issue 13: 2.5x-2.7x at load 1 on 2
+cores, up to 3.1x under load 2-4; 7-8x before the batches). Per mask: one
 max checks the labels, they are copied as uint8 into a stack of masks, and one
 ``cv2.calcHist`` of (label, grid row, grid column) gives the pixel counts and the spatial
 prior. Per batch of stacked masks (BATCH_PIXELS pixels, RUN_BUDGET runs): the masks are
@@ -28,8 +29,9 @@ cut into runs (a row's stretches of one label), each run finds the run of its cl
 touches below and above its start (``_run_contacts``), and one
 ``scipy.sparse.csgraph.connected_components`` call joins the runs into the 8-connected
 objects of every class and mask, a fixed number of NumPy calls however many masks and
-classes. Masks of many short runs (noise-like) are labelled alone, one
-``cv2.connectedComponents`` call over a canvas of one tile per class (``_canvas_objects``).
+classes. Masks of short runs (noise-like, under SHORT_RUN pixels on average) are labelled
+alone, one ``cv2.connectedComponents`` call over a canvas of one tile per class
+(``_canvas_objects``): their runs would cost more memory than their pixels.
 """
 
 from __future__ import annotations
