@@ -194,3 +194,10 @@ def test_top_images_keep_the_most_pixels_ties_by_sample_id(monkeypatch):
         kept = sorted(((int((m == c).sum()), n) for n, m in masks.items() if (m == c).any()), reverse=True)[:3]
         assert list(stats.top_images[c]) == [(n, p) for p, n in sorted(kept, key=lambda e: (-e[0], e[1]))]
     assert [n for n, _ in stats.top_images[1][:2]] == ["tie-a", "tie-b"]
+
+
+def test_connected_objects_of_masks_without_class_pixels():
+    for mask in (np.zeros((0, 5), np.int64), np.full((3, 4), 255)):
+        cells, _ = cell_counts(mask, CLASSES, 255)
+        areas, classes = S.connected_objects(mask, cells, 255)
+        assert areas.size == 0 and classes.size == 0

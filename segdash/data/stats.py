@@ -445,8 +445,10 @@ def connected_objects(
     """
     num_classes = cell_pixels.shape[0]
     counts = cell_pixels.sum(1) if counts is None else counts
+    if not counts.any():  # no class pixel (empty or all ignored): no object
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     labels = _compact_labels(np.asarray(mask), num_classes, ignore_index, ignored=int(counts.sum()) < np.size(mask))
-    if labels.size and not _stackable(_count_runs(labels), labels.size):
+    if not _stackable(_count_runs(labels), labels.size):
         return _canvas_objects(labels, cell_pixels, counts)
     areas, _, classes = batch_objects(*_stack_masks([labels], num_classes), num_classes)
     return areas, classes
@@ -467,10 +469,11 @@ def batch_objects(
 
     stacked: (R, W) the B compact masks (classes 0..C-1, C for any other pixel, ``_compact_labels``) one
     under the other, a row of C above each and below the last (``_stack_masks``, ``_MaskStack``);
-    first_rows: (B,) the first row of each mask. The stack is cut into runs, each row's stretches of one label. Two
-    runs of a class on consecutive rows belong to one object when they overlap or touch at a corner, and
-    every such contact shows at the start of one of the two: the later starting run overlaps the other at
-    its start column, or touches it diagonally there (``_run_contacts``).
+    first_rows: (B,) the first row of each mask.
+    The stack is cut into runs, each row's stretches of one label. Two runs of a class on consecutive rows
+    belong to one object when they overlap or touch at a corner, and every such contact shows at the start
+    of one of the two: the later starting run overlaps the other at its start column, or touches it
+    diagonally there (``_run_contacts``).
     ``scipy.sparse.csgraph.connected_components`` then joins the runs into objects. Per pixel this costs
     a few passes over uint8; the rest is per run, a fixed number of NumPy calls per batch.
     """
