@@ -201,3 +201,22 @@ def test_connected_objects_of_masks_without_class_pixels():
         cells, _ = cell_counts(mask, CLASSES, 255)
         areas, classes = S.connected_objects(mask, cells, 255)
         assert areas.size == 0 and classes.size == 0
+
+
+def test_many_classes_take_16_bit_labels():
+    """300 classes: labels in uint16, the cells by cell_counts; objects and cells still match."""
+    rng = np.random.default_rng(4)
+    masks = {f"m{i}": np.kron(rng.integers(0, 300, (4, 5)), np.ones((6, 5), int)) for i in range(3)}
+    masks["m0"][0, :3] = 299  # a class touching another block of itself diagonally or not at all
+
+    class Many(Masks):
+        classes = tuple(f"c{i}" for i in range(300))
+        colors = ((0, 0, 0),) * 300
+
+    stats = class_statistics(Many(masks, 65535), "train", use_cache=False)
+    for c in range(300):
+        want = sum(ndimage.label(m == c, structure=EIGHT)[1] for m in masks.values())
+        assert stats.object_counts[c] == want, c
+    cells = sum(cell_counts(m, 300, 65535)[0] for m in masks.values())
+    np.testing.assert_array_equal(stats.cell_pixels, cells)
+    assert S._compact_labels(masks["m1"], 300, 65535, False).dtype == np.uint16
