@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 from torch import nn
@@ -63,3 +65,12 @@ def test_a_pixel_budget_splits_large_batches_and_an_explicit_batch_size_caps_the
     predictor, model = counting_predictor(batch_size=2)
     predictor.predict_batch([np.zeros((64, 64, 1), np.float32)] * 5)
     assert model.batches == [2, 2, 1]
+
+
+def test_plan_says_how_an_image_will_run():
+    predictor, _ = counting_predictor(tile_size=1024)
+    assert predictor.plan(512, 512) == "one pass"
+    # 2500 px with 1024 windows sharing a quarter: starts 0, 768 and 1476 on each axis
+    assert predictor.plan(2500, 2500) == "9 overlapping windows of 1024x1024"
+    predictor.meta = dataclasses.replace(predictor.meta, input_size=192)
+    assert predictor.plan(2048, 1024) == "resized to the model's 192x192 input and back"

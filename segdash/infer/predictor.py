@@ -228,6 +228,18 @@ class Predictor:
             raise SegdashError(f"predict_labels needs images of one size, got {sorted(shapes)}; use predict_batch")
         return self._to_tensor(list(images), [])
 
+    def plan(self, height: int, width: int) -> str:
+        """How an image of this size will run, in words ("one pass", "12 windows of 1024x1024", ...)."""
+        size = self.meta.input_size
+        if size:
+            return f"resized to the model's {size}x{size} input and back" if (height, width) != (size, size) else "one pass"
+        if height * width <= self.tile_size**2:
+            return "one pass"
+        tile_h, tile_w = min(self.tile_size, height), min(self.tile_size, width)
+        windows = len(_window_starts(height, tile_h, self.tile_overlap, self.stride)) * len(
+            _window_starts(width, tile_w, self.tile_overlap, self.stride))
+        return f"{windows} overlapping windows of {tile_h}x{tile_w}"
+
     def describe(self) -> str:
         """One line for UIs: architecture, device, backend, TTA."""
         from segdash.device import describe_device

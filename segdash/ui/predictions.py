@@ -35,6 +35,10 @@ def uncertainty_maps(probs: np.ndarray) -> dict[str, np.ndarray]:
     return {"entropy": uncertainty_image(probs), "unsure": np.rint(255 * (1 - probs.max(axis=0))).astype(np.uint8)}
 
 
+#: images above this many pixels get a progress note while they are predicted
+LARGE_IMAGE_PIXELS = 1024 * 1024
+
+
 @st.cache_data(show_spinner=False, max_entries=48)
 def _predict_cached(_predictor, model_key: str, image_digest: str, _image: np.ndarray):
     """The prediction without its (C, H, W) probabilities: the pages show labels, and a big image's
@@ -48,9 +52,16 @@ def _predict_cached(_predictor, model_key: str, image_digest: str, _image: np.nd
 def _cached_prediction(choice: SidebarChoice, item: InputImage):
     """(prediction without probabilities, when it ran, uncertainty maps) of the chosen model on one image."""
     predictor = cache.predictor(choice.model_choice)
+    height, width = item.image.shape[:2]
+    note = None
+    if height * width > LARGE_IMAGE_PIXELS:  # seconds of work: say what is happening while it runs
+        note = f"Predicting a {width}x{height} image: {predictor.plan(height, width)}..."
     digest = hashlib.blake2b(item.image.tobytes(), digest_size=16).hexdigest() + str(item.image.shape) + str(item.image.dtype)
     model_key = f"{choice.model_choice.path}|{choice.model_choice.device}|{cache.checkpoint_stamp(choice.model_choice.path)}"
-    return _predict_cached(predictor, model_key, digest, item.image)
+    if note is None:
+        return _predict_cached(predictor, model_key, digest, item.image)
+    with st.spinner(note, show_time=True):  # a cache hit returns at once and the note goes with it
+        return _predict_cached(predictor, model_key, digest, item.image)
 
 
 def predict_with_maps(choice: SidebarChoice, item: InputImage):
