@@ -481,6 +481,8 @@ def batch_objects(
     from scipy.sparse.csgraph import connected_components
 
     width = stacked.shape[1]
+    if (stacked[0] != num_classes).any() or (stacked[-1] != num_classes).any():
+        raise ValueError("the stack must start and end with a row of C (_stack_masks)")  # else contacts go astray
     flat = stacked.ravel()
     starts_run = np.empty(flat.size, bool)
     starts_run[0] = True
@@ -490,8 +492,6 @@ def batch_objects(
     del starts_run
     run_class = flat[start]
     neighbours = _run_contacts(flat, start, run_class, width).ravel()
-    if neighbours.size and (neighbours.min() < 0 or neighbours.max() >= start.size):  # csgraph would read astray
-        raise RuntimeError("run contacts out of range: the stack lacks its rows of C around the masks")
     # two entries a row (the run below and the run above); float64 weights and int32 indices, as csgraph
     # keeps them, so that it copies nothing
     rows = np.arange(0, neighbours.size + 1, 2, dtype=np.int32)
@@ -519,7 +519,8 @@ def _run_contacts(flat: np.ndarray, start: np.ndarray, run_class: np.ndarray, wi
     starts a run). The first and last rows must be one run each of a label no class has (``_stack_masks``).
     """
     runs = np.arange(start.size, dtype=np.int32)
-    not_first = start % width != 0  # a run starting a row has nothing to its left
+    # a run starting a row has nothing to its left (a mask for widths that are powers of two: no division)
+    not_first = (start & (width - 1) if width & (width - 1) == 0 else start % width) != 0
     offsets = np.array([width, width - 1, -width, -width - 1])[:, None]
     label = flat.take(start + offsets, mode="clip")  # (4, R): below, below-left, above, above-left
     below = np.searchsorted(start, start + width, side="right") - 1
@@ -527,8 +528,11 @@ def _run_contacts(flat: np.ndarray, start: np.ndarray, run_class: np.ndarray, wi
     above = np.cumsum(np.bincount(below + 1, minlength=start.size + 1)[: start.size]) + exactly_above - 1
     neighbours = np.empty((start.size, 2), np.int32)
     for column, (near, straight, diagonal) in enumerate([(below, label[0], label[1]), (above, label[2], label[3])]):
-        left = np.where((diagonal == run_class) & not_first, near - 1, runs)
-        neighbours[:, column] = np.where(straight == run_class, near, left)
+        same = straight == run_class
+        neighbours[:, column] = np.where(same, near, runs)
+        # rarer: the run holding the pixel below-left (above-left), the one before that pixel's neighbour
+        corner = np.flatnonzero(~same & (diagonal == run_class) & not_first)
+        neighbours[corner, column] = near[corner] - 1
     return neighbours
 
 
