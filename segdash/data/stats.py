@@ -20,8 +20,8 @@ Pixels equal to the ignore index are counted apart (``ignored_pixels``) and take
 part in nothing else.
 
 The imbalance statistics come from the same pass (``extended=False`` skips them) and
-cost under 3x the basic counts (street-synth train, issue 13: 2.5x-2.7x at load 1 on 2
-cores, up to 3.1x under load 2-4; 7-8x before the batches). Per mask: one
+cost under 3x the basic counts at low load (street-synth train, issue 13: 2.35x-2.75x at
+load 0.8-1.1 on 2 cores, 2.5x-3.2x under load 1.6-4; 7-8x before the batches). Per mask: one
 max checks the labels, they are copied as uint8 into a stack of masks, and one
 ``cv2.calcHist`` of (label, grid row, grid column) gives the pixel counts and the spatial
 prior. Per batch of stacked masks (BATCH_PIXELS pixels, RUN_BUDGET runs): the masks are
