@@ -20,8 +20,9 @@ caption under an overlay), never a sleep.
 4. Upload: on the last warm server, a new session on the Predict page puts 256x256 grayscale
    PNGs in the file uploader, each a different image; the clock stops when its overlay's
    "Prediction" caption is visible (model cached in ``st.cache_resource``).
-5. Cost of a cold model load, in a child process: importing torch, loading the checkpoint,
-   exporting it to ONNX, opening the ONNX Runtime session, checking it against PyTorch.
+5. What loading the default model costs, step by step, in a fresh child process: cold (importing
+   torch, smp and timm, building the model, exporting it to ONNX, opening the ONNX Runtime session,
+   checking it against PyTorch) and warm (the graph and its check cached).
 
 The app uses the shipped checkpoints in weights/; with none there, a fresh default model is saved
 to a temporary folder and the app pointed at it with ``$SEGDASH_WEIGHTS``. Figures are valid only
@@ -200,11 +201,13 @@ def time_upload(page, png: bytes, name: str, expected_results: int) -> float:
     return time.perf_counter() - start
 
 
-def load_breakdown() -> None:
-    """Child process: seconds of each step of a cold load of the default model on CPU, as one JSON line.
+def load_breakdown(cached: bool) -> None:
+    """Child process: seconds of each step of loading the default model on CPU, as one JSON line.
 
-    The steps ``Predictor.from_checkpoint`` takes when nothing is cached (segdash.infer.onnx's own
-    functions, called one by one); the default model is the one a new session's sidebar shows.
+    Cold (``cached`` False): the steps ``Predictor.from_checkpoint`` takes when nothing is cached,
+    segdash.infer.onnx's own functions called one by one. Warm: the graph and its check are in the
+    cache folder, as on every later start; the ``Predictor`` is built from the loaded model.
+    The default model is the one a new session's sidebar shows.
     """
     steps: dict[str, float] = {}
     clock = time.perf_counter()
@@ -218,16 +221,26 @@ def load_breakdown() -> None:
     import onnxruntime  # noqa: F401
     import torch
 
+    step("import torch, onnxruntime")
+    import segmentation_models_pytorch  # noqa: F401
+    import timm  # noqa: F401
+
     from segdash.infer import onnx as sd_onnx
+    from segdash.infer.predictor import Predictor
     from segdash.models.checkpoint import load_checkpoint
 
-    step("import torch, onnxruntime, segdash.infer.onnx")
+    step("import smp, timm, segdash.infer")
     from segdash.ui.sidebar import default_model_choice
 
     checkpoint = default_model_choice().path
     step("find the default checkpoint (opens the dataset)")
     model, meta = load_checkpoint(checkpoint)
-    step("load the checkpoint")
+    step("build the model and load its weights")
+    if cached:
+        predictor = Predictor(model, meta, device="cpu")
+        step(f"Predictor with the graph cached (fingerprint, session, recorded check): {predictor.backend}")
+        print(json.dumps({"checkpoint": checkpoint, "steps": steps, "torch_threads": torch.get_num_threads()}))
+        return
     sd_onnx.model_fingerprint(model, meta.in_channels)
     step("fingerprint the weights (ONNX cache key)")
     graph = sd_onnx.export_onnx_bytes(model, meta.in_channels)
@@ -240,9 +253,10 @@ def load_breakdown() -> None:
                       "check_ok": bool(check.ok), "onnx_bytes": len(graph)}))  # fmt: skip
 
 
-def time_load_breakdown(env: dict[str, str]) -> dict:
-    """``load_breakdown`` in a fresh process with the app's environment (its cache folder empty)."""
-    code = "import sys; sys.path.insert(0, 'benchmarks'); import bench_dashboard; bench_dashboard.load_breakdown()"
+def time_load_breakdown(env: dict[str, str], cached: bool) -> dict:
+    """``load_breakdown`` in a fresh process with the app's environment."""
+    code = ("import sys; sys.path.insert(0, 'benchmarks'); import bench_dashboard; "
+            f"bench_dashboard.load_breakdown({cached})")  # fmt: skip
     proc = subprocess.run([sys.executable, "-c", code], cwd=str(REPO_ROOT), env=env, capture_output=True,
                           text=True, timeout=START_TIMEOUT_S)  # fmt: skip
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -320,12 +334,14 @@ def main(argv: list[str] | None = None) -> int:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         cold, warm, upload_seconds = run_servers(browser, env, starts, uploads)
         browser.close()
-        breakdown = time_load_breakdown(dict(env, SEGDASH_CACHE=str(Path(tmp) / "cache-breakdown")))
+        loads = {"cold": time_load_breakdown(dict(env, SEGDASH_CACHE=str(Path(tmp) / "cache-breakdown")), False),
+                 "warm": time_load_breakdown(env, True)}  # fmt: skip
     report_first_screens(report, cold, warm)
     report.add_row(**summary_row("upload 256x256 -> overlay shown, model cached", upload_seconds))
-    report.params["cold_model_load"] = breakdown
-    for name, seconds in breakdown["steps"].items():
-        report.add_row(measure=f"cold model load (child process): {name}", median_s=seconds, repeats=1)
+    for kind, breakdown in loads.items():
+        report.params[f"{kind}_model_load"] = breakdown
+        for name, seconds in breakdown["steps"].items():
+            report.add_row(measure=f"{kind} model load (child process): {name}", median_s=seconds, repeats=1)
     report.finish(args)
     return 0
 
