@@ -335,3 +335,24 @@ def test_imbalance_figures_draw_the_statistics(ds):
     assert ratio.layout.yaxis.type == "log"
     counts = figures.object_counts_figure({"train": train.object_counts}, names, flagged=[True, False, False, False])
     assert any(t.name == "mostly small objects" for t in counts.data)
+
+
+class IgnoreZero(Masks):
+    """The same masks with class 0 declared the ignore index (an ignore index inside the class range)."""
+
+    ignore_index = 0
+
+
+def test_an_ignore_index_inside_the_class_range_is_ignored_by_every_statistic():
+    masks = [m for m in TRAIN.values() if not (m == IGNORE).any()]  # labels 0..2 only
+    ds = IgnoreZero({"train": dict(enumerate(masks))})
+    full = class_statistics(ds, "train", use_cache=False)
+    basic = class_statistics(ds, "train", use_cache=False, extended=False)
+    zeros = sum(int((m == 0).sum()) for m in masks)
+    assert full.ignored_pixels == basic.ignored_pixels == zeros
+    np.testing.assert_array_equal(full.pixels, basic.pixels)
+    assert full.pixels[0] == 0 and full.object_counts[0] == 0 and full.cell_pixels[0].sum() == 0
+    counts, _ = expected_objects(masks, 4)
+    np.testing.assert_array_equal(full.object_counts[1:], counts[1:])  # the other classes' objects unchanged
+    present = [np.array([c != 0 and (m == c).any() for c in range(4)]) for m in masks]
+    np.testing.assert_array_equal(full.cooccurrence, sum(np.outer(p, p) for p in present))

@@ -348,8 +348,11 @@ def cell_counts(mask: np.ndarray, num_classes: int, ignore_index: int | None, gr
         keys = flat.astype(np.int64)  # a copy (labels may be unsigned or small): the keys are built in place
     keys *= grid * grid
     keys += cells
-    counts = np.bincount(keys, minlength=(num_classes + 1) * grid * grid)
-    return counts.reshape(-1, grid * grid)[:num_classes], ignored
+    counts = np.bincount(keys, minlength=(num_classes + 1) * grid * grid).reshape(-1, grid * grid)[:num_classes]
+    if ignore_index is not None and 0 <= ignore_index < num_classes:  # an ignore index among the class labels
+        ignored += int(counts[ignore_index].sum())
+        counts[ignore_index] = 0
+    return counts, ignored
 
 
 def _check_labels(beyond: np.ndarray, num_classes: int, ignore_index: int | None) -> None:
@@ -414,7 +417,9 @@ def _labels_and_cells(
     The others (ignore pixels, labels outside the classes, 255 classes or more) go through ``cell_counts``,
     which also says what is wrong.
     """
-    if mask.ndim == 2 and 0 < mask.size < 2**24 and num_classes < 255 and _only_class_labels(mask, num_classes):
+    ignore_is_a_class = ignore_index is not None and 0 <= ignore_index < num_classes
+    if (mask.ndim == 2 and 0 < mask.size < 2**24 and num_classes < 255 and not ignore_is_a_class
+            and _only_class_labels(mask, num_classes)):
         import cv2
 
         labels = _compact_labels(mask, num_classes, ignore_index, False, out)
