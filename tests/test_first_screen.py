@@ -151,3 +151,21 @@ def test_no_default_checkpoint_loads_nothing(fresh_warm_up, tmp_path, monkeypatc
     caplog.set_level(logging.INFO, logger="segdash.ui.warmup")
     assert fresh_warm_up._load_default() is None
     assert "nothing to load" in caplog.text
+
+
+def test_public_mode_warms_up_a_shipped_checkpoint_never_a_visitors_run(fresh_warm_up, weights_dir, tmp_path,
+                                                                         monkeypatch):  # fmt: skip
+    import shutil
+
+    from segdash.ui import sidebar
+
+    runs = tmp_path / "runs"
+    shutil.copytree(weights_dir / "unet" / "best", runs / "someone" / "checkpoints" / "best")
+    monkeypatch.setenv("SEGDASH_RUNS", str(runs))
+    monkeypatch.setenv("SEGDASH_WEIGHTS", str(tmp_path / "no-weights"))
+    assert sidebar.default_model_choice().path == str(runs / "someone" / "checkpoints" / "best")  # locally: the run
+    monkeypatch.setenv("SEGDASH_PUBLIC", "1")
+    assert sidebar.default_model_choice() is None  # a visitor's run is not the demo's default
+    monkeypatch.setenv("SEGDASH_WEIGHTS", str(weights_dir))
+    choice = sidebar.default_model_choice()
+    assert Path(choice.path).parent.parent == weights_dir and choice.device == "auto"
