@@ -213,6 +213,61 @@ def cached_check(path: Path, model: nn.Module, session, in_channels: int) -> Onn
     return check
 
 
+# --- a checkpoint's graph found again without building its model -----------------------------------
+#: the files of a checkpoint folder that determine its graph (segdash.json holds metadata only)
+GRAPH_FILES = ("config.json", "model.safetensors")
+
+
+@dataclasses.dataclass(frozen=True)
+class KnownGraph:
+    """A checkpoint's verified graph in the ONNX cache: its path, the model's stride and the check."""
+
+    path: Path
+    stride: int
+    check: OnnxCheck
+
+
+def checkpoint_key(folder: str | Path, in_channels: int, opset: int = DEFAULT_OPSET) -> str | None:
+    """A short hash of a checkpoint folder's weight and config files and the exporter and runtime
+    versions (None when a file is missing): the same files give the same graph, so a later predictor
+    finds the graph without building the model (smp and timm alone take 2 s to import)."""
+    import onnxruntime
+
+    files = [Path(folder) / name for name in GRAPH_FILES]
+    if not all(f.is_file() for f in files):
+        return None
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{in_channels}|{opset}|{torch.__version__}|{onnxruntime.__version__}".encode())
+    for file in files:
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def known_graph(key: str | None, folder: Path | None = None) -> KnownGraph | None:
+    """The graph ``remember_graph`` recorded under ``key``, when it and its record are still there."""
+    if key is None:
+        return None
+    folder = Path(folder) if folder is not None else cache_dir("onnx")
+    try:
+        record = json.loads((folder / f"checkpoint-{key}.json").read_text(encoding="utf-8"))
+        path = folder / str(record["graph"])
+        check = OnnxCheck(float(record["max_abs_diff"]), float(record["label_agreement"]),
+                          tuple(tuple(shape) for shape in record["shapes"]))  # fmt: skip
+        if path.is_file() and Path(record["graph"]).name == record["graph"]:
+            return KnownGraph(path, int(record["stride"]), check)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no record yet, or an unreadable one: the caller builds the model
+    return None
+
+
+def remember_graph(key: str | None, graph: Path, stride: int, check: OnnxCheck) -> None:
+    """Record that the checkpoint with ``key`` runs as ``graph`` (in the same cache folder)."""
+    if key is not None:
+        atomic_write_json(graph.parent / f"checkpoint-{key}.json",
+                          {"graph": graph.name, "stride": int(stride), **dataclasses.asdict(check)})  # fmt: skip
+
+
 def export_checkpoint(checkpoint: str | Path, out: str | Path, opset: int = DEFAULT_OPSET) -> OnnxCheck:
     """Export a checkpoint folder to ``out`` (written atomically) and verify it against PyTorch."""
     from segdash.models.checkpoint import load_checkpoint

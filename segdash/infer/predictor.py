@@ -46,7 +46,7 @@ from torch import nn
 from segdash.data.pixels import intensity_hint, to_input_range
 from segdash.device import choose_device
 from segdash.errors import SegdashError
-from segdash.models.checkpoint import CheckpointMeta, load_checkpoint
+from segdash.models.checkpoint import CheckpointMeta, load_checkpoint, read_meta
 from segdash.models.outputs import class_labels, single_output
 from segdash.models.registry import required_stride
 
@@ -88,7 +88,7 @@ class Predictor:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: nn.Module | None,
         meta: CheckpointMeta,
         device: str | torch.device | None = None,
         tta: bool = False,
@@ -98,6 +98,7 @@ class Predictor:
         batch_size: int | None = None,
         flips: str = "h",
         onnx_cache: str | Path | None = None,
+        checkpoint: str | Path | None = None,
     ):
         if backend not in BACKENDS:
             raise SegdashError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -105,25 +106,35 @@ class Predictor:
             raise SegdashError(f"tile_overlap must be in [0, 1), got {tile_overlap}")
         if set(flips) - {"h", "v"}:
             raise SegdashError(f"flips must combine 'h' and 'v', got {flips!r}")
+        if model is None and checkpoint is None:
+            raise SegdashError("a Predictor needs a model or the checkpoint folder to load it from")
         self.device = choose_device(device)
         self.meta = meta
         self.tta = bool(tta)
         self.flips = flips
-        self.stride = required_stride(model)
-        self.tile_size = max(self.stride, int(tile_size) // self.stride * self.stride)
         self.tile_overlap = float(tile_overlap)
         self.batch_size = None if batch_size is None else max(1, int(batch_size))
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.notes: list[str] = []
-        self.model = model.eval().to(self.device)
         self.amp_dtype: torch.dtype | None = None
         if self.device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
             self.amp_dtype = torch.float16
             self.notes.append("CUDA: fp16 autocast and channels_last")
         self.session = None
         self.backend = "torch"
-        if backend == "onnx" or (backend == "auto" and self.device.type == "cpu"):
-            self._try_onnx(required=backend == "onnx", cache=onnx_cache)
+        self._model: nn.Module | None = None
+        wants_onnx = backend == "onnx" or (backend == "auto" and self.device.type == "cpu")
+        cache = Path(onnx_cache) if onnx_cache else None
+        known = self._known_graph(cache) if model is None and wants_onnx and self.device.type == "cpu" else None
+        if known is not None:  # the model is built only if something needs PyTorch later
+            session, check, self.stride = known
+            self._use_session(session, check)
+        else:
+            self._set_model(model if model is not None else load_checkpoint(self.checkpoint)[0])
+            self.stride = required_stride(self._model)
+        self.tile_size = max(self.stride, int(tile_size) // self.stride * self.stride)
+        if wants_onnx and self.session is None:
+            self._try_onnx(required=backend == "onnx", cache=cache)
 
     # --- construction -------------------------------------------------------------------
 
@@ -131,11 +142,39 @@ class Predictor:
     def from_checkpoint(
         cls, path: str | Path, device: str | torch.device | None = None, tta: bool = False, **options
     ) -> Predictor:
-        """Load a checkpoint folder (safetensors, no pickle) and wrap it."""
-        model, meta = load_checkpoint(path)
-        return cls(model, meta, device=device, tta=tta, **options)
+        """Load a checkpoint folder (safetensors, no pickle) and wrap it. On a CPU, a checkpoint whose
+        ONNX graph is cached runs from it without building the PyTorch model (see ``model``)."""
+        return cls(None, read_meta(path), device=device, tta=tta, checkpoint=path, **options)
 
-    def _try_onnx(self, required: bool, cache: str | Path | None) -> None:
+    @property
+    def model(self) -> nn.Module:
+        """The PyTorch model, loaded from the checkpoint on first use when the predictor started from its graph."""
+        if self._model is None:
+            self._set_model(load_checkpoint(self.checkpoint)[0])
+        return self._model
+
+    def _set_model(self, model: nn.Module) -> None:
+        model = model.eval().to(self.device)
+        self._model = model.to(memory_format=torch.channels_last) if self.device.type == "cuda" else model
+
+    def _known_graph(self, cache: Path | None):
+        """(session, check, stride) of this checkpoint's cached, verified graph, or None (the model is built)."""
+        try:
+            from segdash.infer.onnx import checkpoint_key, known_graph, make_session
+
+            graph = known_graph(checkpoint_key(self.checkpoint, self.meta.in_channels), cache)
+            if graph is None or not graph.check.ok:
+                return None
+            return make_session(graph.path), graph.check, graph.stride
+        except (ImportError, SegdashError, OSError):
+            return None
+
+    def _use_session(self, session, check) -> None:
+        self.session = session
+        self.backend = "onnx"
+        self.notes.append(f"ONNX Runtime on CPU (max logit difference to PyTorch {check.max_abs_diff:.1e})")
+
+    def _try_onnx(self, required: bool, cache: Path | None) -> None:
         """Switch to ONNX Runtime when the exported graph reproduces PyTorch's labels; note why not otherwise."""
         if self.device.type != "cpu":
             if required:
@@ -144,9 +183,9 @@ class Predictor:
         try:
             import onnxruntime  # noqa: F401
 
-            from segdash.infer.onnx import cached_check, cached_onnx, make_session
+            from segdash.infer.onnx import cached_check, cached_onnx, checkpoint_key, make_session, remember_graph
 
-            path = cached_onnx(self.model, self.meta.in_channels, folder=Path(cache) if cache else None)
+            path = cached_onnx(self.model, self.meta.in_channels, folder=cache)
             session = make_session(path)
             check = cached_check(path, self.model, session, self.meta.in_channels)
         except (ImportError, SegdashError, OSError) as exc:
@@ -162,9 +201,12 @@ class Predictor:
                 raise SegdashError(message)
             self.notes.append(message)
             return
-        self.session = session
-        self.backend = "onnx"
-        self.notes.append(f"ONNX Runtime on CPU (max logit difference to PyTorch {check.max_abs_diff:.1e})")
+        self._use_session(session, check)
+        if self.checkpoint is not None:  # the next predictor of these files starts from the graph
+            try:
+                remember_graph(checkpoint_key(self.checkpoint, self.meta.in_channels), path, self.stride, check)
+            except OSError:
+                pass  # a read-only cache: the next predictor builds the model again
 
     # --- public API ---------------------------------------------------------------------
 
