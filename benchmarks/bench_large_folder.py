@@ -1,4 +1,4 @@
-"""A large folder dataset: first scan, cached open, stats with 1 vs N decoding threads, peak memory.
+"""A large folder dataset: first scan, cached open, stats in 1 vs N processes, peak memory.
 
     python benchmarks/bench_large_folder.py                 # 20,000 image/mask pairs (64x64 PNGs)
     python benchmarks/bench_large_folder.py --count 2000    # any size
@@ -11,7 +11,8 @@ with its own segdash cache folder, then measures:
   command line ``segdash stats root -f folder --split train`` in a fresh process once the scan and
   the statistics are cached (Python's start and imports included): the issue's bar is under 2 s;
 - stats, no cache: ``class_statistics(..., workers=1)`` against ``workers=N`` (interleaved), the ratio;
-- peak RSS of a fresh process counting the statistics at a tenth of the pairs and at all of them
+- peak RSS of a fresh process (the parent; each worker process streams its shard the same way) counting
+  the statistics at a tenth of the pairs and at all of them
   (flat: the larger within 1.25x of the smaller).
 """
 
@@ -103,7 +104,7 @@ def measure_open(report: Report, root: Path, count: int, env: dict) -> None:
 
 
 def measure_stats(report: Report, root: Path, count: int, workers: int, reps: int) -> None:
-    """The statistics with one decoding thread against ``workers``, interleaved, no statistics cache."""
+    """The statistics in one pass against ``workers`` processes, interleaved, no statistics cache."""
     from segdash.data.stats import class_statistics
 
     ds = open_folder(root)
@@ -138,7 +139,7 @@ def measure_rss(report: Report, root: Path, count: int, workers: int, env: dict)
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser(__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=None, help="image/mask pairs (default 20,000; --quick 2,000)")
-    parser.add_argument("--workers", type=int, default=None, help="decoding threads for the N-worker run")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes for the N-worker run")
     parser.add_argument("--child-stats", default=None, help=argparse_suppress())
     parser.add_argument("--child-workers", type=int, default=1, help=argparse_suppress())
     args = parser.parse_args(argv)

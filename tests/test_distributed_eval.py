@@ -11,8 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +22,6 @@ from segdash.cli import main
 from segdash.data import open_dataset
 from segdash.data.stats import TOP_IMAGES, ClassStats, class_statistics, merge_stats
 from segdash.infer.evaluate import evaluate, merge_evaluations
-from segdash.parallel import ordered_map
 from segdash.sharding import shard_bounds, shard_of
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,42 +50,6 @@ def test_shard_rank_outside_the_world_is_a_user_error():
 
     with pytest.raises(SegdashError, match="RANK"):
         shard_bounds(10, 2, 2)
-
-
-# --- ordered, bounded parallel map ---------------------------------------------------------------------
-
-
-def test_ordered_map_keeps_the_order_and_a_bounded_window():
-    running, most = [0], [0]
-    lock = threading.Lock()
-
-    def slow_square(x: int) -> int:
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        time.sleep(0.002 * (x % 3))  # later items often finish first
-        with lock:
-            running[0] -= 1
-        return x * x
-
-    consumed = []
-    for item, result in ordered_map(slow_square, range(40), workers=4, window=6):
-        consumed.append((item, result))
-    assert consumed == [(x, x * x) for x in range(40)]
-    assert 1 < most[0] <= 6  # ran side by side, never more than the window at once
-
-
-def test_ordered_map_raises_at_the_failing_item():
-    def fail_at_five(x: int) -> int:
-        if x == 5:
-            raise ValueError("five")
-        return x
-
-    seen = []
-    with pytest.raises(ValueError, match="five"):
-        for item, _ in ordered_map(fail_at_five, range(10), workers=3):
-            seen.append(item)
-    assert seen == [0, 1, 2, 3, 4]
 
 
 # --- a folder dataset with two sizes, ignored pixels and one unreadable mask ----------------------------

@@ -356,3 +356,20 @@ def test_an_ignore_index_inside_the_class_range_is_ignored_by_every_statistic():
     np.testing.assert_array_equal(full.object_counts[1:], counts[1:])  # the other classes' objects unchanged
     present = [np.array([c != 0 and (m == c).any() for c in range(4)]) for m in masks]
     np.testing.assert_array_equal(full.cooccurrence, sum(np.outer(p, p) for p in present))
+
+
+def test_worker_processes_give_the_one_pass_result():
+    from segdash.data.stats import MIN_IMAGES_PER_PROCESS
+
+    rng = np.random.default_rng(5)
+    count = 2 * MIN_IMAGES_PER_PROCESS + 7
+    masks = {f"m{i:04d}": rng.integers(0, 4, (6 + i % 5, 9)) for i in range(count)}
+    masks["m0003"] = np.full((4, 4), IGNORE)
+    ds = Masks({"train": masks})
+    calls = []
+    one = class_statistics(ds, "train", use_cache=False)
+    two = class_statistics(ds, "train", use_cache=False, workers=2, progress=lambda d, t: calls.append((d, t)))
+    assert ds.loads == count  # the one pass read every mask here; the two processes read theirs in their own copies
+    keep = lambda d: {k: v for k, v in d.items() if k != "seconds"}  # noqa: E731
+    assert keep(two._to_cache()) == keep(one._to_cache())
+    assert calls[-1] == (count, count)

@@ -49,7 +49,8 @@ def register(subparsers) -> None:
     from segdash.parallel import default_workers
 
     parser.add_argument("--workers", "-j", type=_workers, default=default_workers(), metavar="N",
-                        help="threads decoding masks ahead of the counting (default: the CPU count, at most 8)")
+                        help="processes counting shards of the split side by side, merged into one result "
+                             "(default: the CPU count, at most 8; splits under 256 images per process: one pass)")
     parser.add_argument(
         "--basic", action="store_true",
         help="only pixel counts, image presence and weights: skip co-occurrence, objects, spatial priors and drift",

@@ -54,7 +54,6 @@ from segdash.data.formats.skipping import warn_skipped_samples
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_write_json, cache_dir
 from segdash.jsonsafe import finite_or_none
-from segdash.parallel import ordered_map
 from segdash.sharding import shard_of
 
 #: Bump when the statistics change meaning: old cache files are then ignored.
@@ -822,7 +821,8 @@ def class_statistics(
     warning naming it, and listed in ``ClassStats.skipped``.
     shard: ``(rank, world_size)``, only this process's contiguous share of the split, for ``merge_stats``
     to put together (the cache, which holds whole splits, is then neither read nor written).
-    workers: threads decoding masks ahead of the counting, which stays one mask at a time and in order.
+    workers: processes counting contiguous shards side by side, merged as ``merge_stats`` merges
+    torchrun's (splits of at least ``MIN_IMAGES_PER_PROCESS`` images per process; one pass otherwise).
     """
     ds.check_split(split)
     if not ds.has_masks(split):
@@ -836,12 +836,26 @@ def class_statistics(
         except (OSError, ValueError, KeyError, TypeError):
             pass  # damaged cache: recompute and overwrite
 
+    ids = ds.ids(split) if shard is None else shard_of(ds.ids(split), *shard)
+    if workers > 1 and shard is None and len(ids) >= workers * MIN_IMAGES_PER_PROCESS and _can_fork():
+        stats = _in_processes(ds, split, workers, extended, strict, progress)
+    else:
+        stats = _one_pass(ds, split, ids, extended, strict, progress)
+    if cache_file is not None:
+        # The file name carries the identity's digest; the identity itself can be long (every file).
+        summary = {"type": identity["type"], "options": identity["options"]}
+        atomic_write_json(cache_file, {**summary, "stats": stats._to_cache()})
+    return stats
+
+
+def _one_pass(ds: SegDataset, split: str, ids: list[str], extended: bool, strict: bool,
+              progress: Progress | None) -> ClassStats:
+    """The statistics of ``ids`` in one pass, one mask at a time and in order."""
     start = time.perf_counter()
     totals = _Accumulator(ds.num_classes, ds.ignore_index, extended)
-    ids = ds.ids(split) if shard is None else shard_of(ds.ids(split), *shard)
     skipped: list[tuple[str, str]] = []
-    read = functools.partial(_mask_or_error, ds, split)
-    for done, (sample_id, mask) in enumerate(ordered_map(read, ids, workers), start=1):
+    for done, sample_id in enumerate(ids, start=1):
+        mask = _mask_or_error(ds, split, sample_id)
         try:
             if isinstance(mask, SegdashError):
                 raise mask
@@ -856,12 +870,52 @@ def class_statistics(
         if progress is not None:
             progress(done, len(ids))
     warn_skipped_samples(skipped)
-    stats = dataclasses.replace(totals.result(ds, split, time.perf_counter() - start), skipped=tuple(skipped))
-    if cache_file is not None:
-        # The file name carries the identity's digest; the identity itself can be long (every file).
-        summary = {"type": identity["type"], "options": identity["options"]}
-        atomic_write_json(cache_file, {**summary, "stats": stats._to_cache()})
-    return stats
+    return dataclasses.replace(totals.result(ds, split, time.perf_counter() - start), skipped=tuple(skipped))
+
+
+# --- several processes ------------------------------------------------------------------------------
+#: below this many images per process, starting the processes costs more than it saves
+MIN_IMAGES_PER_PROCESS = 256
+#: the dataset the forked processes count (inherited, not pickled: built-ins hold their arrays in memory)
+_FORKED: dict = {}
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _in_processes(ds: SegDataset, split: str, workers: int, extended: bool, strict: bool,
+                  progress: Progress | None) -> ClassStats:
+    """``workers`` forked processes each count a contiguous shard (decoding and counting side by side),
+    put together by ``merge_stats`` as under torchrun: the same result as one pass.
+
+    Threads did not pay: on 20,000 small PNGs two decoding threads ran 0.64x one pass, the counting
+    being Python-bound work that holds the GIL. ``progress`` is called as the shards finish."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    start = time.perf_counter()
+    total = len(ds.ids(split))
+    _FORKED.update(ds=ds, split=split, extended=extended, strict=strict, world=workers)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            parts, done = [], 0
+            for part in pool.map(_count_shard, range(workers)):
+                parts.append(part)
+                done += part.images + len(part.skipped)
+                if progress is not None:
+                    progress(min(done, total), total)
+    finally:
+        _FORKED.clear()
+    return dataclasses.replace(merge_stats(parts), seconds=time.perf_counter() - start)
+
+
+def _count_shard(rank: int) -> ClassStats:
+    ds, split = _FORKED["ds"], _FORKED["split"]
+    ids = shard_of(ds.ids(split), rank, _FORKED["world"])
+    return _one_pass(ds, split, ids, _FORKED["extended"], _FORKED["strict"], None)
 
 
 def split_drift(reference: ClassStats, other: ClassStats) -> dict:

@@ -219,9 +219,9 @@ def device_options() -> list[str]:
 def class_stats(_dataset, key: str, split: str):
     """``ClassStats`` of a split (streamed once, then cached on disk by segdash)."""
     from segdash.data.stats import class_statistics
-    from segdash.parallel import default_workers
 
-    return class_statistics(_dataset, split, workers=default_workers())  # masks decoded in threads, counted in order
+    # one pass in this process: the server's threads make forking worker processes unsafe here
+    return class_statistics(_dataset, split)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
