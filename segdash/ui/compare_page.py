@@ -360,9 +360,10 @@ def pair_section(choice: SidebarChoice, entries: list[cache.CatalogEntry], resul
     la, lb = LETTERS[pair.a], LETTERS[pair.b]
     st.markdown(f"#### {lb} = {_short(entries[pair.b])} against {la} = {_short(entries[pair.a])}")
     st.markdown(f"**Overall: {pair.overall.verdict(lb)}**")
-    narrow = {name: st.column_config.Column(width="small") for name in (la, lb, f"{lb} − {la}", "p", "images")}
+    widths = {name: st.column_config.Column(width="small") for name in (la, lb, f"{lb} − {la}", "p", "images")}
+    widths["verdict"] = st.column_config.Column(width="medium")
     st.dataframe(_style_verdicts(_verdict_frame(pair, lb).rename(columns={"A": la, "B": lb, "B − A": f"{lb} − {la}"})),
-                 hide_index=True, width="stretch", column_config=narrow)  # narrow numbers: the verdict stays in view
+                 hide_index=True, column_config=widths)  # sized to its columns: the verdict stays in view
     st.caption("95% CI: percentile bootstrap over images; p: Wilcoxon signed-rank on the paired per-image "
                "differences. Better / worse only when the interval excludes 0 and p < 0.05. A class is compared on "
                "the images where it is in the ground truth or a prediction of both.")  # fmt: skip
