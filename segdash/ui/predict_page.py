@@ -19,6 +19,9 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "npy", "bmp", "webp"]
 MAX_SIDE = 2048
 MAX_SAMPLES = 8
 SOURCE_SAMPLES, SOURCE_UPLOAD = "Dataset samples", "Upload"
+# Every control here is kept with persist_state="session": a run that stops before drawing them (no
+# checkpoint chosen yet, while a folder is typed in the sidebar) must not reset them. Without it they
+# came back drawn blank while the page went on with their defaults (issue 9: controls out of sync).
 PICK_RANDOM, PICK_EXAMPLES, PICK_IDS, PICK_WORST = "random", "examples", "by id", "worst"
 
 
@@ -71,7 +74,7 @@ def choose_source() -> str:
     if _open_request() is not None:
         st.session_state["predict.source"] = SOURCE_SAMPLES
     st.session_state.setdefault("predict.source", SOURCE_SAMPLES)
-    return st.segmented_control("Images from", [SOURCE_SAMPLES, SOURCE_UPLOAD], key="predict.source") or SOURCE_SAMPLES
+    return st.segmented_control("Images from", [SOURCE_SAMPLES, SOURCE_UPLOAD], key="predict.source", persist_state="session") or SOURCE_SAMPLES
 
 
 def uploaded_inputs(choice: SidebarChoice) -> list[InputImage]:
@@ -149,16 +152,16 @@ def sample_inputs(choice: SidebarChoice, worst_ids) -> list[InputImage]:
     if st.session_state.get("predict.split") not in splits:
         st.session_state["predict.split"] = _default_split(ds)
     cols = st.columns([1.1, 3.9, 2.4], vertical_alignment="bottom")  # wide enough at 1100 px for every label
-    split = cols[0].selectbox("Split", splits, key="predict.split")
+    split = cols[0].selectbox("Split", splits, key="predict.split", persist_state="session")
     st.session_state.setdefault("predict.pick", PICK_RANDOM)
-    pick = cols[1].segmented_control("Pick", [PICK_RANDOM, PICK_EXAMPLES, PICK_IDS, PICK_WORST], key="predict.pick",
+    pick = cols[1].segmented_control("Pick", [PICK_RANDOM, PICK_EXAMPLES, PICK_IDS, PICK_WORST], key="predict.pick", persist_state="session",
                                      help="examples: chosen test images showing the most classes; worst: the "
                                           "lowest-scoring images of the last evaluation") or PICK_RANDOM
     ids = ds.ids(split)
     if pick == PICK_IDS:
         known = set(ids)
         st.session_state["predict.ids"] = [i for i in st.session_state.get("predict.ids", []) if i in known]
-        chosen = cols[2].multiselect("Sample ids", ids, key="predict.ids", max_selections=MAX_SAMPLES)
+        chosen = cols[2].multiselect("Sample ids", ids, key="predict.ids", persist_state="session", max_selections=MAX_SAMPLES)
     elif pick == PICK_EXAMPLES:
         chosen = cache.example_samples(ds, cache.dataset_key(choice.dataset_choice), split)
         cols[2].caption(f"{len(chosen)} images of '{split}' that show the most classes, from different views")
@@ -167,12 +170,12 @@ def sample_inputs(choice: SidebarChoice, worst_ids) -> list[InputImage]:
         if ranked is None:
             cols[2].info(f"No evaluation of this model on '{split}' yet: run one on the Evaluate page.")
             return []
-        count = cols[2].slider("How many", 1, MAX_SAMPLES, 3, key="predict.worst_count")
+        count = cols[2].slider("How many", 1, MAX_SAMPLES, 3, key="predict.worst_count", persist_state="session")
         chosen = list(ranked[:count])
     else:
         with cols[2]:
             inner = st.columns([3, 1], vertical_alignment="bottom")
-            count = inner[0].slider("How many", 1, MAX_SAMPLES, 2, key="predict.random_count")
+            count = inner[0].slider("How many", 1, MAX_SAMPLES, 2, key="predict.random_count", persist_state="session")
             if inner[1].button("", icon=":material/shuffle:", help="Shuffle: other random samples",
                                key="predict.shuffle") or "predict.seed" not in st.session_state:  # fmt: skip
                 st.session_state["predict.seed"] = random.randrange(1 << 30)
@@ -215,10 +218,10 @@ def view_controls(classes) -> ViewSettings:
     """The error map's class and the large view, for every card."""
     cols = st.columns([3, 5], vertical_alignment="bottom")
     names = ["every class", *classes]
-    focus = cols[0].selectbox("Errors of", range(len(names)), format_func=names.__getitem__, key="predict.focus",
+    focus = cols[0].selectbox("Errors of", range(len(names)), format_func=names.__getitem__, key="predict.focus", persist_state="session",
                               help="every class: each wrong pixel in red; one class: its false positives (orange, "
                                    "predicted there but not) and false negatives (cyan, there but missed)")  # fmt: skip
-    large = cols[1].segmented_control("Large view", LARGE_CHOICES, default=LARGE_OFF, key="predict.large",
+    large = cols[1].segmented_control("Large view", LARGE_CHOICES, default=LARGE_OFF, key="predict.large", persist_state="session",
                                       help="one panel at full width: drag to zoom, double-click to reset; hover for "
                                            "the class, its confidence and the truth there")  # fmt: skip
     return ViewSettings(None if not focus else focus - 1, large or LARGE_OFF)
@@ -349,8 +352,8 @@ def uncertainty_controls() -> tuple[str | None, float]:
     cols = st.columns([3, 2], vertical_alignment="bottom")
     options = ["off", *UNCERTAINTY_LAYERS]
     st.session_state.setdefault("predict.uncertainty", "normalised entropy")
-    shown = cols[0].segmented_control("Uncertainty layer", options, key="predict.uncertainty", help=UNCERTAINTY_HELP)
-    threshold = cols[1].slider("Outline pixels above", 0.0, 1.0, 0.5, 0.05, key="predict.uncertainty_threshold",
+    shown = cols[0].segmented_control("Uncertainty layer", options, key="predict.uncertainty", persist_state="session", help=UNCERTAINTY_HELP)
+    threshold = cols[1].slider("Outline pixels above", 0.0, 1.0, 0.5, 0.05, key="predict.uncertainty_threshold", persist_state="session",
                                disabled=shown in (None, "off"),
                                help="Pixels whose uncertainty is above this value are outlined in cyan.")  # fmt: skip
     return (None if shown in (None, "off") else UNCERTAINTY_LAYERS[shown]), float(threshold)
