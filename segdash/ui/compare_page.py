@@ -311,10 +311,11 @@ def statistics_section(choice: SidebarChoice, entries: list[cache.CatalogEntry],
 
 
 def _verdict_frame(pair, label_b: str) -> pd.DataFrame:
-    rows = [{"class": s.name, "A": s.mean_a, "B": s.mean_b, "B − A": s.diff, "95% CI": f"{s.ci_low:+.3f} .. "
-             f"{s.ci_high:+.3f}" if np.isfinite(s.ci_low) else "n/a", "p": s.p_value,
-             "wins / ties / losses": f"{s.wins} / {s.ties} / {s.losses}", "images": s.images,
-             "verdict": s.verdict(label_b).split(" (")[0]} for s in [pair.overall, *pair.per_class]]  # fmt: skip
+    """One row per class (overall first); the verdict next to the class, in view however narrow the page."""
+    rows = [{"class": s.name, "verdict": s.verdict(label_b).split(" (")[0], "A": s.mean_a, "B": s.mean_b,
+             "B − A": s.diff, "95% CI": f"{s.ci_low:+.3f} .. {s.ci_high:+.3f}" if np.isfinite(s.ci_low) else "n/a",
+             "p": s.p_value, "wins / ties / losses": f"{s.wins} / {s.ties} / {s.losses}", "images": s.images}
+            for s in [pair.overall, *pair.per_class]]  # fmt: skip
     return pd.DataFrame(rows)
 
 
