@@ -282,6 +282,15 @@ def test_dataset_page_shows_imbalance_and_samples(app):
 
 
 # --- Train ------------------------------------------------------------------------------------
+def fill_small_training_form(app, epochs: int, batch_size: int) -> None:
+    """The Train form set to a tiny run: MobileNetV2 from random weights, 32x32 images."""
+    app.selectbox(key="train.encoder").set_value("mobilenet_v2")
+    app.checkbox(key="train.pretrained").set_value(False)
+    app.number_input(key="train.epochs").set_value(epochs)
+    app.select_slider(key="train.img_size").set_value(32)
+    app.number_input(key="train.batch_size").set_value(batch_size)
+
+
 @pytest.mark.slow
 def test_train_page_runs_a_short_training(app, tmp_path):
     from segdash.train.runs import list_runs
@@ -289,11 +298,7 @@ def test_train_page_runs_a_short_training(app, tmp_path):
     app.switch_page("pages/train.py").run()
     assert_clean(app)
     assert "No training run yet" in texts(app)
-    app.selectbox(key="train.encoder").set_value("mobilenet_v2")
-    app.checkbox(key="train.pretrained").set_value(False)
-    app.number_input(key="train.epochs").set_value(1)
-    app.select_slider(key="train.img_size").set_value(32)
-    app.number_input(key="train.batch_size").set_value(32)
+    fill_small_training_form(app, epochs=1, batch_size=32)
     app.button[0].click().run()  # Start training (the form's submit button)
     assert not app.exception
     deadline = time.monotonic() + 240
@@ -319,11 +324,7 @@ def test_train_page_estimates_the_time_once_per_setup(app):
     app.switch_page("pages/train.py").run()
     assert_clean(app)
     assert "Estimate time measures one training step" in texts(app)
-    app.selectbox(key="train.encoder").set_value("mobilenet_v2")
-    app.checkbox(key="train.pretrained").set_value(False)
-    app.number_input(key="train.epochs").set_value(2)
-    app.select_slider(key="train.img_size").set_value(32)
-    app.number_input(key="train.batch_size").set_value(4)
+    fill_small_training_form(app, epochs=2, batch_size=4)
     app.button[1].click().run()  # Estimate time (the form's second button)
     assert_clean(app)
     shown = re.search(r"Estimated time: about .* \(step ([0-9.e-]+) s x (\d+) steps x 2 epochs", texts(app))

@@ -7,6 +7,7 @@ the (C, H, W) probabilities.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import time
@@ -58,9 +59,8 @@ def _cached_prediction(choice: SidebarChoice, item: InputImage):
         note = f"Predicting a {width}x{height} image: {predictor.plan(height, width)}..."
     digest = hashlib.blake2b(item.image.tobytes(), digest_size=16).hexdigest() + str(item.image.shape) + str(item.image.dtype)
     model_key = f"{choice.model_choice.path}|{choice.model_choice.device}|{cache.checkpoint_stamp(choice.model_choice.path)}"
-    if note is None:
-        return _predict_cached(predictor, model_key, digest, item.image)
-    with st.spinner(note, show_time=True):  # a cache hit returns at once and the note goes with it
+    # a cache hit returns at once and the note goes with it
+    with st.spinner(note, show_time=True) if note else contextlib.nullcontext():
         return _predict_cached(predictor, model_key, digest, item.image)
 
 
