@@ -12,8 +12,10 @@ caption under an overlay), never a sleep.
    the spawn, as before (the browser is launched beforehand and not counted).
 2. First prediction: as soon as the Home page's "Predict a test image now" button can be
    clicked (right after the title, as a user would), it is clicked; the clock stops when the
-   Predict page shows the overlay's "Prediction" caption. The app starts loading the default
-   model in the background when it first runs, so this measures what is left of that load.
+   Predict page shows the overlay's "Prediction" caption. The server starts loading the default
+   model (and preparing its dataset) in the background when it starts, before any connection,
+   so this measures what is left of that load. Bars: the button clickable within 3 s of the
+   server answering; the click's overlay within 3 s cold and 1.5 s warm.
 3. Cold and warm: the first server runs on an empty cache folder (``$SEGDASH_CACHE``: the
    built-in dataset is prepared and the model exported to ONNX Runtime on the spot); the
    following ones (warm) reuse that folder, as any later start does.
@@ -318,11 +320,16 @@ def report_first_screens(report: Report, cold: dict[str, float], warm: list[dict
         report.add_row(**summary_row(f"cold (empty cache): {label}", [cold[key]]))
         report.add_row(**summary_row(f"warm: {label}", [times[key] for times in warm]))
     report.add_row(**summary_row("streamlit run app.py -> start page shown", [t["spawn_to_title"] for t in warm]))
+    click_bars = {"cold": 3.0, "warm": 1.5}  # the model starts loading with the server, so warm is nearly free
     for name, times in (("cold", [cold]), ("warm", warm)):
         worst_title = max(t["answering_to_title"] for t in times)
+        worst_button = max(t["answering_to_title"] + t["title_to_button"] for t in times)
         worst_click = max(t["click_to_overlay"] for t in times)
         report.add_check(f"{name}: server answering -> title", worst_title, 2.0, higher_is_better=False, unit=" s")
-        report.add_check(f"{name}: click -> first prediction", worst_click, 3.0, higher_is_better=False, unit=" s")
+        report.add_check(f"{name}: server answering -> button clickable", worst_button, 3.0, higher_is_better=False,
+                         unit=" s")
+        report.add_check(f"{name}: click -> first prediction", worst_click, click_bars[name], higher_is_better=False,
+                         unit=" s")
 
 
 def run_servers(browser, env: dict[str, str], starts: int,

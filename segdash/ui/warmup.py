@@ -1,9 +1,11 @@
 """Models loaded in background threads, so that a first prediction does not wait for them.
 
-The first run of ``app.py`` in a server process starts a thread that loads the default
-checkpoint (the one a new session's sidebar shows) while the first visitor is still
-reading the start page; on CPU that includes its one-time ONNX export. The Home page
-does the same for a checkpoint picked in the sidebar.
+The server's start-up (the lifespan hook of ``app.py``'s ``st.App``) starts a thread that
+loads the default checkpoint (the one a new session's sidebar shows) and opens its dataset
+before anyone connects; on CPU that includes its one-time ONNX export. Where the app runs
+without that hook (``AppTest``), the first run of ``app.py`` starts it instead, while the first
+visitor is still reading the start page. The Home page does the same for a checkpoint picked
+in the sidebar.
 
 The threads fill ``cache.predictor``'s own cache entry: Streamlit computes a cache entry
 once and makes every other caller wait for it, so a click that comes before the thread
@@ -46,13 +48,14 @@ _DEFAULT = ("<default>", "", 0.0)
 HEADER_WAIT_S = 5.0
 
 
-def start_default() -> threading.Thread | None:
+def start_default(wait_for_header: bool = True) -> threading.Thread | None:
     """Start loading the default checkpoint's predictor, once per process (None when already started).
 
-    The thread first waits for the page to draw its header (``sidebar.FIRST_DRAW``), so that the
-    header's few imports do not share the interpreter with torch's.
+    Started from a page run, the thread first waits for the page to draw its header
+    (``sidebar.FIRST_DRAW``), so that the header's few imports do not share the interpreter with
+    torch's; started with the server (``wait_for_header=False``) nobody is waiting for a header yet.
     """
-    return _start(_DEFAULT, _load_default)
+    return _start(_DEFAULT, lambda: _load_default(wait_for_header))
 
 
 def start(choice: state.ModelChoice) -> threading.Thread | None:
@@ -76,9 +79,10 @@ def _start(key: tuple[str, str, float], target) -> threading.Thread | None:
     return thread
 
 
-def _load_default() -> object | None:
+def _load_default(wait_for_header: bool = True) -> object | None:
     """The default checkpoint's predictor, loaded into the cache; None (logged) when there is none or it fails."""
-    sidebar.FIRST_DRAW.wait(HEADER_WAIT_S)
+    if wait_for_header:
+        sidebar.FIRST_DRAW.wait(HEADER_WAIT_S)
     try:
         choice = sidebar.default_model_choice()
     except Exception:  # noqa: BLE001 - a thread has nobody to raise to; the sidebar shows the error itself
