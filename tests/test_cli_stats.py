@@ -141,3 +141,18 @@ def test_a_label_beyond_any_class_count_is_one_line_before_any_class_table(tmp_p
                           timeout=300, preexec_fn=_limited_memory(6 * 2**30))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout)["classes"] == ["class_0", "class_1"]
+
+
+def test_one_progress_bar_for_every_command(monkeypatch, capsys):
+    """The one CLI adapter of the one callback type: done of total (the total may change), and the stage."""
+    import segdash.cli.common as common
+
+    monkeypatch.setattr(common, "show_progress", lambda: True)  # as on a terminal
+    with common.progress_bar("compare") as progress:
+        progress(3, 10, "pixel changes")
+        progress(4, 12)
+    drawn = capsys.readouterr().err  # (tqdm draws at most every 0.1 s: the stage and total show at once)
+    assert "compare: pixel changes" in drawn and "/10" in drawn
+    with common.progress_bar("stats train", total=5, shown=False) as progress:
+        progress(5, 5)
+    assert capsys.readouterr().err == ""  # not rank 0: nothing drawn
