@@ -109,7 +109,7 @@ def test_an_evaluation_without_the_new_metrics_saves_and_loads_with_null_keys(tm
 
     cm = np.array([[5, 1], [2, 8]])
     old = Evaluation(dataset="d", split="test", classes=("a", "b"), confusion=cm, sample_ids=["x"],
-                     per_image_confusion=cm[None])  # fmt: skip
+                     per_image_confusion=cm[None])
     folder = old.save(tmp_path / "ev")
     doc = json.loads((folder / "evaluation.json").read_text())
     doc["format_version"] = 1

@@ -12,7 +12,7 @@ from segdash.jsonsafe import finite_or_none, json_number, json_tree
 
 def test_finite_or_none():
     assert [finite_or_none(v) for v in (None, math.nan, math.inf, -np.inf, np.float32(0.5), 3)] == [
-        None, None, None, None, 0.5, 3.0]  # fmt: skip
+        None, None, None, None, 0.5, 3.0]
     assert type(finite_or_none(np.float64(1.25))) is float
 
 

@@ -1,4 +1,4 @@
-"""Imbalance statistics of masks counted in batches (issue 13) against the plain way, one mask at a time.
+"""Imbalance statistics of masks counted in batches against the plain way, one mask at a time.
 
 The batches stack masks and find their objects from their runs (``batch_objects``); noise-like masks take
 the per-class OpenCV canvas (``_canvas_objects``). Everything is checked against ``scipy.ndimage.label``
@@ -91,7 +91,7 @@ def expected(masks: dict[str, np.ndarray]) -> dict:
         ys, xs = np.nonzero((m >= 0) & (m < CLASSES))
         np.add.at(cells, (m[ys, xs], ys * GRID // m.shape[0], xs * GRID // m.shape[1]), 1)
     top = [sorted(((p[c], n) for n, p in pixels.items() if p[c]), key=lambda e: (-e[0], e[1]))[:TOP_IMAGES]
-           for c in range(CLASSES)]  # fmt: skip
+           for c in range(CLASSES)]
     return {"counts": counts, "hist": hist, "co": co, "cells": cells.reshape(CLASSES, -1), "top": top}
 
 
@@ -137,7 +137,7 @@ def test_runs_touching_only_at_a_corner_join_and_rows_do_not_wrap():
         [0, 1, 1, 0],
         [1, 0, 0, 1],
         [0, 0, 0, 1],
-    ])  # fmt: skip
+    ])
     areas, images, classes = batch_objects(*objects.stack_masks([mask.astype(np.uint8)], 2), 2)
     # by eye: the seven 1s are one object through corners, and so are the nine 0s
     assert sorted(zip(classes.tolist(), areas.tolist())) == [(0, 9), (1, 7)]

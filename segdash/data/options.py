@@ -52,9 +52,8 @@ def parse_option_text(text: str) -> tuple[tuple[str, str], ...]:
 def reject_unknown_options(owner: str, options: Mapping[str, object], valid: Iterable[str]) -> None:
     """Raise when ``options`` is not empty; ``owner`` names the dataset, e.g. ``"format 'voc'"``."""
     if options:
-        raise SegdashError(
-            f"{owner} has no option(s) {', '.join(sorted(options))}; valid options: {', '.join(sorted(valid)) or 'none'}"
-        )
+        valid_text = ", ".join(sorted(valid)) or "none"
+        raise SegdashError(f"{owner} has no option(s) {', '.join(sorted(options))}; valid options: {valid_text}")
 
 
 def as_int(name: str, value: object, minimum: int | None = None, maximum: int | None = None) -> int:
