@@ -1,7 +1,7 @@
 """Imbalance statistics of masks counted in batches against the plain way, one mask at a time.
 
 The batches stack masks and find their objects from their runs (``batch_objects``); noise-like masks take
-the per-class OpenCV canvas (``_canvas_objects``). Everything is checked against ``scipy.ndimage.label``
+the per-class OpenCV canvas (``canvas_objects``). Everything is checked against ``scipy.ndimage.label``
 with a 3x3 structure of ones (8-connectivity), ``(mask == c).any()`` and a per-pixel grid-cell count,
 with batches cut everywhere (tiny BATCH_PIXELS / RUN_BUDGET), masks of several widths, ignore index 255
 and a negative one, empty and all-ignore masks.
