@@ -123,19 +123,20 @@ def test_a_large_file_costs_two_block_reads(tmp_path, monkeypatch):
     with open(path, "wb") as f:
         f.truncate(256 * 2**20)  # 256 MiB (sparse)
     read = []
-    real_open = open
+    real_read, real_pread = os.read, os.pread
 
-    class Counting(io.BufferedReader):
-        def read(self, size=-1):
-            data = super().read(size)
-            read.append(len(data))
-            return data
+    def counting_read(fd, size):
+        data = real_read(fd, size)
+        read.append(len(data))
+        return data
 
-    def counting_open(file, mode="r", *args, **kwargs):
-        return Counting(real_open(file, mode, *args, buffering=0, **kwargs)) if mode == "rb" else real_open(
-            file, mode, *args, **kwargs)
+    def counting_pread(fd, size, offset):
+        data = real_pread(fd, size, offset)
+        read.append(len(data))
+        return data
 
-    monkeypatch.setattr(cachekey, "open", counting_open, raising=False)
+    monkeypatch.setattr(cachekey.os, "read", counting_read)
+    monkeypatch.setattr(cachekey.os, "pread", counting_pread)
     assert file_stamp(path)[2] is not None
     assert read == [BLOCK_BYTES, BLOCK_BYTES]
 
