@@ -55,9 +55,9 @@ def _check_bound(too_large: list, ignore_index: int | None) -> None:
         if value != ignore_index:
             mask = Path(path)
             raise SegdashError(
-                f"mask {mask.parent.name}/{mask.name} holds label {value}, and without a classes file the labels "
-                f"are the classes: segdash handles at most {MAX_CLASSES}; give a classes file (-o classes=FILE) "
-                f"or -o num_classes=N, or -o ignore_index={value} if {value} marks pixels to ignore"
+                f"mask {mask.parent.name}/{mask.name} holds label {value}; without a classes file every label is a "
+                f"class, and segdash handles at most {MAX_CLASSES}: give a classes file (-o classes=FILE) or "
+                f"-o num_classes=N, or -o ignore_index={value} if it marks pixels to ignore"
             )
 
 
