@@ -230,3 +230,21 @@ def test_many_classes_take_16_bit_labels():
     cells = sum(cell_counts(m, 300, 65535)[0] for m in masks.values())
     np.testing.assert_array_equal(stats.cell_pixels, cells)
     assert objects.compact_labels(masks["m1"], 300, 65535, False).dtype == np.uint16
+
+
+def test_more_classes_than_any_table_is_refused_before_counting(monkeypatch):
+    """A dataset of 60001 classes (a format that numbered them from a 16-bit label): one error, before any
+    (C, C) co-occurrence is allocated."""
+
+    class Huge(Masks):
+        classes = tuple(f"c{i}" for i in range(60001))
+        colors = ((0, 0, 0),) * 60001
+
+    def no_accumulator(*args, **kwargs):
+        raise AssertionError("the per-class sums were allocated")
+
+    from segdash.data.stats import compute
+
+    monkeypatch.setattr(compute, "_Accumulator", no_accumulator)
+    with pytest.raises(SegdashError, match="60001 classes; segdash counts at most 1024"):
+        class_statistics(Huge({"a": np.zeros((2, 2), np.int64)}, None), "train", use_cache=False)
