@@ -413,6 +413,27 @@ def test_folder_in_the_wrong_format_is_a_message(app, tmp_path):
     assert any("does not open" in i.value for i in app.info)
 
 
+def test_a_label_beyond_any_class_count_is_a_message_on_the_dataset_page(app, tmp_path):
+    """A 16-bit mask holding 60000 and no classes file: the line naming the mask and the label, no traceback
+    and no 60001-class table; the options field (KEY=VALUE, as -o) declares it ignored and the folder opens."""
+    root = tmp_path / "scans"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    labels = np.zeros((8, 8), np.uint16)
+    labels[2:4, 2:4], labels[6, 6] = 1, 60000
+    for name in ("a", "b", "c"):
+        Image.fromarray(np.full((8, 8), 90, np.uint8)).save(root / "images" / f"{name}.png")
+        Image.fromarray(labels).save(root / "masks" / f"{name}.png")
+    app.sidebar.selectbox[0].set_value("Folder on disk…").run()
+    app.sidebar.text_input(key="sd.dataset.path").set_value(str(root)).run()
+    app.switch_page("pages/dataset.py").run()
+    assert not app.exception
+    assert any("holds label 60000" in e.value and "at most 1024" in e.value for e in app.error)
+    app.sidebar.text_input(key="sd.dataset.options").set_value("ignore_index = 60000").run()
+    assert_clean(app)
+    assert list(app.dataframe[0].value["class"]) == ["class_0", "class_1"]
+
+
 def test_huge_upload_is_downscaled_with_a_note(app):
     open_upload(app)
     wide = np.tile(np.linspace(0, 255, 2600, dtype=np.uint8), (96, 1))

@@ -94,3 +94,65 @@ def test_datasets_describes_an_opened_builtin():
     assert brain["splits"]["test"] > 0 and "nilearn" in brain["source"]
     text = format_tables({"formats": [], "builtins": [brain]})
     assert "brain-mri  (default)" in text and "size 192x192" in text
+
+
+def _limited_memory(limit_bytes: int):
+    """preexec_fn for a child process: at most ``limit_bytes`` of address space, so a test that would
+    allocate tens of gigabytes on the old code fails in the child instead of taking the machine."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+    return limit
+
+
+def test_a_label_beyond_any_class_count_is_one_line_before_any_class_table(tmp_path):
+    """A 16-bit mask holding 60000 with no classes file: one line naming the mask and the label, exit 2,
+    instead of a (60001, 60001) co-occurrence table (27 GiB) and a MemoryError traceback."""
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    root = tmp_path / "data"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for name in ("a", "b"):
+        Image.fromarray(np.full((4, 6), 90, np.uint8)).save(root / "images" / f"{name}.png")
+    labels = np.zeros((4, 6), np.uint16)
+    labels[1, 2] = 1
+    Image.fromarray(labels).save(root / "masks" / "a.png")
+    labels[2, 3] = 60000
+    Image.fromarray(labels).save(root / "masks" / "b.png")
+    assert np.asarray(Image.open(root / "masks" / "b.png")).max() == 60000  # really 16-bit on disk
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-m", "segdash", "stats", str(root), "--format", "folder", "--workers", "1"],
+                          capture_output=True, text=True, env=env, timeout=300,
+                          preexec_fn=_limited_memory(6 * 2**30))
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith("segdash stats: error: mask masks/b.png holds label 60000")
+    assert "at most 1024" in lines[0] and "-o classes=FILE" in lines[0]
+    # with the label declared as the ignore index, the same folder counts
+    proc = subprocess.run([sys.executable, "-m", "segdash", "stats", str(root), "--format", "folder", "--workers", "1",
+                           "-o", "ignore_index=60000", "--json", "-"], capture_output=True, text=True, env=env,
+                          timeout=300, preexec_fn=_limited_memory(6 * 2**30))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["classes"] == ["class_0", "class_1"]
+
+
+def test_one_progress_bar_for_every_command(monkeypatch, capsys):
+    """The one CLI adapter of the one callback type: done of total (the total may change), and the stage."""
+    import segdash.cli.common as common
+
+    monkeypatch.setattr(common, "show_progress", lambda: True)  # as on a terminal
+    with common.progress_bar("compare") as progress:
+        progress(3, 10, "pixel changes")
+        progress(4, 12)
+    drawn = capsys.readouterr().err  # (tqdm draws at most every 0.1 s: the stage and total show at once)
+    assert "compare: pixel changes" in drawn and "/10" in drawn
+    with common.progress_bar("stats train", total=5, shown=False) as progress:
+        progress(5, 5)
+    assert capsys.readouterr().err == ""  # not rank 0: nothing drawn

@@ -109,7 +109,7 @@ def test_an_evaluation_without_the_new_metrics_saves_and_loads_with_null_keys(tm
 
     cm = np.array([[5, 1], [2, 8]])
     old = Evaluation(dataset="d", split="test", classes=("a", "b"), confusion=cm, sample_ids=["x"],
-                     per_image_confusion=cm[None])  # fmt: skip
+                     per_image_confusion=cm[None])
     folder = old.save(tmp_path / "ev")
     doc = json.loads((folder / "evaluation.json").read_text())
     doc["format_version"] = 1
@@ -120,3 +120,34 @@ def test_an_evaluation_without_the_new_metrics_saves_and_loads_with_null_keys(tm
     assert again["boundary_ratio"] is None and again["calibration"] is None and again["uncertainty"] is None
     assert again["per_class"][0]["boundary_iou"] is None and again["per_class"][0]["objects"] is None
     assert again["mean_iou"] == pytest.approx(np.mean([5 / 8, 8 / 11]))
+
+
+@pytest.mark.parametrize("canvas_pixels", [1 << 23, 1])  # one canvas for every class, or one class per canvas
+@pytest.mark.parametrize("noise", [0.0, 0.9])  # ordinary maps are joined run by run, noise-like ones by OpenCV
+def test_the_one_engine_labels_every_class_as_scipy_does(noise, canvas_pixels, monkeypatch):
+    """``label_objects`` (the statistics' engine, which the object metrics use) against scipy.ndimage.label
+    per class: the same objects, each pixel in its object, outside pixels in none."""
+    from segdash.data.stats import objects as engine
+
+    monkeypatch.setattr(engine, "CANVAS_PIXELS", canvas_pixels)
+    rng = np.random.default_rng(int(noise * 10))
+    labels = np.kron(rng.integers(0, 5, (6, 8)), np.ones((5, 12), int))
+    labels = np.where(rng.random(labels.shape) < noise, rng.integers(0, 5, labels.shape), labels).astype(np.uint8)
+    assert (engine.count_runs(labels) * engine.SHORT_RUN > labels.size) == (noise > 0)  # the path meant
+    found = engine.label_objects(labels, 4)  # label 4 = outside every class
+    assert (found.ids == -1).sum() == (labels == 4).sum()
+    for c in range(4):
+        scipy_ids, count = ndimage.label(labels == c, structure=EIGHT)
+        mine = np.flatnonzero(found.classes == c)
+        assert len(mine) == count
+        assert sorted(found.areas[mine].tolist()) == sorted(np.bincount(scipy_ids.ravel())[1:].tolist())
+        for k in range(1, count + 1):  # each scipy object is exactly one of ours
+            assert len(np.unique(found.ids[scipy_ids == k])) == 1
+
+
+def test_one_size_constant_for_the_statistics_and_the_metrics():
+    from segdash.data.stats import objects as engine
+    from segdash.metrics import objects as metrics
+
+    assert metrics.SIZE_LIMITS is engine.SIZE_LIMITS and metrics.size_bucket is engine.size_bucket
+    assert set(engine.SIZE_LIMITS) <= set(engine.AREA_EDGES.tolist()) and engine.SMALL_OBJECT == engine.SIZE_LIMITS[0]

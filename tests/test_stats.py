@@ -231,9 +231,9 @@ def test_cache_keys_differ_by_options_and_split(tmp_path):
 
 def test_damaged_cache_file_is_recomputed(tiny):
     first = class_statistics(tiny, "train")
-    from segdash.data.stats import _cache_file
+    from segdash.data.stats.cache import cache_file
 
-    path = _cache_file(tiny, "train")
+    path = cache_file(tiny, "train")
     assert path is not None and path.is_file()
     path.write_text("{not json")
     again = class_statistics(tiny, "train")

@@ -1,7 +1,7 @@
-"""Imbalance statistics of masks counted in batches (issue 13) against the plain way, one mask at a time.
+"""Imbalance statistics of masks counted in batches against the plain way, one mask at a time.
 
 The batches stack masks and find their objects from their runs (``batch_objects``); noise-like masks take
-the per-class OpenCV canvas (``_canvas_objects``). Everything is checked against ``scipy.ndimage.label``
+the per-class OpenCV canvas (``canvas_objects``). Everything is checked against ``scipy.ndimage.label``
 with a 3x3 structure of ones (8-connectivity), ``(mask == c).any()`` and a per-pixel grid-cell count,
 with batches cut everywhere (tiny BATCH_PIXELS / RUN_BUDGET), masks of several widths, ignore index 255
 and a negative one, empty and all-ignore masks.
@@ -14,7 +14,17 @@ from scipy import ndimage
 from segdash.data import stats as S
 from segdash.data.base import Sample, SegDataset
 from segdash.data.formats.skipping import DatasetWarning
-from segdash.data.stats import AREA_EDGES, GRID, TOP_IMAGES, batch_objects, cell_counts, class_statistics
+from segdash.data.stats import (
+    AREA_EDGES,
+    GRID,
+    TOP_IMAGES,
+    accumulation,
+    batch_objects,
+    cell_counts,
+    class_statistics,
+    counting,
+    objects,
+)
 from segdash.errors import SegdashError
 
 EIGHT = np.ones((3, 3), int)
@@ -81,7 +91,7 @@ def expected(masks: dict[str, np.ndarray]) -> dict:
         ys, xs = np.nonzero((m >= 0) & (m < CLASSES))
         np.add.at(cells, (m[ys, xs], ys * GRID // m.shape[0], xs * GRID // m.shape[1]), 1)
     top = [sorted(((p[c], n) for n, p in pixels.items() if p[c]), key=lambda e: (-e[0], e[1]))[:TOP_IMAGES]
-           for c in range(CLASSES)]  # fmt: skip
+           for c in range(CLASSES)]
     return {"counts": counts, "hist": hist, "co": co, "cells": cells.reshape(CLASSES, -1), "top": top}
 
 
@@ -92,8 +102,8 @@ BUDGETS = [(S.BATCH_PIXELS, S.RUN_BUDGET), (600, 300), (64, 8)]
 @pytest.mark.parametrize("budget", BUDGETS, ids=["default", "small-batches", "canvas"])
 @pytest.mark.parametrize("ignore", [None, 255, -1])
 def test_batched_statistics_match_one_mask_at_a_time(monkeypatch, budget, ignore):
-    monkeypatch.setattr(S, "BATCH_PIXELS", budget[0])
-    monkeypatch.setattr(S, "RUN_BUDGET", budget[1])
+    monkeypatch.setattr(objects, "BATCH_PIXELS", budget[0])
+    monkeypatch.setattr(objects, "RUN_BUDGET", budget[1])
     masks = random_masks(3 if ignore is None else ignore + 10, ignore)
     stats = class_statistics(Masks(masks, ignore), "train", use_cache=False)
     want = expected(masks)
@@ -110,8 +120,8 @@ def test_batched_statistics_match_one_mask_at_a_time(monkeypatch, budget, ignore
 def test_batch_objects_of_masks_of_different_widths_match_scipy():
     """One stack of masks of several widths (padded with C), every mask's objects found apart."""
     masks = list(random_masks(5, 255).values())
-    labels = [S._compact_labels(m, CLASSES, 255, True) for m in masks]
-    areas, images, classes = batch_objects(*S._stack_masks(labels, CLASSES), CLASSES)
+    labels = [objects.compact_labels(m, CLASSES, 255, True) for m in masks]
+    areas, images, classes = batch_objects(*objects.stack_masks(labels, CLASSES), CLASSES)
     for b, m in enumerate(masks):
         for c in range(CLASSES):
             scipy_labels, _ = ndimage.label(m == c, structure=EIGHT)
@@ -127,14 +137,14 @@ def test_runs_touching_only_at_a_corner_join_and_rows_do_not_wrap():
         [0, 1, 1, 0],
         [1, 0, 0, 1],
         [0, 0, 0, 1],
-    ])  # fmt: skip
-    areas, images, classes = batch_objects(*S._stack_masks([mask.astype(np.uint8)], 2), 2)
+    ])
+    areas, images, classes = batch_objects(*objects.stack_masks([mask.astype(np.uint8)], 2), 2)
     # by eye: the seven 1s are one object through corners, and so are the nine 0s
     assert sorted(zip(classes.tolist(), areas.tolist())) == [(0, 9), (1, 7)]
     assert ndimage.label(mask == 1)[1] == 5  # with 4-connectivity: five objects
     # (0, 3) and (1, 0) would be neighbours in the raveled stack: they are not joined
     ends = np.array([[0, 0, 0, 1], [1, 0, 0, 0]], np.uint8)
-    areas, _, classes = batch_objects(*S._stack_masks([ends], 2), 2)
+    areas, _, classes = batch_objects(*objects.stack_masks([ends], 2), 2)
     assert sorted(areas[classes == 1].tolist()) == [1, 1]
 
 
@@ -143,7 +153,7 @@ def test_fast_cells_equal_cell_counts():
     rng = np.random.default_rng(1)
     for height, width in [(1, 1), (7, 300), (300, 5), (33, 64), (192, 256)]:
         mask = rng.integers(0, CLASSES, (height, width))
-        labels, cells, ignored = S._labels_and_cells(mask, CLASSES, 255)
+        labels, cells, ignored = counting.labels_and_cells(mask, CLASSES, 255)
         np.testing.assert_array_equal(cells, cell_counts(mask, CLASSES, 255)[0])
         np.testing.assert_array_equal(labels, mask) and ignored == 0
         assert labels.dtype == np.uint8
@@ -155,7 +165,7 @@ def test_labels_outside_the_classes_are_refused_even_when_uint8_would_wrap_them(
     mask = np.zeros((4, 5), np.int64)
     mask[2, 3] = bad
     with pytest.raises(SegdashError, match=str(bad)):
-        S._labels_and_cells(mask, CLASSES, 255)
+        counting.labels_and_cells(mask, CLASSES, 255)
     masks = {"good": np.ones((4, 5), np.int64), "bad": mask, "after": np.full((4, 5), 2, np.int64)}
     with pytest.warns(DatasetWarning, match="bad"):
         stats = class_statistics(Masks(masks, 255), "train", use_cache=False)
@@ -168,13 +178,13 @@ def test_memory_is_a_batch_whatever_the_split(monkeypatch):
     """A split of many masks keeps at most one stack: its array is reused, never grown past a batch."""
     masks = {f"m{i}": np.kron(np.arange(4).reshape(2, 2), np.ones((32, 32), int)) for i in range(200)}
     seen = []
-    flush = S._Accumulator._flush
+    flush = accumulation._Accumulator._flush
 
     def spy(self):
         seen.append((len(self.batch_counts), self.stack.array.nbytes))
         flush(self)
 
-    monkeypatch.setattr(S._Accumulator, "_flush", spy)
+    monkeypatch.setattr(accumulation._Accumulator, "_flush", spy)
     stats = class_statistics(Masks(masks, None), "train", use_cache=False)
     assert stats.object_counts.tolist() == [200] * 4
     batches = [n for n, _ in seen if n]
@@ -185,7 +195,7 @@ def test_memory_is_a_batch_whatever_the_split(monkeypatch):
 def test_top_images_keep_the_most_pixels_ties_by_sample_id(monkeypatch):
     """With room for 3, masks that cannot enter a full top list are not pushed. Kept: the largest
     (pixels, sample id), as merge_stats keeps them; listed by pixels, most first, then by id."""
-    monkeypatch.setattr(S, "TOP_IMAGES", 3)
+    monkeypatch.setattr(accumulation, "TOP_IMAGES", 3)
     rng = np.random.default_rng(2)
     masks = {f"s{i:02d}": (rng.random((6, 7)) < rng.choice([0.2, 0.5, 0.8])).astype(np.int64) for i in range(30)}
     masks["tie-a"] = masks["tie-b"] = np.ones((6, 7), np.int64)  # as many pixels of class 1 as can be
@@ -219,4 +229,22 @@ def test_many_classes_take_16_bit_labels():
         assert stats.object_counts[c] == want, c
     cells = sum(cell_counts(m, 300, 65535)[0] for m in masks.values())
     np.testing.assert_array_equal(stats.cell_pixels, cells)
-    assert S._compact_labels(masks["m1"], 300, 65535, False).dtype == np.uint16
+    assert objects.compact_labels(masks["m1"], 300, 65535, False).dtype == np.uint16
+
+
+def test_more_classes_than_any_table_is_refused_before_counting(monkeypatch):
+    """A dataset of 60001 classes (a format that numbered them from a 16-bit label): one error, before any
+    (C, C) co-occurrence is allocated."""
+
+    class Huge(Masks):
+        classes = tuple(f"c{i}" for i in range(60001))
+        colors = ((0, 0, 0),) * 60001
+
+    def no_accumulator(*args, **kwargs):
+        raise AssertionError("the per-class sums were allocated")
+
+    from segdash.data.stats import compute
+
+    monkeypatch.setattr(compute, "_Accumulator", no_accumulator)
+    with pytest.raises(SegdashError, match="60001 classes; segdash counts at most 1024"):
+        class_statistics(Huge({"a": np.zeros((2, 2), np.int64)}, None), "train", use_cache=False)

@@ -263,7 +263,8 @@ def test_cache_round_trip_keeps_the_imbalance_statistics(tmp_path):
     for name, mask in TRAIN.items():
         if name != "empty":
             write_label_png(root / "train" / "images" / f"{name}.png", np.zeros(mask.shape, np.uint8))
-            write_label_png(root / "train" / "masks" / f"{name}.png", np.where(mask == IGNORE, 0, mask).astype(np.uint8))
+            labels = np.where(mask == IGNORE, 0, mask).astype(np.uint8)
+            write_label_png(root / "train" / "masks" / f"{name}.png", labels)
     first = class_statistics(open_dataset(root, format="folder"), "train")
     second = class_statistics(open_dataset(root, format="folder"), "train")
     assert not first.from_cache and second.from_cache
@@ -303,7 +304,7 @@ def test_object_recall_by_size_read_from_an_evaluation_json():
         {"iou": 0.9},  # an evaluation without object results for this class
         {"objects": {"gt": 4, "recall": 0.5, "by_size": {"small": {"recall": 0.25}, "medium": {"recall": None},
                                                           "large": {"recall": 1.0}}}},
-    ]}  # fmt: skip
+    ]}
     assert recall_by_size(doc) == {1: {"small": 0.25, "medium": None, "large": 1.0}}
     assert recall_by_size({"per_class": [{"iou": 0.5}]}) == {} and recall_by_size({}) == {}
 

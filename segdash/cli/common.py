@@ -1,16 +1,41 @@
-"""Arguments shared by several commands."""
+"""Arguments and output shared by several commands."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 
-from segdash.errors import SegdashError
+from segdash.progress import Progress
 
 
 def show_progress() -> bool:
     """Progress bars only on a terminal: in a log file or a pipe their redraws are fragments."""
     return sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: int = 0, unit: str = "img", shown: bool = True) -> Iterator[Progress]:
+    """A tqdm bar on stderr, fed through the one progress callback: ``progress(done, total, what)`` moves
+    it to ``done`` of ``total`` (which may change, e.g. to this process's share under torchrun) and shows
+    ``what`` after ``description``. Drawn only on a terminal and when ``shown``; gone once done.
+
+        with progress_bar("stats train", total=len(ids), shown=is_main(info)) as progress:
+            class_statistics(ds, "train", progress=progress)
+    """
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=description, unit=unit, file=sys.stderr, leave=False,
+              disable=not (shown and show_progress())) as bar:
+
+        def progress(done: int, total: int, what: str = "") -> None:
+            bar.total = total
+            if what:
+                bar.set_description(f"{description}: {what}")
+            bar.update(done - bar.n)
+
+        yield progress
 
 
 def add_dataset_args(parser: argparse.ArgumentParser) -> None:
@@ -31,13 +56,10 @@ def add_dataset_args(parser: argparse.ArgumentParser) -> None:
 
 
 def dataset_options(args: argparse.Namespace) -> dict[str, str]:
-    options = {}
-    for item in args.option:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SegdashError(f"--option expects KEY=VALUE, got {item!r}")
-        options[key.strip().replace("-", "_")] = value.strip()
-    return options
+    """The ``-o KEY=VALUE`` options (``segdash.data.options.parse_options``)."""
+    from segdash.data.options import parse_options
+
+    return parse_options(args.option)
 
 
 def open_dataset_from_args(args: argparse.Namespace):

@@ -163,9 +163,7 @@ def _check_args(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from tqdm import tqdm
-
-    from segdash.cli.common import open_dataset_from_args
+    from segdash.cli.common import open_dataset_from_args, progress_bar
     from segdash.cli.datasets import write_json
     from segdash.cli.evaluate import default_split
     from segdash.infer.compare import ModelSource, compare_models, unique_names
@@ -176,14 +174,7 @@ def run(args: argparse.Namespace) -> int:
     models = unique_names([ModelSource.checkpoint(p) if k == "checkpoint" else ModelSource.pred_dir(p)
                            for k, p in args.models])  # fmt: skip
     predictors = _load_predictors(args, ds)
-    with tqdm(total=0, desc="compare", unit="img", file=sys.stderr, leave=False,
-              disable=not sys.stderr.isatty()) as bar:  # no bar fragments in a log or a pipe
-
-        def progress(done: int, total: int, what: str) -> None:
-            bar.total = total
-            bar.set_description(f"compare: {what}")
-            bar.update(done - bar.n)
-
+    with progress_bar("compare") as progress:
         result = compare_models(ds, args.split_used, models, predictors, metric=args.metric, samples=args.bootstrap,
                                 seed=args.seed, batch_size=args.batch_size, limit=args.limit, progress=progress)
     doc = result.to_json_dict()

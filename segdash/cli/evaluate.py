@@ -128,9 +128,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, info) -> int:
     import json
 
-    from tqdm import tqdm
-
-    from segdash.cli.common import open_dataset_from_args, show_progress
+    from segdash.cli.common import open_dataset_from_args, progress_bar
     from segdash.cli.datasets import check_json_target, write_json
     from segdash.cli.torchrun import is_main, merged_on_main, shard
     from segdash.errors import SegdashError
@@ -158,13 +156,7 @@ def _run(args: argparse.Namespace, info) -> int:
         print("segdash evaluate: --device and --tta are not used with --pred-dir", file=sys.stderr)
 
     total = len(ds.ids(split)) if args.limit is None else min(args.limit, len(ds.ids(split)))
-    with tqdm(total=total, desc=f"evaluate {split}", unit="img", file=sys.stderr, leave=False,
-              disable=not (show_progress() and is_main(info))) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total  # this process's share under torchrun
-            bar.update(done - bar.n)
-
+    with progress_bar(f"evaluate {split}", total=total, shown=is_main(info)) as progress:
         evaluation = evaluate(ds, split, predictor=predictor, pred_dir=args.pred_dir, batch_size=args.batch_size,
                               progress=progress, distances=not args.no_distances, limit=args.limit,
                               failure_metrics=not args.no_failure_metrics,

@@ -45,7 +45,7 @@ def register(subparsers) -> None:
     parser.add_argument("--no-cache", action="store_true", help="recount even when cached statistics exist")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first unreadable or mismatched sample (default: skip it with a warning; "
-                             "the JSON lists it under 'skipped')")  # fmt: skip
+                             "the JSON lists it under 'skipped')")
     from segdash.parallel import default_workers
 
     parser.add_argument("--workers", "-j", type=_workers, default=default_workers(), metavar="N",
@@ -54,7 +54,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--basic", action="store_true",
         help="only pixel counts, image presence and weights: skip co-occurrence, objects, spatial priors and drift",
-    )  # fmt: skip
+    )
     parser.set_defaults(func=run)
 
 
@@ -130,9 +130,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, info) -> int:
     import json
 
-    from tqdm import tqdm
-
-    from segdash.cli.common import open_dataset_from_args, show_progress
+    from segdash.cli.common import open_dataset_from_args, progress_bar
     from segdash.cli.datasets import check_json_target, write_json
     from segdash.cli.torchrun import is_main, merged_on_main, shard
     from segdash.data.stats import class_statistics, merge_stats, split_drift
@@ -157,16 +155,10 @@ def _run(args: argparse.Namespace, info) -> int:
     result = {"dataset": str(args.dataset), "classes": list(ds.classes), "splits": {}}
     first = None
     for split in splits:
-        with tqdm(total=len(ds.ids(split)), desc=f"stats {split}", unit="img", file=sys.stderr, leave=False,
-                  disable=not (show_progress() and is_main(info))) as bar:
-
-            def progress(done: int, total: int, bar=bar) -> None:
-                bar.total = total  # this process's share under torchrun
-                bar.update(done - bar.n)
-
+        with progress_bar(f"stats {split}", total=len(ds.ids(split)), shown=is_main(info)) as progress:
             stats = class_statistics(ds, split, progress=progress, use_cache=not args.no_cache,
                                      extended=not args.basic, strict=args.strict, shard=shard(info),
-                                     workers=args.workers)  # fmt: skip
+                                     workers=args.workers)
         stats = merged_on_main(stats, info, merge_stats)
         if stats is None:  # not rank 0: its share is in rank 0's results
             continue

@@ -1,5 +1,10 @@
 """Dataset options as they arrive from ``-o KEY=VALUE``: strings in, checked values out.
 
+The one KEY=VALUE parser (the CLI's ``-o`` and the dashboard's options field read through it)::
+
+    parse_options(["classes=c.csv", "ignore-index=0"])   # {"classes": "c.csv", "ignore_index": "0"}
+    parse_option_text("label_map=cityscapes-19, seed=1")  # (("label_map", "cityscapes-19"), ("seed", "1"))
+
 Every format and built-in dataset takes its options as keyword arguments and
 runs them through these, so a wrong option is one clear ``SegdashError`` (never
 a ``TypeError`` traceback)::
@@ -22,12 +27,33 @@ MAX_CHANNELS = 16
 MAX_SEED = 2**32 - 1
 
 
+def parse_option(item: str) -> tuple[str, str]:
+    """``"KEY=VALUE"`` -> ``(key, value)``, both stripped, dashes in the key read as underscores
+    (``ignore-index`` is ``ignore_index``)."""
+    key, sep, value = item.partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep or not key:
+        raise SegdashError(f"a dataset option is KEY=VALUE (e.g. ignore_index=255); {item!r} is not")
+    return key, value.strip()
+
+
+def parse_options(items: Iterable[str]) -> dict[str, str]:
+    """``-o`` items -> ``{key: value}`` (a key given twice: the last one counts)."""
+    return dict(parse_option(item) for item in items)
+
+
+def parse_option_text(text: str) -> tuple[tuple[str, str], ...]:
+    """The dashboard's one field: items separated by commas or new lines -> ``(key, value)`` pairs in order
+    (empty items skipped)."""
+    items = (part.strip() for part in text.replace("\n", ",").split(","))
+    return tuple(parse_option(item) for item in items if item)
+
+
 def reject_unknown_options(owner: str, options: Mapping[str, object], valid: Iterable[str]) -> None:
     """Raise when ``options`` is not empty; ``owner`` names the dataset, e.g. ``"format 'voc'"``."""
     if options:
-        raise SegdashError(
-            f"{owner} has no option(s) {', '.join(sorted(options))}; valid options: {', '.join(sorted(valid)) or 'none'}"
-        )
+        valid_text = ", ".join(sorted(valid)) or "none"
+        raise SegdashError(f"{owner} has no option(s) {', '.join(sorted(options))}; valid options: {valid_text}")
 
 
 def as_int(name: str, value: object, minimum: int | None = None, maximum: int | None = None) -> int:

@@ -3,13 +3,14 @@
     counts = object_counts(pred, target, num_classes=3, ignore_index=255)   # (C, 3 sizes, 6) int64
     object_scores(counts.sum(axis=1))                                      # recall, precision, iou per class
 
-Objects are the 8-connected components (OpenCV ``connectedComponents``, connectivity 8) of each
-class's mask in the ground truth and in the prediction of one image, ignored pixels removed from
-both first (so they neither join nor belong to any object). A ground-truth object is *detected*
-when at least half of its pixels are predicted as its class; a predicted object is *false* when
-less than half of its pixels are that class in the ground truth. This is the lesion-wise view of
-BraTS and the reason Cityscapes reports instance-level iIoU: a global IoU is dominated by large
-objects, so a model that misses every small one can still score well.
+Objects are the 8-connected components of each class in the ground truth and in the prediction of
+one image (``segdash.data.stats.objects.label_objects``, the engine of the dataset statistics),
+ignored pixels removed from both first (so they neither join nor belong to any object). A
+ground-truth object is *detected* when at least half of its pixels are predicted as its class; a
+predicted object is *false* when less than half of its pixels are that class in the ground truth.
+This is the lesion-wise view of BraTS and the reason Cityscapes reports instance-level iIoU: a
+global IoU is dominated by large objects, so a model that misses every small one can still score
+well.
 
 Sizes are relative to the image (all its pixels): small < 0.1%, medium 0.1% to 1%, large >= 1%.
 A ground-truth object is in the bucket of its own size; a predicted object in the bucket of the
@@ -20,40 +21,31 @@ with G_b, P_b the pixels of the bucket's ground-truth and predicted objects.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-SIZE_BUCKETS = ("small", "medium", "large")
-#: Upper limits of the small and medium buckets, as shares of the image's pixels.
-SIZE_LIMITS = (0.001, 0.01)
+from segdash.data.stats.objects import SIZE_BUCKETS, SIZE_LIMITS, label_dtype, label_objects, size_bucket
+
+__all__ = ["OBJECT_COUNTS", "SIZE_BUCKETS", "SIZE_LIMITS", "batch_object_counts", "object_counts", "object_scores",
+           "size_bucket"]
+
 #: Above this many (predicted, true) object pairs the overlaps are found by sorting instead of a dense table.
 _DENSE_PAIRS = 1 << 20
 #: The counts kept per class and size bucket, in this order along the last axis.
 OBJECT_COUNTS = ("gt", "detected", "predicted", "false", "intersection", "union")
 
 
-def size_bucket(pixels: np.ndarray, image_pixels: int) -> np.ndarray:
-    """Object sizes in pixels -> bucket index (0 small, 1 medium, 2 large) by their share of the image."""
-    return np.digitize(np.asarray(pixels, dtype=np.float64) / image_pixels, SIZE_LIMITS)
-
-
-def _components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    """8-connected components of a uint8 mask -> (count, (H, W) int32 ids with 0 = outside, (count,) sizes)."""
-    count, ids, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
-    return count - 1, ids, stats[1:, cv2.CC_STAT_AREA].astype(np.int64)
-
-
 def _best_overlap(pred_ids: np.ndarray, gt_ids: np.ndarray, num_pred: int, gt_sizes: np.ndarray) -> np.ndarray:
     """(num_pred,) index of the ground-truth object each predicted object overlaps most, -1 when none.
 
-    pred_ids, gt_ids: component ids (1-based) of the pixels in both masks; gt_sizes: (num_gt,) pixels.
-    Ties go to the larger ground-truth object, so the choice does not depend on how objects are numbered.
+    pred_ids, gt_ids: object indices (0-based) of the pixels in both maps with the same class;
+    gt_sizes: (num_gt,) pixels. Ties go to the larger ground-truth object, so the choice does not depend
+    on how objects are numbered.
     """
     best = np.full(num_pred, -1, dtype=np.int64)
     num_gt = len(gt_sizes)
     if pred_ids.size == 0:
         return best
-    code = (pred_ids.astype(np.int64) - 1) * num_gt + (gt_ids - 1)
+    code = pred_ids * num_gt + gt_ids
     if num_pred * num_gt <= _DENSE_PAIRS:  # the usual case: a small table, one bincount
         overlap = np.bincount(code, minlength=num_pred * num_gt).reshape(num_pred, num_gt)
         key = overlap * (int(gt_sizes.max()) + 1) + np.where(overlap > 0, gt_sizes, 0)
@@ -67,35 +59,10 @@ def _best_overlap(pred_ids: np.ndarray, gt_ids: np.ndarray, num_pred: int, gt_si
     return best
 
 
-def _class_counts(gt_mask: np.ndarray, pred_mask: np.ndarray, image_pixels: int) -> np.ndarray:
-    """One class of one image: (H, W) uint8 masks -> (3 buckets, 6 counts) int64."""
-    num_gt, gt_ids, gt_sizes = _components(gt_mask)
-    num_pred, pred_ids, pred_sizes = _components(pred_mask)
-    both = (gt_mask & pred_mask).view(bool)
-    gt_both, pred_both = gt_ids[both], pred_ids[both]  # object ids of the pixels in both masks
-    gt_hits = np.bincount(gt_both, minlength=num_gt + 1)[1:]  # pixels predicted as the class
-    pred_hits = np.bincount(pred_both, minlength=num_pred + 1)[1:]  # pixels that are the class
-    gt_bucket = size_bucket(gt_sizes, image_pixels)
-    best = _best_overlap(pred_both, gt_both, num_pred, gt_sizes)
-    pred_bucket = np.where(best >= 0, gt_bucket[np.maximum(best, 0)] if num_gt else 0,
-                           size_bucket(pred_sizes, image_pixels))
-    # a pixel in both masks counts in a bucket's intersection when its two objects share the bucket
-    gt_pixel_bucket = gt_bucket[gt_both - 1]
-    pred_pixel_bucket = pred_bucket[pred_both - 1]
-    shared = gt_pixel_bucket[gt_pixel_bucket == pred_pixel_bucket]
-
-    def per_bucket(bucket: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        return np.bincount(bucket, weights=weights, minlength=len(SIZE_BUCKETS)).astype(np.int64)
-
-    intersection = per_bucket(shared)
-    return np.stack([
-        per_bucket(gt_bucket),
-        per_bucket(gt_bucket[2 * gt_hits >= gt_sizes]),
-        per_bucket(pred_bucket),
-        per_bucket(pred_bucket[2 * pred_hits < pred_sizes]),
-        intersection,
-        per_bucket(gt_bucket, gt_sizes) + per_bucket(pred_bucket, pred_sizes) - intersection,
-    ], axis=1)  # fmt: skip
+def _compact(labels: np.ndarray, kept: np.ndarray, num_classes: int) -> np.ndarray:
+    """The label map with every pixel that is ignored or holds no class set to C (``label_objects``'s input)."""
+    inside = kept & (labels >= 0) & (labels < num_classes)
+    return np.where(inside, labels, num_classes).astype(label_dtype(num_classes))
 
 
 def object_counts(pred: np.ndarray, target: np.ndarray, num_classes: int,
@@ -109,22 +76,36 @@ def object_counts(pred: np.ndarray, target: np.ndarray, num_classes: int,
     pred, target = np.asarray(pred), np.asarray(target)
     if pred.shape != target.shape or pred.ndim != 2:
         raise ValueError(f"expected two (H, W) label maps of one size, got {pred.shape} and {target.shape}")
-    out = np.zeros((num_classes, len(SIZE_BUCKETS), len(OBJECT_COUNTS)), dtype=np.int64)
     kept = np.ones(target.shape, dtype=bool) if ignore_index is None else target != ignore_index
-    for c in _present_classes(pred, target, kept, num_classes):
-        gt_mask = ((target == c) & kept).view(np.uint8)
-        pred_mask = ((pred == c) & kept).view(np.uint8)
-        out[c] = _class_counts(gt_mask, pred_mask, target.size)
-    return out
+    gt_labels, pred_labels = _compact(target, kept, num_classes), _compact(pred, kept, num_classes)
+    gt, pr = label_objects(gt_labels, num_classes), label_objects(pred_labels, num_classes)
+    both = (gt_labels == pred_labels) & (gt_labels < num_classes)  # pixels of one class in both maps
+    gt_both, pred_both = gt.ids[both], pr.ids[both]  # the objects of those pixels, on either side
+    gt_hits = np.bincount(gt_both, minlength=len(gt.areas))  # pixels predicted as the object's class
+    pred_hits = np.bincount(pred_both, minlength=len(pr.areas))  # pixels that are the object's class
+    gt_bucket = size_bucket(gt.areas, target.size)
+    best = _best_overlap(pred_both, gt_both, len(pr.areas), gt.areas)
+    pred_bucket = np.where(best >= 0, gt_bucket[np.maximum(best, 0)] if len(gt.areas) else 0,
+                           size_bucket(pr.areas, target.size))
+    # a pixel in both maps counts in a bucket's intersection when its two objects share the bucket
+    gt_pixel_bucket, pred_pixel_bucket = gt_bucket[gt_both], pred_bucket[pred_both]
+    shared = gt_pixel_bucket == pred_pixel_bucket
+    buckets = len(SIZE_BUCKETS)
 
+    def per_bucket(classes: np.ndarray, bucket: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        cells = np.bincount(classes * buckets + bucket, weights=weights, minlength=num_classes * buckets)
+        return cells.astype(np.int64).reshape(num_classes, buckets)
 
-def _present_classes(pred: np.ndarray, target: np.ndarray, kept: np.ndarray, num_classes: int) -> np.ndarray:
-    """Classes 0..C-1 found in the kept pixels of either map (a histogram: cheaper than sorting the pixels)."""
-    seen = np.zeros(num_classes, dtype=bool)
-    for labels in (target[kept], pred[kept]):
-        inside = labels[(labels >= 0) & (labels < num_classes)].astype(np.intp, copy=False)
-        seen |= np.bincount(inside, minlength=num_classes)[:num_classes] > 0
-    return np.flatnonzero(seen)
+    detected, false = 2 * gt_hits >= gt.areas, 2 * pred_hits < pr.areas
+    intersection = per_bucket(gt.classes[gt_both[shared]], gt_pixel_bucket[shared])
+    return np.stack([
+        per_bucket(gt.classes, gt_bucket),
+        per_bucket(gt.classes[detected], gt_bucket[detected]),
+        per_bucket(pr.classes, pred_bucket),
+        per_bucket(pr.classes[false], pred_bucket[false]),
+        intersection,
+        per_bucket(gt.classes, gt_bucket, gt.areas) + per_bucket(pr.classes, pred_bucket, pr.areas) - intersection,
+    ], axis=2)
 
 
 def batch_object_counts(preds: np.ndarray, targets: np.ndarray, num_classes: int,

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from segdash.data.base import Normalization
+from segdash.data.options import MAX_CLASSES
 from segdash.data.pixels import InputRange, IntensityStats
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_dir
@@ -33,8 +34,8 @@ META_FILE = "segdash.json"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 _PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".pkl", ".pickle")
-#: Bounds checked before anything is allocated: a crafted checkpoint must not take the memory.
-MAX_CLASSES = 1024
+#: Bounds checked before anything is allocated: a crafted checkpoint must not take the memory
+#: (MAX_CLASSES, the data layer's, bounds datasets and checkpoints alike).
 MAX_IN_CHANNELS = 16
 MAX_INPUT_SIZE = 8192
 #: Largest integer a config.json may hold anywhere (channels, depths, rates): far above real models.

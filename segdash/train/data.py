@@ -21,6 +21,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from segdash.data.base import Normalization, SegDataset
+from segdash.data.labels import class_pixel_counts, image_class_pixel_counts
 from segdash.data.pixels import (
     InputRange,
     IntensityStats,
@@ -29,7 +30,9 @@ from segdash.data.pixels import (
     to_input_range,
     training_range,
 )
+from segdash.data.splits import evenly_spaced
 from segdash.errors import SegdashError
+from segdash.progress import Progress
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 
@@ -78,7 +81,7 @@ class InMemorySplit(Dataset):
         ds: SegDataset,
         split: str,
         size: int,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress | None = None,
         indices: Sequence[int] | None = None,
     ) -> InMemorySplit:
         ids = ds.ids(split)
@@ -158,8 +161,7 @@ def training_intensity(ds: SegDataset, split: str, count: int = 100) -> tuple[In
     """The value range training inputs have (``segdash.data.pixels.dataset_range``, from up to 16 images)
     and their intensity statistics over at most ``count`` evenly spaced images of ``split``, for checkpoints.
     Images are read one at a time (never ``count`` large images in memory at once)."""
-    ids = ds.ids(split)
-    chosen = [ids[i] for i in preview_indices(len(ids), count)]
+    chosen = evenly_spaced(ds.ids(split), count)
     value_range = dataset_range(ds.load(split, sample_id).image for sample_id in chosen[:: max(1, len(chosen) // 16)])
     images = (to_input_range(ds.load(split, sample_id).image, value_range)[0] for sample_id in chosen)
     return value_range, intensity_stats(images, value_range)
@@ -174,29 +176,16 @@ def normalize_batch(images: torch.Tensor, normalization: Normalization) -> torch
     return (x * scale - mean) / std
 
 
-def default_workers(device: torch.device, in_memory: bool) -> int:
-    """Worker processes that pay: none for in-memory data on a CPU (they would take the cores the model
-    needs), a few for disk decoding, up to 4 feeding a GPU."""
+def loader_workers(device: torch.device, in_memory: bool) -> int:
+    """DataLoader worker processes that pay: none for in-memory data on a CPU (they would take the cores
+    the model needs), a few for disk decoding, up to 4 feeding a GPU. (``segdash.parallel.default_workers``
+    is the other count: the processes ``segdash stats`` counts in.)"""
     cpus = os.cpu_count() or 1
     if device.type == "cuda":
         return min(4, cpus)
     if in_memory:
         return 0
     return max(0, min(4, cpus // 2))
-
-
-def limited_indices(n_images: int, limit: int | None) -> list[int] | None:
-    """Evenly spaced indices of at most ``limit`` images (None: all)."""
-    if limit is None or limit >= n_images:
-        return None
-    return preview_indices(n_images, limit)
-
-
-def preview_indices(n_images: int, count: int) -> list[int]:
-    """``count`` fixed, evenly spaced indices into a split (the same every epoch)."""
-    if count <= 0 or n_images == 0:
-        return []
-    return sorted({int(round(i)) for i in np.linspace(0, n_images - 1, min(count, n_images))})  # noqa: RUF046
 
 
 # --- rare-class oversampling -------------------------------------------------------------------------
@@ -207,20 +196,14 @@ RARE_SHARE = 0.01
 def image_class_pixels(split_set: InMemorySplit | LazySplit, num_classes: int) -> np.ndarray:
     """(N, C) int64 labelled pixels of each class in each training image (ignore pixels left out).
 
-    In-memory splits count their stored masks in one ``bincount``; a split read from disk is read
-    once more, mask by mask.
+    In-memory splits count their stored masks in one pass (``image_class_pixel_counts``); a split read
+    from disk is read once more, mask by mask.
     """
     if isinstance(split_set, InMemorySplit):
-        masks = split_set.masks.reshape(len(split_set), -1).long()
-        bins = max(num_classes, int(masks.max()) + 1)
-        keys = masks + bins * torch.arange(len(split_set)).unsqueeze(1)
-        counts = torch.bincount(keys.reshape(-1), minlength=len(split_set) * bins).reshape(len(split_set), bins)
-        return counts[:, :num_classes].numpy().astype(np.int64)
+        return image_class_pixel_counts(split_set.masks.numpy(), num_classes)
     counts = np.zeros((len(split_set), num_classes), np.int64)
     for i, sample_id in enumerate(split_set.ids):
-        mask = split_set.ds.load(split_set.split, sample_id).mask
-        labels = mask[(mask >= 0) & (mask < num_classes)]
-        counts[i] = np.bincount(labels.ravel(), minlength=num_classes)
+        counts[i] = class_pixel_counts(split_set.ds.load(split_set.split, sample_id).mask, num_classes)
     return counts
 
 
@@ -265,7 +248,7 @@ class WeightedShardSampler(torch.utils.data.Sampler[int]):
     def __iter__(self):
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         drawn = torch.multinomial(self.weights, self.per_replica * self.num_replicas, replacement=True,
-                                  generator=generator)  # fmt: skip
+                                  generator=generator)
         return iter(drawn[self.rank:: self.num_replicas].tolist())
 
     def __len__(self) -> int:

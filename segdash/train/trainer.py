@@ -45,6 +45,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
+from segdash.data.splits import evenly_spaced_indices
 from segdash.errors import SegdashError
 from segdash.jsonsafe import finite_or_none, json_tree
 from segdash.models.outputs import class_labels
@@ -54,12 +55,10 @@ from segdash.train.data import (
     InMemorySplit,
     LazySplit,
     WeightedShardSampler,
-    default_workers,
     estimated_cache_mb,
     image_class_pixels,
-    limited_indices,
+    loader_workers,
     normalize_batch,
-    preview_indices,
     rare_class_weights,
     training_intensity,
 )
@@ -171,7 +170,7 @@ def _say(echo: bool, info: D.DistInfo, message: str) -> None:
 
 
 @dataclasses.dataclass
-class Progress:
+class RunCounters:
     """Where the run stands: what each step and epoch move on, and what a resume restores."""
 
     global_step: int = 0
@@ -217,7 +216,7 @@ class RunData:
 
 @dataclasses.dataclass
 class Run:
-    """Everything one training process works with: options, data, model, optimiser, progress."""
+    """Everything one training process works with: options, data, model, optimiser, counters."""
 
     config: TrainConfig
     run_dir: Path
@@ -236,7 +235,7 @@ class Run:
     memory_format: torch.memory_format
     class_weights: list[float] | None
     trainable: list[nn.Parameter]
-    progress: Progress
+    counters: RunCounters
 
     @property
     def device(self) -> torch.device:
@@ -278,17 +277,17 @@ class EpochRun:
 
 def _train(config: TrainConfig, run_dir: Path, resume_state: dict[str, Any] | None, info: D.DistInfo,
            writer: RunWriter | None, stop_signal: _StopSignal, echo: bool) -> RunResult:
-    progress = Progress()
+    counters = RunCounters()
     start_epoch, skip_steps = _resume_point(resume_state)
     if resume_state is not None:
-        progress.global_step = int(resume_state["global_step"])
-    begin_run(config, run_dir, resume_state, info, writer, start_epoch, progress.global_step)
-    run = prepare_run(config, run_dir, info, writer, stop_signal, echo, progress, resume_state)
+        counters.global_step = int(resume_state["global_step"])
+    begin_run(config, run_dir, resume_state, info, writer, start_epoch, counters.global_step)
+    run = prepare_run(config, run_dir, info, writer, stop_signal, echo, counters, resume_state)
     if resume_state is not None:
         restore(run, resume_state, start_epoch)
     announce(run)
 
-    deadline = progress.started + 60 * config.max_minutes if config.max_minutes else math.inf
+    deadline = counters.started + 60 * config.max_minutes if config.max_minutes else math.inf
     status, stop_reason, epochs_done = "finished", None, start_epoch - 1
     for epoch in range(start_epoch, config.epochs + 1):
         started = time.perf_counter()
@@ -298,21 +297,21 @@ def _train(config: TrainConfig, run_dir: Path, resume_state: dict[str, Any] | No
         if done.interrupted == "stop":  # quick exit: weights and optimiser state, no validation
             status = "stopped"
             save_stopped(run, epoch, done.step_in_epoch)
-            run.say(f"stopped at epoch {epoch}, step {progress.global_step} ({stop_reason}); checkpoint saved")
+            run.say(f"stopped at epoch {epoch}, step {counters.global_step} ({stop_reason}); checkpoint saved")
             break
         val = validate(run)
         if val["val_loss"] is not None and not math.isfinite(val["val_loss"]):
-            raise _diverged(epoch, progress.global_step, f"the validation loss became {val['val_loss']}",
+            raise _diverged(epoch, counters.global_step, f"the validation loss became {val['val_loss']}",
                             run.scheduler.get_last_lr()[0])
         epochs_done = epoch
-        improved = progress.note_val_dice(epoch, val["val_mean_dice"])
+        improved = counters.note_val_dice(epoch, val["val_mean_dice"])
         record = epoch_record(run, epoch, done, val, time.perf_counter() - started)
         log_epoch(run, record)
         save_checkpoints(run, epoch, record, improved, done.step_in_epoch)
         report_epoch(run, record, improved)
         if done.interrupted == "time":
             break
-        if config.patience and progress.stale_epochs >= config.patience:
+        if config.patience and counters.stale_epochs >= config.patience:
             stop_reason = f"early stopping (no val Dice gain in {config.patience} epochs)"
             run.say(stop_reason)
             break
@@ -339,7 +338,7 @@ def begin_run(config: TrainConfig, run_dir: Path, resume_state: dict[str, Any] |
 
 
 def prepare_run(config: TrainConfig, run_dir: Path, info: D.DistInfo, writer: RunWriter | None,
-                stop_signal: _StopSignal, echo: bool, progress: Progress,
+                stop_signal: _StopSignal, echo: bool, counters: RunCounters,
                 resume_state: dict[str, Any] | None) -> Run:
     """Seed, load the data, build the model, loss and optimiser (in this order: the seeds depend on it)."""
     from segdash.models.registry import create_model
@@ -370,7 +369,7 @@ def prepare_run(config: TrainConfig, run_dir: Path, info: D.DistInfo, writer: Ru
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     return Run(config, run_dir, info, writer, stop_signal, echo, data, stepped, model, criterion, optimizer,
-               scheduler, scaler, autocast_dtype, memory_format, class_weights, trainable, progress)
+               scheduler, scaler, autocast_dtype, memory_format, class_weights, trainable, counters)
 
 
 def prepare_data(config: TrainConfig, info: D.DistInfo, echo: bool) -> RunData:
@@ -401,7 +400,7 @@ def prepare_data(config: TrainConfig, info: D.DistInfo, echo: bool) -> RunData:
     if config.pretrained and ds.in_channels == 3:  # ImageNet weights expect their own input statistics
         normalization = recommended_normalization(config.encoder, 3) or normalization
     sampler = _train_sampler(config, train_set, ds.num_classes, info, echo)
-    workers = config.workers if config.workers is not None else default_workers(info.device, in_memory)
+    workers = config.workers if config.workers is not None else loader_workers(info.device, in_memory)
     loader_rng = torch.Generator()
     pin = info.device.type == "cuda"
     # A last batch of one image can break BatchNorm in training mode: drop the remainder when a full batch exists.
@@ -418,17 +417,22 @@ def prepare_data(config: TrainConfig, info: D.DistInfo, echo: bool) -> RunData:
 
 def _load_splits(config: TrainConfig, ds, in_memory: bool) -> tuple[Any, Any, InMemorySplit | None]:
     """(train, val, preview) sets: at most ``limit`` evenly spaced images each, previews fixed val images."""
-    train_indices = limited_indices(len(ds.ids(config.train_split)), config.limit)
-    val_indices = limited_indices(len(ds.ids(config.val_split)), config.limit)
+    train_indices = _subset(len(ds.ids(config.train_split)), config.limit)
+    val_indices = _subset(len(ds.ids(config.val_split)), config.limit)
     split_type = InMemorySplit.load if in_memory else LazySplit
     train_set = split_type(ds, config.train_split, config.img_size, indices=train_indices)
     val_set = split_type(ds, config.val_split, config.img_size, indices=val_indices)
     preview_set = None
     if config.preview_images > 0:
-        chosen = preview_indices(len(val_set), config.preview_images)
+        chosen = evenly_spaced_indices(len(val_set), config.preview_images)
         preview_set = InMemorySplit.load(ds, config.val_split, config.img_size,
                                          indices=[val_indices[i] for i in chosen] if val_indices else chosen)
     return train_set, val_set, preview_set
+
+
+def _subset(n_images: int, limit: int | None) -> list[int] | None:
+    """The indices of at most ``limit`` evenly spaced images of a split, None for all of them."""
+    return None if limit is None or limit >= n_images else evenly_spaced_indices(n_images, limit)
 
 
 def _train_sampler(config: TrainConfig, train_set, num_classes: int, info: D.DistInfo, echo: bool):
@@ -454,18 +458,18 @@ def _class_weights(config: TrainConfig, ds) -> list[float] | None:
 
 
 def restore(run: Run, resume_state: dict[str, Any], start_epoch: int) -> None:
-    """Optimiser, schedule, scaler and progress as the resumed run left them (its weights are already loaded)."""
+    """Optimiser, schedule, scaler and counters as the resumed run left them (its weights are already loaded)."""
     if resume_state.get("schedule_steps") not in (None, run.total_steps) and run.config.schedule == "onecycle":
         raise SegdashError("a one-cycle schedule cannot change length: resume with the run's original --epochs")
     run.optimizer.load_state_dict(resume_state["optimizer"])
     run.scheduler.load_state_dict(resume_state["scheduler"])
     run.scaler.load_state_dict(resume_state["scaler"])
-    progress = run.progress
-    progress.best_dice, progress.stale_epochs = float(resume_state["best_dice"]), int(resume_state["stale_epochs"])
+    counters = run.counters
+    counters.best_dice, counters.stale_epochs = float(resume_state["best_dice"]), int(resume_state["stale_epochs"])
     best_epoch = resume_state["best_epoch"]
-    progress.best_epoch = int(best_epoch) if best_epoch is not None and int(best_epoch) > 0 else None
-    progress.seconds_before = float(resume_state["seconds"])
-    run.say(f"resuming from {resume_state['checkpoint']}: epoch {start_epoch}, step {progress.global_step}")
+    counters.best_epoch = int(best_epoch) if best_epoch is not None and int(best_epoch) > 0 else None
+    counters.seconds_before = float(resume_state["seconds"])
+    run.say(f"resuming from {resume_state['checkpoint']}: epoch {start_epoch}, step {counters.global_step}")
 
 
 def announce(run: Run) -> None:
@@ -511,7 +515,7 @@ def train_one_epoch(run: Run, epoch: int, skip_steps: int, deadline: float) -> E
             loss = train_step(run, images, masks)
             loss_value, stop_asked, over_time = _agree(run, loss, deadline)
             if not math.isfinite(loss_value):
-                raise _diverged(epoch, run.progress.global_step, f"loss became {loss_value}",
+                raise _diverged(epoch, run.counters.global_step, f"loss became {loss_value}",
                                 run.scheduler.get_last_lr()[0])
             done.losses.append(loss_value)
             done.step_in_epoch = i + 1
@@ -537,7 +541,7 @@ def train_step(run: Run, images: torch.Tensor, masks: torch.Tensor) -> torch.Ten
     run.scaler.step(run.optimizer)
     run.scaler.update()
     run.scheduler.step()
-    run.progress.global_step += 1
+    run.counters.global_step += 1
     return loss
 
 
@@ -554,12 +558,12 @@ def _agree(run: Run, loss: torch.Tensor, deadline: float) -> tuple[float, bool, 
 
 def log_step(run: Run, epoch: int, loss_value: float) -> None:
     """A step line in metrics.jsonl every ``log_every`` steps (and the step count in run.json, throttled)."""
-    step = run.progress.global_step
+    step = run.counters.global_step
     if run.writer is None or step % run.config.log_every:
         return
     run.writer.log({"kind": "step", "step": step, "epoch": epoch, "train_loss": loss_value,
                     "lr": run.scheduler.get_last_lr()[0], "time": time.time()})
-    run.writer.update(throttle_seconds=5.0, step=step, seconds=run.progress.seconds())
+    run.writer.update(throttle_seconds=5.0, step=step, seconds=run.counters.seconds())
 
 
 @torch.inference_mode()
@@ -596,7 +600,7 @@ def validate(run: Run) -> dict[str, Any]:
 
 def epoch_record(run: Run, epoch: int, done: EpochRun, val: dict[str, Any], seconds: float) -> dict[str, Any]:
     """The epoch line of metrics.jsonl (``partial`` when the time limit cut the epoch short)."""
-    record = {"kind": "epoch", "epoch": epoch, "step": run.progress.global_step,
+    record = {"kind": "epoch", "epoch": epoch, "step": run.counters.global_step,
               "train_loss": float(np.mean(done.losses)) if done.losses else None, **val,
               "lr": run.scheduler.get_last_lr()[0], "seconds": seconds, "time": time.time()}
     if done.interrupted == "time" and done.step_in_epoch < run.steps_per_epoch:
@@ -632,7 +636,7 @@ def save_stopped(run: Run, epoch: int, step_in_epoch: int) -> None:
     if run.writer is None:
         return
     run.writer.update(phase="saving")
-    save_model(run, LAST_NAME, epoch, {"stopped_at_step": run.progress.global_step, "step_in_epoch": step_in_epoch})
+    save_model(run, LAST_NAME, epoch, {"stopped_at_step": run.counters.global_step, "step_in_epoch": step_in_epoch})
     save_resume_state(run, LAST_NAME, epoch, step_in_epoch)
 
 
@@ -655,12 +659,12 @@ def save_resume_state(run: Run, checkpoint: str, epoch: int, step_in_epoch: int)
     """``resume.pt``: which checkpoint to load, where in the schedule the run is, the optimiser's state."""
     from segdash.fsutil import atomic_write_bytes
 
-    progress = run.progress
+    counters = run.counters
     state = {
         "checkpoint": checkpoint, "epoch": epoch, "epoch_complete": step_in_epoch >= run.steps_per_epoch,
-        "step_in_epoch": step_in_epoch, "global_step": progress.global_step, "best_dice": progress.best_dice,
-        "best_epoch": progress.best_epoch if progress.best_epoch is not None else -1,
-        "stale_epochs": progress.stale_epochs, "seconds": progress.seconds(), "schedule_steps": run.total_steps,
+        "step_in_epoch": step_in_epoch, "global_step": counters.global_step, "best_dice": counters.best_dice,
+        "best_epoch": counters.best_epoch if counters.best_epoch is not None else -1,
+        "stale_epochs": counters.stale_epochs, "seconds": counters.seconds(), "schedule_steps": run.total_steps,
         "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
         "scaler": run.scaler.state_dict(),
     }
@@ -671,29 +675,29 @@ def save_resume_state(run: Run, checkpoint: str, epoch: int, step_in_epoch: int)
 
 def report_epoch(run: Run, record: dict[str, Any], improved: bool) -> None:
     """run.json's progress and best checkpoint after an epoch, and the epoch's line on the console."""
-    progress = run.progress
+    counters = run.counters
     if run.writer is not None:
-        best = progress.best_epoch
+        best = counters.best_epoch
         run.writer.update(
-            phase="training", epoch=record["epoch"], step=progress.global_step,
-            best={"epoch": best, "val_mean_dice": progress.best_dice,
+            phase="training", epoch=record["epoch"], step=counters.global_step,
+            best={"epoch": best, "val_mean_dice": counters.best_dice,
                   "path": f"checkpoints/{BEST_NAME}"} if best else None,
-            seconds=progress.seconds(),
+            seconds=counters.seconds(),
         )
     run.say(_epoch_line(record, run.config.epochs, improved))
 
 
 def finish_run(run: Run, status: str, stop_reason: str | None, epochs_done: int) -> RunResult:
     """Record how the run ended in run.json; a served stop request's STOP file goes."""
-    progress = run.progress
-    seconds = progress.seconds()
+    counters = run.counters
+    seconds = counters.seconds()
     if run.writer is not None:
         run.writer.update(seconds=seconds, phase=None)
         run.writer.finish(status, stop_reason=stop_reason)
         if status == "stopped":
             run.writer.stop_file.unlink(missing_ok=True)  # the request is served; a resume must not stop at once
-    best = progress.best_dice if progress.best_epoch else None
-    return RunResult(run.run_dir, status, epochs_done, progress.best_epoch, best, stop_reason, None, seconds)
+    best = counters.best_dice if counters.best_epoch else None
+    return RunResult(run.run_dir, status, epochs_done, counters.best_epoch, best, stop_reason, None, seconds)
 
 
 # --- small helpers ----------------------------------------------------------------------------

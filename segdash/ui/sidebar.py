@@ -81,6 +81,7 @@ def _dataset_section() -> tuple[state.DatasetChoice, object | None]:
         if name != state.FOLDER:
             choice = state.DatasetChoice(name)
         else:
+            from segdash.data.options import parse_option_text
             from segdash.data.registry import get_format, list_formats
 
             path = st.text_input("Folder path", key=state.DATASET_PATH, persist_state="session",
@@ -94,7 +95,7 @@ def _dataset_section() -> tuple[state.DatasetChoice, object | None]:
             options = st.text_input("Options", key=state.DATASET_OPTIONS, persist_state="session",
                                     placeholder="label_map=cityscapes-19", on_change=_on_dataset_change,
                                     help="format options as KEY=VALUE, separated by commas")  # fmt: skip
-            choice = state.DatasetChoice(path.strip(), fmt, state.parse_options(options))
+            choice = state.DatasetChoice(path.strip(), fmt, parse_option_text(options))
         dataset = cache.dataset(choice)
     except Exception as exc:
         show_error(exc, "dataset")

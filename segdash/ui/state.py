@@ -115,21 +115,6 @@ class PredictRequest:
     reason: str = ""
 
 
-def parse_options(text: str) -> tuple[tuple[str, str], ...]:
-    """``"label_map=cityscapes-19, classes=c.csv"`` -> ``(("label_map", "cityscapes-19"), ...)``."""
-    from segdash.errors import SegdashError
-
-    options = []
-    for item in (part.strip() for part in text.replace("\n", ",").split(",")):
-        if not item:
-            continue
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise SegdashError(f"dataset options are KEY=VALUE separated by commas; {item!r} is not")
-        options.append((key.strip().replace("-", "_"), value.strip()))
-    return tuple(options)
-
-
 def model_key(dataset: DatasetChoice) -> str:
     """Session key of the checkpoint picker: one per dataset, so each dataset remembers its model."""
     return f"{MODEL}.{dataset.name}|{dataset.format or ''}"

@@ -1,7 +1,8 @@
-"""Class colours: one palette per dataset, hex strings for Plotly, legends with pixel shares.
+"""Class colours for drawing: one palette per dataset, hex strings for Plotly, legends with pixel shares.
 
 A colour is an ``(r, g, b)`` tuple of ints in 0..255 (what ``SegDataset.colors``
-holds); every function here also accepts ``"#rrggbb"`` strings::
+holds); every function here also accepts ``"#rrggbb"`` strings. The default palette and the colour
+parser are the data layer's (``segdash.data.formats.colors``), so a dataset and its drawings agree::
 
     colors = palette_for(ds.classes, ds.colors)        # dataset colours, padded if short
     items = legend_items(ds.classes, colors, labels=prediction.labels, ignore_index=ds.ignore_index)
@@ -10,72 +11,31 @@ holds); every function here also accepts ``"#rrggbb"`` strings::
 
 from __future__ import annotations
 
-import colorsys
 from collections.abc import Sequence
 
 import numpy as np
 
+from segdash.data.formats.colors import Color, default_colors, parse_color
 from segdash.data.labels import class_pixel_counts
 from segdash.errors import SegdashError
 
-RGB = tuple[int, int, int]
+RGB = Color
 ColorLike = RGB | Sequence[int] | str
-
-#: Hand-picked, mutually distinct colours (Kelly's and Tableau's, dark first colour
-#: avoided so that class 0 is never mistaken for "no overlay").
-_BASE_COLORS: tuple[RGB, ...] = (
-    (31, 119, 180),  # blue
-    (255, 127, 14),  # orange
-    (44, 160, 44),  # green
-    (214, 39, 40),  # red
-    (148, 103, 189),  # purple
-    (140, 86, 75),  # brown
-    (227, 119, 194),  # pink
-    (188, 189, 34),  # olive
-    (23, 190, 207),  # cyan
-    (255, 215, 0),  # gold
-    (0, 128, 128),  # teal
-    (128, 0, 0),  # maroon
-    (170, 255, 195),  # mint
-    (0, 0, 128),  # navy
-    (255, 250, 200),  # beige
-    (128, 128, 0),  # dark olive
-    (230, 190, 255),  # lavender
-    (250, 190, 212),  # light pink
-    (70, 240, 240),  # light cyan
-    (154, 99, 36),  # ochre
-)
 
 
 def default_palette(n: int) -> list[RGB]:
-    """``n`` distinct colours for datasets that bring none: 20 hand-picked, then golden-ratio hues."""
-    if n < 0:
-        raise ValueError(f"palette size must be >= 0, got {n}")
-    colors = list(_BASE_COLORS[:n])
-    golden = 0.618033988749895
-    k = 0
-    while len(colors) < n:
-        hue = (k * golden) % 1.0
-        saturation = (0.85, 0.55, 0.95)[k % 3]
-        value = (0.9, 0.7, 0.55)[(k // 3) % 3]
-        r, g, b = colorsys.hsv_to_rgb(hue, saturation, value)
-        colors.append((round(r * 255), round(g * 255), round(b * 255)))
-        k += 1
-    return colors
+    """``n`` distinct colours for datasets and models that bring none (``segdash.data.formats.colors``)."""
+    return list(default_colors(n))
 
 
 def as_rgb(color: ColorLike) -> RGB:
-    """``(r, g, b)`` ints from a tuple/list/array or a ``"#rrggbb"`` / ``"#rgb"`` string."""
+    """``(r, g, b)`` ints from a tuple/list/array or a colour string (``parse_color``: ``"#rrggbb"``,
+    ``"#rgb"``, ``"255 128 0"``)."""
     if isinstance(color, str):
-        text = color.strip().lstrip("#")
-        if len(text) == 3:
-            text = "".join(c * 2 for c in text)
-        if len(text) != 6:
+        parsed = parse_color(color)
+        if parsed is None:
             raise SegdashError(f"colour {color!r} is not a '#rrggbb' hex string")
-        try:
-            return (int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16))
-        except ValueError:
-            raise SegdashError(f"colour {color!r} is not a '#rrggbb' hex string") from None
+        return parsed
     values = [int(v) for v in color]
     if len(values) < 3 or any(not 0 <= v <= 255 for v in values[:3]):
         raise SegdashError(f"colour {color!r} must be three integers in 0..255")

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segdash.cachekey import cache_key, file_stamp
 from segdash.data.base import Normalization, Sample
 from segdash.data.builtin._rows import RowDataset
 from segdash.data.options import as_int, reject_unknown_options
@@ -87,6 +88,11 @@ DESCRIPTION = (
     "Copyright (C) 1993-2009 Louis Collins, McConnell Brain Imaging Centre, Montreal Neurological Institute, "
     "McGill University (free use with acknowledgement)."
 )
+
+
+def _template_files() -> list[Path]:
+    folder = template_dir()
+    return [folder / name for name in TEMPLATE_FILES.values()]
 
 
 def template_dir() -> Path:
@@ -251,7 +257,9 @@ class BrainMRI(RowDataset):
         reject_unknown_options("dataset 'brain-mri'", unknown, self.options_help)
         self.orientations = _parse_orientations(orientations)
         self.guard = as_int("guard", guard, minimum=0, maximum=40)
-        self.cache_path = cache_dir("brain-mri", VERSION) / (f"{'-'.join(self.orientations)}_guard{self.guard}.npz")
+        name = f"{'-'.join(self.orientations)}_guard{self.guard}"
+        key = cache_key("brain-mri", VERSION, list(self.orientations), self.guard, files=_template_files())
+        self.cache_path = cache_dir("brain-mri") / f"{name}-{key[:16]}.npz"  # the slices of these templates
         arrays = self._load_or_prepare()
         self._images: np.ndarray = arrays["images"]
         self._masks: np.ndarray = arrays["masks"]
@@ -277,9 +285,7 @@ class BrainMRI(RowDataset):
 
     def fingerprint(self, split: str) -> list:
         """What the samples depend on (for the statistics cache): version, options, template files."""
-        folder = template_dir()
-        stats = {name: (folder / name).stat() for name in TEMPLATE_FILES.values()}
-        files = [[name, st.st_size, st.st_mtime_ns] for name, st in stats.items()]
+        files = [[path.name, file_stamp(path)] for path in _template_files()]
         return [VERSION, list(self.orientations), self.guard, files]
 
     @property

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segdash.cachekey import file_stamp
 from segdash.data.base import Sample, SegDataset
 from segdash.data.options import reject_unknown_options
 from segdash.data.registry import register_builtin
@@ -112,7 +113,7 @@ class Nuclei(SegDataset):
     def fingerprint(self, split: str) -> list:
         """What the samples depend on (for the statistics cache): version and the two source files."""
         files = [self.data_dir / IMAGE_FILE, self.data_dir / MASK_FILE]
-        return [VERSION, split] + [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+        return [VERSION, split] + [[str(p), file_stamp(p)] for p in files]
 
     def splits(self) -> list[str]:
         return [s for s in ("train", "val", "test") if self._ids[s]]

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from segdash.cachekey import cache_key
 from segdash.data.base import Sample
 from segdash.data.builtin._rows import RowDataset
 from segdash.data.formats.carla import CARLA_CLASSES, CARLA_COLORS
@@ -505,7 +506,8 @@ class StreetSynth(RowDataset):
         reject_unknown_options("dataset 'street-synth'", unknown, self.options_help)
         self.count = as_int("count", count, minimum=3, maximum=MAX_SCENES)  # 3: one scene per split
         self.seed = as_seed(seed)
-        self.cache_path = cache_dir("street-synth", VERSION) / f"seed{self.seed}_n{self.count}"
+        key = cache_key("street-synth", VERSION, self.seed, self.count)
+        self.cache_path = cache_dir("street-synth") / f"seed{self.seed}_n{self.count}-{key[:16]}"
         arrays = self._load_or_prepare()
         self._images, self._masks = arrays["images"], arrays["masks"]
         ids = [str(i) for i in arrays["ids"]]

@@ -4,43 +4,45 @@
 
 Opening a folder of 20,000 images reads 20,000 file headers; the second time the scan is read back
 from ``cache_dir("formats", "index")``. The key is the folder's path and every name in it with its
-size and modification time (a ``stat`` per file, far cheaper than reading a header): adding, removing,
-renaming or rewriting a file scans the folder again.
+``segdash.cachekey.file_stamp`` (size, modification time and a hash of its first and last 4 KiB, or
+of all of it when small: far cheaper than decoding a header): adding, removing, renaming or rewriting
+a file scans the folder again, even when the new bytes kept the old size and times.
 The warnings of the scan (unreadable files, shared stems) are kept and given again on every open.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
+from segdash.cachekey import cache_key, file_stamp
 from segdash.data.formats.scan import readable_by_stem
 from segdash.data.formats.skipping import DatasetWarning
 from segdash.data.imageio import IMAGE_EXTENSIONS
 from segdash.fsutil import atomic_write_json, cache_dir
 
 #: Bump when what a scan keeps changes: older files are then ignored.
-INDEX_CACHE_VERSION = 1
+INDEX_CACHE_VERSION = 2
 
 
 def folder_key(folder: Path, kind: str, extensions: Iterable[str]) -> str | None:
-    """A digest of what the scan depends on: the folder's path and, for every name in it, size and
-    modification time (one ``stat`` per file, milliseconds for thousands, against a header read each);
-    None when the folder cannot be read (then it is not cached and the scan reports the problem)."""
-    digest = hashlib.sha256(json.dumps([INDEX_CACHE_VERSION, str(folder.resolve()), kind,
-                                        sorted(e.lower() for e in extensions)]).encode())  # fmt: skip
+    """The key of a folder's scan: its path and every name in it with its stamp (the files the scan
+    reads are known by content too: one small read each, see ``segdash.cachekey``); None when the
+    folder cannot be read (then it is not cached and the scan reports the problem)."""
+    wanted = tuple(sorted({e.lower() for e in extensions}))
+    listing = []
     try:
         with os.scandir(folder) as entries:
             for entry in sorted(entries, key=lambda e: e.name):
-                stat = entry.stat()
-                digest.update(f"{entry.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode(errors="surrogateescape"))
+                st = entry.stat()
+                read = entry.name.lower().endswith(wanted)
+                listing.append([entry.name, file_stamp(entry.path, st) if read else [st.st_size, st.st_mtime_ns]])
     except OSError:
         return None
-    return digest.hexdigest()[:32]
+    return cache_key("folder-index", INDEX_CACHE_VERSION, str(folder.resolve()), kind, wanted, listing)
 
 
 def cached_readable_by_stem(folder: Path, kind: str = "image",
@@ -61,8 +63,8 @@ def cached_readable_by_stem(folder: Path, kind: str = "image",
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if cache_file is not None:
         messages = [str(w.message) for w in caught]
-        atomic_write_json(cache_file, {"files": [[stem, path.name] for stem, path in found.items()],
-                                       "warnings": messages})  # fmt: skip
+        files = [[stem, path.name] for stem, path in found.items()]
+        atomic_write_json(cache_file, {"files": files, "warnings": messages})
     return found
 
 

@@ -229,7 +229,7 @@ class FolderDataset(IndexedDataset):
         as_label_map(raw, str(mask_path))  # raises, naming the file, when it is an RGB colour mask
 
     def _count_classes(self, mask_paths: list[Path]) -> int:
-        values = scan_label_values(mask_paths, self.read_mask)
+        values = scan_label_values(mask_paths, self.read_mask, ignore_index=self.ignore_index)
         if self.ignore_index == 255 and values and values <= {0, 255} and 255 in values:
             self._binary_255 = True  # 0/255 masks: background / foreground, not "everything ignored"
             return 2

@@ -187,7 +187,7 @@ class NiftiSlices(FormatDataset):
             self.description = f"classes from {table.source.name}"
             return
         label_paths = sorted({e.mask for entries in self.index.values() for e in entries if e.mask is not None})
-        values = scan_label_values(label_paths, self._label_volume)
+        values = scan_label_values(label_paths, self._label_volume, ignore_index=self.ignore_index)
         count = max((v for v in values if v != self.ignore_index), default=0) + 1
         self.classes = tuple(f"class_{i}" for i in range(count))
         self.colors = default_colors(count)

@@ -22,7 +22,7 @@ def warn_skipped_samples(skipped: Sequence[tuple[str, str]], shown: int = 3) -> 
     first = "; ".join(f"{sid} ({why})" for sid, why in skipped[:shown])
     more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
     warnings.warn(f"{len(skipped)} sample(s) skipped, the rest used (--strict stops instead): {first}{more}",
-                  DatasetWarning, stacklevel=3)  # fmt: skip
+                  DatasetWarning, stacklevel=3)
 
 
 def warn_skipped(message: str, names: Sequence[str], limit: int = 5) -> None:

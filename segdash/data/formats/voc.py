@@ -18,7 +18,7 @@ import numpy as np
 
 from segdash.data.base import Entry
 from segdash.data.formats.base import FormatDataset
-from segdash.data.formats.colors import default_colors
+from segdash.data.formats.colors import voc_colormap
 from segdash.data.formats.scan import readable_images
 from segdash.data.formats.skipping import warn_skipped
 from segdash.data.formats.split_lists import indexed_split_dict, read_split_list
@@ -49,7 +49,7 @@ VOC_CLASSES = (
     "train",
     "tvmonitor",
 )
-VOC_COLORS = default_colors(len(VOC_CLASSES))
+VOC_COLORS = voc_colormap(len(VOC_CLASSES))
 LAYOUT = "JPEGImages/, SegmentationClass/ (palette PNGs) and ImageSets/Segmentation/{train,val}.txt"
 SPLIT_FILES = ("train", "val", "test")
 
