@@ -10,6 +10,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import confusion_matrix
 
 from segdash.data.base import Sample, SegDataset
 from segdash.errors import SegdashError
@@ -197,6 +198,17 @@ def test_the_two_passes_equal_the_reference_at_any_batch_size():
             np.testing.assert_array_equal(issues.maps[sid], suggested[i] + 1)
         assert issues.suspect.sum() == (suggested >= 0).sum()
         assert issues.labelled.sum() == (labels != IGNORE).sum()
+    # the naive ranking's inputs: the model's labels against the masks (scikit-learn), per image and overall
+    valid, predicted = labels != IGNORE, probs.argmax(axis=1)
+    np.testing.assert_array_equal(results[0].model_confusion,
+                                  confusion_matrix(labels[valid], predicted[valid], labels=range(5)))  # fmt: skip
+    assert np.isnan(results[0].mean_dice[2])  # every pixel ignored
+    for i in (0, 1, 3, 4, 5, 6):
+        cm = confusion_matrix(labels[i][valid[i]], predicted[i][valid[i]], labels=range(5))
+        tp, fp, fn = np.diag(cm), cm.sum(0) - np.diag(cm), cm.sum(1) - np.diag(cm)
+        defined = (tp + fp + fn) > 0
+        expected = (2 * tp / np.maximum(2 * tp + fp + fn, 1))[defined].mean()
+        np.testing.assert_allclose(results[0].mean_dice[i], expected, equal_nan=True)
     doc = results[0].to_json_dict()
     assert doc["thresholds"]["e"] is None and doc["images"][-1]["sample_id"] == "s2"  # all ignored: NaN, last
     assert [e["rank"] for e in doc["images"]] == list(range(1, 8))
@@ -323,3 +335,14 @@ def test_in_sample_warning_reads_the_training_config(tmp_path):
     assert "in-sample" in in_sample_warning(meta, str(tmp_path / "data"), "train", format="folder")
     meta.train_config = {}
     assert "in-sample" in in_sample_warning(meta, "brain-mri", "train")  # no config: 'train' is the usual name
+
+
+def test_weak_classes_are_those_the_model_gives_under_an_even_chance():
+    from segdash.infer.label_issues import LabelIssues
+
+    issues = LabelIssues(dataset="d", split="s", classes=("a", "b", "c"), thresholds=[0.9, 0.3, np.nan],
+                         threshold_pixels=[5, 5, 0], sample_ids=[], scores=[], suspect=np.zeros((0, 3, 3)),
+                         labelled=np.zeros((0, 3)), mean_dice=[])  # fmt: skip
+    assert issues.weak_classes() == [1]  # the empty class has no threshold: not weak, never suggested
+    doc = issues.to_json_dict()
+    assert doc["weak_classes"] == ["b"] and doc["thresholds"]["c"] is None and doc["images"] == []

@@ -165,18 +165,23 @@ def _cell(value, spec: str) -> str:
 
 def format_report(doc: dict, top: int = DEFAULT_TOP) -> str:
     """The terminal report of a ``--json`` document: thresholds, per-class summary, the ranked images."""
+    from segdash.infer.label_issues import weak_classes_note
     lines = [f"{doc['dataset']} / {doc['split']}: {doc['images_scored']} images in {doc['seconds']:.1f} s "
              f"({doc['device']}), {doc['suspect_pixels']:,} suspect pixels of {doc['labelled_pixels']:,}"]
     if doc.get("cancelled"):
         lines.append(f"  cancelled: {doc['images_scored']} of {doc['total_images']} images scored")
     width = max(10, *(len(c) for c in doc["classes"]))
-    lines.append(f"  {'class':<{width}} {'threshold':>9} {'pixels':>12} {'suspect':>10} {'share':>7}  most suggested")
+    lines.append(f"  {'class':<{width}} {'threshold':>9} {'Dice':>6} {'pixels':>12} {'suspect':>10} {'share':>7}  "
+                 "most suggested")  # fmt: skip
     for name in doc["classes"]:
         entry = doc["by_class"][name]
         suggested = max(entry["suggested"].items(), key=lambda kv: kv[1], default=("", 0))
         share = "-" if entry["share"] is None else f"{entry['share']:.2%}"
-        lines.append(f"  {name:<{width}} {_cell(doc['thresholds'][name], '.3f'):>9} {entry['pixels']:>12,} "
-                     f"{entry['suspect']:>10,} {share:>7}  {suggested[0]}")  # fmt: skip
+        lines.append(f"  {name:<{width}} {_cell(doc['thresholds'][name], '.3f'):>9} "
+                     f"{_cell(entry.get('model_dice'), '.3f'):>6} {entry['pixels']:>12,} {entry['suspect']:>10,} "
+                     f"{share:>7}  {suggested[0]}")  # fmt: skip
+    if doc.get("weak_classes"):
+        lines.append(f"  warning: {weak_classes_note(doc['weak_classes'])}")
     images = doc["images"] if top == 0 else doc["images"][:top]
     lines.append("")
     lines.append(f"  {'rank':>4} {'dice rank':>9} {'score':>6} {'suspect':>9} {'share':>7}  sample / classes "

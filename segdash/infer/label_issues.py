@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.formats.skipping import warn_skipped_samples
-from segdash.data.splits import evenly_spaced
 from segdash.errors import SegdashError
 from segdash.jsonsafe import finite_or_none
 from segdash.metrics.confusion import ConfusionMatrix
@@ -49,6 +48,9 @@ from segdash.metrics.label_quality import (
 from segdash.metrics.scores import per_image_scores
 from segdash.sharding import shard_of
 
+#: A class whose threshold (the model's mean probability for it on its own pixels) is under this is one the
+#: model barely recognises: its flags are the model's weakness more than the masks' errors.
+WEAK_THRESHOLD = 0.5
 #: What the scores mean, written into the JSON and shown by the CLI and the dashboard.
 NOTE = (
     "Confident learning per pixel (Northcutt et al. 2021; Lad & Mueller 2023 for segmentation). A class's "
@@ -58,7 +60,9 @@ NOTE = (
     "probable such class. score: soft-min pooling of the pixels' given-label probabilities (temperature "
     "{temperature:g}), in [0, 1], lower = more likely mislabelled. dice_rank: the image's rank by the model's "
     "mean Dice, worst first: an image high there and low here is hard for the model; high here, likely "
-    "mislabelled. The probabilities must be out-of-sample (a held-out split, or a cross-validated model): "
+    "mislabelled. weak_classes: classes whose threshold is under 0.5 (the model gives them less than an even "
+    "chance on their own pixels); flags of them or towards them say more about the model than the masks. "
+    "The probabilities must be out-of-sample (a held-out split, or a cross-validated model): "
     "on its training images a model has learnt the masks, errors included."
 )
 
@@ -71,8 +75,9 @@ class LabelIssues:
     pixels each threshold averages over; per image, in the order of ``sample_ids``: scores (N,) float64
     (NaN when every pixel is ignored), suspect (N, K, K) int64 suspect pixels by given (rows) and
     suggested (columns) class, labelled (N, K) int64 pixels per given class, mean_dice (N,) float64 of
-    the model's labels against the mask (NaN where undefined). maps: the kept images' suggestion maps
-    (``suggestion_codes``), by sample id.
+    the model's labels against the mask (NaN where undefined). model_confusion (K, K) int64: the model's labels
+    against the masks over the images scored (rows = mask), for each class's Dice. maps: the kept images'
+    suggestion maps (``suggestion_codes``), by sample id.
     """
 
     dataset: str
@@ -85,6 +90,7 @@ class LabelIssues:
     suspect: np.ndarray
     labelled: np.ndarray
     mean_dice: np.ndarray
+    model_confusion: np.ndarray | None = None
     temperature: float = DEFAULT_TEMPERATURE
     ignore_index: int | None = None
     maps: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
@@ -105,6 +111,8 @@ class LabelIssues:
         self.suspect = np.asarray(self.suspect, np.int64).reshape(-1, k, k)
         self.labelled = np.asarray(self.labelled, np.int64).reshape(-1, k)
         self.mean_dice = np.asarray(self.mean_dice, np.float64).reshape(-1)
+        self.model_confusion = (np.zeros((k, k), np.int64) if self.model_confusion is None
+                                else np.asarray(self.model_confusion, np.int64).reshape(k, k))  # fmt: skip
         if self.total_images is None:
             self.total_images = len(self.sample_ids)
 
@@ -146,38 +154,46 @@ class LabelIssues:
                 for o in order]  # fmt: skip
 
     def ranking(self):
-        """One row per image, most suspect first: rank, sample_id, score, suspect_pixels, suspect_share,
-        classes (the given -> suggested classes involved), mean_dice, dice_rank."""
+        """One row per image, most suspect first: rank, dice_rank (beside it, the naive ranking), sample_id, score,
+        suspect_pixels, suspect_share, mean_dice, classes (the given -> suggested classes involved)."""
         import pandas as pd
 
         frame = pd.DataFrame({
-            "rank": self.ranks, "sample_id": self.sample_ids, "score": self.scores,
-            "suspect_pixels": self.suspect_pixels, "suspect_share": self.suspect_share,
+            "rank": self.ranks, "dice_rank": self.dice_ranks, "sample_id": self.sample_ids, "score": self.scores,
+            "suspect_pixels": self.suspect_pixels, "suspect_share": self.suspect_share, "mean_dice": self.mean_dice,
             "classes": [", ".join(f"{g} → {s} ({n:,})" for g, s, n in self.involved(i)) for i in range(self.images)],
-            "mean_dice": self.mean_dice, "dice_rank": self.dice_ranks,
         })  # fmt: skip
         return frame.sort_values("rank", kind="stable").reset_index(drop=True)
 
     # --- per class ----------------------------------------------------------------------------
 
     @property
-    def class_confusion(self) -> np.ndarray:
+    def suspect_matrix(self) -> np.ndarray:
         """(K, K) int64 suspect pixels over the split: rows = given label, columns = suggested."""
         return self.suspect.sum(axis=0)
 
+    def weak_classes(self, below: float = WEAK_THRESHOLD) -> list[int]:
+        """Classes whose threshold is under ``below``: on its own labelled pixels the model gives the class
+        less than an even chance, so it barely recognises it, and flags of it or towards it say more about
+        the model than about the masks."""
+        return [c for c, t in enumerate(self.thresholds) if np.isfinite(t) and t < below]
+
     def class_frame(self):
-        """One row per given class: name, threshold, labelled pixels, suspect pixels, their share, and the
-        class most often suggested instead."""
+        """One row per given class: name, threshold, the model's Dice for the class (with the threshold: how far
+        to trust its flags), labelled pixels, suspect pixels, their share, the class most often suggested instead."""
         import pandas as pd
 
-        cm = self.class_confusion
+        from segdash.metrics.scores import per_class_scores
+
+        cm = self.suspect_matrix
         pixels = self.labelled.sum(axis=0)
         suspect = cm.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             share = np.where(pixels > 0, suspect / np.maximum(pixels, 1), np.nan)
         instead = [self.classes[int(np.argmax(row))] if row.any() else "" for row in cm]
-        return pd.DataFrame({"name": list(self.classes), "threshold": self.thresholds, "pixels": pixels,
-                             "suspect_pixels": suspect, "suspect_share": share, "most_suggested": instead})
+        return pd.DataFrame({"name": list(self.classes), "threshold": self.thresholds,
+                             "model_dice": per_class_scores(self.model_confusion)["dice"], "pixels": pixels,
+                             "suspect_pixels": suspect, "suspect_share": share, "most_suggested": instead})  # fmt: skip
 
     # --- JSON ---------------------------------------------------------------------------------
 
@@ -202,10 +218,11 @@ class LabelIssues:
         """The ``segdash label-issues --json`` document; every image, most suspect first; undefined values null."""
         ranks, dice_ranks = self.ranks, self.dice_ranks
         frame = self.class_frame()
-        cm = self.class_confusion
+        cm = self.suspect_matrix
         summary = {
             name: {"pixels": int(frame["pixels"][c]), "suspect": int(frame["suspect_pixels"][c]),
                    "share": finite_or_none(frame["suspect_share"][c]),
+                   "model_dice": finite_or_none(frame["model_dice"][c]),
                    "suggested": {self.classes[s]: int(cm[c, s]) for s in np.flatnonzero(cm[c])}}
             for c, name in enumerate(self.classes)
         }  # fmt: skip
@@ -216,7 +233,7 @@ class LabelIssues:
             "temperature": self.temperature, "ignore_index": self.ignore_index,
             "images_scored": self.images, "total_images": self.total_images, "cancelled": self.cancelled,
             "suspect_pixels": int(cm.sum()), "labelled_pixels": int(self.labelled.sum()),
-            "by_class": summary,
+            "by_class": summary, "weak_classes": [self.classes[c] for c in self.weak_classes()],
             "skipped": [{"sample_id": sid, "reason": why} for sid, why in self.skipped],
             "seconds": round(self.seconds, 4), "device": self.device, "source": self.source,
             "note": NOTE.format(temperature=self.temperature),
@@ -226,6 +243,14 @@ class LabelIssues:
     def __repr__(self) -> str:
         return (f"<LabelIssues {self.dataset}/{self.split}: {self.images} images, "
                 f"{int(self.suspect_pixels.sum()):,} suspect pixels{', cancelled' if self.cancelled else ''}>")
+
+
+def weak_classes_note(names: Sequence[str]) -> str:
+    """The sentence the CLI and the dashboard show about ``LabelIssues.weak_classes``."""
+    them = "it" if len(names) == 1 else "them"
+    return (f"On their own labelled pixels the model gives {', '.join(names)} less than an even chance (threshold "
+            f"under {WEAK_THRESHOLD:g}): it barely recognises {them}, so pixels flagged as or towards {them} show "
+            "the model's weakness more than label errors. A model that segments them well is a fairer judge.")
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -241,17 +266,13 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 
 
 def _split_ids(dataset, split: str, limit: int | None) -> list[str]:
+    """The ids checked: the split's (``limit`` of them evenly spaced), as the evaluation picks them."""
+    from segdash.infer.evaluate import _split_ids as evaluation_ids  # one policy for limits and empty splits
+
     dataset.check_split(split)
     if not dataset.has_masks(split):
         raise SegdashError(f"split {split!r} of {dataset.name!r} has no masks: there are no labels to check")
-    ids = list(dataset.ids(split))
-    if limit is not None:
-        if limit < 1:
-            raise SegdashError(f"--limit must be at least 1, got {limit}")
-        ids = evenly_spaced(ids, limit)
-    if not ids:
-        raise SegdashError(f"split {split!r} of {dataset.name!r} is empty")
-    return ids
+    return evaluation_ids(dataset, split, limit)
 
 
 def _check_predictor(predictor, dataset) -> str:
@@ -367,7 +388,8 @@ def find_label_issues(
     thresholds = confident_thresholds(sums, counts)
 
     # Pass 2: flags, scores and Dice per image, with the split's thresholds.
-    rows: dict[str, list] = {"ids": [], "scores": [], "suspect": [], "labelled": [], "dice": []}
+    rows: dict[str, list] = {"ids": [], "scores": [], "suspect": [], "labelled": [], "dice": [],
+                             "confusion": [np.zeros((num_classes, num_classes), np.int64)]}  # fmt: skip
     kept = _KeptMaps(keep_maps)
     if not cancelled:
         reader = batches([])  # samples unreadable in pass 1 are skipped again, already recorded
@@ -388,6 +410,7 @@ def find_label_issues(
         threshold_pixels=counts, sample_ids=rows["ids"], scores=_stack(rows["scores"], (0,), np.float64),
         suspect=_stack(rows["suspect"], (0, num_classes, num_classes), np.int64),
         labelled=_stack(rows["labelled"], (0, num_classes), np.int64), mean_dice=_stack(rows["dice"], (0,), np.float64),
+        model_confusion=rows["confusion"][0],
         temperature=float(temperature), ignore_index=ignore_index, maps=kept.maps(), skipped=skipped,
         cancelled=cancelled, total_images=len(ids), seconds=time.perf_counter() - start,
         device=str(getattr(predictor, "device", "cpu")), source=source,
@@ -404,6 +427,7 @@ def _score_batch(batch, probs: np.ndarray, thresholds: np.ndarray, temperature: 
     confusion = ConfusionMatrix(num_classes, ignore_index=ignore_index, device="cpu")
     confusion.update(probs.argmax(axis=1), masks)
     dice = per_image_scores(confusion.per_image_matrices())["mean_dice"]
+    rows["confusion"][0] += confusion.compute()
     offset = len(rows["ids"])
     for j, sample_id in enumerate(batch.ids):
         if kept.capacity or on_suggestions is not None:
@@ -448,8 +472,8 @@ def merge_label_issues(parts: Sequence[LabelIssues]) -> LabelIssues:
     return dataclasses.replace(
         first, sample_ids=ids, scores=scores, suspect=np.concatenate([p.suspect for p in parts]),
         labelled=np.concatenate([p.labelled for p in parts]), mean_dice=np.concatenate([p.mean_dice for p in parts]),
-        maps=kept.maps(), skipped=[pair for p in parts for pair in p.skipped],
-        cancelled=any(p.cancelled for p in parts), total_images=sum(p.total_images or 0 for p in parts),
+        model_confusion=np.sum([p.model_confusion for p in parts], axis=0), maps=kept.maps(),
+        skipped=[pair for p in parts for pair in p.skipped], cancelled=any(p.cancelled for p in parts), total_images=sum(p.total_images or 0 for p in parts),
         seconds=max(p.seconds for p in parts),
     )  # fmt: skip
 

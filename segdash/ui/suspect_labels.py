@@ -166,11 +166,14 @@ def section(choice: SidebarChoice) -> None:
 
 def show_results(choice: SidebarChoice, issues, split: str) -> None:
     """Summary, the most suspect images as pictures, the ranked list with its CSV, the per-class views."""
-    from segdash.infer.label_issues import NOTE
+    from segdash.infer.label_issues import NOTE, weak_classes_note
 
     ds = choice.dataset
     summary(issues)
     skipped_note(issues.skipped)
+    weak = issues.weak_classes()
+    if weak:
+        st.warning(weak_classes_note([ds.classes[c] for c in weak]), icon=":material/warning:")
     pictures(choice, issues, split)
     ranked_table(issues, split)
     per_class(issues, ds.classes, ds.colors)
@@ -199,7 +202,7 @@ def _involved_text(issues, i: int) -> str:
     cells = issues.involved(i, most=4)
     if not cells:
         return "no suspect pixel"
-    return "<br>".join(f"{html.escape(g)} → <b>{html.escape(s)}</b>: {n:,} px" for g, s, n in cells)
+    return "<br>".join(f"{html.escape(g)} → <b>{html.escape(s)}</b> {n:,}" for g, s, n in cells)
 
 
 def pictures(choice: SidebarChoice, issues, split: str) -> None:
@@ -222,7 +225,7 @@ def pictures(choice: SidebarChoice, issues, split: str) -> None:
     legend(ds.classes, ds.colors, title="Suggested class outlines:")
     for sample_id in kept[(page - 1) * PER_PAGE: page * PER_PAGE]:
         i = index[sample_id]
-        row = st.columns([2, 2, 2], vertical_alignment="top")
+        row = st.columns([5, 5, 4], vertical_alignment="top")
         with reported_errors(sample_id):
             image, mask, _ = ds.load(split, sample_id)
             shown, (mask_shown, codes_shown) = for_display(image, mask, issues.maps[sample_id])
@@ -233,9 +236,9 @@ def pictures(choice: SidebarChoice, issues, split: str) -> None:
         share = issues.suspect_share[i]
         row[2].markdown(
             f"**#{ranks[i]}** of {issues.images} · score {issues.scores[i]:.3f}<br>"
-            f"worst-Dice rank **{dice_ranks[i]}** (mean Dice {issues.mean_dice[i]:.3f})<br>"
-            f"{int(issues.suspect_pixels[i]):,} suspect pixels"
-            + ("" if np.isnan(share) else f" ({share:.2%})") + f"<br>{_involved_text(issues, i)}",
+            f"worst-Dice rank **{dice_ranks[i]}** · Dice {issues.mean_dice[i]:.3f}<br>"
+            f"{int(issues.suspect_pixels[i]):,} suspect px" + ("" if np.isnan(share) else f" ({share:.2%})")
+            + f"<br>{_involved_text(issues, i)}",
             unsafe_allow_html=True,
         )  # fmt: skip
         if row[2].button("Open in Predict", key=f"labels.open.{sample_id}", icon=":material/open_in_new:"):
@@ -260,8 +263,8 @@ def ranked_table(issues, split: str) -> None:
             "suspect_share": st.column_config.NumberColumn("suspect share", format="percent"),
             "classes": st.column_config.TextColumn("given → suggested (pixels)"),
             "mean_dice": st.column_config.NumberColumn("mean Dice", format="%.3f"),
-            "dice_rank": st.column_config.NumberColumn("worst-Dice rank", help="rank by the model's mean Dice "
-                                                       "against the mask, worst first (the naive ranking)"),
+            "dice_rank": st.column_config.NumberColumn("Dice rank", help="rank by the model's mean Dice against "
+                                                       "the mask, worst first (the naive ranking)"),
         },
     )  # fmt: skip
     st.download_button("Suspect-label list (CSV)", frame.to_csv(index=False).encode(), f"suspect_labels_{split}.csv",
@@ -274,10 +277,9 @@ def per_class(issues, classes, colors) -> None:
 
     frame = issues.class_frame()
     st.markdown("**Per class**")
-    left, right = st.columns(2)
-    left.plotly_chart(suspect_share_figure(frame["suspect_pixels"], frame["pixels"], classes, colors),
-                      width="stretch", key="labels.share")  # fmt: skip
-    right.plotly_chart(suspect_confusion_figure(issues.class_confusion, classes), width="stretch", key="labels.confusion")
+    st.plotly_chart(suspect_share_figure(frame["suspect_pixels"], frame["pixels"], classes, colors), width="stretch",
+                    key="labels.share")  # fmt: skip
+    st.plotly_chart(suspect_confusion_figure(issues.suspect_matrix, classes), width="stretch", key="labels.confusion")
     empty = [str(n) for n, t in zip(frame["name"], frame["threshold"]) if np.isnan(t)]
     st.dataframe(
         frame, hide_index=True, width="stretch", key="labels.classes",
@@ -288,6 +290,9 @@ def per_class(issues, classes, colors) -> None:
             "suspect_pixels": st.column_config.NumberColumn("suspect px", format="localized"),
             "suspect_share": st.column_config.NumberColumn("suspect share", format="percent"),
             "most_suggested": st.column_config.TextColumn("most often suggested instead"),
+            "model_dice": st.column_config.NumberColumn("model Dice", format="%.3f", help="the model's Dice for the "
+                                                        "class against these masks: a class it segments poorly is "
+                                                        "suspected for its sake, not the mask's"),
         },
     )  # fmt: skip
     if empty:

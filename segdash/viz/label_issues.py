@@ -1,7 +1,7 @@
 """Pictures and figures of suspected label errors: pure functions from arrays to images and ``go.Figure``.
 
     shown = suspect_overlay(image, codes, ds.colors)          # suspect pixels outlined in the suggested colour
-    fig = suspect_confusion_figure(issues.class_confusion, ds.classes)
+    fig = suspect_confusion_figure(issues.suspect_matrix, ds.classes)
     fig = suspect_share_figure(frame["suspect_pixels"], frame["pixels"], ds.classes, ds.colors)
     fig = score_vs_dice_figure(issues.scores, issues.mean_dice, issues.sample_ids)
 
@@ -86,7 +86,7 @@ def suspect_overlay(image: np.ndarray, codes: np.ndarray, colors: Sequence[Color
 def suspect_confusion_figure(confusion: np.ndarray, classes: Sequence[str]) -> go.Figure:
     """Heat map of suspect pixels: rows (y) = the given label, columns (x) = the class the model suggests.
 
-    confusion: ``(K, K)`` counts (``LabelIssues.class_confusion``; the diagonal is 0: a label is never its own
+    confusion: ``(K, K)`` counts (``LabelIssues.suspect_matrix``; the diagonal is 0: a label is never its own
     suggestion, shown blank). Cells show the count; hover adds the share of the row's suspect pixels.
     """
     cm = np.asarray(confusion, dtype=np.float64)
