@@ -346,3 +346,27 @@ def test_weak_classes_are_those_the_model_gives_under_an_even_chance():
     assert issues.weak_classes() == [1]  # the empty class has no threshold: not weak, never suggested
     doc = issues.to_json_dict()
     assert doc["weak_classes"] == ["b"] and doc["thresholds"]["c"] is None and doc["images"] == []
+
+
+def test_kept_maps_are_held_compressed_and_read_back_whole():
+    from segdash.infer.label_issues import SuggestionMaps
+
+    codes = np.zeros((1024, 2048), np.uint8)
+    codes[100:140, 200:260] = 3
+    maps = SuggestionMaps([("a", codes), ("b", codes[:10, :10])])
+    assert list(maps) == ["a", "b"] and len(maps) == 2
+    np.testing.assert_array_equal(maps["a"], codes)
+    assert len(maps._blobs["a"][0]) < 20_000  # a 2 MB map of a few suspect pixels, as the job board keeps it
+
+
+def test_mask_files_stay_inside_the_folder(tmp_path):
+    from segdash.cli.label_issues import _MaskWriter
+    from segdash.data.imageio import read_label_image
+
+    writer = _MaskWriter(tmp_path / "out", StoredProbs(np.zeros((1, 2, 2), np.int64)))
+    assert writer.path("a") == tmp_path / "out" / "a.png"
+    assert writer.path("city/frame_1") == tmp_path / "out" / "city" / "frame_1.png"
+    for hostile in ("../evil", "/etc/evil", "a/../../evil"):
+        assert writer.path(hostile).parent == tmp_path / "out", hostile
+    writer("city/frame_1", np.array([[0, 2], [5, 0]], np.uint8))
+    assert read_label_image(tmp_path / "out" / "city" / "frame_1.png").tolist() == [[0, 2], [5, 0]]

@@ -25,7 +25,8 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import time
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,7 @@ class LabelIssues:
     suggested (columns) class, labelled (N, K) int64 pixels per given class, mean_dice (N,) float64 of
     the model's labels against the mask (NaN where undefined). model_confusion (K, K) int64: the model's labels
     against the masks over the images scored (rows = mask), for each class's Dice. maps: the kept images'
-    suggestion maps (``suggestion_codes``), by sample id.
+    suggestion maps (``suggestion_codes``), by sample id, most suspect first (``SuggestionMaps``).
     """
 
     dataset: str
@@ -93,7 +94,7 @@ class LabelIssues:
     model_confusion: np.ndarray | None = None
     temperature: float = DEFAULT_TEMPERATURE
     ignore_index: int | None = None
-    maps: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    maps: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
     skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     cancelled: bool = False
     total_images: int | None = None
@@ -298,6 +299,27 @@ def _probabilities(predictor, images, num_classes: int) -> np.ndarray:
     return probs
 
 
+class SuggestionMaps(Mapping):
+    """Suggestion maps by sample id, held zlib-compressed (mostly zeros: a 2048x1024 map of 2 MB takes a few
+    KB), decompressed on access; ordered most suspect first."""
+
+    def __init__(self, maps: Sequence[tuple[str, np.ndarray]] = ()):
+        self._blobs: dict[str, tuple[bytes, tuple[int, ...], str]] = {}
+        for sample_id, codes in maps:
+            codes = np.ascontiguousarray(codes)
+            self._blobs[sample_id] = (zlib.compress(codes.tobytes(), 1), codes.shape, codes.dtype.str)
+
+    def __getitem__(self, sample_id: str) -> np.ndarray:
+        blob, shape, dtype = self._blobs[sample_id]
+        return np.frombuffer(zlib.decompress(blob), dtype=dtype).reshape(shape)
+
+    def __iter__(self):
+        return iter(self._blobs)
+
+    def __len__(self) -> int:
+        return len(self._blobs)
+
+
 class _KeptMaps:
     """The suggestion maps of the ``capacity`` lowest-scoring images seen (NaN scores count as highest)."""
 
@@ -314,8 +336,8 @@ class _KeptMaps:
         elif key[:2] > self._heap[0][:2]:
             heapq.heapreplace(self._heap, key)
 
-    def maps(self) -> dict[str, np.ndarray]:
-        return {sample_id: codes for _, _, sample_id, codes in sorted(self._heap, reverse=True)}
+    def maps(self) -> SuggestionMaps:
+        return SuggestionMaps([(sample_id, codes) for _, _, sample_id, codes in sorted(self._heap, reverse=True)])
 
 
 def find_label_issues(
