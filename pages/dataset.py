@@ -1,10 +1,10 @@
 """Dataset: how the classes are distributed, where and how small they are, which go together, whether the
-splits agree, what weights would balance them, and the samples themselves."""
+splits agree, what weights would balance them, the samples themselves, and which masks look wrong."""
 
 import streamlit as st
 
 from segdash.ui import dataset_page as page
-from segdash.ui import sidebar, widgets
+from segdash.ui import sidebar, suspect_labels, widgets
 
 choice = sidebar.current()
 
@@ -14,9 +14,10 @@ sidebar.require_dataset(choice)
 stats = page.split_statistics(choice)
 page.summary(choice, stats)
 
-(tab_classes, tab_where, tab_together, tab_sizes, tab_splits, tab_finder, tab_samples,
- tab_performance) = st.tabs(["Class imbalance", "Where classes live", "Together", "Object sizes", "Splits agree?",
-                             "Rare-class finder", "Samples", "Imbalance vs IoU"], key="dataset.tab", on_change="rerun")
+(tab_classes, tab_where, tab_together, tab_sizes, tab_splits, tab_finder, tab_samples, tab_performance,
+ tab_suspect) = st.tabs(["Class imbalance", "Where classes live", "Together", "Object sizes", "Splits agree?",
+                         "Rare-class finder", "Samples", "Imbalance vs IoU", "Suspect labels"], key="dataset.tab",
+                        on_change="rerun")
 with tab_classes:
     if not stats:
         st.info("No split of this dataset has masks, so there are no class statistics.")
@@ -43,3 +44,6 @@ with tab_samples:
 with tab_performance:
     if tab_performance.open:
         page.frequency_vs_iou(choice, stats)
+with tab_suspect:
+    if tab_suspect.open:
+        suspect_labels.section(choice)

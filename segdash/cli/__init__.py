@@ -16,7 +16,7 @@ import warnings
 from segdash import __version__
 from segdash.errors import SegdashError
 
-COMMANDS = ("datasets", "stats", "predict", "evaluate", "compare", "train", "export")
+COMMANDS = ("datasets", "stats", "predict", "evaluate", "compare", "label-issues", "train", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"segdash {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"segdash.cli.{name}").register(sub)
+        importlib.import_module(f"segdash.cli.{name.replace('-', '_')}").register(sub)  # label-issues: label_issues.py
     return parser
 
 
