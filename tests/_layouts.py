@@ -297,8 +297,10 @@ def coco_annotations() -> tuple[dict, dict]:
     return train, val
 
 
-def make_coco(root: Path, train: dict | None = None, val: dict | None = None) -> tuple[Path, dict]:
-    """The COCO 2017 layout: annotations/instances_{train,val}2017.json (+ captions beside them), train2017/, val2017/."""
+def make_coco(root: Path, train: dict | None = None, val: dict | None = None,
+              reference: bool = True) -> tuple[Path, dict]:
+    """The COCO 2017 layout: annotations/instances_{train,val}2017.json (+ captions beside them), train2017/, val2017/.
+    ``reference=False`` for spoiled annotations, which pycocotools would not read."""
     root = root / "coco"
     (root / "annotations").mkdir(parents=True)
     default_train, default_val = coco_annotations()
@@ -308,6 +310,8 @@ def make_coco(root: Path, train: dict | None = None, val: dict | None = None) ->
         (root / "annotations" / f"captions_{split}.json").write_text(json.dumps({"annotations": []}))
         for i, image in enumerate(doc["images"]):
             _image(root / split / image["file_name"], i)
+    if not reference:
+        return root, {}
     return root, {"train": coco_reference(root / "annotations" / "instances_train2017.json"),
                   "val": coco_reference(root / "annotations" / "instances_val2017.json")}
 

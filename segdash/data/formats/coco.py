@@ -56,12 +56,18 @@ CROWD = ("ignore", "class")
 INSTANCE_FILES = ("_annotations.coco.json", "result.json")
 
 
+def file_stem(path: Path) -> str:
+    """A COCO file's name without its kind: instances_train2017.json -> train2017 (the images' folder name)."""
+    stem = path.name[: -len(".json")]
+    for prefix in (*KINDS, "image_info"):
+        stem = stem.removeprefix(f"{prefix}_")
+    return stem
+
+
 def split_of(path: Path) -> str:
     """The split a COCO file holds, from its name: instances_train2017 -> train, Roboflow's
     valid/_annotations.coco.json -> val, CVAT's instances_default.json -> default."""
-    stem = path.name[: -len(".json")]
-    for kind in KINDS:
-        stem = stem.removeprefix(f"{kind}_")
+    stem = file_stem(path)
     if path.name in INSTANCE_FILES:
         stem = path.parent.name
     lowered = stem.lower()
@@ -204,6 +210,8 @@ class Coco(FormatDataset):
         if len(names) > MAX_CLASSES:
             raise SegdashError(f"COCO: {len(names)} categories; segdash handles at most {MAX_CLASSES}")
         self.classes = tuple(names)
+        if len(names) > 255:  # LVIS-sized category lists: 255 is a class, the ignore index moves past them
+            self.ignore_index = 65535
         if any(c is None for c in colors[0 if self.panoptic else 1:]):
             colors = [(0, 0, 0), *default_colors(len(names))[1:]]
         self.colors = tuple(colors)
@@ -244,7 +252,8 @@ class Coco(FormatDataset):
         rgb = read_raw_pixels(entry.mask)
         if rgb.ndim != 3 or rgb.shape[2] < 3 or rgb.dtype != np.uint8:
             raise SegdashError(f"{where}: {entry.mask.name} is not an 8-bit RGB panoptic PNG")
-        ids = rgb[..., 0].astype(np.int64) + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
+        channels = rgb[..., :3].astype(np.int64)
+        ids = channels[..., 0] + 256 * channels[..., 1] + 65536 * channels[..., 2]
         table = {0: self.ignore_index}
         for number, segment in enumerate(segments):
             at = f"{where}: segment {number}"
@@ -300,9 +309,7 @@ def _image_folder(root: Path, annotation_file: Path, images: list, where: str) -
     """Where the images a file lists are: the folder named like the split (train2017/), images/ (CVAT,
     Label Studio), the JSON's own folder (Roboflow) or the dataset folder; the first holding the first
     listed image."""
-    stem = annotation_file.name[: -len(".json")]
-    for kind in KINDS:
-        stem = stem.removeprefix(f"{kind}_")
+    stem = file_stem(annotation_file)
     candidates = [root / stem, root / "images" / stem, root / "images", annotation_file.parent, root]
     first = next((i.get("file_name") for i in images if isinstance(i, dict) and isinstance(i.get("file_name"), str)),
                  None)  # fmt: skip
@@ -311,7 +318,8 @@ def _image_folder(root: Path, annotation_file: Path, images: list, where: str) -
             return folder
     if first is None:
         return annotation_file.parent
-    warnings.warn(f"{where}: none of {', '.join(c.name or str(c) for c in candidates[:3])} holds its images; "
+    shown = ", ".join(f"{c.relative_to(root).as_posix()}/" for c in candidates[:3])
+    warnings.warn(f"{where}: none of {shown} holds its images; "
                   "give the folder with -o images=DIR", DatasetWarning, stacklevel=3)  # fmt: skip
     return annotation_file.parent
 

@@ -117,7 +117,9 @@ class LabelMe(FormatDataset):
             raise self.layout_error()
         scans = {split: cached_folder_scan(folder, "labelme", {".json"}, lambda f=folder: scan_folder(f, self.root))
                  for split, folder in folders.items()}  # fmt: skip
-        self._sizes: dict[str, tuple[int, int]] = {}
+        #: per LabelMe file: the size of its embedded image, or why it cannot be used
+        self._sizes: dict[Path, tuple[int, int]] = {}
+        self._errors: dict[Path, str] = {}
         index = {split: self._entries(folders[split], scan) for split, scan in scans.items()}
         if "" in index:
             val, test = fractions
@@ -135,13 +137,14 @@ class LabelMe(FormatDataset):
         for stem, item in scan.items():
             json_path = folder / item["file"]
             if "error" in item:  # kept, so that passes report it by name (and --strict stops)
+                self._errors[json_path] = item["error"]
                 entries.append(Entry(stem, json_path, json_path))
                 continue
             image = Path(item["image"]) if item["image"] else json_path
             if image != json_path and image.suffix.lower() not in IMAGE_EXTENSIONS:
                 missing.append(stem)
                 continue
-            self._sizes[stem] = (item["height"], item["width"])
+            self._sizes[json_path] = (item["height"], item["width"])
             entries.append(Entry(stem, image, json_path))
         warn_skipped(f"LabelMe file(s) in {folder.name}/ whose image is not an image file skipped", missing)
         return entries
@@ -171,13 +174,19 @@ class LabelMe(FormatDataset):
 
     # --- reading -----------------------------------------------------------------------------
     def entry_size(self, entry: Entry) -> tuple[int, int]:
-        if entry.sample_id in self._sizes and entry.image == entry.mask:
-            return self._sizes[entry.sample_id]
+        if entry.image == entry.mask and entry.mask in self._sizes:  # embedded: the size the file declares
+            return self._sizes[entry.mask]
         return super().entry_size(entry)
+
+    def _usable(self, path: Path) -> None:
+        """Raise the reason the scan found why the LabelMe file ``path`` cannot be used, if any."""
+        if path in self._errors:
+            raise SegdashError(self._errors[path])
 
     def read_image(self, path: Path) -> np.ndarray:
         if path.suffix.lower() != ".json":
             return read_image(path)
+        self._usable(path)
         where = f"sample {path.stem!r} ({path.name})"
         data = _labelme_json(path)
         encoded = field(data, "imageData", str, where)
@@ -189,6 +198,7 @@ class LabelMe(FormatDataset):
 
     def read_entry_mask(self, entry: Entry) -> np.ndarray:
         path = entry.mask
+        self._usable(path)
         where = f"sample {entry.sample_id!r} ({path.name})"
         data = _labelme_json(path)
         height, width = _size(data, where)
