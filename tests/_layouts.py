@@ -309,7 +309,7 @@ def make_coco(root: Path, train: dict | None = None, val: dict | None = None,
         (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(doc))
         (root / "annotations" / f"captions_{split}.json").write_text(json.dumps({"annotations": []}))
         for i, image in enumerate(doc["images"]):
-            _image(root / split / image["file_name"], i)
+            _image(root / split / Path(image["file_name"]).name, i)
     if not reference:
         return root, {}
     return root, {"train": coco_reference(root / "annotations" / "instances_train2017.json"),

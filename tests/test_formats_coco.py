@@ -190,13 +190,31 @@ def test_stats_skips_a_hostile_sample_by_name_and_strict_stops(tmp_path, capsys)
 
 def test_image_names_outside_the_image_folder_are_not_followed(tmp_path):
     def escape(doc):
-        doc["images"][0]["file_name"] = "../../000000000009.jpg"
+        doc["images"][1]["file_name"] = "../secret.jpg"
 
     root = spoiled(tmp_path, escape)
-    _image(root / "000000000009.jpg", 1)
-    with pytest.warns(UserWarning, match="1 image.*not found.*skipped"):
+    (root / "train2017" / "secret.jpg").rename(root / "secret.jpg")  # beside the image folder, not in it
+    with pytest.warns(UserWarning, match=r"1 image\(s\) listed in instances_train2017.json not found.*: ../secret.jpg"):
         ds = open_dataset(root, format="coco")
-    assert "000000000009" not in ds.ids("train")
+    assert ds.ids("train") == ["000000000009", "000000000030"]
+
+
+def test_a_listed_path_from_another_machine_is_found_by_its_name(tmp_path):
+    def elsewhere(doc):
+        doc["images"][1]["file_name"] = "/data/upload/1/000000000025.jpg"  # as Label Studio writes them
+
+    ds = open_dataset(spoiled(tmp_path, elsewhere), format="coco")
+    assert ds.ids("train") == ["000000000009", "000000000025", "000000000030"]
+
+
+def test_an_incomplete_image_entry_is_skipped_by_number(tmp_path):
+    def incomplete(doc):
+        del doc["images"][2]["height"]
+        doc["images"][1]["width"] = 10**9
+
+    with pytest.warns(UserWarning, match=r"2 image\(s\) in instances_train2017.json without a whole .*: image 1, image 2"):
+        ds = open_dataset(spoiled(tmp_path, incomplete), format="coco")
+    assert ds.ids("train") == ["000000000009"]
 
 
 def test_a_point_far_outside_the_image_is_refused(tmp_path):

@@ -70,3 +70,24 @@ def test_a_file_that_cannot_be_used_is_named_and_the_rest_is_read(tmp_path, spoi
     assert stats.images == 1 and stats.skipped[0][0] == "street_2"
     with pytest.raises(SegdashError, match=words):
         class_statistics(ds, "train", use_cache=False, strict=True)
+
+
+def test_mask_shapes_and_unknown_shape_types(tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    root, _ = make_labelme(tmp_path)
+    box = np.zeros((5, 7), np.uint8)
+    box[1:4, 2:6] = 1  # 3 x 4 of the 5 x 7 box
+    buffer = io.BytesIO()
+    Image.fromarray(box * 255).save(buffer, format="PNG")
+    mask_shape = {**shape("car", "mask", [[10, 2], [16, 6]]), "mask": base64.b64encode(buffer.getvalue()).decode()}
+    (root / "val" / "street_3.json").write_text(json.dumps(labelme_doc([mask_shape], "../images/street_3.jpg", None)))
+    mask = open_dataset(root, format="labelme").load_mask("val", "street_3")
+    assert (mask == 1).sum() == 12 and (mask[3:6, 12:16] == 1).all()
+    (root / "val" / "street_3.json").write_text(json.dumps(labelme_doc(
+        [shape("car", "ellipse", [[1, 1], [3, 3]])], "../images/street_3.jpg", None)))
+    with pytest.raises(SegdashError, match=r"sample 'street_3' \(street_3.json\), shape 0: a shape of type 'ellipse'"):
+        open_dataset(root, format="labelme").load_mask("val", "street_3")

@@ -165,40 +165,47 @@ class Coco(FormatDataset):
         if panoptic and annotations is not None and not masks_dir.is_dir():
             raise SegdashError(f"{where}: its PNG folder {masks_dir.name}/ is not beside it")
         found = _readable_by_name(folder)
-        entries, missing, repeated = [], [], []
+        by_base = _unique_base_names(found)
+        entries, missing, repeated, unusable = [], [], [], []
         for number, image in enumerate(images):
             at = f"{where}, image {number}"
-            image_id = field(image, "id", (int, str), at)
-            file_name = field(image, "file_name", str, at)
-            sample_id = PurePosixPath(file_name.replace("\\", "/")).stem
-            located = found.get(PurePosixPath(file_name.replace("\\", "/")).as_posix())
+            try:
+                image_id = field(image, "id", (int, str), at)
+                file_name = field(image, "file_name", str, at).replace("\\", "/")
+                size = (field(image, "height", int, at), field(image, "width", int, at))
+                check_decoded_size(at, size)
+            except SegdashError:
+                unusable.append(f"image {number}")
+                continue
+            # the name as listed, else its base name (Label Studio lists "/data/upload/1/abc.jpg")
+            located = found.get(PurePosixPath(file_name).as_posix()) or by_base.get(PurePosixPath(file_name).name)
+            sample_id = PurePosixPath(file_name).stem
             if located is None:
                 missing.append(file_name)
-                continue
-            if sample_id in self._sizes:
+            elif sample_id in self._sizes:
                 repeated.append(file_name)
-                continue
-            height, width = field(image, "height", int, at), field(image, "width", int, at)
-            check_decoded_size(f"{where}, {file_name}", (height, width))
-            self._sizes[sample_id] = (height, width)
-            if by_image is None:
-                entries.append(Entry(sample_id, located))
-                continue
-            own = by_image.get(image_id, [] if not panoptic else None)
-            if panoptic:
-                if own is None:  # listed without a PNG: all unlabelled
-                    self._annotations[sample_id] = None
-                    entries.append(Entry(sample_id, located, path))
-                else:
-                    png = masks_dir / own[0]
-                    self._annotations[sample_id] = own[1]
-                    entries.append(Entry(sample_id, located, png))
             else:
-                self._annotations[sample_id] = own
-                entries.append(Entry(sample_id, located, path))
+                self._sizes[sample_id] = size
+                entries.append(self._entry(sample_id, located, path, by_image, image_id, masks_dir))
+        warn_skipped(f"image(s) in {path.name} without a whole id, file_name, height and width skipped", unusable)
         warn_skipped(f"image(s) listed in {path.name} not found in {folder.name}/ skipped", missing)
         warn_skipped(f"image(s) in {path.name} with the name of an earlier one skipped", repeated)
         return entries, categories
+
+    def _entry(self, sample_id: str, image: Path, path: Path, by_image: dict | None, image_id: int | str,
+               masks_dir: Path | None) -> Entry:
+        """One listed image's entry; its annotations (or segments) kept for reading its mask."""
+        if by_image is None:  # a file of images only: predict-only
+            return Entry(sample_id, image)
+        if masks_dir is None:
+            self._annotations[sample_id] = by_image.get(image_id, [])
+            return Entry(sample_id, image, path)
+        own = by_image.get(image_id)
+        if own is None:  # listed without a PNG: all unlabelled
+            self._annotations[sample_id] = None
+            return Entry(sample_id, image, path)
+        self._annotations[sample_id] = own[1]
+        return Entry(sample_id, image, masks_dir / PurePosixPath(own[0]).name)  # never outside its folder
 
     def _set_classes(self, categories: list[tuple[int, str, tuple[int, int, int] | None]]) -> None:
         """Background first (instances and stuff), then the categories in id order, with the file's colours
@@ -322,6 +329,14 @@ def _image_folder(root: Path, annotation_file: Path, images: list, where: str) -
     warnings.warn(f"{where}: none of {shown} holds its images; "
                   "give the folder with -o images=DIR", DatasetWarning, stacklevel=3)  # fmt: skip
     return annotation_file.parent
+
+
+def _unique_base_names(found: dict[str, Path]) -> dict[str, Path]:
+    """``{file name: path}`` for the names only one found image has."""
+    counts: dict[str, int] = defaultdict(int)
+    for path in found.values():
+        counts[path.name] += 1
+    return {path.name: path for path in found.values() if counts[path.name] == 1}
 
 
 def _readable_by_name(folder: Path) -> dict[str, Path]:

@@ -6,8 +6,9 @@
       a.jpg   (when imageData is null)
 
 Shapes are drawn as LabelMe draws them (``labelme.utils.shape_to_mask``: PIL, outline included), in
-file order, later shapes over earlier ones: polygons, rectangles (two corners) and circles (centre
-and a point on the circle); lines and points have no area and are left out. The image is the
+file order, later shapes over earlier ones: polygons, rectangles (two corners), circles (centre
+and a point on the circle) and masks (a base64 PNG of the box at the first point); lines and points
+have no area and are left out; any other shape type is an error naming the sample. The image is the
 embedded ``imageData`` when there is one, else the file ``imagePath`` names (relative to the JSON,
 inside the dataset folder). Classes: ``-o classes=FILE`` (labelme2voc's ``labels.txt`` works:
 ``__ignore__`` marks the ignored label, ``_background_`` the background), else ``background`` and
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +50,8 @@ MAX_LABELME_BYTES = 64 * 2**20
 IGNORE_LABELS = ("__ignore__",)
 BACKGROUND_LABELS = ("_background_", "background")
 DRAWN_SHAPES = ("polygon", "rectangle", "circle")
+#: Shapes without an area: left out of the label map.
+AREALESS_SHAPES = ("line", "linestrip", "point", "points")
 
 
 def _labelme_json(path: Path) -> object:
@@ -76,7 +81,7 @@ def scan_file(path: Path, root: Path) -> dict:
         image = None
         if not embedded:
             name = field(data, "imagePath", str, where)
-            resolved = (path.parent / name.replace("\\", "/")).resolve()
+            resolved = Path(os.path.normpath(path.parent / name.replace("\\", "/")))  # "..", not symlinks
             if not resolved.is_relative_to(root):
                 raise SegdashError(f"{where}: imagePath points outside the dataset folder and there is no imageData")
             if not resolved.is_file():
@@ -212,11 +217,38 @@ class LabelMe(FormatDataset):
                 shown = ascii(label[:40])
                 raise SegdashError(f"{at}: the label {shown} is not one of the {len(self.classes)} classes"
                                    + (f" of {self.classes_file.name}" if self.classes_file else ""))  # fmt: skip
-            if kind not in DRAWN_SHAPES:
+            if kind in AREALESS_SHAPES:
                 continue
             points = checked_points(field(shape, "points", list, at), at, height, width)
             budget.spend(len(points))
-            mask = shape_mask(kind, points, height, width)
+            if kind == "mask":
+                mask = _mask_shape(field(shape, "mask", str, at), points, height, width, at)
+            elif kind in DRAWN_SHAPES:
+                mask = shape_mask(kind, points, height, width)
+            else:
+                raise SegdashError(f"{at}: a shape of type {ascii(kind[:20])}; LabelMe's types with an area are "
+                                   f"{', '.join((*DRAWN_SHAPES, 'mask'))}")  # fmt: skip
             if mask is not None:
                 labels[mask] = self._label_of[label]
         return labels
+
+
+def _mask_shape(encoded: str, points: np.ndarray, height: int, width: int, where: str) -> np.ndarray:
+    """HxW bool mask of a LabelMe ``mask`` shape: a base64 PNG of its bounding box, whose top-left corner is
+    the first point."""
+    if len(points) < 1:
+        raise SegdashError(f"{where}: a mask shape without its corner points")
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(encoded))) as img:
+            check_decoded_size(where, (img.height, img.width))
+            box = np.asarray(img.convert("L")) > 0
+    except (binascii.Error, ValueError, OSError, SyntaxError):
+        raise SegdashError(f"{where}: the mask is not a base64 PNG") from None
+    x0, y0 = int(points[0][0]), int(points[0][1])
+    if x0 < 0 or y0 < 0 or y0 + box.shape[0] > height or x0 + box.shape[1] > width:
+        raise SegdashError(f"{where}: the mask's box lies outside the {width}x{height} image")
+    mask = np.zeros((height, width), dtype=bool)
+    mask[y0 : y0 + box.shape[0], x0 : x0 + box.shape[1]] = box
+    return mask
