@@ -24,7 +24,7 @@ import numpy as np
 from segdash.data.base import Entry
 from segdash.data.formats._index_cache import cached_readable_by_stem
 from segdash.data.formats.base import FormatDataset
-from segdash.data.formats.cityscapes_labels import LABEL_MAPS, MAX_LABEL_ID, label_id_lookup, label_map_classes
+from segdash.data.formats.cityscapes_labels import LABEL_MAPS, classes_of_label_ids, label_id_lookup, label_map_classes
 from segdash.data.formats.skipping import warn_skipped
 from segdash.data.formats.split_lists import indexed_split_dict
 from segdash.data.imageio import read_label_image
@@ -92,12 +92,5 @@ class Cityscapes(FormatDataset):
         return entries
 
     def read_mask(self, path: Path) -> np.ndarray:
-        label_ids = read_label_image(path)
-        outside = (label_ids < 0) | (label_ids > MAX_LABEL_ID)
-        if outside.any():
-            shown = [int(v) for v in np.unique(label_ids[outside])[:5]]
-            raise SegdashError(
-                f"{path.name}: value(s) {shown} are not Cityscapes label ids 0..{MAX_LABEL_ID} (a *_labelIds.png "
-                "holds ids; *_color.png colours and *_instanceIds.png instance ids are not read)"
-            )
-        return np.take(self._lut, label_ids)
+        hint = "a *_labelIds.png holds ids (*_color.png colours and *_instanceIds.png instance ids are not read)"
+        return classes_of_label_ids(read_label_image(path), self._lut, path.name, hint)

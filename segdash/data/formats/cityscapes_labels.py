@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from segdash.errors import SegdashError
+
 
 class CityscapesLabel(NamedTuple):
     name: str
@@ -94,3 +96,13 @@ def label_id_lookup(label_map: str, ignore_index: int = 255) -> np.ndarray:
         elif label_map == "categories-7" and not lab.ignore_in_eval:
             table[lab.id] = lab.category_id - 1
     return table
+
+
+def classes_of_label_ids(label_ids: np.ndarray, lut: np.ndarray, name: str, hint: str) -> np.ndarray:
+    """HxW label ids -> HxW classes through ``lut`` (``label_id_lookup``); an id outside 0..33 is an error
+    naming the file ``name``, with ``hint`` saying which files hold ids."""
+    outside = (label_ids < 0) | (label_ids > MAX_LABEL_ID)
+    if outside.any():
+        shown = [int(v) for v in np.unique(label_ids[outside])[:5]]
+        raise SegdashError(f"{name}: label id(s) {shown} are not Cityscapes label ids 0..{MAX_LABEL_ID}; {hint}")
+    return np.take(lut, label_ids)

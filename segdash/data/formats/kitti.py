@@ -23,7 +23,7 @@ import numpy as np
 
 from segdash.data.base import Entry
 from segdash.data.formats.base import FormatDataset
-from segdash.data.formats.cityscapes_labels import MAX_LABEL_ID, label_id_lookup, label_map_classes
+from segdash.data.formats.cityscapes_labels import classes_of_label_ids, label_id_lookup, label_map_classes
 from segdash.data.formats.scan import pair_by_stem, readable_by_stem
 from segdash.data.formats.split_lists import indexed_split_dict, seeded_index
 from segdash.data.imageio import read_label_image
@@ -136,12 +136,5 @@ class Kitti(FormatDataset):
         return index
 
     def read_mask(self, path: Path) -> np.ndarray:
-        label_ids = read_label_image(path)
-        outside = (label_ids < 0) | (label_ids > MAX_LABEL_ID)
-        if outside.any():
-            shown = [int(v) for v in np.unique(label_ids[outside])[:5]]
-            raise SegdashError(
-                f"{path}: label id(s) {shown} are not Cityscapes label ids 0..{MAX_LABEL_ID}; training/semantic/ "
-                "holds those ids (training/semantic_rgb/ holds colours, not ids)"
-            )
-        return np.take(self._lut, label_ids)
+        hint = "training/semantic/ holds those ids (training/semantic_rgb/ holds colours, not ids)"
+        return classes_of_label_ids(read_label_image(path), self._lut, str(path), hint)

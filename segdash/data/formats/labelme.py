@@ -15,7 +15,7 @@ inside the dataset folder). Classes: ``-o classes=FILE`` (labelme2voc's ``labels
 the labels found, sorted. Pixels no shape covers are background (ignored when the classes file has no
 background). Without split folders, a seeded 80/10/10 split is made.
 
-Each JSON is parsed when the folder is first opened (the result is cached, see ``scan_cache``) and
+Each JSON is parsed when the folder is first opened (the result is cached, see ``_index_cache.cached_scan``) and
 again when its mask is read; a file that is not valid JSON, holds a polygon of too many points or a
 label outside the classes file is reported by name and skipped (``--strict`` stops).
 """
@@ -31,12 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.base import Entry
+from segdash.data.formats._index_cache import cached_scan
 from segdash.data.formats.base import FormatDataset
 from segdash.data.formats.classes import read_classes_file
 from segdash.data.formats.colors import default_colors
 from segdash.data.formats.json_files import field, max_json_bytes, read_json
 from segdash.data.formats.option_files import resolve_option_file
-from segdash.data.formats.scan_cache import cached_folder_scan
 from segdash.data.formats.shapes import PointBudget, checked_points, shape_mask
 from segdash.data.formats.skipping import warn_skipped
 from segdash.data.formats.split_lists import indexed_split_dict, seeded_index, val_test_fractions
@@ -120,7 +120,8 @@ class LabelMe(FormatDataset):
             p.name: p for p in sorted(self.root.iterdir()) if p.is_dir() and any(p.glob("*.json"))}  # fmt: skip
         if not folders:
             raise self.layout_error()
-        scans = {split: cached_folder_scan(folder, "labelme", {".json"}, lambda f=folder: scan_folder(f, self.root))
+        # the scan depends on the dataset folder too: an imagePath may leave it
+        scans = {split: cached_scan(folder, f"labelme:{self.root}", {".json"}, lambda f=folder: scan_folder(f, self.root))
                  for split, folder in folders.items()}  # fmt: skip
         #: per LabelMe file: the size of its embedded image, or why it cannot be used
         self._sizes: dict[Path, tuple[int, int]] = {}
