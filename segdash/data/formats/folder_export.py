@@ -70,7 +70,7 @@ def classes_csv(classes: Sequence[str], colors: Sequence[Sequence[int]]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["index", "name", "r", "g", "b"])
     for index, (name, color) in enumerate(zip(classes, distinct_colors(colors))):
-        writer.writerow([index, name, *color])
+        writer.writerow([index, " ".join(str(name).split()), *color])  # a line break would end the row
     return buffer.getvalue()
 
 
