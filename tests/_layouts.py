@@ -50,7 +50,7 @@ def _add(expected: dict, split: str, counts: np.ndarray, ignored: int) -> None:
 # --- Cityscapes ----------------------------------------------------------------------------------------
 #: label id -> train id, from Cityscapes' labels.py (the 19 evaluated classes)
 CITYSCAPES_TRAIN_IDS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11, 25: 12,
-                        26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}  # fmt: skip
+                        26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
 #: label id -> category (0 void .. 7 vehicle) of every id, and whether Cityscapes ignores it in evaluation
 CITYSCAPES_CATEGORY = [0] * 7 + [1] * 4 + [2] * 6 + [3] * 4 + [4] * 2 + [5] + [6] * 2 + [7] * 8
 CITYSCAPES_IGNORED_IN_EVAL = {0, 1, 2, 3, 4, 5, 6, 9, 10, 14, 15, 16, 18, 29, 30}
@@ -87,7 +87,7 @@ def make_cityscapes(root: Path) -> tuple[Path, dict]:
 
 # --- ADE20K --------------------------------------------------------------------------------------------
 ADE_SYNONYMS = {2: "building;edifice", 13: "person;individual;someone;somebody;mortal;soul",
-                45: "chest;of;drawers;chest;bureau;dresser"}  # fmt: skip
+                45: "chest;of;drawers;chest;bureau;dresser"}
 
 
 def make_ade20k(root: Path, info: str = "csv") -> tuple[Path, dict]:
@@ -104,7 +104,8 @@ def make_ade20k(root: Path, info: str = "csv") -> tuple[Path, dict]:
             _grey(root / "annotations" / folder / f"{name}.png", values)
             _add(expected, split, *_counts(values, table, 150))
     if info == "csv":
-        rows = ["Idx,Ratio,Train,Val,Name"] + [f"{i},0.01,1,1,{ADE_SYNONYMS.get(i, f'thing{i}')}" for i in range(1, 151)]
+        names = [ADE_SYNONYMS.get(i, f"thing{i}") for i in range(1, 151)]
+        rows = ["Idx,Ratio,Train,Val,Name"] + [f"{i},0.01,1,1,{name}" for i, name in enumerate(names, start=1)]
         (root / "objectInfo150.csv").write_text("\n".join(rows) + "\n")
     else:
         rows = ["Idx\tRatio\tTrain\tVal\tName"] + [
@@ -204,7 +205,7 @@ def _png_b64(rgb: np.ndarray) -> str:
 
 def labelme_doc(shapes: list, image_path: str, image_data: str | None) -> dict:
     return {"version": "5.4.1", "flags": {}, "shapes": shapes, "imagePath": image_path, "imageData": image_data,
-            "imageHeight": H, "imageWidth": W}  # fmt: skip
+            "imageHeight": H, "imageWidth": W}
 
 
 def shape(label: str, kind: str, points: list) -> dict:
@@ -225,7 +226,7 @@ def make_labelme(root: Path) -> tuple[Path, dict]:
     rgb = np.random.default_rng(1).integers(0, 255, (H, W, 3), dtype=np.uint8)
     first = [shape("car", "rectangle", [[2, 3], [11, 8]]),  # 10 x 6 = 60
              shape("person", "polygon", [[8, 6], [15, 6], [15, 12], [8, 12]]),  # 8 x 7 = 56, over the car by 4x3
-             shape("sign", "line", [[0, 0], [5, 5]])]  # no area  # fmt: skip
+             shape("sign", "line", [[0, 0], [5, 5]])]  # no area
     (root / "train" / "street_1.json").write_text(json.dumps(labelme_doc(first, "street_1.jpg", _png_b64(rgb))))
     _image(root / "train" / "street_2.jpg", 2)
     circle = Image.new("L", (W, H), 0)
@@ -247,7 +248,7 @@ def make_labelme(root: Path) -> tuple[Path, dict]:
 COCO_CATEGORIES = [{"id": 18, "name": "dog", "supercategory": "animal"},
                    {"id": 1, "name": "person", "supercategory": "person"},
                    {"id": 3, "name": "car", "supercategory": "vehicle"},
-                   {"id": 90, "name": "toothbrush", "supercategory": "indoor"}]  # fmt: skip
+                   {"id": 90, "name": "toothbrush", "supercategory": "indoor"}]
 
 
 def box_polygon(x0: float, y0: float, x1: float, y1: float) -> list[float]:
@@ -278,7 +279,7 @@ def coco_annotations() -> tuple[dict, dict]:
     dog[6:20, 20:28] = True
     images = [{"id": 9, "file_name": "000000000009.jpg", "height": H, "width": W},
               {"id": 25, "file_name": "000000000025.jpg", "height": H, "width": W},
-              {"id": 30, "file_name": "000000000030.jpg", "height": H, "width": W}]  # fmt: skip
+              {"id": 30, "file_name": "000000000030.jpg", "height": H, "width": W}]
     train = {
         "info": {"description": "segdash test"}, "licenses": [], "images": images, "categories": COCO_CATEGORIES,
         "annotations": [
@@ -289,11 +290,11 @@ def coco_annotations() -> tuple[dict, dict]:
             {"id": 4, "image_id": 25, "category_id": 18, "iscrowd": 0, "segmentation": compressed_rle(dog)},
             {"id": 5, "image_id": 25, "category_id": 90, "iscrowd": 0, "segmentation": [box_polygon(0, 0, 3.2, 3.7)]},
         ],
-    }  # fmt: skip
+    }
     val = {"images": [{"id": 139, "file_name": "000000000139.jpg", "height": H, "width": W}],
            "categories": COCO_CATEGORIES,
            "annotations": [{"id": 7, "image_id": 139, "category_id": 90, "iscrowd": 0,
-                            "segmentation": [box_polygon(3, 3, 28, 20)]}]}  # fmt: skip
+                            "segmentation": [box_polygon(3, 3, 28, 20)]}]}
     return train, val
 
 

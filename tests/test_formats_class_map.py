@@ -46,7 +46,7 @@ def test_merge_ignore_and_colour(folder):
     ("background,ignore\ncar,ignore\ntruck,ignore\ntree,ignore\nbush,ignore\n", "sends every class to ignore"),
     ("car\n", "row 1: expected 'source class,target class'"),
     ("car,vehicle,notacolour\n", "row 1: the third column is not a colour"),
-])  # fmt: skip
+])
 def test_a_map_that_does_not_fit_is_one_error(folder, text, words):
     (folder / "map.csv").write_text(text)
     with pytest.raises(SegdashError, match=words):
@@ -70,7 +70,7 @@ def test_evaluation_follows_the_merged_classes(folder, tmp_path, capsys):
         Image.fromarray(np.where(merged_truth == 255, 0, merged_truth).astype(np.uint8)).save(preds / f"s{i}.png")
     out = tmp_path / "eval.json"
     code = main(["evaluate", str(folder), "-f", "folder", "-o", "class_map=map.csv", "-s", "val", "--pred-dir",
-                 str(preds), "--json", str(out)])  # fmt: skip
+                 str(preds), "--json", str(out)])
     assert code == 0, capsys.readouterr().err
     doc = json.loads(out.read_text())
     assert doc["classes"] == ["background", "vehicle", "plant"]

@@ -67,7 +67,7 @@ def test_rle_decoding_equals_pycocotools(seed):
     mask = rng.random(shape) < rng.random()
     for rle in (compressed_rle(mask), uncompressed_rle(mask)):
         reference = mask_utils.decode(mask_utils.frPyObjects(rle, *shape) if isinstance(rle["counts"], list)
-                                      else {"size": rle["size"], "counts": rle["counts"].encode()})  # fmt: skip
+                                      else {"size": rle["size"], "counts": rle["counts"].encode()})
         np.testing.assert_array_equal(rle_mask(rle, *shape, "test"), reference.astype(bool))
 
 
@@ -101,7 +101,7 @@ def test_panoptic_pngs_through_segments_info(tmp_path):
     root = tmp_path / "coco"
     categories = [{"id": 1, "name": "person", "isthing": 1, "color": [220, 20, 60]},
                   {"id": 184, "name": "tree-merged", "isthing": 0, "color": [107, 142, 35]},
-                  {"id": 17, "name": "cat", "isthing": 1, "color": [255, 0, 0]}]  # fmt: skip
+                  {"id": 17, "name": "cat", "isthing": 1, "color": [255, 0, 0]}]
     ids = np.zeros((H, W), np.int64)  # 0: unlabelled
     ids[:10] = 5 + 256 * 3  # tree (segment id 773)
     ids[10:16, :8] = 42  # person
@@ -113,7 +113,7 @@ def test_panoptic_pngs_through_segments_info(tmp_path):
     doc = {"images": [{"id": 139, "file_name": "000000000139.jpg", "height": H, "width": W}], "categories": categories,
            "annotations": [{"image_id": 139, "file_name": "000000000139.png", "segments_info": [
                {"id": 773, "category_id": 184, "iscrowd": 0}, {"id": 42, "category_id": 1, "iscrowd": 0},
-               {"id": 7 * 65536 + 1, "category_id": 17, "iscrowd": 1}]}]}  # fmt: skip
+               {"id": 7 * 65536 + 1, "category_id": 17, "iscrowd": 1}]}]}
     (root / "annotations" / "panoptic_val2017.json").write_text(json.dumps(doc))
     ds = open_dataset(root, format="coco")
     assert ds.classes == ("person", "cat", "tree-merged") and ds.colors[0] == (220, 20, 60)
@@ -156,7 +156,7 @@ def test_a_polygon_of_ten_million_points_is_refused_by_count(tmp_path):
     ({"size": [H, W], "counts": "\x7f"}, "outside COCO's alphabet"),
     ({"size": [H, W], "counts": "9" * 40}, "covers 3,609 pixels"),
     ({"size": [H, W], "counts": "ooo"}, "cut off or malformed"),
-])  # fmt: skip
+])
 def test_an_rle_that_is_not_its_images_is_refused(tmp_path, rle, words):
     def bad(doc):
         doc["annotations"][2]["segmentation"] = rle
@@ -212,7 +212,8 @@ def test_an_incomplete_image_entry_is_skipped_by_number(tmp_path):
         del doc["images"][2]["height"]
         doc["images"][1]["width"] = 10**9
 
-    with pytest.warns(UserWarning, match=r"2 image\(s\) in instances_train2017.json without a whole .*: image 1, image 2"):
+    message = r"2 image\(s\) in instances_train2017.json without a whole .*: image 1, image 2"
+    with pytest.warns(UserWarning, match=message):
         ds = open_dataset(spoiled(tmp_path, incomplete), format="coco")
     assert ds.ids("train") == ["000000000009"]
 

@@ -60,7 +60,7 @@ def test_labelme2voc_labels_file_with_ignore_and_background(tmp_path):
      "imagePath points outside the dataset folder"),
     (lambda path: path.write_text(json.dumps({**labelme_doc([], "street_2.jpg", None), "imageHeight": "24"})),
      "the field 'imageHeight' has the wrong type"),
-])  # fmt: skip
+])
 def test_a_file_that_cannot_be_used_is_named_and_the_rest_is_read(tmp_path, spoil, words):
     root, expected = make_labelme(tmp_path)
     spoil(root / "train" / "street_2.json")

@@ -36,7 +36,7 @@ def build(name: str, root: Path) -> tuple[Path, dict]:
     folder, expected = getattr(layouts, f"make_{name}")(root)
     if name == "coco":  # the COCO reference gives counts and ignored pixels together
         expected = {k: v for split, ref in expected.items()
-                    for k, v in ((split, ref["counts"]), (f"{split}:ignored", ref["ignored"]))}  # fmt: skip
+                    for k, v in ((split, ref["counts"]), (f"{split}:ignored", ref["ignored"]))}
     return folder, expected
 
 
@@ -106,7 +106,8 @@ def _break(name: str, folder: Path) -> tuple[str, str, str]:
         Image.fromarray(bad).save(folder / "trainannot/0001TP_006720.png")
         return "train", "0001TP_006720", "above 11"
     if name == "cvat":
-        Image.fromarray(np.full((layouts.H, layouts.W, 3), 9, np.uint8)).save(folder / "SegmentationClass/frame_000001.png")
+        off_map = np.full((layouts.H, layouts.W, 3), 9, np.uint8)
+        Image.fromarray(off_map).save(folder / "SegmentationClass/frame_000001.png")
         return "train", "frame_000001", "not in the classes file"
     if name == "mapillary":
         layouts._palette_png(folder / "training/v2.0/labels/tr00000000000000000001.png", bad // 200 * 9,
@@ -150,11 +151,12 @@ def test_stats_and_evaluate_commands_with_a_checkpoint_trained_on_it(built, name
 
     config = TrainConfig.from_preset("smoke", dataset=str(folder), format=name, img_size=32, batch_size=2, epochs=1,
                                      pretrained="none", threads=1, preview_images=1, keep_checkpoints=0,
-                                     arch="FPN", encoder="mobilenet_v2")  # fmt: skip
+                                     arch="FPN", encoder="mobilenet_v2")
     assert train(config, tmp_path / "run", echo=False).status == "finished"
     out = tmp_path / "eval.json"
-    code = main(["evaluate", str(folder), "-f", name, "-s", "val", "--checkpoint", str(tmp_path / "run/checkpoints/best"),
-                 "--device", "cpu", "--json", str(out)])  # fmt: skip
+    checkpoint = str(tmp_path / "run/checkpoints/best")
+    code = main(["evaluate", str(folder), "-f", name, "-s", "val", "--checkpoint", checkpoint,
+                 "--device", "cpu", "--json", str(out)])
     assert code == 0, capsys.readouterr().err
     confusion = np.asarray(json.loads(out.read_text())["confusion_matrix"])
     np.testing.assert_array_equal(confusion.sum(axis=1), expected["val"])  # rows: the ground truth

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     def progress(split: str, done: int, total: int) -> None:
         if split not in bars:
             bars[split] = tqdm(total=total, desc=f"convert {split}", unit="img", file=sys.stderr, leave=False,
-                               disable=not show_progress())  # fmt: skip
+                               disable=not show_progress())
         bars[split].update(done - bars[split].n)
 
     try:

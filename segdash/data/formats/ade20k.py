@@ -49,7 +49,7 @@ ADE_CLASSES = (
     "trade name", "microwave", "pot", "animal", "bicycle", "lake", "dishwasher", "screen", "blanket", "sculpture",
     "hood", "sconce", "vase", "traffic light", "tray", "ashcan", "fan", "pier", "crt screen", "plate", "monitor",
     "bulletin board", "shower", "radiator", "glass", "clock", "flag",
-)  # fmt: skip
+)
 #: The benchmark's colours for the 150 classes, in index order.
 ADE_COLORS = (
     (120, 120, 120), (180, 120, 120), (6, 230, 230), (80, 50, 50), (4, 200, 3), (120, 120, 80), (140, 140, 140),
@@ -74,7 +74,7 @@ ADE_COLORS = (
     (0, 153, 255), (0, 41, 255), (0, 255, 204), (41, 0, 255), (41, 255, 0), (173, 0, 255), (0, 245, 255),
     (71, 0, 255), (122, 0, 255), (0, 255, 184), (0, 92, 255), (184, 255, 0), (0, 133, 255), (255, 214, 0),
     (25, 194, 194), (102, 255, 0), (92, 0, 255),
-)  # fmt: skip
+)
 SPLIT_FOLDERS = {"train": "training", "val": "validation"}
 INFO_FILES = ("objectInfo150.txt", "objectInfo150.csv")
 
@@ -101,7 +101,7 @@ def read_object_info(path: Path) -> list[tuple[str, ...]]:
     if not rows or [c.strip().lower() for c in rows[0]][:1] != ["idx"]:
         raise SegdashError(f"class list {str(path)!r} does not start with objectInfo150's header (Idx, ..., Name)")
     name_column = [c.strip().lower() for c in rows[0]].index("name") if "name" in [
-        c.strip().lower() for c in rows[0]] else len(rows[0]) - 1  # fmt: skip
+        c.strip().lower() for c in rows[0]] else len(rows[0]) - 1
     synonyms = []
     for number, row in enumerate(rows[1:], start=1):
         if len(row) <= name_column or row[0].strip() != str(number):
@@ -134,7 +134,7 @@ class Ade20k(FormatDataset):
         self.open_root(root, unknown)
         self.root = find_ade_root(self.root)
         index = {split: self._entries(folder) for split, folder in SPLIT_FOLDERS.items()
-                 if (self.root / "images" / folder).is_dir()}  # fmt: skip
+                 if (self.root / "images" / folder).is_dir()}
         index = indexed_split_dict(index)
         if not index:
             raise self.layout_error()

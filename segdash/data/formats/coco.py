@@ -85,7 +85,7 @@ def find_annotation_files(root: Path, kind: str | None) -> dict[str, Path]:
     """``{split: file}`` of the COCO files in ``root`` (``annotations/``, split folders, or root itself)."""
     candidates = [p for folder in (root / "annotations", root) if folder.is_dir()
                   for p in sorted(folder.glob("*.json")) if kind_of(p) != "instances"
-                  or p.name.startswith(("instances_", "image_info_")) or p.name in INSTANCE_FILES]  # fmt: skip
+                  or p.name.startswith(("instances_", "image_info_")) or p.name in INSTANCE_FILES]
     candidates += sorted(root.glob("*/" + INSTANCE_FILES[0]))
     by_split: dict[str, list[Path]] = defaultdict(list)
     for path in candidates:
@@ -105,7 +105,7 @@ class Coco(FormatDataset):
     source = "COCO-format annotations (JSON) and their images, read from a folder on disk"
 
     layout = ("annotations/instances_{split}.json (or panoptic_/stuff_, or -o annotations=FILE) and the images "
-              "it lists (train2017/, images/, or beside the JSON)")  # fmt: skip
+              "it lists (train2017/, images/, or beside the JSON)")
     options_help = {
         "annotations": "one COCO JSON file to read (default: every instances_/panoptic_/stuff_*.json found)",
         "kind": "instances, panoptic or stuff: which files to read when a split has several (default instances)",
@@ -138,7 +138,7 @@ class Coco(FormatDataset):
             entries, cats = self._read_file(path, image_root)
             if categories is not None and cats != categories:
                 raise SegdashError(f"{path.name} lists other categories than {self.annotation_files[0].name}; "
-                                   "a dataset's splits must share their classes")  # fmt: skip
+                                   "a dataset's splits must share their classes")
             categories = cats
             index[split] = entries
         index = indexed_split_dict(index)
@@ -269,11 +269,13 @@ class Coco(FormatDataset):
                 raise SegdashError(f"{at} has category id {category}, which the file's categories do not list")
             crowd = bool(field(segment, "iscrowd", (int, bool), at, 0))
             table[field(segment, "id", int, at)] = (self.ignore_index if crowd and self.crowd == "ignore"
-                                                   else self._class_of[category])  # fmt: skip
+                                                   else self._class_of[category])
         present, inverse = np.unique(ids, return_inverse=True)
         unknown = [int(v) for v in present if int(v) not in table]
         if unknown:
-            raise SegdashError(f"{where}: {entry.mask.name} holds segment id(s) {unknown[:5]} its segments_info does not list")
+            raise SegdashError(
+                f"{where}: {entry.mask.name} holds segment id(s) {unknown[:5]} its segments_info does not list"
+            )
         return np.array([table[int(v)] for v in present], dtype=np.int64)[inverse.reshape(ids.shape)]
 
 
@@ -292,7 +294,7 @@ def _categories(data: object, where: str) -> list[tuple[int, str, tuple[int, int
             raise SegdashError(f"{at}: category id {cat_id} is listed twice")
         color = cat.get("color")
         valid = (isinstance(color, list) and len(color) == 3
-                 and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in color))  # fmt: skip
+                 and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in color))
         found[cat_id] = (field(cat, "name", str, at) or f"category_{cat_id}", tuple(color) if valid else None)
     if not found:
         raise SegdashError(f"{where}: lists no categories")
@@ -319,7 +321,7 @@ def _image_folder(root: Path, annotation_file: Path, images: list, where: str) -
     stem = file_stem(annotation_file)
     candidates = [root / stem, root / "images" / stem, root / "images", annotation_file.parent, root]
     first = next((i.get("file_name") for i in images if isinstance(i, dict) and isinstance(i.get("file_name"), str)),
-                 None)  # fmt: skip
+                 None)
     for folder in candidates:
         if folder.is_dir() and first is not None and (folder / first).is_file():
             return folder
@@ -327,7 +329,7 @@ def _image_folder(root: Path, annotation_file: Path, images: list, where: str) -
         return annotation_file.parent
     shown = ", ".join(f"{c.relative_to(root).as_posix()}/" for c in candidates[:3])
     warnings.warn(f"{where}: none of {shown} holds its images; "
-                  "give the folder with -o images=DIR", DatasetWarning, stacklevel=3)  # fmt: skip
+                  "give the folder with -o images=DIR", DatasetWarning, stacklevel=3)
     return annotation_file.parent
 
 

@@ -59,7 +59,9 @@ class Cvat(FormatDataset):
         image_dir, mask_dir = self.open_root(root, unknown, "JPEGImages", "SegmentationClass")
         table_file = resolve_option_file(classes, self.root, "classes") if classes else find_classes_file(self.root)
         if table_file is None:
-            raise SegdashError(f"{str(self.root)!r} has no labelmap.txt (or other classes file); expected {self.layout}")
+            raise SegdashError(
+                f"{str(self.root)!r} has no labelmap.txt (or other classes file); expected {self.layout}"
+            )
         table = read_classes_file(table_file, self.ignore_index)
         if table.colors is None:
             raise SegdashError(f"label map {str(table_file)!r} gives no colours; expected 'name:r,g,b::' rows")
@@ -104,12 +106,13 @@ class Cvat(FormatDataset):
 
     @staticmethod
     def _listed(name: str, ids: list[str], images: dict[str, Path], masks: dict[str, Path]) -> list[Entry]:
-        warn_skipped(f"id(s) in {name}.txt without an image in JPEGImages/ skipped", [i for i in ids if i not in images])
+        no_image = [i for i in ids if i not in images]
+        warn_skipped(f"id(s) in {name}.txt without an image in JPEGImages/ skipped", no_image)
         present = [i for i in dict.fromkeys(ids) if i in images]
         if not any(i in masks for i in present):  # a subset exported without masks: predict-only
             return [Entry(i, images[i]) for i in present]
         warn_skipped(f"id(s) in {name}.txt without a mask in SegmentationClass/ skipped",
-                     [i for i in present if i not in masks])  # fmt: skip
+                     [i for i in present if i not in masks])
         return [Entry(i, images[i], masks[i]) for i in present if i in masks]
 
     def read_mask(self, path: Path) -> np.ndarray:

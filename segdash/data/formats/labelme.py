@@ -117,12 +117,13 @@ class LabelMe(FormatDataset):
         self.open_root(root, unknown)
         fractions = val_test_fractions(val_fraction, test_fraction)
         folders = {"": self.root} if any(self.root.glob("*.json")) else {
-            p.name: p for p in sorted(self.root.iterdir()) if p.is_dir() and any(p.glob("*.json"))}  # fmt: skip
+            p.name: p for p in sorted(self.root.iterdir()) if p.is_dir() and any(p.glob("*.json"))}
         if not folders:
             raise self.layout_error()
         # the scan depends on the dataset folder too: an imagePath may leave it
-        scans = {split: cached_scan(folder, f"labelme:{self.root}", {".json"}, lambda f=folder: scan_folder(f, self.root))
-                 for split, folder in folders.items()}  # fmt: skip
+        kind = f"labelme:{self.root}"
+        scans = {split: cached_scan(folder, kind, {".json"}, lambda f=folder: scan_folder(f, self.root))
+                 for split, folder in folders.items()}
         #: per LabelMe file: the size of its embedded image, or why it cannot be used
         self._sizes: dict[Path, tuple[int, int]] = {}
         self._errors: dict[Path, str] = {}
@@ -217,7 +218,7 @@ class LabelMe(FormatDataset):
             if label not in self._label_of:
                 shown = ascii(label[:40])
                 raise SegdashError(f"{at}: the label {shown} is not one of the {len(self.classes)} classes"
-                                   + (f" of {self.classes_file.name}" if self.classes_file else ""))  # fmt: skip
+                                   + (f" of {self.classes_file.name}" if self.classes_file else ""))
             if kind in AREALESS_SHAPES:
                 continue
             points = checked_points(field(shape, "points", list, at), at, height, width)
@@ -228,7 +229,7 @@ class LabelMe(FormatDataset):
                 mask = shape_mask(kind, points, height, width)
             else:
                 raise SegdashError(f"{at}: a shape of type {ascii(kind[:20])}; LabelMe's types with an area are "
-                                   f"{', '.join((*DRAWN_SHAPES, 'mask'))}")  # fmt: skip
+                                   f"{', '.join((*DRAWN_SHAPES, 'mask'))}")
             if mask is not None:
                 labels[mask] = self._label_of[label]
         return labels

@@ -89,9 +89,9 @@ class Mapillary(FormatDataset):
         self._lut[scored] = np.arange(len(scored))
         ignored = [labels[i][0] for i in sorted(set(range(len(labels))) - set(scored))]
         self.description = (f"Mapillary Vistas {self.version}: {len(scored)} labels"
-                            + (f"; {', '.join(ignored)} ignored." if ignored else "."))  # fmt: skip
+                            + (f"; {', '.join(ignored)} ignored." if ignored else "."))
         index = indexed_split_dict({split: self._entries(folder) for split, folder in SPLIT_FOLDERS.items()
-                                    if (self.root / folder / "images").is_dir()})  # fmt: skip
+                                    if (self.root / folder / "images").is_dir()})
         if not index:
             raise self.layout_error()
         super().__init__(index)

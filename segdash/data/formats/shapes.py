@@ -55,7 +55,9 @@ def checked_points(points: object, where: str, height: int, width: int, flat: bo
     if array.shape[0] > 1:
         steps = np.abs(np.diff(np.vstack([array, array[:1]]), axis=0)).max(axis=1).sum()
         if steps > MAX_OUTLINE_TURNS * (height + width) + 1000:
-            raise SegdashError(f"{where}: the outline is {steps:,.0f} pixels long, too long for a {width}x{height} image")
+            raise SegdashError(
+                f"{where}: the outline is {steps:,.0f} pixels long, too long for a {width}x{height} image"
+            )
     return array
 
 
