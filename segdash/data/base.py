@@ -160,18 +160,27 @@ class SegDataset:
             yield self.load(split, sample_id)
 
     def validate_mask(self, mask: np.ndarray, sample_id: str) -> np.ndarray:
-        """Raise a clear error when a mask holds labels outside the class list."""
+        """Raise a clear error when a mask holds labels outside the class list.
+
+        Every format's masks pass here as they are loaded, so a class merge (``-o class_map=FILE``,
+        ``segdash.data.formats.class_map``) is applied here: the mask is checked against the format's own
+        classes, then its labels are merged.
+        """
+        merge = getattr(self, "_class_merge", None)
+        count = merge.source_count if merge is not None else self.num_classes
+        ignore = merge.source_ignore if merge is not None else self.ignore_index
         mask = np.asarray(mask)
         if mask.ndim != 2:
             raise SegdashError(f"mask of {sample_id!r} has shape {mask.shape}; expected a 2-D label map")
         labels = distinct_labels(mask)
-        bad = [int(v) for v in labels if not (0 <= v < self.num_classes) and v != self.ignore_index]
+        bad = [int(v) for v in labels if not (0 <= v < count) and v != ignore]
         if bad:
             raise SegdashError(
-                f"mask of {sample_id!r} holds label(s) {bad[:10]} outside the {self.num_classes} classes "
-                f"0..{self.num_classes - 1} (ignore index {self.ignore_index}) of {self.name!r}"
+                f"mask of {sample_id!r} holds label(s) {bad[:10]} outside the {count} classes "
+                f"0..{count - 1} (ignore index {ignore}) of {self.name!r}"
             )
-        return mask.astype(np.int64, copy=False)
+        mask = mask.astype(np.int64, copy=False)
+        return merge.apply(mask) if merge is not None else mask
 
     def info(self) -> dict:
         """A JSON-ready summary for ``segdash datasets`` and the UI."""
@@ -209,6 +218,17 @@ class IndexedDataset(SegDataset):
         """HxW integer label map (before validation)."""
         raise NotImplementedError
 
+    def read_entry_mask(self, entry: Entry) -> np.ndarray:
+        """HxW integer label map of one sample (before validation): its mask file read by ``read_mask``.
+
+        Formats whose labels are not one file per sample (COCO's JSON, LabelMe's shapes) read them by
+        ``entry.sample_id`` instead."""
+        return self.read_mask(entry.mask)
+
+    def entry_size(self, entry: Entry) -> tuple[int, int]:
+        """``(height, width)`` of a sample's image from its file header, without decoding it."""
+        return image_size(entry.image)
+
     def splits(self) -> list[str]:
         return [s for s, entries in self.index.items() if entries]
 
@@ -234,7 +254,7 @@ class IndexedDataset(SegDataset):
             image = image[:, :, None]
         if entry.mask is None:
             return Sample(image, None, sample_id)
-        mask = self.validate_mask(self.read_mask(entry.mask), sample_id)
+        mask = self.validate_mask(self.read_entry_mask(entry), sample_id)
         _check_same_size(entry, image.shape[:2], mask)
         return Sample(image, mask, sample_id)
 
@@ -249,8 +269,8 @@ class IndexedDataset(SegDataset):
         entry = self.entry(split, sample_id)
         if entry.mask is None:
             return None
-        mask = self.validate_mask(self.read_mask(entry.mask), sample_id)
-        _check_same_size(entry, image_size(entry.image), mask)
+        mask = self.validate_mask(self.read_entry_mask(entry), sample_id)
+        _check_same_size(entry, self.entry_size(entry), mask)
         return mask
 
 

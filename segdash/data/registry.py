@@ -10,7 +10,8 @@ registered entry is exercised by the tests that parametrise over the registry.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,19 @@ class RegistryEntry:
     name: str
     factory: Callable[..., Any]
     summary: str
+    #: options ``open_dataset`` handles for every entry of its kind (``class_map`` for formats)
+    shared_options: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def options_help(self) -> dict[str, str]:
         """``{option: help}`` for the ``-o KEY=VALUE`` options it takes (empty when none)."""
-        return dict(getattr(self.factory, "options_help", None) or {})
+        return {**(getattr(self.factory, "options_help", None) or {}), **self.shared_options}
+
+
+#: Options every on-disk format takes, applied by ``open_dataset`` after the format has opened the folder.
+FORMAT_OPTIONS = {
+    "class_map": "CSV of 'source class,target class' rows (target may be 'ignore'): merge classes",
+}
 
 
 #: format name -> entry
@@ -49,7 +58,7 @@ def register_format(name: str, summary: str):
     def deco(factory):
         if hasattr(factory, "format_name"):
             factory.format_name = name
-        FORMATS[name] = RegistryEntry(name, factory, summary)
+        FORMATS[name] = RegistryEntry(name, factory, summary, FORMAT_OPTIONS)
         return factory
 
     return deco
@@ -112,4 +121,10 @@ def open_dataset(name_or_path: str | Path, format: str | None = None, **options)
         raise SegdashError(f"dataset path {str(path)!r} does not exist")
     if not path.is_dir():
         raise SegdashError(f"dataset path {str(path)!r} is not a folder")
-    return entry.factory(path, **options)
+    class_map = options.pop("class_map", None)
+    dataset = entry.factory(path, **options)
+    if class_map not in (None, ""):
+        from segdash.data.formats.class_map import merge_classes
+
+        merge_classes(dataset, class_map)
+    return dataset

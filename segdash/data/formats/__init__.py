@@ -1,3 +1,18 @@
 """On-disk dataset formats; each module registers one format."""
 
-from segdash.data.formats import carla, folder, kitti, mri_npy, nifti, oxford_pets, voc  # noqa: F401
+from segdash.data.formats import (  # noqa: F401
+    ade20k,
+    camvid,
+    carla,
+    cityscapes,
+    coco,
+    cvat,
+    folder,
+    kitti,
+    labelme,
+    mapillary,
+    mri_npy,
+    nifti,
+    oxford_pets,
+    voc,
+)

@@ -1,6 +1,7 @@
 """A folder's scan (which files are images, by stem, with readable headers) kept on disk between runs.
 
     images = cached_readable_by_stem(split_dir / "images")          # {stem: path}, as readable_by_stem
+    found = cached_scan(folder, "labelme", {".json"}, scan)         # any JSON-ready scan of a folder
 
 Opening a folder of 20,000 images reads 20,000 file headers; the second time the scan is read back
 from ``cache_dir("formats", "index")``. The key is the folder's path and every name in it with its
@@ -15,8 +16,9 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from segdash.cachekey import cache_key, file_stamp
 from segdash.data.formats.scan import readable_by_stem
@@ -49,22 +51,31 @@ def cached_readable_by_stem(folder: Path, kind: str = "image",
                             extensions: Iterable[str] = IMAGE_EXTENSIONS) -> dict[str, Path]:
     """``readable_by_stem(folder, kind, extensions)``, read back from disk while the folder is unchanged."""
     folder, extensions = Path(folder), tuple(extensions)
-    key = folder_key(folder, kind, extensions)
+
+    def scan() -> list[list[str]]:
+        return [[stem, path.name] for stem, path in readable_by_stem(folder, kind, extensions).items()]
+
+    return {stem: folder / name for stem, name in cached_scan(folder, kind, extensions, scan)}
+
+
+def cached_scan(folder: Path, kind: str, extensions: Iterable[str], scan: Callable[[], Any]) -> Any:
+    """``scan()`` (a JSON-ready value) read back from disk while ``folder`` is unchanged (``folder_key``),
+    with the warnings it gave given again. ``kind`` tells apart two scans of one folder: LabelMe's scan
+    of its JSON files ("labelme") reads more than the headers ``cached_readable_by_stem`` reads."""
+    key = folder_key(Path(folder), kind, tuple(extensions))
     cache_file = cache_dir("formats", "index") / f"{key}.json" if key is not None else None
     cached = _read(cache_file) if cache_file is not None else None
     if cached is not None:
         for message in cached["warnings"]:
             warnings.warn(message, DatasetWarning, stacklevel=3)
-        return {stem: folder / name for stem, name in cached["files"]}
+        return cached["files"]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        found = readable_by_stem(folder, kind, extensions)
+        found = scan()
     for warning in caught:  # given again to the caller, as the scan gave them
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if cache_file is not None:
-        messages = [str(w.message) for w in caught]
-        files = [[stem, path.name] for stem, path in found.items()]
-        atomic_write_json(cache_file, {"files": files, "warnings": messages})
+        atomic_write_json(cache_file, {"files": found, "warnings": [str(w.message) for w in caught]})
     return found
 
 
@@ -74,7 +85,7 @@ def _read(cache_file: Path) -> dict | None:
         return None
     try:
         cached = json.loads(cache_file.read_text(encoding="utf-8"))
-        if isinstance(cached.get("files"), list) and isinstance(cached.get("warnings"), list):
+        if "files" in cached and isinstance(cached.get("warnings"), list):
             return cached
     except (OSError, ValueError, AttributeError):
         pass

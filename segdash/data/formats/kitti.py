@@ -23,6 +23,7 @@ import numpy as np
 
 from segdash.data.base import Entry
 from segdash.data.formats.base import FormatDataset
+from segdash.data.formats.cityscapes_labels import classes_of_label_ids, label_id_lookup, label_map_classes
 from segdash.data.formats.scan import pair_by_stem, readable_by_stem
 from segdash.data.formats.split_lists import indexed_split_dict, seeded_index
 from segdash.data.imageio import read_label_image
@@ -30,8 +31,6 @@ from segdash.data.options import as_choice, as_fraction, as_seed
 from segdash.data.registry import register_format
 from segdash.errors import SegdashError
 
-#: KITTI semantic masks hold Cityscapes label ids 0..33; any other value is not a label.
-MAX_LABEL_ID = 33
 LAYOUT = "training/image_2/*.png, training/semantic/*.png and (optionally) testing/image_2/*.png"
 
 GROUPED_12_CLASSES = (
@@ -77,28 +76,6 @@ GROUPED_12_IDS = {
     11: (32, 33),
 }
 
-#: (name, Cityscapes label id, colour) of the 19 standard train ids, in train-id order
-CITYSCAPES_19 = (
-    ("road", 7, (128, 64, 128)),
-    ("sidewalk", 8, (244, 35, 232)),
-    ("building", 11, (70, 70, 70)),
-    ("wall", 12, (102, 102, 156)),
-    ("fence", 13, (190, 153, 153)),
-    ("pole", 17, (153, 153, 153)),
-    ("traffic light", 19, (250, 170, 30)),
-    ("traffic sign", 20, (220, 220, 0)),
-    ("vegetation", 21, (107, 142, 35)),
-    ("terrain", 22, (152, 251, 152)),
-    ("sky", 23, (70, 130, 180)),
-    ("person", 24, (220, 20, 60)),
-    ("rider", 25, (255, 0, 0)),
-    ("car", 26, (0, 0, 142)),
-    ("truck", 27, (0, 0, 70)),
-    ("bus", 28, (0, 60, 100)),
-    ("train", 31, (0, 80, 100)),
-    ("motorcycle", 32, (0, 0, 230)),
-    ("bicycle", 33, (119, 11, 32)),
-)
 LABEL_MAPS = ("grouped-12", "cityscapes-19")
 
 
@@ -109,10 +86,7 @@ def label_lookup_table(label_map: str, ignore_index: int = 255) -> np.ndarray:
         for group, ids in GROUPED_12_IDS.items():
             table[list(ids)] = group
         return table
-    table = np.full(256, ignore_index, dtype=np.int64)
-    for train_id, (_, label_id, _) in enumerate(CITYSCAPES_19):
-        table[label_id] = train_id
-    return table
+    return label_id_lookup("trainids", ignore_index)
 
 
 @register_format("kitti", "KITTI semantics: training/{image_2,semantic} + testing/image_2 (predict-only)")
@@ -141,8 +115,7 @@ class Kitti(FormatDataset):
         if self.label_map == "grouped-12":
             self.classes, self.colors = GROUPED_12_CLASSES, GROUPED_12_COLORS
         else:
-            self.classes = tuple(name for name, _, _ in CITYSCAPES_19)
-            self.colors = tuple(color for _, _, color in CITYSCAPES_19)
+            self.classes, self.colors = label_map_classes("trainids")
         self._lut = label_lookup_table(self.label_map, self.ignore_index)
         self.description = f"Cityscapes label ids mapped to {self.label_map}; testing/ has no masks (predict only)."
         super().__init__(self._build_index(as_fraction("val_fraction", val_fraction), as_seed(seed)))
@@ -163,12 +136,5 @@ class Kitti(FormatDataset):
         return index
 
     def read_mask(self, path: Path) -> np.ndarray:
-        label_ids = read_label_image(path)
-        outside = (label_ids < 0) | (label_ids > MAX_LABEL_ID)
-        if outside.any():
-            shown = [int(v) for v in np.unique(label_ids[outside])[:5]]
-            raise SegdashError(
-                f"{path}: label id(s) {shown} are not Cityscapes label ids 0..{MAX_LABEL_ID}; training/semantic/ "
-                "holds those ids (training/semantic_rgb/ holds colours, not ids)"
-            )
-        return np.take(self._lut, label_ids)
+        hint = "training/semantic/ holds those ids (training/semantic_rgb/ holds colours, not ids)"
+        return classes_of_label_ids(read_label_image(path), self._lut, str(path), hint)
