@@ -22,6 +22,7 @@ from pathlib import Path
 
 from segdash.cli.common import add_dataset_args
 from segdash.cli.predict import add_predictor_args
+from segdash.metrics.specs import paired_metrics
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -52,7 +53,8 @@ def register(subparsers) -> None:
                         help="a checkpoint folder; repeat, mixed freely with --pred-dir (the first model is A)")
     parser.add_argument("--pred-dir", dest="models", action="append", type=_pred_dir, metavar="DIR",
                         help="a folder of predicted label PNGs named <sample_id>.png")
-    parser.add_argument("--metric", "-m", choices=("dice", "iou"), default="dice", help="per-image score (default: dice)")
+    parser.add_argument("--metric", "-m", choices=paired_metrics(), default="dice",
+                        help="per-image score (default: dice)")
     parser.add_argument("--bootstrap", type=int, default=10_000, metavar="N", help="bootstrap resamples (default: 10000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples (default: 0)")
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT ('-' for stdout only)")

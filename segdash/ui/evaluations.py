@@ -61,14 +61,10 @@ def worst_sample_ids(choice: SidebarChoice, split: str) -> list[str] | None:
 
 
 def ranked_images(evaluation, metric: str = "mean_dice"):
-    """Per-image scores, worst first (undefined scores last): lowest first, or highest for ECE, overconfidence
-    and distances."""
-    from segdash.infer.evaluate import LOWER_IS_BETTER
-
-    frame = evaluation.per_image.copy()
-    metric = metric if metric in frame else "mean_iou"
-    worst_is_high = metric == "mean_hd95" or metric in LOWER_IS_BETTER
-    return frame.sort_values(metric, ascending=not worst_is_high, na_position="last").reset_index(drop=True)
+    """Per-image scores, worst first (undefined scores last): lowest first, or highest where the metric's spec
+    says lower is better (ECE, overconfidence, distances)."""
+    metric = metric if metric in evaluation.per_image else "mean_iou"
+    return evaluation.worst(None, by=metric).reset_index(drop=True)
 
 
 def current_job(choice: SidebarChoice, split: str, limit: int, distances: bool) -> jobs.Job | None:
