@@ -60,7 +60,21 @@ def worst_sample_ids(choice: SidebarChoice, split: str) -> list[str] | None:
     return list(ranked_images(evaluation)["sample_id"])
 
 
-def ranked_images(evaluation, metric: str = "mean_dice"):
+#: The ranking a page opens on.
+DEFAULT_RANKING = "mean_dice"
+
+
+def ranking_options(evaluation) -> dict[str, str]:
+    """The per-image columns of ``evaluation`` that images can be ranked by, the default first:
+    {column: what its worst end means} (``MetricSpec.ranking``)."""
+    from segdash.metrics.specs import list_metrics
+
+    options = {s.per_image: s.ranking for s in list_metrics(per_image=True) if s.per_image in evaluation.per_image}
+    first = {DEFAULT_RANKING: options.pop(DEFAULT_RANKING)} if DEFAULT_RANKING in options else {}
+    return {**first, **options}
+
+
+def ranked_images(evaluation, metric: str = DEFAULT_RANKING):
     """Per-image scores, worst first (undefined scores last): lowest first, or highest where the metric's spec
     says lower is better (ECE, overconfidence, distances)."""
     metric = metric if metric in evaluation.per_image else "mean_iou"
