@@ -251,7 +251,8 @@ register_metric(MetricSpec(
 ))  # fmt: skip
 register_metric(MetricSpec(
     "frequency_weighted_dice", "Freq.-weighted Dice", "fwDice",
-    "Frequency-weighted Dice: the per-class Dice weighted by each class's share of the ground-truth pixels.",
+    "Frequency-weighted Dice (the Dice form of the frequency-weighted IoU of Long et al., CVPR 2015): the per-class "
+    "Dice weighted by each class's share of the ground-truth pixels.",
     "overlap", per_class=False, per_split="frequency_weighted_dice",
 ))  # fmt: skip
 
@@ -318,9 +319,10 @@ register_metric(MetricSpec(
 ))  # fmt: skip
 register_metric(MetricSpec(
     "hd95_max", "HD95 max of directions (pixels)", "HD95max",
-    "95% Hausdorff distance as MONAI's compute_hausdorff_distance(percentile=95) computes it: the larger of the two "
-    "directed 95th percentiles (prediction to ground truth, ground truth to prediction), in pixels; the mean over "
-    "the images where the class is in both masks. A one-sided miss of the outline weighs more than when pooled.",
+    "95% Hausdorff distance, max of directions as MONAI's compute_hausdorff_distance(percentile=95) (Cardoso et al., "
+    "'MONAI: An open-source framework for deep learning in healthcare', arXiv 2022): the larger of the two directed "
+    "95th percentiles (prediction to ground truth, ground truth to prediction), in pixels; the mean over the images "
+    "where the class is in both masks. A one-sided miss of the outline weighs more than when pooled.",
     "distance", lower_is_better=True, high=None, fmt=".2f", unit="pixels", per_image="mean_hd95_max",
     per_split="mean_hd95_max", ranking="largest HD95 (max of directions)",
 ))  # fmt: skip
@@ -339,6 +341,7 @@ register_metric(MetricSpec(
 ))  # fmt: skip
 register_metric(MetricSpec(
     "abs_rad", "Absolute relative area difference", "|RAD|",
-    "Absolute relative area difference: |predicted - true pixels| / true pixels over the whole split.",
+    "Absolute relative area difference (Heimann et al., IEEE TMI 2009): |predicted - true pixels| / true pixels "
+    "over the whole split.",
     "distance", lower_is_better=True, high=None, fmt=".1%", derived_from="rad",
 ))  # fmt: skip
