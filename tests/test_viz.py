@@ -427,7 +427,7 @@ def test_a_missed_class_is_a_full_hatched_bar_and_every_class_is_labelled():
         longest = max(x for x in panel.x if x is not None)
         assert all(x == axis.range[1] > longest for x in bars.x)  # the whole panel's width
         assert [panel.x[i] for i in (2, 5, 12)] == [None, None, None]  # and no 0-length bar under it
-        assert bars.text[0] == "missed in 36 image(s)"
+        assert bars.text[0] == "<b>missed</b> in 36 image(s)"
     assert panels[0].text[7].endswith("· 4 missed")
     assert list(panels[3].x)[2] == -1.0
     for axis in ("yaxis", "yaxis2", "yaxis3", "yaxis4"):  # every class ticked on every panel

@@ -22,11 +22,12 @@ from segdash.viz.figures.base import (
     _styled,
     metric_label,
 )
-from segdash.viz.palette import ColorLike
+from segdash.viz.palette import ColorLike, contrasting_text_color
 
 #: How a class without any distance (never predicted where it is) is named in the legend.
 MISSED_LEGEND = "missed: in the ground truth, never predicted there (no distance)"
 MISSED_COLOR = "#c0392b"
+MISSED_TEXT = "#7b1a10"
 _DISTANCE_COUNTS = ("one_sided", "images", "support", "predicted", "defined")
 
 
@@ -117,10 +118,14 @@ def distance_metrics_figure(
         if one_sided is not None:
             hover = [f"{line}<br>images with the class on one side only: {_fmt(count, '.0f')}"
                      for line, count in zip(hover, one_sided)]  # fmt: skip
+        # a long bar carries its label inside (outside it would run into the next panel), a short one beside it
+        inside = [np.isfinite(v) and abs(v) >= 0.45 * max(high, -low) for v in values]
         fig.add_trace(
             go.Bar(y=names, x=_gaps(values), orientation="h", marker=dict(color=fill, line=dict(color="#444", width=0.6)),
-                   text=texts, textposition="outside", cliponaxis=False, name=metric_label(metric), showlegend=False,
-                   customdata=hover, hovertemplate="<b>%{y}</b><br>%{customdata}<extra></extra>"),
+                   text=texts, textposition=["inside" if i else "outside" for i in inside], insidetextanchor="end",
+                   textfont=dict(color=[contrasting_text_color(c) if i else "#222" for c, i in zip(fill, inside)]),
+                   cliponaxis=False, name=metric_label(metric), showlegend=False, customdata=hover,
+                   hovertemplate="<b>%{y}</b><br>%{customdata}<extra></extra>"),
             row=row, col=col,
         )  # fmt: skip
         lost = [i for i, (v, m) in enumerate(zip(values, missed)) if not np.isfinite(v) and m > 0]
@@ -128,10 +133,10 @@ def distance_metrics_figure(
             fig.add_trace(
                 go.Bar(y=[names[i] for i in lost], x=[high] * len(lost), orientation="h", name=MISSED_LEGEND,
                        legendgroup="missed", showlegend=not legend_shown,
-                       marker=dict(color="rgba(192,57,43,0.12)", line=dict(color=MISSED_COLOR, width=1),
-                                   pattern=dict(shape="/", fgcolor=MISSED_COLOR, solidity=0.35)),
-                       text=[f"missed in {missed[i]:.0f} image(s)" for i in lost], textposition="inside",
-                       insidetextanchor="middle", textfont=dict(color=MISSED_COLOR, size=12),
+                       marker=dict(color="rgba(192,57,43,0.08)", line=dict(color=MISSED_COLOR, width=1),
+                                   pattern=dict(shape="/", fgcolor="rgba(192,57,43,0.4)", solidity=0.2)),
+                       text=[f"<b>missed</b> in {missed[i]:.0f} image(s)" for i in lost], textposition="inside",
+                       insidetextanchor="middle", textfont=dict(color=MISSED_TEXT, size=12),
                        customdata=[f"{names[i]}: in the ground truth of {missed[i]:.0f} image(s), never predicted "
                                    "there: no distance" for i in lost],
                        hovertemplate="%{customdata}<extra></extra>"),
