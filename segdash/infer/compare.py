@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from segdash.errors import SegdashError
-from segdash.infer.evaluate import Evaluation, evaluate
+from segdash.infer.evaluate import evaluate
+from segdash.infer.evaluation import Evaluation
 from segdash.metrics.paired import (
     DEFAULT_SAMPLES,
     Comparison,
