@@ -108,7 +108,8 @@ def test_pred_dir_gives_the_reference_counts(tmp_path):
     assert row["mean_dice"] == pytest.approx(np.mean([row["dice/background"], row["dice/cat"]]))
     assert list(ev.per_image.columns[:4]) == ["sample_id", "pixel_accuracy", "mean_iou", "mean_dice"]
     # distances: present, one row per class
-    assert list(ev.distances.index) == list(ds.classes) and set(ev.distances.columns) == {"hd95", "assd", "rad", "missed", "spurious", "one_sided"}
+    assert list(ev.distances.index) == list(ds.classes)
+    assert set(ev.distances.columns) == {"hd95", "hd95_max", "assd", "rad", "missed", "spurious", "one_sided"}
     assert ev.per_image_distances["hd95"].shape == (5, 3)
     assert math.isnan(ev.per_image_distances["hd95"][4, 2])
 

@@ -12,6 +12,7 @@ from segdash.metrics.distance import (
     assd,
     distance_metrics,
     hausdorff95,
+    hausdorff95_max,
     label_surfaces,
     relative_area_difference,
     surface,
@@ -42,6 +43,18 @@ def edt_reference(pred, gt, spacing=(1.0, 1.0)):
     to_pred = ndimage.distance_transform_edt(~pred_outline, sampling=spacing)[gt_outline]
     pooled = np.concatenate([to_gt, to_pred])
     return np.percentile(pooled, 95), pooled.mean()
+
+
+def monai_hd95(pred, gt, spacing=(1.0, 1.0)):
+    """MONAI's compute_hausdorff_distance(percentile=95, directed=False), written from its definition: the
+    edges of a mask are mask XOR binary_erosion(mask) (scipy's cross structure, outside the image is
+    background); each direction's distances are distance_transform_edt(~other edges, sampling=spacing) at one
+    mask's edges; the result is the larger of the two 95th percentiles."""
+    pred_edges = pred ^ ndimage.binary_erosion(pred)
+    gt_edges = gt ^ ndimage.binary_erosion(gt)
+    to_gt = ndimage.distance_transform_edt(~gt_edges, sampling=spacing)[pred_edges]
+    to_pred = ndimage.distance_transform_edt(~pred_edges, sampling=spacing)[gt_edges]
+    return max(np.percentile(to_gt, 95), np.percentile(to_pred, 95))
 
 
 def test_surface_is_the_outline():
@@ -99,6 +112,19 @@ def test_random_blobs_match_brute_force(seed):
     edt_hd95, edt_assd = edt_reference(pred, gt, spacing)
     assert hausdorff95(pred, gt, spacing) == pytest.approx(edt_hd95)
     assert assd(pred, gt, spacing) == pytest.approx(edt_assd)
+    assert hausdorff95_max(pred, gt, spacing) == pytest.approx(monai_hd95(pred, gt, spacing))
+
+
+def test_the_two_hd95_differ_when_one_side_misses_part_of_the_outline():
+    """A prediction with a thin spur: pooled with the truth's outline, the spur's distances are under 5% of all
+    (MedPy's hd95 stays small); on the prediction's side alone they pass the 95th percentile (MONAI's max)."""
+    gt = square((96, 96), 10, 10, 40)
+    pred = gt.copy()
+    pred[30, 50:70] = True  # a spur 1 px wide and 20 px long to the right
+    pooled, directed_max = hausdorff95(pred, gt), hausdorff95_max(pred, gt)
+    assert pooled == pytest.approx(edt_reference(pred, gt)[0])
+    assert directed_max == pytest.approx(monai_hd95(pred, gt))
+    assert pooled < 4 and directed_max > 11
 
 
 def test_label_map_surfaces_equal_the_erosion_outlines():
@@ -124,6 +150,9 @@ def test_distance_metrics_equal_the_per_class_functions(seed):
     for c in range(4):
         pred_mask, gt_mask = (pred == c) & valid, gt == c
         np.testing.assert_allclose(out["hd95"][c], hausdorff95(pred_mask, gt_mask, (1.0, 0.5)))
+        np.testing.assert_allclose(out["hd95_max"][c], hausdorff95_max(pred_mask, gt_mask, (1.0, 0.5)))
+        if pred_mask.any() and gt_mask.any():
+            np.testing.assert_allclose(out["hd95_max"][c], monai_hd95(pred_mask, gt_mask, (1.0, 0.5)))
         np.testing.assert_allclose(out["assd"][c], assd(pred_mask, gt_mask, (1.0, 0.5)))
         np.testing.assert_allclose(out["rad"][c], relative_area_difference(pred_mask, gt_mask))
 
@@ -131,7 +160,7 @@ def test_distance_metrics_equal_the_per_class_functions(seed):
 def test_empty_mask_conventions():
     empty = np.zeros((8, 8), bool)
     full = square((8, 8), 2, 2, 3)
-    for metric in (hausdorff95, assd):
+    for metric in (hausdorff95, hausdorff95_max, assd):
         assert math.isnan(metric(empty, empty))
         assert metric(full, empty) == math.inf and metric(empty, full) == math.inf
     assert math.isnan(relative_area_difference(empty, empty))
@@ -149,14 +178,15 @@ def test_distance_metrics_per_class_and_aggregation():
     gt[0, :] = 255  # ignored row: predicted 3 there, which must not count
     pred[0, :] = 3
     out = distance_metrics(pred, gt, num_classes=4, ignore_index=255)
-    assert set(out) == {"hd95", "assd", "rad"}
-    assert out["hd95"][1] == pytest.approx(2.0)
-    assert out["hd95"][2] == math.inf and out["rad"][2] == -1.0
+    assert set(out) == {"hd95", "hd95_max", "assd", "rad"}
+    assert out["hd95"][1] == pytest.approx(2.0) and out["hd95_max"][1] == pytest.approx(2.0)
+    assert out["hd95"][2] == math.inf and out["hd95_max"][2] == math.inf and out["rad"][2] == -1.0
     assert math.isnan(out["hd95"][3]) and math.isnan(out["rad"][3])  # class 3 only in the ignored row
 
     second = distance_metrics(gt.clip(0, 3) * (gt != 255), gt, num_classes=4, ignore_index=255)  # perfect
     summary = aggregate_distances({k: np.stack([out[k], second[k]]) for k in out})
     assert summary["hd95"][1] == pytest.approx(1.0)  # (2 + 0) / 2
+    assert summary["hd95_max"][1] == pytest.approx(1.0)
     assert summary["hd95"][2] == 0.0 and summary["one_sided"][2] == 1 and summary["images"][2] == 1
     assert summary["abs_rad"][2] == pytest.approx(0.5) and summary["rad"][2] == pytest.approx(-0.5)
     assert math.isnan(summary["hd95"][3])

@@ -96,5 +96,6 @@ def test_distance_figure_says_missed():
 
     gts, preds = two_images()
     fig = distance_metrics_figure(evaluation_of(gts, preds).distances, list(CLASSES))
-    texts = [a.text for a in fig.layout.annotations]
-    assert "missed" in texts
+    missed = [t for t in fig.data if t.legendgroup == "missed"]  # a hatched bar per distance panel, not "n/a"
+    assert missed and all(list(t.y) == ["door"] and "missed" in t.text[0] for t in missed)
+    assert "n/a" not in [a.text for a in fig.layout.annotations]

@@ -395,10 +395,44 @@ def test_metric_delta_figure_and_table():
 def test_distance_metrics_one_panel_per_metric():
     frame = pd.DataFrame({"name": CLASSES, "hd95": [1.0, np.nan, 3.0], "assd": [0.5, np.nan, 1.0]})
     fig = distance_metrics_figure(frame, colors=COLORS)
-    assert len(fig.data) == 2 and list(fig.data[0].y) == [1.0, None, 3.0]
+    assert len(fig.data) == 2 and list(fig.data[0].x) == [1.0, None, 3.0] and list(fig.data[0].y) == CLASSES
     assert fig.data[1].xaxis == "x2"
     as_dict = distance_metrics_figure({"road": {"hd95": 2.0}, "car": {"hd95": None}})
-    assert list(as_dict.data[0].y) == [2.0, None]
+    assert list(as_dict.data[0].x) == [2.0, None]
+    assert [a.text for a in as_dict.layout.annotations if a.text == "n/a"] == ["n/a"]  # absent from both sides
+
+
+def test_a_missed_class_is_a_full_hatched_bar_and_every_class_is_labelled():
+    """Never predicted where it is: no distance, drawn across the whole panel (not a 0-length bar that reads as
+    perfect), with a legend entry; every class named on every panel, however many classes."""
+    names = [f"class {k}" for k in range(13)]
+    hd95 = np.linspace(1, 30, 13)
+    hd95[[2, 5, 12]] = np.nan
+    missed = np.zeros(13)
+    missed[[2, 5, 12]] = [36, 28, 3]
+    missed[7] = 4  # missed in some images, measured in others
+    frame = pd.DataFrame({"name": names, "hd95": hd95, "hd95_max": hd95 * 1.1, "assd": hd95 / 4,
+                          "rad": np.where(np.isnan(hd95), -1.0, 0.05), "missed": missed})  # fmt: skip
+    fig = distance_metrics_figure(frame)
+    assert [t.name for t in fig.data if t.showlegend] == ["missed: in the ground truth, never predicted there "
+                                                          "(no distance)"]  # fmt: skip
+    panels = [t for t in fig.data if t.name != fig.data[1].name]
+    assert [t.name for t in panels] == ["HD95 pooled (pixels)", "HD95 max of directions (pixels)", "ASSD (pixels)",
+                                        "Relative area difference"]  # fmt: skip
+    missed_bars = [t for t in fig.data if t.legendgroup == "missed"]
+    assert len(missed_bars) == 3  # the three distances; the area difference of a missed class is -100%, a value
+    for bars, panel in zip(missed_bars, panels):
+        axis = fig.layout[bars.xaxis.replace("x", "xaxis")]
+        assert list(bars.y) == ["class 2", "class 5", "class 12"] and bars.marker.pattern.shape == "/"
+        longest = max(x for x in panel.x if x is not None)
+        assert all(x == axis.range[1] > longest for x in bars.x)  # the whole panel's width
+        assert [panel.x[i] for i in (2, 5, 12)] == [None, None, None]  # and no 0-length bar under it
+        assert bars.text[0] == "<b>missed</b> in 36 image(s)"
+    assert panels[0].text[7].endswith("· 4 missed")
+    assert list(panels[3].x)[2] == -1.0
+    for axis in ("yaxis", "yaxis2", "yaxis3", "yaxis4"):  # every class ticked on every panel
+        assert list(fig.layout[axis].tickvals) == names and fig.layout[axis].tickmode == "array"
+    assert not [a for a in fig.layout.annotations if a.text in ("missed", "n/a")]  # no overlapping text labels
 
 
 def test_loss_curves_steps_and_epochs():
@@ -481,8 +515,8 @@ def test_distance_metrics_from_aggregate_distances_dict():
         "images": np.array([3, 0, 1]),
     }
     fig = distance_metrics_figure(aggregated, CLASSES, COLORS)
-    assert [t.name for t in fig.data] == ["HD95 (pixels)", "ASSD (pixels)", "Relative area difference"]
-    assert list(fig.data[2].y) == [0.1, None, -0.25] and fig.data[2].text[2] == "-25.0%"
+    assert [t.name for t in fig.data] == ["HD95 pooled (pixels)", "ASSD (pixels)", "Relative area difference"]
+    assert list(fig.data[2].x) == [0.1, None, -0.25] and fig.data[2].text[2] == "-25.0%"
     assert "one side only: 2" in fig.data[0].customdata[2]
     with pytest.raises(SegdashError):
         distance_metrics_figure(aggregated, CLASSES[:2])

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from segdash.cli.common import add_dataset_args
 from segdash.cli.predict import add_predictor_args
+from segdash.metrics.specs import paired_metrics
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -52,7 +53,8 @@ def register(subparsers) -> None:
                         help="a checkpoint folder; repeat, mixed freely with --pred-dir (the first model is A)")
     parser.add_argument("--pred-dir", dest="models", action="append", type=_pred_dir, metavar="DIR",
                         help="a folder of predicted label PNGs named <sample_id>.png")
-    parser.add_argument("--metric", "-m", choices=("dice", "iou"), default="dice", help="per-image score (default: dice)")
+    parser.add_argument("--metric", "-m", choices=paired_metrics(), default="dice",
+                        help="per-image score (default: dice)")
     parser.add_argument("--bootstrap", type=int, default=10_000, metavar="N", help="bootstrap resamples (default: 10000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples (default: 0)")
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT ('-' for stdout only)")
@@ -63,25 +65,34 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def command_line(args: argparse.Namespace) -> str:
-    """The command that reproduces this comparison, rebuilt from the parsed options."""
-    words = ["segdash", "compare", str(args.dataset)]
+def command_line(args: argparse.Namespace, shown=None) -> str:
+    """The command that reproduces this comparison, rebuilt from the parsed options. ``shown(path) -> str``
+    rewrites the paths in it (the HTML report shows none of the machine's folders); default: as given."""
+    def path(value: str) -> str:
+        return value if shown is None else shown(value)
+
+    def option(value: str) -> str:  # KEY=VALUE whose value names a file or folder
+        key, _, rest = value.partition("=")
+        return f"{key}={path(rest)}" if shown is not None and rest and Path(rest).expanduser().exists() else value
+
+    dataset = str(args.dataset)
+    words = ["segdash", "compare", path(dataset) if args.format or Path(dataset).expanduser().exists() else dataset]
     if args.format:
         words += ["--format", args.format]
-    for option in args.option:
-        words += ["--option", option]
+    for value in args.option:
+        words += ["--option", option(value)]
     words += ["--split", args.split_used]
-    for kind, path in args.models:
-        words += ["--checkpoint" if kind == "checkpoint" else "--pred-dir", path]
+    for kind, folder in args.models:
+        words += ["--checkpoint" if kind == "checkpoint" else "--pred-dir", path(folder)]
     words += ["--metric", args.metric, "--bootstrap", str(args.bootstrap), "--seed", str(args.seed)]
     if args.limit is not None:
         words += ["--limit", str(args.limit)]
     if args.tta:
         words.append("--tta")
     if args.html:
-        words += ["--html", args.html]
+        words += ["--html", path(args.html)]
     if args.json:
-        words += ["--json", args.json]
+        words += ["--json", args.json if args.json == "-" else path(args.json)]
     return shlex.join(words)
 
 
@@ -189,16 +200,22 @@ def run(args: argparse.Namespace) -> int:
         write_json(args.json, doc)
         print(f"wrote {args.json}", file=sys.stderr)
     if args.html:
-        _write_report(args, ds, result, doc["command"])
+        _write_report(args, ds, result)
     return 0
 
 
-def _write_report(args: argparse.Namespace, ds, result, command: str) -> None:
+def _write_report(args: argparse.Namespace, ds, result) -> None:
+    """The HTML report, with every folder shown relative to segdash's, the runs' or the working folder (never an
+    absolute path: a report is shared)."""
     from segdash.errors import SegdashError
     from segdash.fsutil import atomic_write_bytes
+    from segdash.infer.compare import default_roots, report_facts, report_model, shown_path
     from segdash.viz.report import comparison_report
 
-    html = comparison_report(result, ds, command=command)
+    roots = default_roots()
+    models = [report_model(source, roots) for source in result.models]
+    command = command_line(args, shown=lambda value: shown_path(value, roots))
+    html = comparison_report(result, report_facts(result, ds, models, command))
     try:
         atomic_write_bytes(args.html, html.encode("utf-8"))
     except OSError as exc:

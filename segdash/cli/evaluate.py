@@ -3,13 +3,16 @@
     segdash evaluate brain-mri --split test --checkpoint runs/brain/best --json eval.json
     segdash evaluate /data/pets --format oxford-pets --split test --pred-dir preds/
 
-Prints a per-class table (IoU, Boundary IoU, Dice, precision, recall, specificity, support, object
-recall, HD95, ASSD) and the means. JSON: ``{"classes", "images", "confusion_matrix" (rows = ground
-truth, columns = prediction), "per_class": [{"name", "iou", "dice", "precision", "recall",
-"specificity", "support", "boundary_iou", "objects": {"gt", "detected", "predicted", "false",
-"recall", "precision", "by_size": {"small", "medium", "large"}}, ...}], "mean_iou", "mean_dice",
-"pixel_accuracy", "boundary_ratio", "calibration": {"ece", "bins", "per_class_ece"}, "uncertainty":
-{"auroc", "flip_label_change"}, ...}``, undefined values as null.
+Prints a per-class table (a column per metric computed: IoU, Dice, precision, recall, specificity,
+support, Boundary IoU, object recall and precision, ECE, HD95 pooled and max of directions, ASSD,
+relative area difference; ``segdash.metrics.specs`` lists them) and the split's values. JSON:
+``{"classes", "images", "confusion_matrix" (rows = ground truth, columns = prediction), "per_class":
+[{"name", "iou", "dice", "precision", "recall", "specificity", "support", "hd95", "hd95_max",
+"assd", "rad", "abs_rad", "missed", "boundary_iou", "objects": {"gt", "detected", "predicted",
+"false", "recall", "precision", "by_size": {"small", "medium", "large"}}, ...}], "mean_iou",
+"mean_dice", "mean_hd95", "mean_hd95_max", "mean_assd", "pixel_accuracy", "boundary_ratio",
+"calibration": {"ece", "bins", "per_class_ece"}, "uncertainty": {"auroc", "flip_label_change"},
+...}``, undefined values as null.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import sys
 
 from segdash.cli.common import add_dataset_args
 from segdash.cli.predict import add_predictor_args
+from segdash.metrics.specs import FAMILIES, MetricSpec, is_metric, list_metrics, metric_spec, split_value
 
 
 def register(subparsers) -> None:
@@ -67,54 +71,60 @@ def default_split(ds) -> str:
     raise SegdashError(f"say which split to score with --split ({', '.join(ds.splits()) or 'none available'})")
 
 
-def _cell(value, fmt: str = ".3f") -> str:
+#: Where the lines of the split's values wrap.
+LINE_WIDTH = 110
+
+
+def _cell(value, spec: MetricSpec | None = None) -> str:
+    """One value as the terminal shows it: the metric's format, "-" where undefined."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
-    return format(value, fmt)
+    return format(value, spec.fmt if spec is not None else ".3f")
 
 
-def format_table(doc: dict) -> str:
-    """The per-class table and the means of an evaluation's JSON document, for a terminal."""
-    rows = doc["per_class"]
-    width = max(10, *(len(r["name"]) for r in rows))
-    with_distances = any("hd95" in r for r in rows)
-    with_failure = any(r.get("boundary_iou") is not None or r.get("objects") for r in rows)
-    header = f"  {'class':<{width}} {'IoU':>6} {'Dice':>6} {'prec':>6} {'recall':>6} {'spec':>6} {'support':>12}"
-    if with_failure:
-        header += f" {'BndIoU':>6} {'objRec':>6}"
-    if with_distances:
-        header += f" {'HD95':>7} {'ASSD':>7} {'RAD':>7}"
+def format_table(evaluation, doc: dict) -> str:
+    """The per-class table (a column per metric computed, as ``Evaluation.class_table`` and the metric specs
+    give them) and the split's values, for a terminal."""
+    table = evaluation.class_table()
+    width = max(10, *(len(name) for name in table["name"]))
+    columns = [c for c in table.columns if c != "name"]
+    specs = {c: metric_spec(c) for c in columns if is_metric(c)}
+    widths = {c: 12 if c == "support" else max(6, len(specs[c].short)) for c in columns}
+    header = f"  {'class':<{width}}" + "".join(
+        f" {(specs[c].short if c in specs else c):>{widths[c]}}" for c in columns)  # fmt: skip
     lines = [header]
-    for r in rows:
-        line = (f"  {r['name']:<{width}} {_cell(r['iou']):>6} {_cell(r['dice']):>6} {_cell(r['precision']):>6} "
-                f"{_cell(r['recall']):>6} {_cell(r['specificity']):>6} {r['support']:>12,}")
-        if with_failure:
-            line += f" {_cell(r.get('boundary_iou')):>6} {_cell((r.get('objects') or {}).get('recall')):>6}"
-        if with_distances:
-            line += f" {_cell(r.get('hd95'), '.2f'):>7} {_cell(r.get('assd'), '.2f'):>7} {_cell(r.get('rad'), '+.2f'):>7}"
-        lines.append(line)
+    for _, row in table.iterrows():
+        cells = [f"{int(row[c]):>{widths[c]},}" if c == "support" else f"{_cell(row[c], specs[c]):>{widths[c]}}"
+                 for c in columns]  # fmt: skip
+        lines.append(f"  {row['name']:<{width}} " + " ".join(cells))
     lines.append("")
-    lines.append(f"  mean IoU {_cell(doc['mean_iou'])}   mean Dice {_cell(doc['mean_dice'])}   "
-                 f"pixel accuracy {_cell(doc['pixel_accuracy'])}   "
-                 f"freq.-weighted IoU {_cell(doc.get('frequency_weighted_iou'))}")
-    lines.extend(_failure_lines(doc))
+    lines.extend(_split_lines(doc))
     lines.append(f"  {doc['note']}")
     return "\n".join(lines)
 
 
-def _failure_lines(doc: dict) -> list[str]:
-    """The split's Boundary IoU, calibration and uncertainty in a line, where they were computed."""
-    parts = []
-    if doc.get("boundary_ratio") is not None:
-        parts.append(f"mean Boundary IoU {_cell(doc.get('mean_boundary_iou'))} (band {doc['boundary_ratio']:g} of "
-                     "the diagonal)")
-    if doc.get("calibration"):
-        parts.append(f"ECE {_cell(doc['calibration']['ece'])}")
-    if doc.get("uncertainty"):
-        parts.append(f"entropy AUROC for errors {_cell(doc['uncertainty']['auroc'])}")
-        if doc["uncertainty"].get("flip_label_change") is not None:
-            parts.append(f"labels changed by flips {doc['uncertainty']['flip_label_change']:.2%}")
-    return ["  " + "   ".join(parts)] if parts else []
+def _split_lines(doc: dict) -> list[str]:
+    """The split's values, a line per family of metrics; those not computed are left out."""
+    lines = []
+    for family in FAMILIES:
+        parts = []
+        for spec in list_metrics(family=family, per_split=True):
+            value = split_value(doc, spec)
+            if value is None and family != "overlap":
+                continue
+            part = f"{spec.split_label} {_cell(value, spec)}"
+            if spec.key == "boundary_iou" and doc.get("boundary_ratio") is not None:
+                part += f" (band {doc['boundary_ratio']:g} of the diagonal)"
+            parts.append(part)
+        line = ""
+        for part in parts:  # wrapped to a terminal's width
+            if line and len(line) + 3 + len(part) > LINE_WIDTH:
+                lines.append("  " + line)
+                line = ""
+            line = f"{line}   {part}" if line else part
+        if line:
+            lines.append("  " + line)
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -176,7 +186,7 @@ def _run(args: argparse.Namespace, info) -> int:
     speed = evaluation.images / evaluation.seconds if evaluation.seconds > 0 else float("nan")
     print(f"{ds.name} / {split}: {evaluation.images} images in {evaluation.seconds:.1f} s "
           f"({speed:.1f} img/s, {evaluation.device})")
-    print(format_table(doc))
+    print(format_table(evaluation, doc))
     if args.json:
         write_json(args.json, doc)
         print(f"wrote {args.json}", file=sys.stderr)

@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from segdash.errors import SegdashError
-from segdash.infer.evaluate import Evaluation, evaluate
+from segdash.infer.evaluate import evaluate
+from segdash.infer.evaluation import Evaluation
 from segdash.metrics.paired import (
     DEFAULT_SAMPLES,
     Comparison,
@@ -244,3 +245,124 @@ def compare_models(
         comparison=comparison, pixel_changes=changes, pixel_note=note, seconds=time.perf_counter() - start,
         labels=readers,
     )  # fmt: skip
+
+
+# --- what a report shows: gathered here, so that the report only draws what it is given ---------------
+
+#: Images shown per pair for "fixed most" and for "broke most".
+REPORT_EXAMPLES = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportModel:
+    """One model as a report names it: a display name, where it came from without any server path
+    (``weights/brain-mri_unet_lite0_best``), and what it is ("Unet + lite0, epoch 12, trained on ...")."""
+
+    name: str
+    shown_source: str
+    description: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportExample:
+    """One image of a pair: the picture, its mask and both models' (H, W) label maps."""
+
+    sample_id: str
+    image: np.ndarray
+    mask: np.ndarray
+    pred_a: np.ndarray
+    pred_b: np.ndarray
+
+
+@dataclasses.dataclass
+class ReportFacts:
+    """Everything a comparison report shows besides the statistics themselves (``ModelComparison``).
+
+    ``fixed`` / ``broken``: per pair (a, b), the images where B fixed / broke the most pixels (net), most first;
+    empty with ``examples_note`` saying why when the predictions were not kept.
+    """
+
+    dataset: str
+    split: str
+    classes: tuple[str, ...]
+    colors: Sequence | None
+    ignore_index: int | None
+    models: list[ReportModel]
+    command: str
+    fixed: dict[tuple[int, int], list[ReportExample]] = dataclasses.field(default_factory=dict)
+    broken: dict[tuple[int, int], list[ReportExample]] = dataclasses.field(default_factory=dict)
+    examples_note: str = ""
+
+
+def shown_path(path: str | Path, roots: Sequence[str | Path]) -> str:
+    """A folder as a report or page may show it: relative to the first of ``roots`` that holds it
+    (``weights/brain-mri_unet_lite0_best``, ``runs/quick-1/checkpoints/best``), else only its own name
+    (``short_name``): never an absolute path, never the server's home or cache folder."""
+    folder = Path(path).expanduser().resolve()
+    home = Path.home().resolve()
+    for root in roots:
+        root = Path(root).expanduser().resolve()
+        if root == Path(root.anchor) or home.is_relative_to(root):  # "/" or above the home folder: says too much
+            continue
+        if folder.is_relative_to(root) and folder != root:
+            return folder.relative_to(root).as_posix()
+    return short_name(folder)
+
+
+def default_roots() -> tuple[Path, ...]:
+    """The folders a command-line report shows paths relative to: segdash's own folder (``weights/``,
+    ``runs/``), the runs root's parent and the working folder."""
+    from segdash.train.runs import default_runs_root
+
+    return (Path(__file__).resolve().parents[2], default_runs_root().resolve().parent, Path.cwd())
+
+
+def describe_checkpoint(meta) -> str:
+    """Architecture, encoder, epoch, training dataset and date of a checkpoint's metadata (``CheckpointMeta``)."""
+    epoch = "" if getattr(meta, "epoch", None) is None else f", epoch {meta.epoch}"
+    return (f"{meta.arch} + {meta.encoder}{epoch}, trained on {getattr(meta, 'dataset', None) or '?'}, "
+            f"saved {getattr(meta, 'created', None) or '?'}")  # fmt: skip
+
+
+def report_model(source: ModelSource, roots: Sequence[str | Path], name: str | None = None,
+                 meta=None) -> ReportModel:  # fmt: skip
+    """How a report shows ``source``: its name, its folder relative to ``roots``, and its checkpoint's facts
+    (``meta``, read from the folder when not given; a folder of predictions says so)."""
+    if source.kind != "checkpoint":
+        description = "predicted label PNGs"
+    else:
+        if meta is None:
+            from segdash.models.checkpoint import read_meta
+
+            try:
+                meta = read_meta(source.source)
+            except (SegdashError, OSError):  # the report still helps without it; the message would name the path
+                meta = None
+        description = describe_checkpoint(meta) if meta is not None else "metadata unreadable"
+    return ReportModel(name or source.name, shown_path(source.source, roots), description)
+
+
+def report_facts(result: ModelComparison, dataset, models: Sequence[ReportModel], command: str,
+                 pairs: Sequence[tuple[int, int]] | None = None, examples: int = REPORT_EXAMPLES) -> ReportFacts:  # fmt: skip
+    """The facts ``segdash.viz.report.comparison_report`` draws: the models as given, the command, and per pair
+    the ``examples`` images where B fixed and broke the most pixels (read from the dataset here)."""
+    from segdash.metrics.paired import most_changed
+
+    facts = ReportFacts(dataset=result.dataset, split=result.split, classes=tuple(result.classes),
+                        colors=getattr(dataset, "colors", None), ignore_index=getattr(dataset, "ignore_index", None),
+                        models=list(models), command=command)  # fmt: skip
+    if not result.labels or any(reader is None for reader in result.labels):
+        facts.examples_note = result.pixel_note or "predictions not kept"
+        return facts
+    wanted = [(p.a, p.b) for p in result.comparison.pairs if pairs is None or (p.a, p.b) in set(pairs)]
+    for a, b in wanted:
+        fixed, broken = most_changed(result.net_fixed(a, b).sum(axis=1), examples)
+        for target, picks in ((facts.fixed, fixed), (facts.broken, broken)):
+            target[(a, b)] = [_report_example(result, dataset, i, a, b) for i in picks]
+    return facts
+
+
+def _report_example(result: ModelComparison, dataset, i: int, a: int, b: int) -> ReportExample:
+    sample_id = result.sample_ids[i]
+    image, mask, _ = dataset.load(result.split, sample_id)
+    return ReportExample(sample_id, image, mask, result.labels[a](i), result.labels[b](i))

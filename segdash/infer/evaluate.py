@@ -1,9 +1,17 @@
-"""Score a model (or a folder of predicted label PNGs) on a dataset split.
+"""Score a model (or a folder of predicted label PNGs) on a dataset split: the streaming pass.
 
     evaluation = evaluate(ds, "test", predictor=Predictor.from_checkpoint("runs/x/best"))
     evaluation = evaluate(ds, "test", pred_dir="preds/")     # <sample_id>.png label maps
     evaluation.scores.mean_dice, evaluation.per_image, evaluation.top_confusions(1, 2)
-    evaluation.save("cache/eval"); Evaluation.load("cache/eval")
+
+The result, its tables, JSON and files are ``segdash.infer.evaluation.Evaluation``; what the pass
+needs of a model is the ``segdash.infer.protocol.Predictor`` protocol (labels, and optionally
+probabilities), so any model family with an adapter that answers it is scored the same way.
+
+Each family of metrics (``segdash.metrics.specs.FAMILIES``) has one hook here: overlap scores come
+from the confusion matrices; ``_batch_cpu_metrics`` runs the label-map kernels (distances, Boundary
+IoU, objects); ``ConfidenceStats.update`` counts what the probabilities give. A kernel's per-image
+output, keyed by its metric's name, flows into the ``Evaluation`` with nothing else to change.
 
 How the work is laid out so the model is never kept waiting: a background thread reads and decodes
 the next batch of consecutive same-size images while the current one runs through the model; the
@@ -18,8 +26,6 @@ are kept, so memory stays flat however large the split.
 from __future__ import annotations
 
 import dataclasses
-import io
-import json
 import math
 import os
 import queue
@@ -35,339 +41,19 @@ import torch
 from segdash.data.formats.skipping import warn_skipped_samples
 from segdash.data.splits import evenly_spaced
 from segdash.errors import SegdashError
-from segdash.fsutil import atomic_dir, atomic_write_bytes, atomic_write_json
-from segdash.jsonsafe import finite_or_none
-from segdash.metrics.boundary import DEFAULT_BOUNDARY_RATIO, batch_boundary_counts, boundary_iou
-from segdash.metrics.calibration import ConfidenceStats, calibration_bins, calibration_error, histogram_auroc
+from segdash.infer.evaluation import CONFIDENCE_METRICS, PER_IMAGE_OBJECT_COUNTS, Evaluation, merge_evaluations
+from segdash.infer.protocol import Predictor, ProbabilityPredictor
+from segdash.metrics.boundary import DEFAULT_BOUNDARY_RATIO, batch_boundary_counts
+from segdash.metrics.calibration import ConfidenceStats
 from segdash.metrics.confusion import ConfusionMatrix
-from segdash.metrics.distance import DISTANCE_METRICS, aggregate_distances, distance_metrics
-from segdash.metrics.objects import OBJECT_COUNTS, SIZE_BUCKETS, batch_object_counts, object_scores
-from segdash.metrics.scores import UNDEFINED_NOTE, Scores, per_image_scores, scores_from_confusion
+from segdash.metrics.distance import DISTANCE_METRICS, distance_metrics
+from segdash.metrics.objects import OBJECT_COUNTS, SIZE_BUCKETS, batch_object_counts
 from segdash.sharding import shard_of
 
-#: Metrics where a larger value is worse (``Evaluation.worst`` ranks them largest first).
-LOWER_IS_BETTER = ("hd95", "assd", "abs_rad", "ece", "overconfidence")
+__all__ = ["Evaluation", "check_boundary_ratio", "evaluate", "merge_evaluations"]  # the result re-exported
+
 #: Batches whose distance metrics may wait in the pool before the model waits for them.
 _PENDING_DISTANCE_BATCHES = 4
-#: 2: Boundary IoU, objects, calibration and uncertainty (version 1 files load without them).
-_FORMAT_VERSION = 2
-#: Per-image object counts kept (the split's totals keep the size buckets and pixel counts too).
-PER_IMAGE_OBJECT_COUNTS = ("gt", "detected", "predicted", "false")
-#: Per-image numbers from the probabilities.
-CONFIDENCE_METRICS = ("ece", "auroc", "overconfidence")
-#: Added to the note on undefined values when distance metrics were computed.
-DISTANCE_NOTE = (
-    " Distances (hd95, assd, in pixels) are averaged over the images where the class is in both masks;"
-    " images where it is in the ground truth but not predicted are counted in missed, those where it is"
-    " predicted but not in the ground truth in spurious (one_sided_images: both). A null hd95/assd with"
-    " missed > 0 means the model never found the class where it is: a failure, not 'not applicable'."
-    " rad is the split's relative area difference, (predicted - true pixels) / true pixels over all images."
-)
-
-
-#: Array fields of ``Evaluation`` saved under their own name when present.
-_OPTIONAL_ARRAYS = ("per_image_boundary", "objects", "per_image_objects", "calibration", "entropy_histogram",
-                    "flip_changes")  # fmt: skip
-
-
-@dataclasses.dataclass
-class Evaluation:
-    """The result of ``evaluate``: counts, scores, per-image rows, distances, timings.
-
-    confusion: (C, C) int64, rows = ground truth; per_image_confusion: (N, C, C) int64 in the
-    order of ``sample_ids``; per_image_distances: {"hd95", "assd", "rad": (N, C) float64} or
-    None when distances were not computed. Derived on construction: ``scores`` (``Scores``),
-    ``per_image`` (DataFrame, one row per image) and ``distances`` (DataFrame, one row per class,
-    columns hd95, assd, rad; empty without distances).
-
-    Where the model fails (None when not computed): per_image_boundary (N, 2, C) int64 boundary
-    intersection and union at ``boundary_ratio``; objects (C, 3, 6) int64 split totals per class and
-    size bucket (``segdash.metrics.objects.OBJECT_COUNTS``); per_image_objects (N, C, 4) int64
-    (``PER_IMAGE_OBJECT_COUNTS``); with probabilities, calibration (C, 15, 3) float64 sums per
-    predicted class and confidence bin, entropy_histogram (2, 1000) int64 (right, wrong pixels),
-    per_image_confidence {"ece", "auroc", "overconfidence": (N,)}, flip_changes (2,) int64 [pixels
-    whose label changed between the TTA flips, pixels] with flip TTA.
-    """
-
-    dataset: str
-    split: str
-    classes: tuple[str, ...]
-    confusion: np.ndarray
-    sample_ids: list[str]
-    per_image_confusion: np.ndarray
-    per_image_distances: dict[str, np.ndarray] | None = None
-    ignore_index: int | None = None
-    seconds: float = 0.0
-    forward_seconds: float = 0.0
-    device: str = "cpu"
-    source: str = ""
-    total_images: int | None = None
-    cancelled: bool = False
-    boundary_ratio: float | None = None
-    per_image_boundary: np.ndarray | None = None
-    objects: np.ndarray | None = None
-    per_image_objects: np.ndarray | None = None
-    calibration: np.ndarray | None = None
-    entropy_histogram: np.ndarray | None = None
-    per_image_confidence: dict[str, np.ndarray] | None = None
-    flip_changes: np.ndarray | None = None
-    #: samples left out because they could not be read or did not fit: (sample id, why)
-    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.classes = tuple(self.classes)
-        self.confusion = np.asarray(self.confusion, dtype=np.int64)
-        self.per_image_confusion = np.asarray(self.per_image_confusion, dtype=np.int64).reshape(
-            -1, len(self.classes), len(self.classes)
-        )
-        self.sample_ids = [str(s) for s in self.sample_ids]
-        if self.total_images is None:
-            self.total_images = len(self.sample_ids)
-        self.scores: Scores = scores_from_confusion(self.confusion, self.classes)
-        self.distance_summary = (
-            aggregate_distances(self.per_image_distances, self.confusion) if self.per_image_distances is not None
-            else None
-        )
-        #: (C,) Boundary IoU over the split (NaN where no band on either side), None when not computed
-        self.boundary_iou = (
-            boundary_iou(np.asarray(self.per_image_boundary).sum(axis=0)) if self.per_image_boundary is not None
-            else None
-        )
-        self.per_image = self._per_image_frame()
-        self.distances = self._distance_frame()
-
-    # --- derived tables ---------------------------------------------------------------------
-
-    @property
-    def images(self) -> int:
-        return len(self.sample_ids)
-
-    @property
-    def per_image_ids(self) -> list[str]:
-        return list(self.sample_ids)
-
-    def _per_image_frame(self):
-        """sample_id, pixel_accuracy, mean_iou, mean_dice[, mean_hd95], then dice/<class>, iou/<class>[, rad/<class>]."""
-        import pandas as pd
-
-        per_image = per_image_scores(self.per_image_confusion)
-        columns = {
-            "sample_id": self.sample_ids,
-            "pixel_accuracy": per_image["pixel_accuracy"],
-            "mean_iou": per_image["mean_iou"],
-            "mean_dice": per_image["mean_dice"],
-        }
-        if self.per_image_distances is not None:
-            hd95 = np.asarray(self.per_image_distances["hd95"], dtype=np.float64).reshape(self.images, len(self.classes))
-            finite = np.isfinite(hd95)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                columns["mean_hd95"] = np.where(finite.any(1), np.where(finite, hd95, 0).sum(1) / finite.sum(1), np.nan)
-        columns.update(self._per_image_failure_columns())
-        for c, name in enumerate(self.classes):
-            columns[f"dice/{name}"] = per_image["dice"][:, c]
-        for c, name in enumerate(self.classes):
-            columns[f"iou/{name}"] = per_image["iou"][:, c]
-        if self.per_image_distances is not None:  # the split's rad is from total areas; each image's is here
-            rad = np.asarray(self.per_image_distances["rad"], dtype=np.float64).reshape(self.images, len(self.classes))
-            for c, name in enumerate(self.classes):
-                columns[f"rad/{name}"] = rad[:, c]
-        return pd.DataFrame(columns)
-
-    def _per_image_failure_columns(self) -> dict[str, np.ndarray]:
-        """boundary_iou (mean over classes with a band), object_recall (all classes' objects), ece, auroc,
-        overconfidence (mean confidence minus accuracy), where they were computed."""
-        columns = {}
-        if self.per_image_boundary is not None:
-            values = boundary_iou(self.per_image_boundary)
-            defined = ~np.isnan(values)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                columns["boundary_iou"] = np.where(defined.any(1), np.nansum(values, 1) / defined.sum(1), np.nan)
-        if self.per_image_objects is not None:
-            counts = np.asarray(self.per_image_objects).sum(axis=1)  # (N, 4) over classes
-            gt, detected = counts[:, 0], counts[:, 1]
-            columns["object_recall"] = np.where(gt > 0, detected / np.maximum(gt, 1), np.nan)
-        if self.per_image_confidence is not None:
-            columns.update({k: np.asarray(self.per_image_confidence[k], np.float64) for k in CONFIDENCE_METRICS})
-        return columns
-
-    def _distance_frame(self):
-        """One row per class (index = class name): hd95, assd, rad (mean over images where defined)."""
-        import pandas as pd
-
-        if self.distance_summary is None:
-            return pd.DataFrame(columns=list(DISTANCE_METRICS), index=pd.Index([], name="class"), dtype=float)
-        columns = (*DISTANCE_METRICS, "missed", "spurious", "one_sided")
-        frame = pd.DataFrame({m: self.distance_summary[m] for m in columns if m in self.distance_summary},
-                             index=pd.Index(list(self.classes), name="class"))
-        return frame
-
-    # --- questions the dashboard asks -------------------------------------------------------
-
-    def class_index(self, name_or_index: str | int) -> int:
-        return self.scores.class_index(name_or_index)
-
-    def top_confusions(self, gt_class: str | int, pred_class: str | int, k: int = 8) -> list[tuple[str, int]]:
-        """The ``k`` images with the most pixels of ``gt_class`` predicted as ``pred_class``.
-
-        Returns [(sample_id, pixels)], most pixels first, only images with at least one such pixel.
-        """
-        gt, pred = self.class_index(gt_class), self.class_index(pred_class)
-        counts = self.per_image_confusion[:, gt, pred]
-        order = np.argsort(-counts, kind="stable")[: max(int(k), 0)]
-        return [(self.sample_ids[i], int(counts[i])) for i in order if counts[i] > 0]
-
-    def worst(self, k: int = 8, by: str = "mean_dice"):
-        """The ``k`` worst images by a ``per_image`` column (undefined values last), as a DataFrame."""
-        if by not in self.per_image.columns:
-            raise KeyError(f"no per-image column {by!r}; choose one of {', '.join(self.per_image.columns[1:])}")
-        descending = by == "mean_hd95" or by.split("/")[0] in LOWER_IS_BETTER
-        return self.per_image.sort_values(by, ascending=not descending, na_position="last", kind="stable").head(k)
-
-    # --- JSON and files ---------------------------------------------------------------------
-
-    def to_json_dict(self) -> dict:
-        """The ``segdash evaluate --json`` document; undefined values are null."""
-        doc = {
-            "dataset": self.dataset,
-            "split": self.split,
-            "classes": list(self.classes),
-            "images": self.images,
-            "total_images": self.total_images,
-            "cancelled": self.cancelled,
-            "ignore_index": self.ignore_index,
-            "skipped": [{"sample_id": sid, "reason": why} for sid, why in self.skipped],
-        }
-        scores = self.scores.to_dict()
-        per_class = scores.pop("per_class")
-        if self.distance_summary is not None:
-            for c, row in enumerate(per_class):
-                for metric in (*DISTANCE_METRICS, "abs_rad"):
-                    row[metric] = finite_or_none(self.distance_summary[metric][c])
-                row["distance_images"] = int(self.distance_summary["images"][c])
-                row["one_sided_images"] = int(self.distance_summary["one_sided"][c])
-                row["missed"] = int(self.distance_summary["missed"][c])
-                row["spurious"] = int(self.distance_summary["spurious"][c])
-        doc.update(scores)
-        self._add_failure_json(doc, per_class)
-        doc["per_class"] = per_class
-        if self.distance_summary is not None:
-            for metric in ("hd95", "assd"):
-                values = self.distance_summary[metric]
-                doc[f"mean_{metric}"] = finite_or_none(np.nanmean(values)) if np.isfinite(values).any() else None
-        doc.update(
-            seconds=round(self.seconds, 4),
-            forward_seconds=round(self.forward_seconds, 4),
-            device=self.device,
-            source=self.source,
-            note=UNDEFINED_NOTE + (DISTANCE_NOTE if self.distance_summary is not None else ""),
-        )
-        keys = [k for k in ("pixel_accuracy", "mean_iou", "mean_dice", "boundary_iou", "object_recall",
-                            *CONFIDENCE_METRICS) if k in self.per_image]  # fmt: skip
-        doc["per_image"] = [
-            {"sample_id": sid, **{key: finite_or_none(row[key]) for key in keys}}
-            for sid, (_, row) in zip(self.sample_ids, self.per_image.iterrows())
-        ]
-        return doc
-
-    def object_table(self, class_index: int) -> dict | None:
-        """One class's objects as JSON: {"gt", "detected", "predicted", "false", "recall", "precision",
-        "by_size": {"small" | "medium" | "large": {the same keys and "iou"}}}; None without object counts."""
-        if self.objects is None:
-            return None
-        counts = np.asarray(self.objects[class_index])  # (3, 6)
-
-        def entry(row: np.ndarray, with_iou: bool) -> dict:
-            scores = object_scores(row)
-            out = {key: int(row[i]) for i, key in enumerate(PER_IMAGE_OBJECT_COUNTS)}
-            out.update(recall=finite_or_none(scores["recall"]), precision=finite_or_none(scores["precision"]))
-            if with_iou:
-                out["iou"] = finite_or_none(scores["iou"])
-            return out
-
-        table = entry(counts.sum(axis=0), with_iou=False)
-        table["by_size"] = {bucket: entry(counts[b], with_iou=True) for b, bucket in enumerate(SIZE_BUCKETS)}
-        return table
-
-    def calibration_summary(self) -> dict | None:
-        """{"ece", "bins": [{"low", "high", "pixels", "confidence", "accuracy"} x 15], "per_class_ece"}, or None."""
-        if self.calibration is None:
-            return None
-        sums = np.asarray(self.calibration)
-        return {
-            "ece": finite_or_none(calibration_error(sums.sum(axis=0))),
-            "bins": calibration_bins(sums.sum(axis=0)),
-            "per_class_ece": [finite_or_none(v) for v in calibration_error(sums)],
-        }
-
-    def uncertainty_summary(self) -> dict | None:
-        """{"auroc": normalised-entropy ROC AUC for wrong pixels, "flip_label_change": share or None}, or None."""
-        if self.entropy_histogram is None:
-            return None
-        flips = self.flip_changes
-        change = float(flips[0] / flips[1]) if flips is not None and flips[1] > 0 else None
-        return {"auroc": finite_or_none(histogram_auroc(self.entropy_histogram)), "flip_label_change": change}
-
-    def _add_failure_json(self, doc: dict, per_class: list[dict]) -> None:
-        """Boundary IoU and objects per class; boundary_ratio, calibration and uncertainty at the top (null when
-        not computed)."""
-        for c, row in enumerate(per_class):
-            row["boundary_iou"] = finite_or_none(self.boundary_iou[c]) if self.boundary_iou is not None else None
-            row["objects"] = self.object_table(c)
-        mean = self.boundary_iou is not None and not np.isnan(self.boundary_iou).all()
-        doc["mean_boundary_iou"] = finite_or_none(np.nanmean(self.boundary_iou)) if mean else None
-        doc["boundary_ratio"] = self.boundary_ratio if self.per_image_boundary is not None else None
-        doc["calibration"] = self.calibration_summary()
-        doc["uncertainty"] = self.uncertainty_summary()
-
-    def save(self, path: str | Path) -> Path:
-        """Write a folder (atomically): ``evaluation.json`` (the JSON document) and ``arrays.npz``."""
-        path = Path(path)
-        arrays = {"confusion": self.confusion, "per_image_confusion": self.per_image_confusion}
-        if self.per_image_distances is not None:
-            arrays.update({f"distance_{k}": np.asarray(v) for k, v in self.per_image_distances.items()})
-        for key in _OPTIONAL_ARRAYS:
-            if getattr(self, key) is not None:
-                arrays[key] = np.asarray(getattr(self, key))
-        if self.per_image_confidence is not None:
-            arrays.update({f"confidence_{k}": np.asarray(v) for k, v in self.per_image_confidence.items()})
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
-        doc = self.to_json_dict()
-        doc["sample_ids"] = self.sample_ids
-        doc["format_version"] = _FORMAT_VERSION
-        with atomic_dir(path) as tmp:
-            atomic_write_bytes(tmp / "arrays.npz", buffer.getvalue())
-            atomic_write_json(tmp / "evaluation.json", doc)
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> Evaluation:
-        """Read a folder written by ``save``."""
-        path = Path(path)
-        try:
-            doc = json.loads((path / "evaluation.json").read_text(encoding="utf-8"))
-            with np.load(path / "arrays.npz", allow_pickle=False) as npz:
-                arrays = {key: npz[key] for key in npz.files}
-        except (OSError, ValueError, KeyError) as exc:
-            raise SegdashError(f"cannot read the saved evaluation in {str(path)!r}: {exc}") from None
-        distances = {k[len("distance_"):]: v for k, v in arrays.items() if k.startswith("distance_")} or None
-        confidence = {k[len("confidence_"):]: v for k, v in arrays.items() if k.startswith("confidence_")} or None
-        return cls(
-            dataset=doc.get("dataset", ""), split=doc.get("split", ""), classes=tuple(doc["classes"]),
-            confusion=arrays["confusion"], sample_ids=doc["sample_ids"],
-            per_image_confusion=arrays["per_image_confusion"], per_image_distances=distances,
-            ignore_index=doc.get("ignore_index"), seconds=float(doc.get("seconds", 0.0)),
-            forward_seconds=float(doc.get("forward_seconds", 0.0)), device=doc.get("device", ""),
-            source=doc.get("source", ""), total_images=doc.get("total_images"),
-            cancelled=bool(doc.get("cancelled", False)), boundary_ratio=doc.get("boundary_ratio"),
-            per_image_confidence=confidence, **{key: arrays.get(key) for key in _OPTIONAL_ARRAYS},
-            skipped=[(str(s["sample_id"]), str(s["reason"])) for s in doc.get("skipped", [])],
-        )  # fmt: skip
-
-    def __repr__(self) -> str:
-        state = ", cancelled" if self.cancelled else ""
-        return (f"<Evaluation {self.dataset}/{self.split}: {self.images} images, mean IoU "
-                f"{self.scores.mean_iou:.3f}, mean Dice {self.scores.mean_dice:.3f}{state}>")
 
 
 # --- reading batches in the background ------------------------------------------------------------
@@ -514,15 +200,15 @@ def _load_for_scoring(dataset, split: str, sample_id: str, masks_only: bool) -> 
 
 def _batch_distances(preds: np.ndarray, masks: np.ndarray, num_classes: int,
                      ignore_index: int | None) -> dict[str, np.ndarray]:
-    """(N, H, W) label maps -> {"hd95", "assd", "rad": (N, C)}."""
+    """(N, H, W) label maps -> {"hd95", "hd95_max", "assd", "rad": (N, C)} (``DISTANCE_METRICS``)."""
     rows = [distance_metrics(p, m, num_classes, ignore_index) for p, m in zip(preds, masks)]
     return {k: np.stack([r[k] for r in rows]) for k in DISTANCE_METRICS}
 
 
 def _batch_cpu_metrics(preds: np.ndarray, masks: np.ndarray, num_classes: int, ignore_index: int | None,
                        distances: bool, boundary_ratio: float | None) -> dict[str, np.ndarray]:
-    """What needs the (N, H, W) label maps on the CPU: distances {"hd95", "assd", "rad": (N, C)} and, with a
-    ``boundary_ratio``, {"boundary": (N, 2, C), "objects": (N, C, 3, 6)}."""
+    """The label-map hook of the pass: what needs the (N, H, W) label maps on the CPU: distances
+    {``DISTANCE_METRICS``: (N, C)} and, with a ``boundary_ratio``, {"boundary": (N, 2, C), "objects": (N, C, 3, 6)}."""
     out = _batch_distances(preds, masks, num_classes, ignore_index) if distances else {}
     if boundary_ratio is not None:
         out["boundary"] = batch_boundary_counts(preds, masks, num_classes, ignore_index, boundary_ratio)
@@ -581,7 +267,10 @@ def _split_ids(dataset, split: str, limit: int | None) -> list[str]:
     return ids
 
 
-def _check_predictor(predictor, dataset) -> None:
+def _check_predictor(predictor: Predictor, dataset) -> None:
+    if not isinstance(predictor, Predictor):
+        raise TypeError(f"{type(predictor).__name__} cannot be evaluated: it needs predict_labels(images) and a "
+                        "device (segdash.infer.protocol.Predictor)")
     meta = getattr(predictor, "meta", None)
     classes = getattr(meta, "classes", None)
     if classes is not None and len(classes) != dataset.num_classes:
@@ -596,7 +285,7 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _model_labels(predictor, batch: _Batch, confidence: ConfidenceStats | None):
+def _model_labels(predictor: Predictor, batch: _Batch, confidence: ConfidenceStats | None):
     """Labels (N, H, W) of one batch on the model's device, the forward pass's seconds and, with
     ``confidence``, the per-image numbers its probabilities give (counted where they are, then dropped)."""
     tick = time.perf_counter()
@@ -619,7 +308,8 @@ def check_boundary_ratio(ratio: float) -> float:
     return float(ratio)
 
 
-def _prediction_source(dataset, ids: Sequence[str], predictor, pred_dir) -> tuple[torch.device, dict | None, str]:
+def _prediction_source(dataset, ids: Sequence[str], predictor: Predictor | None,
+                       pred_dir) -> tuple[torch.device, dict | None, str]:  # fmt: skip
     """(device the counts accumulate on, prediction files by id or None, what produced the predictions)."""
     if predictor is not None:
         _check_predictor(predictor, dataset)
@@ -664,7 +354,7 @@ class _CpuMetrics:
 def evaluate(
     dataset,
     split: str,
-    predictor=None,
+    predictor: Predictor | None = None,
     pred_dir: str | Path | None = None,
     batch_size: int = 8,
     progress: Callable[[int, int], None] | None = None,
@@ -677,14 +367,14 @@ def evaluate(
     strict: bool = False,
     shard: tuple[int, int] | None = None,
 ) -> Evaluation:
-    """Score ``predictor`` (anything with ``predict_labels(images) -> (N, H, W) tensor`` and
-    ``device``), or the label PNGs ``<pred_dir>/<sample_id>.png``, on ``split`` of ``dataset``.
+    """Score ``predictor`` (a ``segdash.infer.protocol.Predictor``: ``predict_labels(images) -> (N, H, W)
+    tensor`` and ``device``), or the label PNGs ``<pred_dir>/<sample_id>.png``, on ``split`` of ``dataset``.
 
     ``progress(done, total)`` is called after every batch; ``should_stop()`` is checked between
     batches and, when true, ends the run early with ``cancelled=True`` and the images done so far.
     ``limit``: only ``limit`` images, evenly spaced over the split (``segdash.data.splits.evenly_spaced``). ``distances``: also HD95 / ASSD / area difference.
     ``failure_metrics``: also Boundary IoU (band ``boundary_ratio`` of the diagonal) and objects, and
-    calibration and uncertainty when the predictor has ``predict_probabilities``.
+    calibration and uncertainty when the predictor gives probabilities (``ProbabilityPredictor``).
     A sample that cannot be read or does not fit is left out with a warning naming it (listed in
     ``Evaluation.skipped``); ``strict=True`` stops at the first one instead.
     ``shard=(rank, world_size)``: only this process's contiguous share of the (limited) split, for
@@ -702,7 +392,7 @@ def evaluate(
     num_classes, ignore_index = dataset.num_classes, dataset.ignore_index
     device, pred_paths, source = _prediction_source(dataset, ids, predictor, pred_dir)
     confidence = None
-    if predictor is not None and failure_metrics and hasattr(predictor, "predict_probabilities"):
+    if predictor is not None and failure_metrics and isinstance(predictor, ProbabilityPredictor):
         confidence = ConfidenceStats(num_classes, ignore_index, device=device)
 
     accumulator = ConfusionMatrix(num_classes, ignore_index=ignore_index, device=device)
@@ -775,48 +465,3 @@ def _objects_total(rows: _PerImage, num_classes: int, ratio: float | None) -> np
         return None
     empty = np.zeros((num_classes, len(SIZE_BUCKETS), len(OBJECT_COUNTS)), dtype=np.int64)
     return rows.objects if rows.objects is not None else empty
-
-
-# --- putting shards together ----------------------------------------------------------------------
-
-#: Fields summed over shards (split totals); the per-image arrays are put one after the other instead.
-_SUMMED = ("confusion", "objects", "calibration", "entropy_histogram", "flip_changes")
-_PER_IMAGE_ARRAYS = ("per_image_confusion", "per_image_boundary", "per_image_objects")
-_PER_IMAGE_DICTS = ("per_image_distances", "per_image_confidence")
-
-
-def merge_evaluations(parts: Sequence[Evaluation]) -> Evaluation:
-    """One ``Evaluation`` from the evaluations of consecutive shards of a split, given in shard order.
-
-    Counts and sums add up, per-image rows and skipped samples follow each other, so the result is
-    the one a single process would give. ``seconds`` and ``forward_seconds`` are the slowest shard's
-    (the shards ran side by side); device and source are the first shard's.
-    """
-    if not parts:
-        raise ValueError("merge_evaluations needs at least one evaluation")
-    first = parts[0]
-    if any(p.classes != first.classes or p.boundary_ratio != first.boundary_ratio for p in parts):
-        raise ValueError("the shards were scored with different classes or boundary ratios")
-    merged = {key: _sum_arrays([getattr(p, key) for p in parts]) for key in _SUMMED}
-    merged.update({key: _concat_arrays([getattr(p, key) for p in parts]) for key in _PER_IMAGE_ARRAYS})
-    for key in _PER_IMAGE_DICTS:
-        dicts = [getattr(p, key) for p in parts if getattr(p, key) is not None]
-        merged[key] = {k: _concat_arrays([d[k] for d in dicts]) for k in dicts[0]} if dicts else None
-    return dataclasses.replace(
-        first, **merged, sample_ids=[sid for p in parts for sid in p.sample_ids],
-        total_images=sum(p.total_images or 0 for p in parts), cancelled=any(p.cancelled for p in parts),
-        seconds=max(p.seconds for p in parts), forward_seconds=max(p.forward_seconds for p in parts),
-        skipped=[pair for p in parts for pair in p.skipped],
-    )  # fmt: skip
-
-
-def _sum_arrays(arrays: list[np.ndarray | None]) -> np.ndarray | None:
-    """The sum of the arrays that are there (a shard with no image may have none); None when none is."""
-    present = [np.asarray(a) for a in arrays if a is not None]
-    return np.sum(present, axis=0) if present else None
-
-
-def _concat_arrays(arrays: list[np.ndarray | None]) -> np.ndarray | None:
-    """The arrays that are there, one after the other along the images; None when none is."""
-    present = [np.asarray(a) for a in arrays if a is not None]
-    return np.concatenate(present, axis=0) if present else None

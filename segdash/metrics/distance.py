@@ -5,6 +5,10 @@ from the true one and how far its size is off:
 
 - ``hausdorff95``: the 95th percentile of the surface distances, both directions pooled (MedPy's
   ``hd95``): the distance that all but the worst 5% of the outline stays within.
+- ``hausdorff95_max``: the larger of the two directed 95th percentiles, prediction to truth and truth
+  to prediction (MONAI's ``compute_hausdorff_distance(percentile=95)``): an outline that misses a
+  part of the other on one side only weighs more than when both directions are pooled. Both are
+  computed so that a result compares with either library.
 - ``assd``: average symmetric surface distance, the mean of the same pooled distances
   (``(sum d(a, B) + sum d(b, A)) / (|A| + |B|)``, the MICCAI 2007 challenge definition).
 - ``relative_area_difference``: ``(|pred| - |gt|) / |gt|``, signed: > 0 over-segments, < 0 under.
@@ -43,8 +47,11 @@ from scipy.spatial import cKDTree
 
 from segdash.data.labels import class_pixel_counts
 
-#: Names of the per-class distance metrics, in the order tables show them.
-DISTANCE_METRICS = ("hd95", "assd", "rad")
+#: What ``distance_metrics`` gives per class of one image, in the order tables show them (the keys of
+#: their specs in ``segdash.metrics.specs``, family "distance").
+DISTANCE_METRICS = ("hd95", "hd95_max", "assd", "rad")
+#: Those of them that are surface distances (inf when the class is on one side only).
+SURFACE_DISTANCES = ("hd95", "hd95_max", "assd")
 
 
 def label_surfaces(labels: np.ndarray) -> np.ndarray:
@@ -105,6 +112,16 @@ def hausdorff95(pred_mask: np.ndarray, gt_mask: np.ndarray, spacing: Sequence[fl
     return float(np.percentile(np.concatenate(surface_distances(pred_mask, gt_mask, spacing)), 95))
 
 
+def hausdorff95_max(pred_mask: np.ndarray, gt_mask: np.ndarray, spacing: Sequence[float] = (1.0, 1.0)) -> float:
+    """The larger of the two directed 95th percentiles of the surface distances of two (H, W) masks
+    (MONAI's symmetric HD95; NaN / inf when empty)."""
+    pred_mask, gt_mask = np.asarray(pred_mask, bool), np.asarray(gt_mask, bool)
+    empty = _empty_case(pred_mask, gt_mask)
+    if empty is not None:
+        return empty
+    return float(max(np.percentile(d, 95) for d in surface_distances(pred_mask, gt_mask, spacing)))
+
+
 def assd(pred_mask: np.ndarray, gt_mask: np.ndarray, spacing: Sequence[float] = (1.0, 1.0)) -> float:
     """Average symmetric surface distance of two (H, W) masks (NaN / inf when empty)."""
     pred_mask, gt_mask = np.asarray(pred_mask, bool), np.asarray(gt_mask, bool)
@@ -145,7 +162,7 @@ def distance_metrics(
     """Per-class distance metrics of one image (every class's surface found in one pass).
 
     pred_labels, gt_labels: (H, W) integer label maps; pixels whose truth is ``ignore_index``
-    belong to no class on either side. Returns {"hd95", "assd", "rad": (C,) float64}.
+    belong to no class on either side. Returns {"hd95", "hd95_max", "assd", "rad": (C,) float64}.
     """
     pred_labels, gt_labels = np.asarray(pred_labels), np.asarray(gt_labels)
     if pred_labels.shape != gt_labels.shape or pred_labels.ndim != 2:
@@ -169,11 +186,14 @@ def distance_metrics(
         elif pred_area[c]:
             out["rad"][c] = math.inf
         if pred_area[c] and gt_area[c]:
-            distances = np.concatenate(_directed_distances(pred_points[c], gt_points[c]))
+            to_gt, to_pred = _directed_distances(pred_points[c], gt_points[c])
+            distances = np.concatenate([to_gt, to_pred])
             out["hd95"][c] = np.percentile(distances, 95)
+            out["hd95_max"][c] = max(np.percentile(to_gt, 95), np.percentile(to_pred, 95))
             out["assd"][c] = distances.mean()
         elif pred_area[c] or gt_area[c]:
-            out["hd95"][c] = out["assd"][c] = math.inf
+            for name in SURFACE_DISTANCES:
+                out[name][c] = math.inf
     return out
 
 
@@ -188,9 +208,9 @@ def split_area_difference(confusion: np.ndarray) -> np.ndarray:
 
 
 def aggregate_distances(per_image: dict[str, np.ndarray], confusion: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Per-image values {"hd95", "assd", "rad": (N, C)} -> per-class summaries over images.
+    """Per-image values {"hd95", "hd95_max", "assd", "rad": (N, C)} -> per-class summaries over images.
 
-    Returns {"hd95", "assd": (C,) float64 mean over the images where the class is in both masks
+    Returns {"hd95", "hd95_max", "assd": (C,) float64 mean over the images where the class is in both masks
     (NaN if none); "rad", "abs_rad": (C,) the signed and absolute relative area difference, from
     the split's total areas when ``confusion`` (C, C) is given, else the mean over images where it
     is finite; "missed": (C,) int64 images where the class is in the truth but not predicted,
@@ -212,9 +232,10 @@ def aggregate_distances(per_image: dict[str, np.ndarray], confusion: np.ndarray 
     one_sided = np.isinf(hd95.reshape(-1, num_classes))
     missed = (one_sided & (rad == -1)).sum(axis=0).astype(np.int64)  # true area > 0, predicted 0
     split_rad = split_area_difference(confusion) if confusion is not None else finite_mean(rad)
+    # a file saved before a surface distance existed lacks its key: the others still aggregate
+    surface_means = {name: finite_mean(per_image[name]) for name in SURFACE_DISTANCES if name in per_image}
     return {
-        "hd95": finite_mean(hd95),
-        "assd": finite_mean(per_image["assd"]),
+        **surface_means,
         "rad": split_rad,
         "abs_rad": np.abs(split_rad) if confusion is not None else finite_mean(np.abs(rad)),
         "missed": missed,

@@ -31,7 +31,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from segdash.jsonsafe import finite_or_none
-from segdash.metrics.scores import per_class_scores
+from segdash.metrics.scores import per_image_scores
+from segdash.metrics.specs import paired_metrics
 
 #: |B - A| at most this is a tie (scores computed two ways can differ in the last bits).
 TIE_TOLERANCE = 1e-9
@@ -41,14 +42,16 @@ ALPHA = 0.05
 #: Resamples turned into counts at a time: bounds memory at CHUNK_ROWS x N numbers. Even, so that
 #: drawing in chunks gives exactly the numbers of one big draw.
 CHUNK_ROWS = 1000
-METRICS = ("dice", "iou")
+#: The per-image scores that can be compared (``MetricSpec.paired``): dice, iou.
+METRICS = paired_metrics()
 
 
 def image_class_scores(per_image_confusion: np.ndarray, metric: str = "dice") -> np.ndarray:
-    """(N, C, C) per-image confusion counts -> (N, C) float64 Dice or IoU, NaN where undefined."""
+    """(N, C, C) per-image confusion counts -> (N, C) float64 Dice or IoU (``per_image_scores``), NaN where
+    undefined."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    return per_class_scores(np.asarray(per_image_confusion, dtype=np.int64))[metric]
+    return per_image_scores(per_image_confusion)[metric]
 
 
 def paired_overall(scores_a: np.ndarray, scores_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -249,9 +249,11 @@ def scores_from_confusion(cm: np.ndarray, class_names: Sequence[str] | None = No
 
 
 def per_image_scores(matrices: np.ndarray) -> dict[str, np.ndarray]:
-    """(N, C, C) per-image confusion -> per-image means (N,) and per-class scores (N, C).
+    """(N, C, C) per-image confusion -> per-image means (N,) and per-class scores (N, C): the one place
+    that scores single images (the evaluation's per-image table, Compare's paired scores, Predict's caption).
 
-    Keys: "pixel_accuracy", "mean_iou", "mean_dice" (N,); "iou", "dice" (N, C), NaN where undefined.
+    Keys, as the metric specs name them: "pixel_accuracy", "mean_iou", "mean_dice" (N,); "iou", "dice"
+    (N, C), NaN where undefined. One image: ``per_image_scores(cm[None])``.
     """
     matrices = np.asarray(matrices, dtype=np.int64)
     per_class = per_class_scores(matrices)

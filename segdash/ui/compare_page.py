@@ -133,9 +133,8 @@ def side_by_side(choice: SidebarChoice, entries: list[cache.CatalogEntry], split
             st.markdown(f"**{sample_id}**")
             cols = iter(st.columns(2 * len(entries)))
             next(cols).image(overlay_mask(image, mask, ds.colors, **draw), caption="Ground truth", width="stretch")
-            valid = np.ones(mask.shape, bool) if ds.ignore_index is None else mask != ds.ignore_index
             for k, (entry, pred) in enumerate(zip(entries, labels)):
-                accuracy = float(np.mean(pred[valid] == mask[valid])) if valid.any() else float("nan")
+                accuracy = _pixel_accuracy(pred, mask, ds)
                 next(cols).image(overlay_mask(image, pred, ds.colors, **draw), width="stretch",
                                  caption=f"{LETTERS[k]}: {_short(entry)} · pixel accuracy {accuracy:.1%}")
             for k, pred in enumerate(labels[1:], start=1):
@@ -143,6 +142,15 @@ def side_by_side(choice: SidebarChoice, entries: list[cache.CatalogEntry], split
                 next(cols).image(diff.rgb, width="stretch",
                                  caption=f"{LETTERS[k]} vs A: {diff.counts['fixed']:,} px fixed, "
                                          f"{diff.counts['broken']:,} px broken")
+
+
+def _pixel_accuracy(pred: np.ndarray, mask: np.ndarray, ds) -> float:
+    """One image's pixel accuracy, as the evaluation scores images (``per_image_scores``)."""
+    from segdash.metrics.confusion import confusion_matrix
+    from segdash.metrics.scores import per_image_scores
+
+    cm = confusion_matrix(pred=pred, target=mask, num_classes=ds.num_classes, ignore_index=ds.ignore_index)
+    return float(per_image_scores(cm[None])["pixel_accuracy"][0])
 
 
 def scores_on(choice: SidebarChoice, entry: cache.CatalogEntry, split: str, sample_ids: list[str]):
@@ -284,12 +292,14 @@ def comparison_progress(job_key: str) -> None:
 def statistics_section(choice: SidebarChoice, entries: list[cache.CatalogEntry], split: str,
                        settings: OverlaySettings) -> None:  # fmt: skip
     """Is B really better than A? Paired statistics over the whole split, computed once in the background."""
+    from segdash.metrics.specs import paired_metrics
     from segdash.ui import jobs
     from segdash.viz.figures import metric_label
 
     cols = st.columns([1, 1, 2], vertical_alignment="bottom")
-    metric = cols[0].segmented_control("Score", ["dice", "iou"], default="dice", required=True, key="compare.metric",
-                                       format_func=metric_label, persist_state="session") or "dice"
+    metric = cols[0].segmented_control("Score", list(paired_metrics()), default="dice", required=True,
+                                       key="compare.metric", format_func=metric_label,
+                                       persist_state="session") or "dice"  # fmt: skip
     samples = cols[1].select_slider("Bootstrap resamples", RESAMPLES, value=10_000, key="compare.resamples",
                                     persist_state="session")  # fmt: skip
     key = comparison_key(choice, entries, split, metric, int(samples))
@@ -465,19 +475,45 @@ def changes_section(choice: SidebarChoice, entries: list[cache.CatalogEntry], re
         _open_image(choice, entries, result, pair, opened, settings)
 
 
-def report_button(choice: SidebarChoice, entries: list[cache.CatalogEntry], result) -> None:
-    """Download the comparison as one self-contained HTML file (figures, verdicts, overlays, the command)."""
+def report_html(choice: SidebarChoice, entries: list[cache.CatalogEntry], result) -> str:
+    """The comparison as one self-contained HTML page: each checkpoint by its catalogue name, its folder relative
+    to the app's (``weights/...``, ``runs/...``) and its metadata; never a path of the server."""
+    from segdash.errors import SegdashError
+    from segdash.infer.compare import ReportModel, describe_checkpoint, report_facts, shown_path
+    from segdash.ui import state
     from segdash.viz.report import comparison_report
 
-    ds = choice.dataset
+    roots = (state.repo_root(), state.runs_dir().parent)
+
+    def described(path: str) -> str:
+        try:
+            return describe_checkpoint(cache.checkpoint_meta(path))
+        except (SegdashError, OSError):  # the report still helps without it; the message would name the path
+            return "metadata unreadable"
+
+    models = [ReportModel(model.name, shown_path(e.path, roots), described(e.path))
+              for e, model in zip(entries, result.models)]  # fmt: skip
     data = choice.dataset_choice
-    words = ["segdash", "compare", data.name, *(["--format", data.format] if data.format else [])]
-    words += [w for key, value in data.options for w in ("--option", f"{key}={value}")]
-    words += ["--split", result.split, *(w for e in entries for w in ("--checkpoint", e.path))]
+    dataset = shown_path(data.name, roots) if data.format else data.name
+    words = ["segdash", "compare", dataset, *(["--format", data.format] if data.format else [])]
+    words += [w for key, value in data.options for w in ("--option", f"{key}={_shown_option(value, roots)}")]
+    words += ["--split", result.split, *(w for e in entries for w in ("--checkpoint", shown_path(e.path, roots)))]
     words += ["--metric", result.comparison.metric, "--bootstrap", str(result.comparison.samples),
               "--seed", str(result.comparison.seed), "--html", "report.html"]  # fmt: skip
-    command = shlex.join(words)
-    st.download_button("Download the HTML report", data=lambda: comparison_report(result, ds, command).encode("utf-8"),
+    return comparison_report(result, report_facts(result, choice.dataset, models, shlex.join(words)))
+
+
+def _shown_option(value: str, roots) -> str:
+    """A dataset option's value, a file or folder shown relative to the app's folder like the checkpoints."""
+    from segdash.infer.compare import shown_path
+
+    return shown_path(value, roots) if value and Path(value).expanduser().exists() else value
+
+
+def report_button(choice: SidebarChoice, entries: list[cache.CatalogEntry], result) -> None:
+    """Download the comparison as one self-contained HTML file (figures, verdicts, overlays, the command)."""
+    ds = choice.dataset
+    st.download_button("Download the HTML report", data=lambda: report_html(choice, entries, result).encode("utf-8"),
                        file_name=f"segdash-compare-{ds.name}-{result.split}.html", mime="text/html",
                        icon=":material/download:", on_click="ignore", key="compare.report")  # fmt: skip
 

@@ -6,8 +6,9 @@ import numpy as np
 import streamlit as st
 
 from segdash.jsonsafe import finite_or_none
+from segdash.metrics.specs import metric_spec
 from segdash.ui import jobs, state
-from segdash.ui.evaluations import current_job, ranked_images, score_frame, start_evaluation
+from segdash.ui.evaluations import current_job, ranked_images, ranking_options, score_frame, start_evaluation
 from segdash.ui.sidebar import DATASET_UNAVAILABLE, SidebarChoice
 from segdash.ui.widgets import format_seconds, job_progress, reported_errors, show_error, skipped_note
 
@@ -35,7 +36,8 @@ def controls(choice: SidebarChoice) -> tuple[str, int, bool, bool] | None:
     limit = cols[1].selectbox("Images", options, key="evaluate.limit", persist_state="session",
                               format_func=lambda n: f"all {total}" if n == ALL_IMAGES else f"{n} (evenly spaced)")
     distances = cols[2].checkbox("Distance metrics", value=True, key="evaluate.distances", persist_state="session",
-                                 help="HD95, ASSD and relative area difference per class (slower)")
+                                 help="HD95 (pooled and max of directions), ASSD and relative area difference per "
+                                      "class (slower)")
     run = cols[3].button("Run evaluation", type="primary", icon=":material/play_arrow:", key="evaluate.run")
     return split, int(limit or 0), bool(distances), run
 
@@ -65,50 +67,50 @@ def job_outcome(job: jobs.Job | None):
 
 
 # --- results ----------------------------------------------------------------------------------------
+#: The split's values shown above the tabs (each metric's label, format and definition from its spec).
+SUMMARY = (("iou", "mean_iou"), ("dice", "mean_dice"), ("pixel_accuracy", "pixel_accuracy"),
+           ("frequency_weighted_iou", "frequency_weighted_iou"))  # fmt: skip
+#: The per-class table's metric families; the distances have their own tab.
+TABLE_FAMILIES = ("overlap", "boundary", "objects", "confidence")
+
+
 def show_summary(evaluation) -> None:
-    """Mean IoU, mean Dice, pixel accuracy, with the note on undefined classes."""
-    scores = evaluation.scores
-    cols = st.columns(4)
-    cols[0].metric("Mean IoU", _fmt(scores.mean_iou))
-    cols[1].metric("Mean Dice", _fmt(scores.mean_dice))
-    cols[2].metric("Pixel accuracy", _fmt(scores.pixel_accuracy))
-    fw = getattr(scores, "frequency_weighted_iou", None)
-    if fw is not None:
-        cols[3].metric("Freq.-weighted IoU", _fmt(fw))
+    """Mean IoU, mean Dice, pixel accuracy, freq.-weighted IoU, with the note on undefined classes."""
     from segdash.metrics.scores import UNDEFINED_NOTE
 
+    cols = st.columns(len(SUMMARY))
+    for col, (key, attribute) in zip(cols, SUMMARY):
+        spec = metric_spec(key)
+        label = spec.split_label[0].upper() + spec.split_label[1:]
+        col.metric(label, spec.format(getattr(evaluation.scores, attribute)), help=spec.definition)
     st.caption(UNDEFINED_NOTE)
 
 
-def _fmt(value) -> str:
-    return "n/a" if value is None or not np.isfinite(value) else f"{value:.3f}"
+def metric_columns(frame) -> dict:
+    """Streamlit column settings for a table whose columns are metric keys: each metric's label, format and
+    definition (the tooltip) from its spec; support as whole pixels."""
+    from segdash.metrics.specs import spec_for_column
 
-
-def with_failure_columns(frame, evaluation):
-    """The per-class table with Boundary IoU next to IoU, object recall and precision, and ECE where computed."""
-    from segdash.metrics.calibration import calibration_error
-    from segdash.metrics.objects import object_scores
-
-    frame = frame.copy()
-    if getattr(evaluation, "boundary_iou", None) is not None:
-        frame.insert(list(frame.columns).index("iou") + 1, "boundary_iou", evaluation.boundary_iou)
-    if getattr(evaluation, "objects", None) is not None:
-        scores = object_scores(np.asarray(evaluation.objects).sum(axis=1))
-        frame["object_recall"], frame["object_precision"] = scores["recall"], scores["precision"]
-    if getattr(evaluation, "calibration", None) is not None:
-        frame["ece"] = calibration_error(evaluation.calibration)
-    return frame
+    columns = {}
+    for column in frame.columns:
+        spec = spec_for_column(column)
+        if spec is not None:
+            columns[column] = st.column_config.NumberColumn(spec.label if column == spec.key else column,
+                                                            format=spec.printf, help=spec.definition)  # fmt: skip
+    if "support" in frame.columns:
+        columns["support"] = st.column_config.NumberColumn("support (pixels)", format="%d")
+    return columns
 
 
 def per_class_table(evaluation, split: str) -> None:
     """Sortable per-class table with a CSV download; each metric's definition in its column's tooltip."""
-    from segdash.metrics.notes import METRIC_NOTES
-
-    frame = with_failure_columns(score_frame(evaluation.scores), evaluation)
-    columns = {c: st.column_config.NumberColumn(c, format="%.3f", help=METRIC_NOTES.get(c)) for c in
-               ("iou", "boundary_iou", "dice", "precision", "recall", "specificity", "object_recall",
-                "object_precision", "ece")}  # fmt: skip
-    columns["support"] = st.column_config.NumberColumn("support (pixels)", format="%d")
+    frame = evaluation.class_table(families=TABLE_FAMILIES)
+    if "boundary_iou" in frame:  # right beside the IoU it refines
+        order = list(frame.columns)
+        order.remove("boundary_iou")
+        order.insert(order.index("iou") + 1, "boundary_iou")
+        frame = frame[order]
+    columns = metric_columns(frame)
     st.dataframe(frame, hide_index=True, column_config=columns, width="stretch", key="evaluate.table")
     st.download_button("Per-class table (CSV)", frame.to_csv(index=False).encode(), f"per_class_{split}.csv",
                        "text/csv", icon=":material/download:", on_click="ignore", key="evaluate.csv")
@@ -187,36 +189,18 @@ def _pairs(top):
     return list(top)
 
 
-#: Per-image rankings: column -> what its worst end means.
-RANKINGS = {
-    "mean_dice": "lowest mean Dice", "mean_iou": "lowest mean IoU", "boundary_iou": "worst boundaries",
-    "object_recall": "most objects missed", "auroc": "uncertainty least aware of the errors (AUROC)",
-    "ece": "worst calibrated (ECE)", "overconfidence": "most overconfident", "mean_hd95": "largest HD95",
-}  # fmt: skip
-
-
-RANKING_HELP = (
-    "Which images come first: the lowest mean Dice or IoU, the lowest Boundary IoU (worst outlines), the lowest "
-    "object recall (most objects missed), the lowest entropy AUROC (uncertainty blind to the errors), the highest "
-    "ECE or mean confidence minus accuracy (most overconfident), or the largest HD95. Each column's tooltip gives "
-    "its definition."
-)
-
-
 def ranking_section(evaluation, split: str) -> None:
     """Per-image scores worst first by a chosen column; selecting rows opens them in Predict."""
-    from segdash.metrics.notes import METRIC_NOTES
-
-    available = [m for m in RANKINGS if m in evaluation.per_image]
-    metric = st.selectbox("Rank by", available, format_func=lambda m: f"{RANKINGS[m]} ({m})",
-                          key="evaluate.rank_by", help=RANKING_HELP)  # fmt: skip
+    rankings = ranking_options(evaluation)
+    help_text = ("Which images come first: " + "; ".join(rankings.values()) + ". Each column's tooltip gives its "
+                 "definition.")  # fmt: skip
+    metric = st.selectbox("Rank by", list(rankings), format_func=lambda m: f"{rankings[m]} ({m})",
+                          key="evaluate.rank_by", help=help_text)  # fmt: skip
     frame = ranked_images(evaluation, metric or "mean_dice")
     st.caption("Worst first. Select rows and open them in Predict.")
     shown = st.dataframe(
         frame, hide_index=True, width="stretch", height=320, on_select="rerun", selection_mode="multi-row",
-        key="evaluate.ranking",
-        column_config={c: st.column_config.NumberColumn(c, format="%.3f", help=METRIC_NOTES.get(c))
-                       for c in frame.columns if c != "sample_id"},
+        key="evaluate.ranking", column_config=metric_columns(frame),
     )  # fmt: skip
     rows = list(shown.selection.rows) if shown is not None else []
     chosen = [str(frame["sample_id"][r]) for r in rows][:8] or [str(s) for s in frame["sample_id"][:3]]
@@ -236,10 +220,13 @@ def distances_section(evaluation, classes, colors) -> None:
         return
     st.plotly_chart(distance_metrics_figure(distances, classes, colors), width="stretch", key="evaluate.distances_fig")
     st.caption("HD95 and ASSD in pixels, averaged over the images where the class is in both the ground truth and "
-               "the prediction. **missed**: the class is in the ground truth but was never predicted there, so no "
-               "distance exists: the worst case, not 'not applicable'. **n/a**: absent from both. Relative area "
-               "difference: (predicted - true pixels) / true pixels over the whole split; each image's value is in "
-               "the Per image table (rad/<class>).")
+               "the prediction. **HD95 pooled** is MedPy's (the 95th percentile of both directions' surface "
+               "distances together), **HD95 max of directions** MONAI's (the larger of the two directed 95th "
+               "percentiles), so results compare with either library. **Hatched, missed**: the class is in the "
+               "ground truth but was never predicted there, so no distance exists: the worst case, not 'not "
+               "applicable'; '· N missed' on a bar: the mean leaves out N images where that happened. **n/a**: "
+               "absent from both. Relative area difference: (predicted - true pixels) / true pixels over the whole "
+               "split; each image's value is in the Per image table (rad/<class>).")
 
 
 def show_results(choice: SidebarChoice, evaluation, split: str) -> None:
@@ -289,7 +276,6 @@ def objects_table(evaluation, classes):
 
 def objects_section(evaluation, classes) -> None:
     """Objects found, missed and false per class and size bucket: are small objects found at all?"""
-    from segdash.metrics.notes import METRIC_NOTES
     from segdash.viz.figures import objects_figure
 
     if getattr(evaluation, "objects", None) is None:
@@ -299,9 +285,10 @@ def objects_section(evaluation, classes) -> None:
     shown = st.multiselect("Classes", range(len(names)), default=list(range(len(names))), key="evaluate.obj_classes",
                            format_func=names.__getitem__)  # fmt: skip
     st.plotly_chart(objects_figure(evaluation.objects, names, shown=shown), width="stretch", key="evaluate.objects")
-    st.caption(METRIC_NOTES["object_recall"] + " " + METRIC_NOTES["object_precision"] + " Sizes relative to the "
-               "image: small < 0.1%, medium 0.1% to 1%, large >= 1%; a predicted object counts in the size of the "
-               "true object it overlaps most. IoU per size: over the pixels of that size's objects.")  # fmt: skip
+    st.caption(metric_spec("object_recall").definition + " " + metric_spec("object_precision").definition
+               + " Sizes relative to the image: small < 0.1%, medium 0.1% to 1%, large >= 1%; a predicted object "
+               "counts in the size of the true object it overlaps most. IoU per size: over the pixels of that size's "
+               "objects.")  # fmt: skip
     frame = objects_table(evaluation, names)
     st.dataframe(frame[frame["class"].isin([names[c] for c in shown])], hide_index=True, width="stretch",
                  key="evaluate.objects_table",
@@ -314,7 +301,6 @@ def calibration_section(evaluation, classes, colors) -> None:
     import pandas as pd
 
     from segdash.metrics.calibration import calibration_bins, calibration_error
-    from segdash.metrics.notes import METRIC_NOTES
     from segdash.viz.figures import per_class_bar_figure, reliability_figure
 
     if getattr(evaluation, "calibration", None) is None:
@@ -322,11 +308,11 @@ def calibration_section(evaluation, classes, colors) -> None:
         return
     summary, uncertainty = evaluation.calibration_summary(), evaluation.uncertainty_summary() or {}
     cols = st.columns(3)
-    cols[0].metric("ECE", _fmt(summary["ece"]), help=METRIC_NOTES["ece"])
-    cols[1].metric("Entropy AUROC for errors", _fmt(uncertainty.get("auroc")), help=METRIC_NOTES["auroc"])
+    ece, auroc, flips = (metric_spec(k) for k in ("ece", "auroc", "flip_label_change"))
+    cols[0].metric(ece.short, ece.format(summary["ece"]), help=ece.definition)
+    cols[1].metric(auroc.label, auroc.format(uncertainty.get("auroc")), help=auroc.definition)
     change = uncertainty.get("flip_label_change")
-    cols[2].metric("Labels changed by flips", "no TTA" if change is None else f"{change:.2%}",
-                   help=METRIC_NOTES["flip_label_change"])  # fmt: skip
+    cols[2].metric(flips.label, "no TTA" if change is None else flips.format(change), help=flips.definition)
     names = [str(c) for c in classes]
     picked = st.selectbox("Pixels", [None, *range(len(names))], key="evaluate.calibration_class",
                           format_func=lambda c: "all" if c is None else f"predicted as {names[c]}")  # fmt: skip
@@ -335,7 +321,7 @@ def calibration_section(evaluation, classes, colors) -> None:
     title = "Reliability diagram" + ("" if picked is None else f": pixels predicted as {names[picked]}")
     st.plotly_chart(reliability_figure(calibration_bins(chosen), finite_or_none(calibration_error(chosen)), title),
                     width="stretch", key="evaluate.reliability")  # fmt: skip
-    st.caption("Bars below the diagonal: the model is surer than it is right (overconfident). " + METRIC_NOTES["ece"])
+    st.caption("Bars below the diagonal: the model is surer than it is right (overconfident). " + ece.definition)
     frame = pd.DataFrame({"name": names, "ece": calibration_error(sums)})
     st.plotly_chart(per_class_bar_figure(frame, "ece", colors=colors), width="stretch", key="evaluate.class_ece")
 

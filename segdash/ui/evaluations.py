@@ -60,15 +60,25 @@ def worst_sample_ids(choice: SidebarChoice, split: str) -> list[str] | None:
     return list(ranked_images(evaluation)["sample_id"])
 
 
-def ranked_images(evaluation, metric: str = "mean_dice"):
-    """Per-image scores, worst first (undefined scores last): lowest first, or highest for ECE, overconfidence
-    and distances."""
-    from segdash.infer.evaluate import LOWER_IS_BETTER
+#: The ranking a page opens on.
+DEFAULT_RANKING = "mean_dice"
 
-    frame = evaluation.per_image.copy()
-    metric = metric if metric in frame else "mean_iou"
-    worst_is_high = metric == "mean_hd95" or metric in LOWER_IS_BETTER
-    return frame.sort_values(metric, ascending=not worst_is_high, na_position="last").reset_index(drop=True)
+
+def ranking_options(evaluation) -> dict[str, str]:
+    """The per-image columns of ``evaluation`` that images can be ranked by, the default first:
+    {column: what its worst end means} (``MetricSpec.ranking``)."""
+    from segdash.metrics.specs import list_metrics
+
+    options = {s.per_image: s.ranking for s in list_metrics(per_image=True) if s.per_image in evaluation.per_image}
+    first = {DEFAULT_RANKING: options.pop(DEFAULT_RANKING)} if DEFAULT_RANKING in options else {}
+    return {**first, **options}
+
+
+def ranked_images(evaluation, metric: str = DEFAULT_RANKING):
+    """Per-image scores, worst first (undefined scores last): lowest first, or highest where the metric's spec
+    says lower is better (ECE, overconfidence, distances)."""
+    metric = metric if metric in evaluation.per_image else "mean_iou"
+    return evaluation.worst(None, by=metric).reset_index(drop=True)
 
 
 def current_job(choice: SidebarChoice, split: str, limit: int, distances: bool) -> jobs.Job | None:

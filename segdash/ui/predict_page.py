@@ -236,11 +236,11 @@ def _error_caption(view: ViewSettings, classes) -> str:
 def image_scores(labels: np.ndarray, mask: np.ndarray, num_classes: int, ignore_index: int | None) -> dict:
     """One image's pixel accuracy and mean Dice / IoU over the classes it or its prediction holds."""
     from segdash.metrics.confusion import confusion_matrix
-    from segdash.metrics.scores import scores_from_confusion
+    from segdash.metrics.scores import per_image_scores
 
     cm = confusion_matrix(pred=labels, target=mask, num_classes=num_classes, ignore_index=ignore_index)
-    scores = scores_from_confusion(cm)
-    return {"accuracy": scores.pixel_accuracy, "dice": scores.mean_dice, "iou": scores.mean_iou}
+    scores = per_image_scores(cm[None])  # the scorer of the evaluation's per-image table
+    return {"accuracy": scores["pixel_accuracy"][0], "dice": scores["mean_dice"][0], "iou": scores["mean_iou"][0]}
 
 
 def _score_facts(scores: dict) -> list[str]:

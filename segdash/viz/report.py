@@ -1,30 +1,34 @@
 """A comparison as one self-contained HTML file that opens offline in any browser.
 
-    html = comparison_report(result, ds, command="segdash compare brain-mri ...")
+    facts = report_facts(result, ds, models, command)   # segdash.infer.compare: names, examples, command
+    html = comparison_report(result, facts)
     Path("report.html").write_text(html)
 
 Inside: the models and their checkpoints' metadata, per pair the verdict table, the forest plot,
 the per-image paired scatter and the fixed / broken pixels per class, the images where B fixed
-and broke the most (ground truth, A, B and the difference map as embedded PNGs), and the exact
-command. Plotly's JavaScript is written into the file once (no CDN), so nothing is fetched.
+and broke the most (ground truth, A, B and the difference map as embedded PNGs), and the command.
+Plotly's JavaScript is written into the file once (no CDN), so nothing is fetched.
+
+It draws what it is given and reads nothing: the caller (``segdash compare --html``, the Compare
+page) gathers the facts (``segdash.infer.compare.ReportFacts``): display names and shown folders
+(never a server path), the checkpoints' descriptions, the example images, the command.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import html
 import math
 from collections.abc import Sequence
 
-import numpy as np
-
-from segdash.metrics.paired import most_changed, paired_overall
+from segdash.metrics.paired import paired_overall
+from segdash.viz.embed import png_data_uri
 from segdash.viz.figures import fixed_broken_figure, forest_figure, metric_label, paired_scatter_figure
+from segdash.viz.swipe import swipe_height, swipe_html
+
+__all__ = ["comparison_report", "forest_rows", "png_data_uri"]
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-#: Images shown per pair for "fixed most" and for "broke most".
-EXAMPLES = 3
 
 _STYLE = """
 body { font-family: Inter, "Segoe UI", Helvetica, Arial, sans-serif; color: #222; margin: 24px auto; max-width: 1280px;
@@ -50,42 +54,19 @@ def _num(value, spec: str = ".3f") -> str:
     return "n/a" if value is None or not math.isfinite(value) else format(value, spec)
 
 
-def png_data_uri(rgb: np.ndarray) -> str:
-    """An ``HxWx3 uint8`` image as a ``data:image/png;base64,...`` URI (embedded, nothing to fetch)."""
-    from segdash.viz.overlay import encode_png
-
-    return "data:image/png;base64," + base64.b64encode(encode_png(rgb)).decode("ascii")
-
-
 def _figure_html(fig, first: bool) -> str:
     """A Plotly figure as a <div>; the first one carries plotly.js itself (inline, a few MB, no CDN)."""
     return fig.to_html(full_html=False, include_plotlyjs=first,
                        config={"displaylogo": False, "responsive": True})  # fmt: skip
 
 
-def _checkpoint_facts(source) -> str:
-    """Architecture, encoder, epoch, training dataset and date of a checkpoint, or the folder for predictions."""
-    if source.kind != "checkpoint":
-        return "predicted label PNGs"
-    from segdash.errors import SegdashError
-    from segdash.models.checkpoint import checkpoint_summary
-
-    try:
-        meta = checkpoint_summary(source.source)
-    except (SegdashError, OSError) as exc:  # the report still helps without the metadata
-        return f"metadata unreadable: {_e(exc)}"
-    epoch = "" if meta.get("epoch") is None else f", epoch {meta['epoch']}"
-    return _e(f"{meta['arch']} + {meta['encoder']}{epoch}, trained on {meta.get('dataset') or '?'}, "
-              f"saved {meta.get('created', '?')}")  # fmt: skip
-
-
-def _models_table(result) -> str:
+def _models_table(result, facts) -> str:
     doc = result.comparison
     rows = []
-    for m, (source, evaluation) in enumerate(zip(result.models, result.evaluations)):
+    for m, (model, evaluation) in enumerate(zip(facts.models, result.evaluations)):
         share = doc.rank_first[m]
-        rows.append(f"<tr><td><b>{LETTERS[m]}</b></td><td>{_e(source.name)}</td><td><code>{_e(source.source)}</code>"
-                    f"</td><td>{_checkpoint_facts(source)}</td><td class=num>{_num(doc.model_means[m])}</td>"
+        rows.append(f"<tr><td><b>{LETTERS[m]}</b></td><td>{_e(model.name)}</td><td><code>{_e(model.shown_source)}"
+                    f"</code></td><td>{_e(model.description)}</td><td class=num>{_num(doc.model_means[m])}</td>"
                     f"<td class=num>{_num(share * 100, '.0f')}%</td>"
                     f"<td class=num>{evaluation.seconds:.1f} s</td></tr>")  # fmt: skip
     head = ("<tr><th></th><th>model</th><th>source</th><th>checkpoint</th>"
@@ -113,54 +94,50 @@ def forest_rows(pair) -> list[dict]:
     return [{**s.to_dict(), "outcome": s.outcome} for s in [pair.overall, *pair.per_class]]
 
 
-def _examples(result, dataset, pair, label_a: str, label_b: str) -> str:
+def _examples(facts, pair, label_a: str, label_b: str) -> str:
     """The images where B fixed and broke the most pixels: ground truth, A, B and the difference map."""
     from segdash.viz.overlay import difference_map, overlay_mask
 
-    if not result.labels or any(reader is None for reader in result.labels):
-        return f"<p class=muted>Example images: {_e(result.pixel_note or 'predictions not kept')}.</p>"
-    fixed, broken = most_changed(result.net_fixed(pair.a, pair.b).sum(axis=1), EXAMPLES)
+    key = (pair.a, pair.b)
+    if key not in facts.fixed:
+        return f"<p class=muted>Example images: {_e(facts.examples_note or 'predictions not kept')}.</p>"
     blocks = []
-    for title, picks in ((f"Where {label_b} fixed the most pixels", fixed),
-                         (f"Where {label_b} broke the most pixels", broken)):  # fmt: skip
+    draw = {"alpha": 0.5, "ignore_index": facts.ignore_index}
+    for title, picks in ((f"Where {label_b} fixed the most pixels", facts.fixed[key]),
+                         (f"Where {label_b} broke the most pixels", facts.broken.get(key, []))):  # fmt: skip
         if not picks:
             blocks.append(f"<h3>{_e(title)}</h3><p class=muted>none: no image has a net change this way.</p>")
             continue
         cells = []
-        for i in picks:
-            sample_id = result.sample_ids[i]
-            image, mask, _ = dataset.load(result.split, sample_id)
-            pred_a, pred_b = result.labels[pair.a](i), result.labels[pair.b](i)
-            draw = {"alpha": 0.5, "ignore_index": dataset.ignore_index}
-            diff = difference_map(pred_a, pred_b, mask, ignore_index=dataset.ignore_index, image=image)
-            panels = [("ground truth", overlay_mask(image, mask, dataset.colors, **draw)),
-                      (label_a, overlay_mask(image, pred_a, dataset.colors, **draw)),
-                      (label_b, overlay_mask(image, pred_b, dataset.colors, **draw)),
+        for example in picks:
+            image, mask = example.image, example.mask
+            diff = difference_map(example.pred_a, example.pred_b, mask, ignore_index=facts.ignore_index, image=image)
+            panels = [("ground truth", overlay_mask(image, mask, facts.colors, **draw)),
+                      (label_a, overlay_mask(image, example.pred_a, facts.colors, **draw)),
+                      (label_b, overlay_mask(image, example.pred_b, facts.colors, **draw)),
                       (f"{diff.counts['fixed']:,} px fixed (green), {diff.counts['broken']:,} broken (red)", diff.rgb)]
-            cells += [f"<figure><img alt='{_e(caption)}' src='{png_data_uri(rgb)}'><figcaption>{_e(sample_id)}: "
-                      f"{_e(caption)}</figcaption></figure>" for caption, rgb in panels]  # fmt: skip
+            cells += [f"<figure><img alt='{_e(caption)}' src='{png_data_uri(rgb)}'><figcaption>"
+                      f"{_e(example.sample_id)}: {_e(caption)}</figcaption></figure>" for caption, rgb in panels]  # fmt: skip
         blocks.append(f"<h3>{_e(title)}</h3><div class=examples>{''.join(cells)}</div>")
-    if fixed:
-        blocks.append(_swipe_block(result, dataset, pair, fixed[0], label_a, label_b))
+    if facts.fixed[key]:
+        blocks.append(_swipe_block(facts, facts.fixed[key][0], label_a, label_b))
     return "".join(blocks)
 
 
-def _swipe_block(result, dataset, pair, i: int, label_a: str, label_b: str) -> str:
+def _swipe_block(facts, example, label_a: str, label_b: str) -> str:
     """The image B fixed most under a wipe slider from A's overlay to B's (its own small page in an iframe)."""
     from segdash.viz.overlay import overlay_mask
-    from segdash.viz.swipe import swipe_height, swipe_html
 
-    image, _, _ = dataset.load(result.split, result.sample_ids[i])
-    draw = {"alpha": 0.5, "ignore_index": dataset.ignore_index}
-    shown = [overlay_mask(image, result.labels[m](i), dataset.colors, **draw) for m in (pair.a, pair.b)]
+    draw = {"alpha": 0.5, "ignore_index": facts.ignore_index}
+    shown = [overlay_mask(example.image, labels, facts.colors, **draw) for labels in (example.pred_a, example.pred_b)]
     page = swipe_html(shown[0], shown[1], label_a, label_b, width=640)
-    return (f"<h3>Swipe from {label_a} to {label_b}: {_e(result.sample_ids[i])}</h3>"
-            f"<iframe title='swipe' style='border:0;width:660px;height:{swipe_height(image.shape, 640) + 20}px' "
+    return (f"<h3>Swipe from {label_a} to {label_b}: {_e(example.sample_id)}</h3>"
+            f"<iframe title='swipe' style='border:0;width:660px;height:{swipe_height(example.image.shape, 640) + 20}px' "
             f"srcdoc=\"{html.escape(page, quote=True)}\"></iframe>")  # fmt: skip
 
 
-def _pair_section(result, dataset, pair, first_figure: bool) -> str:
-    names = [m.name for m in result.models]
+def _pair_section(result, facts, pair, first_figure: bool) -> str:
+    names = [m.name for m in facts.models]
     la, lb = LETTERS[pair.a], LETTERS[pair.b]
     metric = result.comparison.metric
     parts = [f"<h2>{lb} = {_e(names[pair.b])} against {la} = {_e(names[pair.a])}</h2>",
@@ -176,12 +153,13 @@ def _pair_section(result, dataset, pair, first_figure: bool) -> str:
         parts.append(_figure_html(fixed_broken_figure(counts[0], counts[1], result.classes, la, lb), False))
     else:
         parts.append(f"<p class=muted>Fixed / broken pixels: {_e(result.pixel_note)}.</p>")
-    parts.append(_examples(result, dataset, pair, la, lb))
+    parts.append(_examples(facts, pair, la, lb))
     return "".join(parts)
 
 
-def comparison_report(result, dataset, command: str = "", pairs: Sequence[tuple[int, int]] | None = None) -> str:
-    """The whole report as one HTML string (``result``: a ``ModelComparison``; ``pairs``: which to show, default all)."""
+def comparison_report(result, facts, pairs: Sequence[tuple[int, int]] | None = None) -> str:
+    """The whole report as one HTML string. ``result``: a ``ModelComparison``; ``facts``: its ``ReportFacts``
+    (names, shown folders, descriptions, example images, command); ``pairs``: which to show, default all."""
     from segdash import __version__
 
     comparison = result.comparison
@@ -189,15 +167,15 @@ def comparison_report(result, dataset, command: str = "", pairs: Sequence[tuple[
     boot = f"{comparison.samples:,} bootstrap resamples of the images (seed {comparison.seed})"
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = [
-        f"<h1>Comparison on {_e(result.dataset)} / {_e(result.split)}</h1>",
+        f"<h1>Comparison on {_e(facts.dataset)} / {_e(facts.split)}</h1>",
         (f"<p class=muted>{len(result.sample_ids)} images · per-image {_e(metric_label(comparison.metric))} · "
          f"{boot} · segdash {_e(__version__)} · {when}</p>"),
-        "<h2>Models</h2>", _models_table(result),
+        "<h2>Models</h2>", _models_table(result, facts),
         ("<p class=muted>Mean: per image, the mean over the classes defined for every model, then over the images. "
          "Ranks first: share of the resamples in which the model has the best mean.</p>"),
     ]  # fmt: skip
     for k, pair in enumerate(chosen):
-        body.append(_pair_section(result, dataset, pair, first_figure=k == 0))
+        body.append(_pair_section(result, facts, pair, first_figure=k == 0))
     body += [
         ("<h2>How to read this</h2><p>A class's score in an image is undefined when the class is in neither the "
          "ground truth nor the prediction; each pair uses the images where both scores are defined (the "
@@ -205,8 +183,8 @@ def comparison_report(result, dataset, command: str = "", pairs: Sequence[tuple[
          f"2.5th..97.5th percentile of that mean over {boot}; p is the two-sided Wilcoxon signed-rank test on the "
          "paired differences (differences within 1e-9 count as ties). A verdict says better or worse only when the "
          "interval excludes 0 and p &lt; 0.05; otherwise: no clear difference.</p>"),
-        f"<h2>Command</h2><pre>{_e(command)}</pre>",
+        f"<h2>Command</h2><pre>{_e(facts.command)}</pre>",
     ]  # fmt: skip
-    title = f"segdash comparison: {result.dataset} / {result.split}"
+    title = f"segdash comparison: {facts.dataset} / {facts.split}"
     return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
             f"<style>{_STYLE}</style></head><body>{''.join(body)}</body></html>")  # fmt: skip

@@ -15,6 +15,8 @@ import json
 
 import numpy as np
 
+from segdash.viz.embed import png_data_uri
+
 _TEMPLATE = """<!DOCTYPE html><html><head><meta charset=utf-8><style>
 body { margin: 0; font-family: Inter, "Segoe UI", Helvetica, Arial, sans-serif; }
 .box { position: relative; width: 100%; max-width: __WIDTH__px; aspect-ratio: __ASPECT__; overflow: hidden;
@@ -83,8 +85,6 @@ def swipe_html(rgb_a: np.ndarray, rgb_b: np.ndarray, label_a: str = "A", label_b
 
     ``start``: the share of B shown at first, in percent.
     """
-    from segdash.viz.report import png_data_uri
-
     if rgb_a.shape[:2] != rgb_b.shape[:2]:
         raise ValueError(f"the two pictures differ in size: {rgb_a.shape[:2]} and {rgb_b.shape[:2]}")
     height, image_width = rgb_a.shape[:2]
