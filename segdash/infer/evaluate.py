@@ -25,13 +25,10 @@ are kept, so memory stays flat however large the split.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -39,10 +36,10 @@ import numpy as np
 import torch
 
 from segdash.data.formats.skipping import warn_skipped_samples
-from segdash.data.splits import evenly_spaced
 from segdash.errors import SegdashError
 from segdash.infer.evaluation import CONFIDENCE_METRICS, PER_IMAGE_OBJECT_COUNTS, Evaluation, merge_evaluations
 from segdash.infer.protocol import Predictor, ProbabilityPredictor
+from segdash.infer.reading import Batch, Prefetch, batches, check_pred_dir, split_ids
 from segdash.metrics.boundary import DEFAULT_BOUNDARY_RATIO, batch_boundary_counts
 from segdash.metrics.calibration import ConfidenceStats
 from segdash.metrics.confusion import ConfusionMatrix
@@ -56,146 +53,7 @@ __all__ = ["Evaluation", "check_boundary_ratio", "evaluate", "merge_evaluations"
 _PENDING_DISTANCE_BATCHES = 4
 
 
-# --- reading batches in the background ------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class _Batch:
-    """Consecutive same-size samples: images (list of HxWxC), masks (N, H, W), optional predictions."""
-
-    ids: list[str]
-    images: list[np.ndarray]
-    masks: np.ndarray
-    preds: np.ndarray | None = None
-
-
-class _Prefetch:
-    """Runs an iterator in a daemon thread, ``depth`` items ahead; errors surface in the consumer."""
-
-    _DONE = object()
-
-    def __init__(self, items: Iterable, depth: int = 2):
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(iter(items),), daemon=True, name="segdash-prefetch")
-        self._thread.start()
-
-    def _run(self, items: Iterator) -> None:
-        try:
-            for item in items:
-                if not self._put(item):
-                    return
-            self._put(self._DONE)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
-            self._put(exc)
-
-    def _put(self, item) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> Iterator:
-        while True:
-            item = self._queue.get()
-            if item is self._DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-
-def _prediction_path(pred_dir: Path, sample_id: str) -> Path | None:
-    """``<pred_dir>/<sample_id>.png``, or by the id's last path part (what ``segdash predict`` writes)."""
-    for candidate in (pred_dir / f"{sample_id}.png", pred_dir / f"{Path(sample_id).name}.png"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _check_pred_dir(pred_dir: Path, ids: Sequence[str]) -> dict[str, Path]:
-    if not pred_dir.is_dir():
-        raise SegdashError(f"prediction folder {str(pred_dir)!r} does not exist")
-    paths = {sid: _prediction_path(pred_dir, sid) for sid in ids}
-    missing = [sid for sid, p in paths.items() if p is None]
-    if missing:
-        shown = ", ".join(f"{Path(s).name}.png" for s in missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise SegdashError(
-            f"{len(missing)} of {len(ids)} predictions are missing in {str(pred_dir)!r} ({shown}); "
-            "write them with 'segdash predict' or point --pred-dir at the folder that holds <sample_id>.png"
-        )
-    return paths  # type: ignore[return-value]
-
-
-def _read_prediction(path: Path, mask: np.ndarray, num_classes: int, sample_id: str) -> np.ndarray:
-    from segdash.data.imageio import read_label_image
-
-    pred = read_label_image(path)
-    if pred.shape != mask.shape:
-        raise SegdashError(
-            f"prediction {path.name} is {pred.shape[1]}x{pred.shape[0]} but the mask of {sample_id!r} is "
-            f"{mask.shape[1]}x{mask.shape[0]}; predictions must have the image's size"
-        )
-    if pred.size and (pred.min() < 0 or pred.max() >= num_classes):
-        bad = np.unique(pred[(pred < 0) | (pred >= num_classes)])[:10].tolist()
-        raise SegdashError(
-            f"prediction {path.name} holds label(s) {bad} outside the {num_classes} classes 0..{num_classes - 1}"
-        )
-    return pred
-
-
-def _batches(dataset, split: str, ids: Sequence[str], batch_size: int,
-             pred_paths: dict[str, Path] | None = None, skipped: list | None = None) -> Iterator[_Batch]:
-    """Load samples in order, grouping consecutive same-size ones into batches of up to ``batch_size``.
-
-    A sample that cannot be read or does not fit (``SegdashError``) is appended to ``skipped`` as
-    ``(sample_id, why)`` and left out; with ``skipped=None`` it ends the run instead (``--strict``).
-    """
-    group: list = []
-
-    def flush() -> _Batch:
-        masks = np.stack([m for _, m, _, _ in group])
-        preds = np.stack([p for _, _, _, p in group]) if pred_paths is not None else None
-        return _Batch(ids=[s for _, _, s, _ in group], images=[i for i, _, _, _ in group], masks=masks, preds=preds)
-
-    for sample_id in ids:
-        try:
-            image, mask = _load_for_scoring(dataset, split, sample_id, masks_only=pred_paths is not None)
-        except SegdashError as exc:
-            if skipped is None:
-                raise
-            skipped.append((str(sample_id), str(exc)))
-            continue
-        pred = None
-        if pred_paths is not None:  # a prediction that does not fit its mask is the user's to fix: it stops the run
-            pred = _read_prediction(pred_paths[sample_id], mask, dataset.num_classes, sample_id)
-        if group and (len(group) >= batch_size or group[0][1].shape != mask.shape):
-            yield flush()
-            group = []
-        group.append((image, mask, sample_id, pred))
-    if group:
-        yield flush()
-
-
 # --- label-map metrics in the background ----------------------------------------------------------
-
-
-def _load_for_scoring(dataset, split: str, sample_id: str, masks_only: bool) -> tuple[np.ndarray | None, np.ndarray]:
-    """(image, or None with ``masks_only``; mask) of one sample; ``SegdashError`` when it cannot be scored."""
-    if masks_only:
-        image, mask = None, dataset.load_mask(split, sample_id)
-    else:
-        image, mask, _ = dataset.load(split, sample_id)
-    if mask is None:
-        raise SegdashError(f"sample {sample_id!r} of split {split!r} has no mask: nothing to evaluate against")
-    return image, mask
 
 
 def _batch_distances(preds: np.ndarray, masks: np.ndarray, num_classes: int,
@@ -253,20 +111,6 @@ def _narrow(labels: np.ndarray) -> np.ndarray:
 # --- the loop -------------------------------------------------------------------------------------
 
 
-def _split_ids(dataset, split: str, limit: int | None) -> list[str]:
-    dataset.check_split(split)
-    if not dataset.has_masks(split):
-        raise SegdashError(f"split {split!r} of {dataset.name!r} has no masks: evaluate needs ground truth")
-    ids = list(dataset.ids(split))
-    if limit is not None:
-        if limit < 1:
-            raise SegdashError(f"--limit must be at least 1, got {limit}")
-        ids = evenly_spaced(ids, limit)
-    if not ids:
-        raise SegdashError(f"split {split!r} of {dataset.name!r} is empty")
-    return ids
-
-
 def _check_predictor(predictor: Predictor, dataset) -> None:
     if not isinstance(predictor, Predictor):
         raise TypeError(f"{type(predictor).__name__} cannot be evaluated: it needs predict_labels(images) and a "
@@ -285,7 +129,7 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _model_labels(predictor: Predictor, batch: _Batch, confidence: ConfidenceStats | None):
+def _model_labels(predictor: Predictor, batch: Batch, confidence: ConfidenceStats | None):
     """Labels (N, H, W) of one batch on the model's device, the forward pass's seconds and, with
     ``confidence``, the per-image numbers its probabilities give (counted where they are, then dropped)."""
     tick = time.perf_counter()
@@ -316,7 +160,7 @@ def _prediction_source(dataset, ids: Sequence[str], predictor: Predictor | None,
         source = str(getattr(getattr(predictor, "meta", None), "arch", "") or type(predictor).__name__)
         return torch.device(getattr(predictor, "device", "cpu")), None, source
     pred_dir = Path(pred_dir).expanduser()
-    return torch.device("cpu"), _check_pred_dir(pred_dir, ids), str(pred_dir)
+    return torch.device("cpu"), check_pred_dir(pred_dir, ids), str(pred_dir)
 
 
 class _CpuMetrics:
@@ -386,7 +230,7 @@ def evaluate(
         raise SegdashError(f"batch size must be at least 1, got {batch_size}")
     start = time.perf_counter()
     ratio = check_boundary_ratio(boundary_ratio) if failure_metrics else None
-    ids = _split_ids(dataset, split, limit)
+    ids = split_ids(dataset, split, limit)
     if shard is not None:
         ids = shard_of(ids, *shard)
     num_classes, ignore_index = dataset.num_classes, dataset.ignore_index
@@ -400,11 +244,11 @@ def evaluate(
     cpu = _CpuMetrics(rows, num_classes, ignore_index, distances, ratio, distance_workers)
     forward_seconds, done, cancelled = 0.0, 0, False
     skipped: list[tuple[str, str]] = []
-    batches = _Prefetch(_batches(dataset, split, ids, batch_size, pred_paths, None if strict else skipped), depth=2)
+    batch_stream = Prefetch(batches(dataset, split, ids, batch_size, pred_paths, None if strict else skipped), depth=2)
     try:
         if progress is not None:
             progress(0, len(ids))
-        for batch in batches:
+        for batch in batch_stream:
             if should_stop is not None and should_stop():
                 cancelled = True
                 break
@@ -426,7 +270,7 @@ def evaluate(
                 progress(done + len(skipped), len(ids))
         cpu.collect(wait_all=True)
     finally:
-        batches.close()
+        batch_stream.close()
         cpu.close()
 
     confidence_rows = {k: rows.get(k, done) for k in CONFIDENCE_METRICS} if confidence is not None else None

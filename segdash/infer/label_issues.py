@@ -33,6 +33,7 @@ import numpy as np
 
 from segdash.data.formats.skipping import warn_skipped_samples
 from segdash.errors import SegdashError
+from segdash.infer.reading import Prefetch, batches, split_ids
 from segdash.jsonsafe import finite_or_none
 from segdash.metrics.confusion import ConfusionMatrix
 from segdash.metrics.label_quality import (
@@ -266,16 +267,6 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 # --- the two passes ---------------------------------------------------------------------------------
 
 
-def _split_ids(dataset, split: str, limit: int | None) -> list[str]:
-    """The ids checked: the split's (``limit`` of them evenly spaced), as the evaluation picks them."""
-    from segdash.infer.evaluate import _split_ids as evaluation_ids  # one policy for limits and empty splits
-
-    dataset.check_split(split)
-    if not dataset.has_masks(split):
-        raise SegdashError(f"split {split!r} of {dataset.name!r} has no masks: there are no labels to check")
-    return evaluation_ids(dataset, split, limit)
-
-
 def _check_predictor(predictor, dataset) -> str:
     """What produced the probabilities (for the JSON); a model of other classes is refused."""
     if not hasattr(predictor, "predict_probabilities"):
@@ -367,14 +358,12 @@ def find_label_issues(
     ``shard=(rank, world_size)``: this process's share of the split; ``reduce_sums(sums, counts)`` adds the
     threshold sums over processes and returns the totals (``torch.distributed.all_reduce``).
     """
-    from segdash.infer.evaluate import _batches, _Prefetch  # the evaluation's reader (same batches, prefetched)
-
     if batch_size < 1:
         raise SegdashError(f"batch size must be at least 1, got {batch_size}")
     softmin_pool(np.ones(1), temperature)  # checks the temperature before any work
     start = time.perf_counter()
     source = _check_predictor(predictor, dataset)
-    ids = _split_ids(dataset, split, limit)
+    ids = split_ids(dataset, split, limit, purpose="there are no labels to check")
     if shard is not None:
         ids = shard_of(ids, *shard)
     num_classes, ignore_index = dataset.num_classes, dataset.ignore_index
@@ -382,15 +371,15 @@ def find_label_issues(
     skipped: list[tuple[str, str]] = []
     cancelled = False
 
-    def batches(record: list | None):
-        return _Prefetch(_batches(dataset, split, ids, batch_size, None, None if strict else record), depth=2)
+    def read(record: list | None):
+        return Prefetch(batches(dataset, split, ids, batch_size, None, None if strict else record), depth=2)
 
     # Pass 1: the per-class thresholds.
     sums, counts = np.zeros(num_classes, np.int64), np.zeros(num_classes, np.int64)
     done = 0
     if progress is not None:
         progress(0, total)
-    reader = batches(skipped)
+    reader = read(skipped)
     try:
         for batch in reader:
             if should_stop is not None and should_stop():
@@ -414,7 +403,7 @@ def find_label_issues(
                              "confusion": [np.zeros((num_classes, num_classes), np.int64)]}  # fmt: skip
     kept = _KeptMaps(keep_maps)
     if not cancelled:
-        reader = batches([])  # samples unreadable in pass 1 are skipped again, already recorded
+        reader = read([])  # samples unreadable in pass 1 are skipped again, already recorded
         try:
             for batch in reader:
                 if should_stop is not None and should_stop():
