@@ -56,7 +56,7 @@ def test_upload_over_the_cap_is_refused_before_decoding(public_env, monkeypatch)
     Image.fromarray(noise).save(buffer, format="PNG")
     at.file_uploader[0].set_value(("big.png", buffer.getvalue(), "image/png")).run()
     assert not at.exception
-    assert len(at.error) == 1 and "big.png: 0.0384 MB is over this server's upload limit of 0.01 MB" in at.error[0].value
+    assert len(at.error) == 1 and "big.png: 40.3 KB is over this server's upload limit of 10.0 KB" in at.error[0].value
     assert decoded == []  # refused from the declared size: never decoded
 
 
@@ -67,7 +67,7 @@ def test_decoded_pixels_are_capped_from_the_header(public_env, monkeypatch):
     monkeypatch.setenv("SEGDASH_MAX_IMAGE_PIXELS", "1000")
     buffer = io.BytesIO()
     Image.fromarray(np.zeros((40, 40), np.uint8)).save(buffer, format="PNG")
-    with pytest.raises(SegdashError, match="40 x 40 .*limit of 1,000 pixels"):
+    with pytest.raises(SegdashError, match="40 x 40 .*over this demo's 0.001 MP limit; use a smaller image$"):
         decode_image_bytes(buffer.getvalue(), "x.png")
 
 
@@ -147,7 +147,7 @@ def test_limits_are_read_from_the_environment(monkeypatch):
     monkeypatch.delenv("SEGDASH_PUBLIC", raising=False)
     assert public.max_upload_bytes() is None and public.max_image_pixels() == 100_000_000
     monkeypatch.setenv("SEGDASH_PUBLIC", "1")
-    assert public.max_upload_bytes() == 20 * 2**20 and public.max_image_pixels() == 40_000_000
+    assert public.max_upload_bytes() == 20_000_000 and public.max_image_pixels() == 40_000_000
     monkeypatch.setenv("SEGDASH_MAX_UPLOAD_MB", "none")
     assert public.max_upload_bytes() is None
     monkeypatch.setenv("SEGDASH_MAX_UPLOAD_MB", "-3")

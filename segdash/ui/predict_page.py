@@ -109,7 +109,9 @@ def check_upload_size(name: str, size: int) -> None:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 2**20:.3g} MB"
+    from segdash.public import size_text
+
+    return size_text(size)  # the unit of Streamlit's upload chip: one size for one file
 
 
 #: Thinner images cannot be segmented or drawn meaningfully (a 1 x 100000 strip).
