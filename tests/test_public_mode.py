@@ -175,3 +175,43 @@ def test_the_dataset_page_names_skipped_samples(tmp_path, monkeypatch, weights_d
     assert not at.exception, [e.value for e in at.exception]
     warnings = "\n".join(w.value for w in at.warning)
     assert "1 sample(s) could not be read" in warnings and "b" in warnings
+
+
+def test_builtins_whose_package_is_missing_are_not_offered(public_env, monkeypatch):
+    from segdash.data.builtin.nuclei import Nuclei
+
+    monkeypatch.setattr(Nuclei, "requires", ("segdash_test_no_such_package",))  # missing, installed or not here
+    at = _app()
+    assert "nuclei" not in at.sidebar.selectbox(key="sd.dataset").options
+    assert "brain-mri" in at.sidebar.selectbox(key="sd.dataset").options
+
+
+def test_a_dataset_no_checkpoint_fits_is_a_note_not_a_crash(public_env):
+    """street-synth with brain-mri checkpoints only: public mode has no folder choice to fall back on."""
+    at = _app()
+    at.sidebar.selectbox(key="sd.dataset").set_value("street-synth").run()
+    assert_clean(at)
+    assert at.sidebar.selectbox(key="sd.model.street-synth|").value is None
+    for page in ("pages/predict.py", "pages/evaluate.py", "pages/compare.py", "pages/home.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+
+
+@pytest.mark.parametrize("mode", ["public", "local"])
+def test_picking_nuclei_never_crashes_the_page(mode, weights_dir, tmp_path, monkeypatch):
+    """Locally nuclei stays listed: without stardist the sidebar says what to install, the page draws on."""
+    if mode == "public":
+        monkeypatch.setenv("SEGDASH_PUBLIC", "1")
+    else:
+        monkeypatch.delenv("SEGDASH_PUBLIC", raising=False)
+    monkeypatch.setenv("SEGDASH_WEIGHTS", str(weights_dir))
+    monkeypatch.setenv("SEGDASH_RUNS", str(tmp_path / "runs"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    if "nuclei" not in at.sidebar.selectbox(key="sd.dataset").options:
+        assert mode == "public"  # not installed here: not offered
+        return
+    at.sidebar.selectbox(key="sd.dataset").set_value("nuclei").run()
+    assert not at.exception, [e.value for e in at.exception]
+    for page in ("pages/predict.py", "pages/dataset.py", "pages/train.py", "pages/compare.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
