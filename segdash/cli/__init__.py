@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _plain_warning
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "classes_outside", False):
+        from segdash.data.formats.classes import allow_classes_outside
+
+        allow_classes_outside()
     try:
         return int(args.func(args) or 0)
     except SegdashError as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from segdash.cli.common import dataset_options
+from segdash.cli.common import add_classes_outside_arg, dataset_options
 from segdash.errors import SegdashError
 
 DESCRIPTION = (
@@ -84,6 +84,7 @@ def register(subparsers) -> None:
                 groups[name] = p.add_argument_group(name)
             _add_option(groups[name], field, quick)
     groups["machine"].add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    add_classes_outside_arg(p)
     p.set_defaults(func=run)
 
 

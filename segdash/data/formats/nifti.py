@@ -22,7 +22,7 @@ import numpy as np
 
 from segdash.data.base import Entry, Sample
 from segdash.data.formats.base import FormatDataset
-from segdash.data.formats.classes import find_classes_file, read_classes_file
+from segdash.data.formats.classes import classes_option_path, find_classes_file, read_classes_file
 from segdash.data.formats.colors import default_colors
 from segdash.data.formats.label_values import scan_label_values
 from segdash.data.formats.scan import stem_of
@@ -171,14 +171,13 @@ class NiftiSlices(FormatDataset):
 
     # --- classes -----------------------------------------------------------------------------
     def _set_classes(self, classes_path: str | Path | None) -> None:
-        if classes_path:
-            path = Path(classes_path).expanduser()
-            table = read_classes_file(path if path.is_file() else self.root / path, self.ignore_index)
+        if classes_path:  # inside the dataset folder (segdash.data.formats.classes says why)
+            table = read_classes_file(classes_option_path(classes_path, self.root), self.ignore_index, root=self.root)
         else:
             found = find_classes_file(self.root) or (
                 self.root / "dataset.json" if (self.root / "dataset.json").is_file() else None
             )
-            table = read_classes_file(found, self.ignore_index) if found else None
+            table = read_classes_file(found, self.ignore_index, root=self.root) if found else None
         #: the classes file read (its size and time are part of the statistics cache key), or None
         self.classes_file = table.source if table is not None else None
         if table is not None:
