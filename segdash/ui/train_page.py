@@ -100,7 +100,7 @@ def _launch(spawn) -> Path | None:
     st.session_state[PENDING] = {"run": None, "since": time.monotonic()}
     try:
         run_dir = spawn()
-    except Exception as exc:  # noqa: BLE001 (shown by show_error on the next draw; a bug is reported as one)
+    except Exception as exc:  # shown by show_error on the next draw (a bug as a bug, with its traceback logged)
         st.session_state.pop(PENDING, None)
         st.session_state[ERROR] = exc
         return None
