@@ -14,7 +14,6 @@ import threading
 import streamlit as st
 
 from segdash import public
-from segdash.models.catalog import default_checkpoint
 from segdash.ui import cache, state, visitor
 from segdash.ui.widgets import reported_errors
 
@@ -48,6 +47,8 @@ def default_model_choice() -> state.ModelChoice | None:
     dataset, its default checkpoint in a fresh visitor's catalogue (public mode: the shipped ones),
     and the first device option.
     """
+    from segdash.models.catalog import default_checkpoint
+
     dataset = cache.dataset(state.DatasetChoice(_dataset_names()[0]))
     entry = default_checkpoint(visitor.catalog(), dataset)
     return None if entry is None else state.ModelChoice(entry.path, cache.device_options()[0])
@@ -93,6 +94,8 @@ def _dataset_section() -> tuple[state.DatasetChoice, object | None]:
 
 def _model_section(dataset_choice: state.DatasetChoice, dataset) -> str:
     """The checkpoint picker (remembered per dataset); returns the chosen folder ('' when none)."""
+    from segdash.models.catalog import default_checkpoint
+
     catalog = visitor.catalog()
     by_path = {e.path: e for e in catalog}
     fitting = [e.path for e in catalog if e.fits(dataset)]

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from segdash import public
 from segdash.errors import SegdashError
-from segdash.models.catalog import RUN, SHIPPED, CatalogEntry, find_catalog
 from segdash.ui import cache, state
+
+if TYPE_CHECKING:  # segdash.models imports torch: not before the first screen is drawn
+    from segdash.models.catalog import CatalogEntry
 
 #: A visitor's runs folder under the runs root: hidden, so local listings of the root leave it out.
 VISITOR_PREFIX = ".visitor-"
@@ -48,6 +51,8 @@ def runs_root() -> Path | None:
 
 def catalog() -> list[CatalogEntry]:
     """The checkpoints this visitor may pick: shipped ones first, then those of the runs they may see."""
+    from segdash.models.catalog import RUN, SHIPPED, find_catalog
+
     roots: list[tuple[str, Path]] = [(SHIPPED, state.weights_dir())]
     runs = runs_root()
     if runs is not None:
