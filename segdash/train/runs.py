@@ -453,7 +453,8 @@ def slot_message(alive: list[RunState], max_runs: int) -> str:
     else:
         when = "the slot frees when one of them ends"
     if is_public():
-        return f"this demo trains at most {max_runs} run(s) at once and all are taken; {when}. Try again then"
+        runs = "one run" if max_runs == 1 else f"{max_runs} runs"
+        return f"This demo is busy: it trains {runs} at a time, and {when}; try again then"
     return (f"{len(alive)} training run(s) are running and at most {max_runs} may run at once "
             f"(SEGDASH_MAX_RUNS); {when}")
 
