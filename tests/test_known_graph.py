@@ -110,34 +110,36 @@ def test_weights_swapped_during_the_export_never_get_the_old_graph(tmp_path, mon
         third.model  # noqa: B018 - its PyTorch model would not be the graph's model
 
 
-def test_a_cached_graph_with_another_class_count_than_its_metadata_is_refused(exported, tmp_path):
-    """segdash.json edited to list 5 classes for a 3-class head: refused as load_checkpoint refuses it."""
+def _five_classes_listed(folder, tmp_path):
+    """A copy of the 3-class checkpoint whose segdash.json was edited to list 5 classes."""
     import shutil
 
-    root, folder, _ = exported
     edited = tmp_path / "edited"
     shutil.copytree(folder, edited)
     meta = json.loads((edited / "segdash.json").read_text())
     meta.update(classes=["a", "b", "c", "d", "e"], colors=[[0, 0, 0]] * 5)
     (edited / "segdash.json").write_text(json.dumps(meta))
+    return edited
+
+
+def test_a_cached_graph_with_another_class_count_than_its_metadata_is_refused(exported, tmp_path):
+    """segdash.json edited to list 5 classes for a 3-class head: refused as load_checkpoint refuses it."""
+    root, folder, _ = exported
+    edited = _five_classes_listed(folder, tmp_path)
     for backend in ("auto", "torch"):
         with pytest.raises(SegdashError, match="the model outputs 3 classes but segdash.json lists 5"):
             Predictor.from_checkpoint(edited, device="cpu", backend=backend, onnx_cache=root / "onnx")
 
 
 def test_segdash_predict_refuses_it_with_the_same_message(exported, tmp_path):
-    import shutil
+    import os
 
     from PIL import Image
 
     root, folder, _ = exported
-    edited = tmp_path / "edited"
-    shutil.copytree(folder, edited)
-    meta = json.loads((edited / "segdash.json").read_text())
-    meta.update(classes=["a", "b", "c", "d", "e"], colors=[[0, 0, 0]] * 5)
-    (edited / "segdash.json").write_text(json.dumps(meta))
+    edited = _five_classes_listed(folder, tmp_path)
     Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / "x.png")
-    env = dict(__import__("os").environ, SEGDASH_CACHE=str(root))  # the cache holding the graph: <cache>/onnx
+    env = dict(os.environ, SEGDASH_CACHE=str(root))  # the cache holding the graph: <cache>/onnx
     done = subprocess.run([sys.executable, "-m", "segdash", "predict", "-c", str(edited), str(tmp_path / "x.png"),
                            "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
