@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from segdash.data import open_dataset
-from segdash.data.formats import classes as classes_module
+from segdash.data.formats import option_files
 from segdash.errors import SegdashError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,9 +31,9 @@ def folder(tmp_path) -> Path:
 
 @pytest.fixture
 def outside_allowed():
-    classes_module.allow_classes_outside(True)
+    option_files.allow_files_outside(True)
     yield
-    classes_module.allow_classes_outside(False)
+    option_files.allow_files_outside(False)
 
 
 def _refused(root: Path, value: str, expected: str) -> str:
@@ -52,19 +52,19 @@ def test_a_classes_file_inside_the_folder_is_read(folder):
 def test_a_classes_file_outside_the_folder_is_refused_unless_allowed(folder, tmp_path, outside_allowed):
     elsewhere = tmp_path / "names.txt"
     elsewhere.write_text("background\nlesion\n")
-    classes_module.allow_classes_outside(False)
+    option_files.allow_files_outside(False)
     _refused(folder, str(elsewhere), "outside the dataset folder")
     (folder / "link.txt").symlink_to(elsewhere)  # a link inside that leads out is outside
     _refused(folder, "link.txt", "outside the dataset folder")
-    classes_module.allow_classes_outside(True)
+    option_files.allow_files_outside(True)
     assert open_dataset(str(folder), format="folder", classes=str(elsewhere)).classes == ("background", "lesion")
 
 
 @pytest.mark.skipif(not Path("/etc/passwd").is_file(), reason="needs /etc/passwd")
 def test_etc_passwd_is_neither_read_from_outside_nor_taken_for_class_names(folder, outside_allowed):
-    classes_module.allow_classes_outside(False)
+    option_files.allow_files_outside(False)
     _refused(folder, "/etc/passwd", "outside the dataset folder")
-    classes_module.allow_classes_outside(True)
+    option_files.allow_files_outside(True)
     message = _refused(folder, "/etc/passwd", "cannot be read")
     assert "root" not in message.replace("'/etc/passwd'", "")  # nothing of the file is quoted
 
@@ -73,7 +73,7 @@ def test_etc_passwd_is_neither_read_from_outside_nor_taken_for_class_names(folde
 def test_proc_and_device_files_are_refused_even_when_outside_is_allowed(folder, outside_allowed, monkeypatch):
     monkeypatch.setenv("SEGDASH_TEST_SECRET", "hunter2")
     for value in ("/proc/self/environ", "/dev/zero", "/dev/null"):
-        message = _refused(folder, value, "system file, not a classes file")
+        message = _refused(folder, value, "is a system file")
         assert "hunter2" not in message
     (folder / "env.txt").symlink_to("/proc/self/environ")  # inside the folder by name only
     assert "hunter2" not in _refused(folder, "env.txt", "system file")
@@ -112,3 +112,24 @@ def test_the_command_line_flag_lifts_the_folder_rule(folder, tmp_path):
                              timeout=120)  # fmt: skip
     assert allowed.returncode == 0, allowed.stderr
     assert "lesion" in allowed.stdout
+
+
+def test_every_option_that_names_a_file_is_confined_the_same_way(folder, tmp_path, outside_allowed):
+    """resolve_option_file is what each format calls for -o KEY=FILE (classes, class maps, annotations)."""
+    from segdash.data.formats.option_files import resolve_option_file
+
+    option_files.allow_files_outside(False)
+    (folder / "map.csv").write_text("source,target\n")
+    assert resolve_option_file("map.csv", folder, "class_map") == (folder / "map.csv").resolve()
+    elsewhere = tmp_path / "map.csv"
+    elsewhere.write_text("source,target\n")
+    with pytest.raises(SegdashError, match="option class_map: file .* is outside the dataset folder"):
+        resolve_option_file(str(elsewhere), folder, "class_map")
+    with pytest.raises(SegdashError, match="does not exist"):
+        resolve_option_file("nope.json", folder, "annotations")
+    with pytest.raises(SegdashError, match="not a regular file"):
+        resolve_option_file("images", folder, "annotations")
+    option_files.allow_files_outside(True)
+    assert resolve_option_file(str(elsewhere), folder, "class_map") == elsewhere.resolve()
+    with pytest.raises(SegdashError, match="is a system file"):
+        resolve_option_file("/proc/self/environ", folder, "annotations")

@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "classes_outside", False):
-        from segdash.data.formats.classes import allow_classes_outside
+        from segdash.data.formats.option_files import allow_files_outside
 
-        allow_classes_outside()
+        allow_files_outside()
     try:
         return int(args.func(args) or 0)
     except SegdashError as exc:

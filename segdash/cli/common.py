@@ -33,7 +33,8 @@ def add_dataset_args(parser: argparse.ArgumentParser) -> None:
 
 def add_classes_outside_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classes-outside", action="store_true",
-                        help="let -o classes=FILE name a file outside the dataset folder (refused otherwise)")
+                        help="let -o options name files (classes=FILE and the like) outside the dataset folder "
+                        "(refused otherwise)")
 
 
 def dataset_options(args: argparse.Namespace) -> dict[str, str]:

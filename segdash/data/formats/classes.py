@@ -1,9 +1,8 @@
 """Class tables: reading a classes file (names, colours, ignore colour) and colour masks -> labels.
 
-A classes file is a dataset's own: the file a ``classes=FILE`` option names must sit inside the dataset
-folder (a relative name is taken from there), unless the command line says ``--classes-outside``
-(``allow_classes_outside``); kernel and device files (``/proc``, ``/sys``, ``/dev``) and anything but a
-regular file are refused even then. What is read must parse as a classes file (class names of at most
+A classes file is a dataset's own: one a ``classes=FILE`` option names is found and confined to the
+dataset folder by ``segdash.data.formats.option_files``; one found in the folder by name must resolve
+inside it too. What is read must be a regular file that parses as a classes file (class names of at most
 ``MAX_NAME_LENGTH`` printable characters, optional colours, at most ``MAX_CLASSES`` rows), and no error
 quotes what the file holds: a dashboard shared on a network must not turn /etc/passwd or the server's
 environment into a list of class names, nor into an error message.
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.formats.colors import Color, parse_color
+from segdash.data.formats.option_files import confine
 from segdash.data.options import MAX_CLASSES
 from segdash.errors import SegdashError
 
@@ -31,30 +31,6 @@ from segdash.errors import SegdashError
 MAX_CLASSES_FILE_BYTES = 1024 * 1024
 #: Longest class name ("chest of drawers, chest, bureau, dresser" has 40 characters).
 MAX_NAME_LENGTH = 100
-#: Never a classes file, wherever a dataset claims it is.
-SYSTEM_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
-
-_outside_allowed = False
-
-
-def allow_classes_outside(allowed: bool = True) -> None:
-    """The command line's ``--classes-outside``: let ``classes=FILE`` name a file outside the dataset folder
-    (for this process). Off by default; the dashboard never turns it on."""
-    global _outside_allowed
-    _outside_allowed = bool(allowed)
-
-
-def classes_option_path(value: str | Path, root: Path) -> Path:
-    """The file a ``classes=FILE`` option names: relative names are inside the dataset folder ``root``.
-
-    With ``--classes-outside`` a relative name missing there is taken from the working directory, as a
-    command-line user means it; the folder check itself is ``read_classes_file``'s.
-    """
-    path = Path(value).expanduser()
-    if path.is_absolute():
-        return path
-    inside = Path(root) / path
-    return path if _outside_allowed and not inside.exists() and path.exists() else inside
 
 CLASSES_FILE_NAMES = (
     "classes.json",
@@ -190,19 +166,6 @@ def _json_color(value: object) -> Color | None:
     return color
 
 
-def _confined(path: Path, root: Path | None) -> Path:
-    """``path`` with its links resolved, refused (one line, nothing read) when it may not be a classes file."""
-    resolved = path.resolve()
-    if any(resolved.is_relative_to(tree) for tree in SYSTEM_TREES):
-        raise SegdashError(f"classes file {str(path)!r} is a system file, not a classes file")
-    if root is not None and not _outside_allowed and not resolved.is_relative_to(Path(root).resolve()):
-        raise SegdashError(
-            f"classes file {str(path)!r} is outside the dataset folder; put it inside the folder "
-            "(on the command line, --classes-outside allows a file elsewhere)"
-        )
-    return resolved
-
-
 def _read_regular_file(path: Path, shown: str) -> bytes:
     """The bytes of a regular file of at most MAX_CLASSES_FILE_BYTES; a FIFO, device or folder is refused
     without blocking (opened non-blocking, checked on the open file, so a swap after the check changes nothing)."""
@@ -246,10 +209,13 @@ def read_classes_file(path: str | Path, ignore_index: int | None = 255, root: st
     ``ignore_index`` gives the ignore colour instead of a class.
 
     ``root``: the dataset folder the file must sit in (see the module docstring); None for a file the
-    caller chose itself.
+    caller chose itself (system files are refused all the same).
     """
     path = Path(path)
-    data = _read_regular_file(_confined(path, None if root is None else Path(root)), str(path))
+    if not path.exists():
+        raise SegdashError(f"classes file {str(path)!r} does not exist")
+    data = _read_regular_file(confine(path, None if root is None else Path(root), f"classes file {str(path)!r}"),
+                              str(path))  # fmt: skip
     try:
         text = data.decode("utf-8-sig")
         if "\x00" in text:

@@ -36,13 +36,13 @@ from segdash.data.base import Entry, IndexedDataset
 from segdash.data.formats._index_cache import cached_readable_by_stem
 from segdash.data.formats.classes import (
     ClassTable,
-    classes_option_path,
     find_classes_file,
     read_classes_file,
     rgb_to_labels,
 )
 from segdash.data.formats.colors import default_colors
 from segdash.data.formats.label_values import scan_label_values
+from segdash.data.formats.option_files import resolve_option_file
 from segdash.data.formats.skipping import DatasetWarning, warn_skipped
 from segdash.data.formats.split_lists import indexed_split_dict
 from segdash.data.imageio import as_label_map, read_image, read_raw_pixels
@@ -222,7 +222,7 @@ class FolderDataset(IndexedDataset):
 
     def _class_table(self, classes_path: str | Path | None, mask_paths: list[Path]) -> ClassTable | None:
         if classes_path:  # inside the dataset folder (segdash.data.formats.classes says why)
-            return read_classes_file(classes_option_path(classes_path, self.root), self.ignore_index, root=self.root)
+            return read_classes_file(resolve_option_file(classes_path, self.root, "classes"), self.ignore_index)
         folders = [self.root] + sorted({p.parent for p in mask_paths}) + sorted({p.parent.parent for p in mask_paths})
         found = find_classes_file(*folders)
         return read_classes_file(found, self.ignore_index, root=self.root) if found else None
