@@ -54,9 +54,12 @@ def int_limit(name: str, public: int | None, local: int | None) -> int | None:
 
 # --- the limits, with their defaults ------------------------------------------------------------
 def max_upload_bytes() -> int | None:
-    """Largest upload accepted, checked before decoding (``SEGDASH_MAX_UPLOAD_MB``; 20 MB in public mode)."""
+    """Largest upload accepted, checked before decoding (``SEGDASH_MAX_UPLOAD_MB``; 20 MB in public mode).
+
+    Megabytes of 1,000,000 bytes, the unit Streamlit's upload chip shows (``size_text``).
+    """
     value = limit("SEGDASH_MAX_UPLOAD_MB", public=20, local=None)
-    return None if value is None else int(value * 1024 * 1024)
+    return None if value is None else int(value * 1_000_000)
 
 
 def max_image_pixels() -> int:
@@ -76,6 +79,33 @@ def max_volume_voxels() -> int:
     300 M locally (a 512 x 512 x 1000 CT fits). Checked from the header, before reading.
     """
     return int_limit("SEGDASH_MAX_VOLUME_VOXELS", public=64_000_000, local=300_000_000)
+
+
+# --- what a visitor reads about a limit ----------------------------------------------------------
+def size_text(size: int) -> str:
+    """Bytes as Streamlit's upload chip writes them, so a page never shows two sizes for one file:
+    decimal units (1 MB = 1,000,000 bytes, as on Linux and macOS browsers), one decimal, the largest
+    unit the size is over half of ("38.4 KB", "27.0 MB")."""
+    value, units = float(size), ["B", "KB", "MB", "GB"]
+    unit = 0
+    while unit < len(units) - 1 and value > 500:
+        value, unit = value / 1000, unit + 1
+    return f"{size} B" if unit == 0 else f"{value:.1f} {units[unit]}"
+
+
+def megapixels(pixels: float) -> str:
+    """40_000_000 -> '40 MP', 30_000 -> '0.03 MP'."""
+    return f"{pixels / 1e6:.3g} MP"
+
+
+def too_large(name: str, what: str, amount: str, limit: str, setting: str) -> str:
+    """The message for an input over a limit. A visitor of a public demo reads what they can do
+    ("use a smaller image"); the person running segdash locally reads the setting that raises it
+    (``setting``), which public mode leaves to the README and the server log."""
+    if is_public():
+        return f"{name}: the {what} is {amount}, over this demo's {limit} limit; use a smaller {what}"
+    return (f"{name}: the {what} is {amount}, larger than the limit of {limit}; if you trust the file, raise "
+            f"the limit with the environment variable {setting}")
 
 
 # --- training (the Train page; the command line is not capped) ------------------------------------

@@ -78,7 +78,7 @@ def test_an_upload_over_the_cap_is_refused(visitors, public_server, tmp_path):
     Image.fromarray(noise).save(buffer, format="PNG")
     upload.write_bytes(buffer.getvalue())
     page.locator("input[type=file]").set_input_files(str(upload))
-    page.get_by_text("over this server's upload limit of 0.05 MB").wait_for()
+    page.get_by_text("over this server's upload limit of 50.0 KB").wait_for()
     screenshot(page, "public-upload-refused")
 
 

@@ -32,8 +32,8 @@ def test_swipe_html_is_self_contained_and_carries_both_pictures():
 
 
 def test_default_pair_takes_an_earlier_epoch_of_the_same_run_else_plain_against_imbalance_aware(monkeypatch):
+    from segdash.models.catalog import CatalogEntry
     from segdash.ui import compare_page
-    from segdash.ui.cache import CatalogEntry
 
     def entry(path):
         return CatalogEntry(path, f"{Path(path).name} — Unet lite0", "shipped", "d", ("a", "b"), 1)

@@ -122,7 +122,8 @@ def _assert_one_line(done: subprocess.CompletedProcess, expected: str) -> None:
 @pytest.mark.parametrize(
     "content, expected",
     [
-        ({"classes": [{"name": {"x": [1, 2]}, "index": [[0]]}]}, "unexpected structure"),
+        ({"classes": [{"name": "a", "index": [[0]]}]}, "an index is not a whole number"),
+        ({"classes": [{"name": {"x": [1, 2]}}]}, "name is not text"),
         ({"classes": [[["deep"]]]}, "neither a name nor an object"),
         ({"classes": {"road": "root:x:0:0:secret"}}, "a colour is not"),
     ],
@@ -140,6 +141,8 @@ def test_a_classes_file_that_is_another_file_is_not_echoed(tmp_path):
     secret = tmp_path / "secrets.env"
     secret.write_text("DB_PASSWORD hunter2 11 22\nAPI_KEY abc123 33 44\n")
     done = _cli("stats", str(root), "--format", "folder", "-o", f"classes={secret}")
+    _assert_one_line(done, "outside the dataset folder")  # not read at all
+    done = _cli("stats", str(root), "--format", "folder", "-o", f"classes={secret}", "--classes-outside")
     _assert_one_line(done, "row 2: a row is neither")
     assert "hunter2" not in done.stderr and "abc123" not in done.stderr
 

@@ -53,8 +53,8 @@ def test_the_pages_report_shows_catalogue_names_and_no_machine_path(runs, monkey
     from segdash.data import open_dataset
     from segdash.infer.compare import ModelSource, compare_models
     from segdash.infer.predictor import Predictor
+    from segdash.models.catalog import CatalogEntry
     from segdash.ui import compare_page, state
-    from segdash.ui.cache import CatalogEntry
 
     monkeypatch.setenv("SEGDASH_RUNS", str(runs))
     ds = open_dataset("brain-mri")

@@ -53,6 +53,13 @@ def add_dataset_args(parser: argparse.ArgumentParser) -> None:
         help="a dataset option, repeatable; 'segdash datasets' lists each format's and built-in's options "
         "(e.g. -o label_map=cityscapes-19 for kitti)",
     )
+    add_classes_outside_arg(parser)
+
+
+def add_classes_outside_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--classes-outside", action="store_true",
+                        help="let -o options name files (classes=FILE and the like) outside the dataset folder "
+                        "(refused otherwise)")
 
 
 def dataset_options(args: argparse.Namespace) -> dict[str, str]:

@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
     from segdash.cli.common import show_progress
     from segdash.data.imageio import read_image
+    from segdash.data.shape import check_image_shape
     from segdash.errors import SegdashError
     from segdash.fsutil import atomic_write_json
     from segdash.viz.palette import palette_for
@@ -136,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
     for path, named in tqdm(inputs, desc="predict", unit="img", file=sys.stderr, disable=not show_progress()):
         try:
             image = read_image(path, mode=read_mode)
+            check_image_shape(path.name, image.shape)  # the dashboard's rule for uploads
         except SegdashError as exc:
             print(f"warning: skipped {exc}", file=sys.stderr)
             if named:

@@ -10,9 +10,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from segdash.cli.common import dataset_options
+from segdash.cli.common import add_classes_outside_arg, dataset_options
 from segdash.errors import SegdashError
 
 DESCRIPTION = (
@@ -84,6 +85,7 @@ def register(subparsers) -> None:
                 groups[name] = p.add_argument_group(name)
             _add_option(groups[name], field, quick)
     groups["machine"].add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    add_classes_outside_arg(p)
     p.set_defaults(func=run)
 
 
@@ -114,6 +116,7 @@ def build_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from segdash.train.config import TrainConfig
+    from segdash.train.rundir import remove_unstarted
     from segdash.train.runs import new_run_dir
     from segdash.train.trainer import train
 
@@ -143,7 +146,13 @@ def run(args: argparse.Namespace) -> int:
         run_dir = Path(args.out) if args.out else new_run_dir(config)
         if (run_dir / "run.json").exists():
             raise SegdashError(f"{run_dir} already holds a run; pick a new --out folder or continue it with --resume")
-    result = train(config, run_dir, resume=resume, echo=not args.quiet)
+    created = not run_dir.exists() and int(os.environ.get("RANK", "0")) == 0  # rank 0 makes the folder
+    try:
+        result = train(config, run_dir, resume=resume, echo=not args.quiet)
+    except BaseException:
+        if created:  # a start refused before its first step leaves no folder behind
+            remove_unstarted(run_dir)
+        raise
     if not args.quiet:
         best = f", best val mean Dice {result.best_val_mean_dice:.4f} at epoch {result.best_epoch}" if result.best_epoch else ""
         why = f" ({result.stop_reason})" if result.stop_reason else ""

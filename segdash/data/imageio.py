@@ -27,7 +27,7 @@ from PIL import Image
 
 from segdash.errors import SegdashError
 from segdash.fsutil import atomic_write_bytes
-from segdash.public import max_image_pixels, max_volume_voxels
+from segdash.public import max_image_pixels, max_volume_voxels, megapixels, too_large
 
 #: File extensions (lower case) that ``list_images`` and the formats treat as images.
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -103,11 +103,8 @@ def check_decoded_size(name: str, shape: Sequence[int]) -> None:
     pixels = height * width
     limit = max_image_pixels()
     if pixels > limit:
-        raise SegdashError(
-            f"{name}: the image is {width} x {height} ({pixels:,} pixels), larger than the limit of "
-            f"{limit:,} pixels; if you trust the file, raise the limit with the environment variable "
-            f"{_PIXEL_LIMIT_ENV}"
-        )
+        raise SegdashError(too_large(name, "image", f"{width} x {height} ({megapixels(pixels)})", megapixels(limit),
+                                     _PIXEL_LIMIT_ENV))  # fmt: skip
     if len(dims) > 4 or math.prod(dims) > limit * _MAX_CHANNELS:
         raise SegdashError(f"{name}: the file declares an array of shape {tuple(dims)}, not a 2-D image")
 
@@ -118,11 +115,8 @@ def check_volume_size(name: str, shape: Sequence[int]) -> None:
     voxels = math.prod(dims)
     limit = max_volume_voxels()
     if any(d < 0 for d in dims) or voxels > limit:
-        raise SegdashError(
-            f"{name}: the volume is {' x '.join(map(str, dims))} ({voxels:,} voxels), larger than the limit of "
-            f"{limit:,} voxels; if you trust the file, raise the limit with the environment variable "
-            f"SEGDASH_MAX_VOLUME_VOXELS"
-        )
+        raise SegdashError(too_large(name, "volume", f"{' x '.join(map(str, dims))} ({voxels:,} voxels)",
+                                     f"{limit:,} voxels", "SEGDASH_MAX_VOLUME_VOXELS"))  # fmt: skip
 
 
 # --- decoding --------------------------------------------------------------------------------

@@ -117,6 +117,12 @@ def make_session(onnx_model: bytes | str | Path, threads: int | None = None):
         raise SegdashError(f"ONNX Runtime cannot load the model: {_first_line(exc)}") from None
 
 
+def output_classes(session) -> int | None:
+    """How many classes the graph's ``logits`` output has (None when the graph leaves it dynamic)."""
+    shape = session.get_outputs()[0].shape
+    return shape[1] if len(shape) == 4 and isinstance(shape[1], int) else None
+
+
 def run_session(session, x: np.ndarray) -> np.ndarray:
     """(N, C, H, W) float32 -> (N, K, H, W) float32 logits."""
     return session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(x, dtype=np.float32)})[0]
@@ -227,21 +233,38 @@ class KnownGraph:
     check: OnnxCheck
 
 
-def checkpoint_key(folder: str | Path, in_channels: int, opset: int = DEFAULT_OPSET) -> str | None:
-    """A short hash of a checkpoint folder's weight and config files and the exporter and runtime
-    versions (None when a file is missing): the same files give the same graph, so a later predictor
-    finds the graph without building the model (smp and timm alone take 2 s to import)."""
+@dataclasses.dataclass(frozen=True)
+class GraphFiles:
+    """The bytes of a checkpoint folder's graph files, read once, and their key in the ONNX cache.
+
+    The predictor hashes these bytes, builds its model from the same bytes and records the exported
+    graph under their key: a file swapped in meanwhile (a run's ``best/`` rewritten by training) can only
+    miss the cache, never be recorded with a graph of other weights.
+    """
+
+    files: dict[str, bytes]
+    key: str
+
+
+def read_graph_files(folder: str | Path, in_channels: int, opset: int = DEFAULT_OPSET) -> GraphFiles | None:
+    """A checkpoint folder's weight and config files, hashed with the exporter and runtime versions
+    (None when a file is missing): the same bytes give the same graph, so a later predictor finds the
+    graph without building the model (smp and timm alone take 2 s to import)."""
     import onnxruntime
 
-    files = [Path(folder) / name for name in GRAPH_FILES]
-    if not all(f.is_file() for f in files):
-        return None
+    files: dict[str, bytes] = {}
+    for name in GRAPH_FILES:
+        try:
+            files[name] = (Path(folder) / name).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"{in_channels}|{opset}|{torch.__version__}|{onnxruntime.__version__}".encode())
-    for file in files:
-        digest.update(file.name.encode())
-        digest.update(file.read_bytes())
-    return digest.hexdigest()
+    for name, data in files.items():
+        digest.update(name.encode())
+        digest.update(len(data).to_bytes(8, "little"))  # file boundaries are part of the key
+        digest.update(data)
+    return GraphFiles(files, digest.hexdigest())
 
 
 def known_graph(key: str | None, folder: Path | None = None) -> KnownGraph | None:
@@ -262,7 +285,7 @@ def known_graph(key: str | None, folder: Path | None = None) -> KnownGraph | Non
 
 
 def remember_graph(key: str | None, graph: Path, stride: int, check: OnnxCheck) -> None:
-    """Record that the checkpoint with ``key`` runs as ``graph`` (in the same cache folder)."""
+    """Record that the checkpoint whose graph files hash to ``key`` runs as ``graph`` (in the same cache folder)."""
     if key is not None:
         atomic_write_json(graph.parent / f"checkpoint-{key}.json",
                           {"graph": graph.name, "stride": int(stride), **dataclasses.asdict(check)})  # fmt: skip

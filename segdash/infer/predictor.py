@@ -123,6 +123,8 @@ class Predictor:
         self.session = None
         self.backend = "torch"
         self._model: nn.Module | None = None
+        self._graph_files = None  # GraphFiles read for the ONNX cache key, until the model is built from them
+        self._graph_key: str | None = None  # their key, when the predictor started from the cached graph
         wants_onnx = backend == "onnx" or (backend == "auto" and self.device.type == "cpu")
         cache = Path(onnx_cache) if onnx_cache else None
         known = self._known_graph(cache) if model is None and wants_onnx and self.device.type == "cpu" else None
@@ -130,7 +132,7 @@ class Predictor:
             session, check, self.stride = known
             self._use_session(session, check)
         else:
-            self._set_model(model if model is not None else load_checkpoint(self.checkpoint)[0])
+            self._set_model(model if model is not None else self._load_model())
             self.stride = required_stride(self._model)
         self.tile_size = max(self.stride, int(tile_size) // self.stride * self.stride)
         if wants_onnx and self.session is None:
@@ -150,24 +152,51 @@ class Predictor:
     def model(self) -> nn.Module:
         """The PyTorch model, loaded from the checkpoint on first use when the predictor started from its graph."""
         if self._model is None:
-            self._set_model(load_checkpoint(self.checkpoint)[0])
+            self._set_model(self._load_model())
         return self._model
+
+    def _load_model(self) -> nn.Module:
+        """The checkpoint's model, built from the very bytes its ONNX cache key was taken from (when read).
+
+        A predictor that started from the cached graph reads the folder again and refuses it if it no
+        longer holds those bytes: its graph and its PyTorch model must be one model.
+        """
+        files = self._graph_files
+        if files is None and self._graph_key is not None:
+            from segdash.infer.onnx import read_graph_files
+
+            files = read_graph_files(self.checkpoint, self.meta.in_channels)
+            if files is None or files.key != self._graph_key:
+                raise SegdashError(f"checkpoint {self.checkpoint} changed since this predictor started; load it again")
+        return load_checkpoint(self.checkpoint, files=None if files is None else files.files)[0]
 
     def _set_model(self, model: nn.Module) -> None:
         model = model.eval().to(self.device)
         self._model = model.to(memory_format=torch.channels_last) if self.device.type == "cuda" else model
 
     def _known_graph(self, cache: Path | None):
-        """(session, check, stride) of this checkpoint's cached, verified graph, or None (the model is built)."""
-        try:
-            from segdash.infer.onnx import checkpoint_key, known_graph, make_session
+        """(session, check, stride) of this checkpoint's cached, verified graph, or None (the model is built).
 
-            graph = known_graph(checkpoint_key(self.checkpoint, self.meta.in_channels), cache)
+        The checkpoint's graph files are read once here: their hash finds the graph, and on a miss the
+        model is built from these same bytes and its graph recorded under that hash (``_try_onnx``).
+        A graph whose output has another number of classes than segdash.json lists is refused as
+        ``load_checkpoint`` refuses such a model.
+        """
+        from segdash.models.checkpoint import check_head
+
+        try:
+            from segdash.infer.onnx import known_graph, make_session, output_classes, read_graph_files
+
+            self._graph_files = read_graph_files(self.checkpoint, self.meta.in_channels)
+            graph = known_graph(None if self._graph_files is None else self._graph_files.key, cache)
             if graph is None or not graph.check.ok:
                 return None
-            return make_session(graph.path), graph.check, graph.stride
+            session = make_session(graph.path)
         except (ImportError, SegdashError, OSError):
             return None
+        check_head(self.meta, output_classes(session), self.checkpoint)
+        self._graph_key, self._graph_files = self._graph_files.key, None  # the bytes are not kept
+        return session, graph.check, graph.stride
 
     def _use_session(self, session, check) -> None:
         self.session = session
@@ -176,6 +205,7 @@ class Predictor:
 
     def _try_onnx(self, required: bool, cache: Path | None) -> None:
         """Switch to ONNX Runtime when the exported graph reproduces PyTorch's labels; note why not otherwise."""
+        files, self._graph_files = self._graph_files, None  # the bytes the model was built from, if read
         if self.device.type != "cpu":
             if required:
                 raise SegdashError("the ONNX backend runs on the CPU only; use --device cpu or backend torch")
@@ -183,7 +213,7 @@ class Predictor:
         try:
             import onnxruntime  # noqa: F401
 
-            from segdash.infer.onnx import cached_check, cached_onnx, checkpoint_key, make_session, remember_graph
+            from segdash.infer.onnx import cached_check, cached_onnx, make_session, remember_graph
 
             path = cached_onnx(self.model, self.meta.in_channels, folder=cache)
             session = make_session(path)
@@ -202,9 +232,9 @@ class Predictor:
             self.notes.append(message)
             return
         self._use_session(session, check)
-        if self.checkpoint is not None:  # the next predictor of these files starts from the graph
+        if files is not None:  # the model was built from these bytes: the next predictor of them starts from the graph
             try:
-                remember_graph(checkpoint_key(self.checkpoint, self.meta.in_channels), path, self.stride, check)
+                remember_graph(files.key, path, self.stride, check)
             except OSError:
                 pass  # a read-only cache: the next predictor builds the model again
 

@@ -290,13 +290,13 @@ def _read_small_text(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def read_config(directory: str | Path) -> dict[str, Any]:
-    """smp's ``config.json`` of a checkpoint folder."""
+def read_config(directory: str | Path, text: str | None = None) -> dict[str, Any]:
+    """smp's ``config.json`` of a checkpoint folder (``text``: its content, already read by the caller)."""
     path = _checkpoint_dir(directory) / CONFIG_FILE
-    if not path.is_file():
+    if text is None and not path.is_file():
         raise SegdashError(f"{path.parent} lacks {CONFIG_FILE}; it is not a complete checkpoint")
     try:
-        config = json.loads(_read_small_text(path))
+        config = json.loads(_read_small_text(path) if text is None else text)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise SegdashError(f"{path} is corrupt ({type(exc).__name__}); re-save the checkpoint") from None
     if not isinstance(config, dict) or not isinstance(config.get("_model_class"), str):
@@ -368,19 +368,22 @@ def build_from_config(config: dict[str, Any]) -> nn.Module:
 
 
 def load_checkpoint(
-    directory: str | Path, device: str | torch.device | None = None
+    directory: str | Path, device: str | torch.device | None = None, files: dict[str, bytes] | None = None
 ) -> tuple[nn.Module, CheckpointMeta]:
     """Load a checkpoint folder: ``(model in eval mode, fp32, on device; meta)``.
 
     Weights come from ``model.safetensors`` only; a folder with only pickle files
     (``.pth``, ``.bin``) is refused. ``device=None`` keeps the model on the CPU.
+    ``files``: the bytes of ``config.json`` and ``model.safetensors`` as the caller read them, so that
+    the model is the one those bytes describe even if the folder changes meanwhile (the ONNX graph
+    cache records a graph under the hash of exactly these bytes).
     """
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load, load_file
 
     path = _checkpoint_dir(directory)
     weights_path = path / WEIGHTS_FILE
-    if not weights_path.is_file():
+    if files is None and not weights_path.is_file():
         pickles = sorted(p.name for p in path.iterdir() if p.suffix.lower() in _PICKLE_SUFFIXES)
         if pickles:
             raise SegdashError(
@@ -389,9 +392,17 @@ def load_checkpoint(
             )
         raise SegdashError(f"{path} lacks {WEIGHTS_FILE}; it is not a complete checkpoint")
     meta = read_meta(path)
-    model = build_from_config(read_config(path))
+    text = None
+    if files is not None:
+        if len(files[CONFIG_FILE]) > MAX_JSON_BYTES:
+            raise SegdashError(f"{path / CONFIG_FILE} is far larger than a model config; re-save the checkpoint")
+        try:
+            text = files[CONFIG_FILE].decode("utf-8")
+        except UnicodeDecodeError:
+            raise SegdashError(f"{path / CONFIG_FILE} is corrupt (UnicodeDecodeError); re-save the checkpoint") from None
+    model = build_from_config(read_config(path, text))
     try:
-        state = load_file(str(weights_path), device="cpu")
+        state = load_file(str(weights_path), device="cpu") if files is None else load(files[WEIGHTS_FILE])
     except (SafetensorError, OSError, ValueError) as exc:
         raise SegdashError(f"{weights_path} is corrupt or truncated ({exc}); re-save the checkpoint") from None
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
@@ -400,17 +411,22 @@ def load_checkpoint(
     except RuntimeError as exc:
         first = str(exc).splitlines()[0][:300]
         raise SegdashError(f"{weights_path} does not fit the model its config.json describes: {first}") from None
-    if meta.num_classes and _head_classes(model) not in (None, meta.num_classes):
-        raise SegdashError(
-            f"checkpoint {path}: the model outputs {_head_classes(model)} classes "
-            f"but segdash.json lists {meta.num_classes}"
-        )
+    check_head(meta, _head_classes(model), path)
     model.eval()
     if device is not None:
         from segdash.device import choose_device
 
         model.to(choose_device(device))
     return model, meta
+
+
+def check_head(meta: CheckpointMeta, head_classes: int | None, folder: str | Path) -> None:
+    """Refuse a checkpoint whose metadata names another number of classes than its model outputs
+    (``head_classes``; None when unknown): every label it gave would be named wrongly."""
+    if meta.num_classes and head_classes is not None and head_classes != meta.num_classes:
+        raise SegdashError(
+            f"checkpoint {folder}: the model outputs {head_classes} classes but segdash.json lists {meta.num_classes}"
+        )
 
 
 def _head_classes(model: nn.Module) -> int | None:

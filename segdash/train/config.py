@@ -171,6 +171,10 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise SegdashError(message)
+        for field in dataclasses.fields(self):  # nan passes every bound (each comparison is false) and breaks run.json
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise SegdashError(f"{flag_name(field)} must be a finite number; got {value}")
         if self.weight_floor > 0 and self.class_weights == "none":
             raise SegdashError("--weight-floor raises class weights: add --class-weights inverse or median")
         if self.class_weights != "none" and self.loss in ("dice", "focal"):

@@ -341,6 +341,35 @@ def clean_leftovers(folder: Path) -> None:
                 path.unlink(missing_ok=True)
 
 
+def remove_unstarted(run_dir: str | Path) -> bool:
+    """Remove a run folder whose run ended before it wrote anything worth keeping: no checkpoint, no
+    metrics line (a refused start: bad options, a dataset that does not open, Ctrl-C while loading).
+
+    Only the files a start writes are there to remove (run.json saying why it failed, config.json,
+    run.lock, previews); a folder holding anything else, or whose lock another process holds, is left
+    alone. True when it was removed. Call it for a folder this process created, after letting go of its lock.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return False
+    metrics = run_dir / METRICS_FILE
+    checkpoints = run_dir / CHECKPOINTS_DIR
+    if (metrics.is_file() and metrics.stat().st_size) or (checkpoints.is_dir() and any(checkpoints.iterdir())):
+        return False
+    written = {RUN_FILE, CONFIG_FILE, LOCK_FILE, METRICS_FILE, CHECKPOINTS_DIR, PREVIEWS_DIR, STOP_FILE}
+    if any(p.name not in written and not p.name.startswith(".") for p in run_dir.iterdir()):
+        return False
+    try:
+        fd = lock_run(run_dir)
+    except (RunBusy, OSError):
+        return False
+    try:
+        shutil.rmtree(run_dir)
+    finally:
+        os.close(fd)
+    return True
+
+
 def find_best(checkpoints: Path) -> Path | None:
     """``checkpoints/best``, or the old copy a swap cut short left aside (until the next start puts it back)."""
     best = checkpoints / BEST_NAME

@@ -277,20 +277,30 @@ def read_run_or_none(run_dir: Path, alive: bool = False) -> RunState | None:
     return state if not alive or state.is_alive else None
 
 
-def list_runs(root: str | Path | None = None) -> list[RunState]:
-    """All runs under ``root`` (default ``default_runs_root()``), newest first."""
+def _is_run_folder(folder: Path) -> bool:
+    return folder.is_dir() and ((folder / RUN_FILE).is_file() or (folder / LAUNCH_FILE).is_file())
+
+
+def list_runs(root: str | Path | None = None, nested: bool = False) -> list[RunState]:
+    """All runs under ``root`` (default ``default_runs_root()``), newest first.
+
+    A run is a visible folder right under ``root``; with ``nested`` also one inside a folder right under
+    it that is not a run itself, hidden or not (the dashboard's per-visitor folders, ``runs/exp/a``).
+    """
     root = Path(root) if root is not None else default_runs_root()
     if not root.is_dir():
         return []
+    folders = [f for f in root.iterdir() if not f.name.startswith(".") and _is_run_folder(f)]
+    if nested:
+        for parent in root.iterdir():
+            if parent.is_dir() and not _is_run_folder(parent):
+                folders += [f for f in parent.iterdir() if not f.name.startswith(".") and _is_run_folder(f)]
     runs = []
-    for folder in root.iterdir():
-        if folder.is_dir() and not folder.name.startswith(".") and (
-            (folder / RUN_FILE).is_file() or (folder / LAUNCH_FILE).is_file()
-        ):
-            try:
-                runs.append(read_run(folder))
-            except SegdashError:
-                continue
+    for folder in folders:
+        try:
+            runs.append(read_run(folder))
+        except SegdashError:
+            continue
     return sorted(runs, key=lambda r: (str(r.info.get("started") or ""), r.name), reverse=True)
 
 
@@ -348,6 +358,7 @@ def start_run(
     resume_dir: str | Path | None = None,
     python: str | None = None,
     max_runs: int | None = None,
+    slots_root: str | Path | None = None,
 ) -> Path:
     """Spawn ``python -m segdash train`` as a detached process; return the run folder at once.
 
@@ -355,7 +366,8 @@ def start_run(
     ``train.log`` in the run folder, and reads its options from ``config.json``
     there. With ``resume_dir`` it continues that run instead (``--resume``).
     Raises ``RunBusy`` when the run folder is locked by a live process, and
-    ``RunsFull`` when ``max_runs`` runs are alive under the runs root.
+    ``RunsFull`` when ``max_runs`` runs are alive under ``slots_root`` (default: the runs root;
+    the dashboard's public mode gives the root above its visitors' folders, so the cap is over all of them).
     """
     if resume_dir is not None:
         run_dir = Path(resume_dir)
@@ -368,7 +380,7 @@ def start_run(
         root = Path(runs_root) if runs_root is not None else default_runs_root()
     root.mkdir(parents=True, exist_ok=True)
     sweep_leftovers(root)
-    with _claiming_a_slot(root, max_runs):
+    with _claiming_a_slot(Path(slots_root) if slots_root is not None else root, max_runs):
         if resume_dir is None:
             run_dir = new_run_dir(config, root, name)
             run_dir.mkdir(parents=True)
@@ -422,22 +434,27 @@ def sweep_leftovers(root: str | Path) -> None:
 
 
 def alive_runs(root: str | Path | None = None) -> list[RunState]:
-    """The runs under ``root`` whose process is alive (starting or running)."""
-    return [run for run in list_runs(root) if run.state in _ACTIVE]
+    """The runs under ``root`` (nested one folder deep, see ``list_runs``) whose process is alive."""
+    return [run for run in list_runs(root, nested=True) if run.state in _ACTIVE]
 
 
-def slot_message(alive: list[RunState], max_runs: int, name_runs: bool = True) -> str:
+def slot_message(alive: list[RunState], max_runs: int) -> str:
     """Why no run can start now, and when the first slot should free (the soonest planned end).
 
-    ``name_runs=False`` leaves the run's name out (public mode: it is another visitor's).
+    In public mode it names neither the run (it may be another visitor's) nor the server's setting.
     """
+    from segdash.public import is_public
+
     ends = sorted((run.seconds_left, run.name) for run in alive if run.seconds_left is not None)
     if ends:
         minutes = max(1, round(ends[0][0] / 60))
-        whose = f" (when run {ends[0][1]} ends)" if name_runs else ""
+        whose = "" if is_public() else f" (when run {ends[0][1]} ends)"
         when = f"the slot frees in about {minutes} min{whose}"
     else:
         when = "the slot frees when one of them ends"
+    if is_public():
+        runs = "one run" if max_runs == 1 else f"{max_runs} runs"
+        return f"This demo is busy: it trains {runs} at a time, and {when}; try again then"
     return (f"{len(alive)} training run(s) are running and at most {max_runs} may run at once "
             f"(SEGDASH_MAX_RUNS); {when}")
 

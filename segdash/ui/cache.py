@@ -1,4 +1,5 @@
-"""Everything the dashboard loads or computes once and reuses.
+"""Everything the dashboard loads or computes once and reuses (which checkpoints a visitor may
+pick is ``segdash.ui.visitor``'s business; finding and describing them, ``segdash.models.catalog``'s).
 
 ``st.cache_resource`` holds objects shared by every session (datasets, predictors:
 read-only after loading, so thread-safe); ``st.cache_data`` holds tables
@@ -9,7 +10,6 @@ Switching pages never reloads a model.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from pathlib import Path
 
@@ -81,6 +81,8 @@ def predictor(choice: state.ModelChoice):
 
     if not choice.is_set:
         raise SegdashError("choose a model in the sidebar (shipped weights, a training run's checkpoint or a folder)")
+    from segdash.ui.visitor import check_visible
+
     check_visible(choice.path)
     return load_predictor(choice)
 
@@ -101,98 +103,6 @@ def load_predictor(choice: state.ModelChoice):
 def predictor_for(path: str | Path, device: str = "auto"):
     """A ``Predictor`` for any checkpoint folder (Compare uses several)."""
     return predictor(state.ModelChoice(str(path), device))
-
-
-@dataclasses.dataclass(frozen=True)
-class CatalogEntry:
-    """One checkpoint the model picker offers."""
-
-    path: str
-    label: str  # "<name> — <model>"
-    group: str  # "shipped" | "run" | "folder"
-    dataset: str
-    classes: tuple[str, ...]
-    in_channels: int
-    name: str = ""  # "brain-mri_unet_lite0_best", "run quick-1 · best"
-    arch: str = ""
-    encoder: str = ""
-
-    @property
-    def model(self) -> str:
-        """Architecture and encoder: "Unet tu-tf_efficientnet_lite0"."""
-        return f"{self.arch} {self.encoder}".strip()
-
-
-def _describe(path: Path, group: str, root: Path) -> CatalogEntry | None:
-    try:
-        meta = checkpoint_meta(path)
-    except Exception:  # a half-written or foreign folder: not offered
-        return None
-    relative = path.relative_to(root) if path.is_relative_to(root) else path
-    if group == "shipped":
-        name = relative.as_posix()
-    else:
-        parts = relative.parts
-        run_name = parts[0] if parts else relative.as_posix()
-        which = parts[-1].replace("_", " ") if len(parts) > 1 else ""
-        name = f"run {run_name} · {which}"
-    label = f"{name} — {meta.arch} {meta.encoder}"
-    return CatalogEntry(str(path), label, group, str(meta.dataset or ""), tuple(meta.classes), int(meta.in_channels),
-                        name=name, arch=str(meta.arch), encoder=str(meta.encoder))  # fmt: skip
-
-
-def model_catalog() -> list[CatalogEntry]:
-    """Shipped checkpoints in ``weights/`` first, then every run's checkpoints (newest run first)."""
-    from segdash.models.checkpoint import find_checkpoints
-
-    entries: list[CatalogEntry] = []
-    for group, root in (("shipped", state.weights_dir()), ("run", state.runs_dir())):
-        if not root.is_dir():
-            continue
-        found = [Path(p) for p in find_checkpoints(root)]
-        found.sort(key=lambda p: _catalog_order(p, root, newest_first=group == "run"))
-        for path in found:
-            entry = _describe(path, group, root)
-            if entry is not None:
-                entries.append(entry)
-    return entries
-
-
-def visible_catalog() -> list[CatalogEntry]:
-    """The checkpoints this visitor may pick: all of them locally; in public mode the shipped ones
-    and those of runs this session started (a visitor never names or sees another's files)."""
-    catalog = model_catalog()
-    if not public.is_public():
-        return catalog
-    runs_root = state.runs_dir()
-
-    def mine(entry: CatalogEntry) -> bool:
-        relative = Path(entry.path).relative_to(runs_root)  # run entries live under runs_root
-        return bool(relative.parts) and state.is_my_run(runs_root / relative.parts[0])
-
-    return [e for e in catalog if e.group == "shipped" or (e.group == "run" and mine(e))]
-
-
-def check_visible(path: str | Path) -> None:
-    """Public mode: refuse any checkpoint folder the visitor's catalogue does not offer."""
-    if public.is_public() and str(path) not in {e.path for e in visible_catalog()}:
-        from segdash.errors import SegdashError
-
-        raise SegdashError("that checkpoint is not available in this demo; pick one in the sidebar")
-
-
-def _catalog_order(path: Path, root: Path, newest_first: bool) -> tuple:
-    """Runs newest first; inside a folder ``best`` first, then epochs in numeric order."""
-    parts = path.relative_to(root).parts
-    started = 0.0
-    if newest_first and parts:
-        try:
-            started = -(root / parts[0]).stat().st_mtime
-        except OSError:
-            pass
-    name = parts[-1] if parts else ""
-    number = int(name.rpartition("_")[2]) if name.rpartition("_")[2].isdigit() else -1
-    return (started, parts[:-1], name != "best", number, name)
 
 
 # --- device -------------------------------------------------------------------------------

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from segdash.ui import cache
+from segdash.models.catalog import CatalogEntry
+from segdash.ui import cache, state, visitor
 from segdash.ui.predictions import InputImage, predict
-from segdash.ui.sidebar import SidebarChoice, _fits
+from segdash.ui.sidebar import SidebarChoice
 from segdash.ui.widgets import OverlaySettings, reported_errors, show_error
 
 MAX_SAMPLES = 6
@@ -27,13 +28,13 @@ def _with_model(choice: SidebarChoice, path: str) -> SidebarChoice:
     return replace(choice, model_choice=replace(choice.model_choice, path=path))
 
 
-def _short(entry: cache.CatalogEntry) -> str:
-    return entry.label.split(" — ")[0]
+def _short(entry: CatalogEntry) -> str:
+    return entry.short
 
 
-def pick_checkpoints(choice: SidebarChoice) -> list[cache.CatalogEntry]:
-    """Two or more checkpoints that fit the dataset; the first is the reference (A)."""
-    catalog = [e for e in cache.model_catalog() if _fits(e, choice.dataset)]
+def pick_checkpoints(choice: SidebarChoice) -> list[CatalogEntry]:
+    """Two or more checkpoints of this visitor's catalogue that fit the dataset; the first is the reference (A)."""
+    catalog = [e for e in visitor.catalog() if e.fits(choice.dataset)]
     if len(catalog) < 2:
         st.info("Comparing needs two checkpoints trained on this dataset: ship or train another one (Train page).")
         return []
@@ -51,7 +52,7 @@ def pick_checkpoints(choice: SidebarChoice) -> list[cache.CatalogEntry]:
     return [by_path[p] for p in chosen]
 
 
-def default_pair(catalog: list[cache.CatalogEntry], current: str) -> list[str]:
+def default_pair(catalog: list[CatalogEntry], current: str) -> list[str]:
     """The pair most worth comparing first, as [A, B].
 
     An earlier epoch of the chosen model's own run as A and the chosen model as B (what training
@@ -116,7 +117,7 @@ def pick_samples(choice: SidebarChoice, split: str) -> list[str]:
     return random.Random(st.session_state["compare.seed"]).sample(ids, min(count, len(ids)))
 
 
-def side_by_side(choice: SidebarChoice, entries: list[cache.CatalogEntry], split: str, sample_ids: list[str],
+def side_by_side(choice: SidebarChoice, entries: list[CatalogEntry], split: str, sample_ids: list[str],
                  settings: OverlaySettings) -> None:  # fmt: skip
     """Per sample: ground truth, each checkpoint's overlay, and what each one fixed / broke against A."""
     from segdash.viz.overlay import difference_map, overlay_mask
@@ -153,7 +154,7 @@ def _pixel_accuracy(pred: np.ndarray, mask: np.ndarray, ds) -> float:
     return float(per_image_scores(cm[None])["pixel_accuracy"][0])
 
 
-def scores_on(choice: SidebarChoice, entry: cache.CatalogEntry, split: str, sample_ids: list[str]):
+def scores_on(choice: SidebarChoice, entry: CatalogEntry, split: str, sample_ids: list[str]):
     """``Scores`` of one checkpoint over the given samples (one confusion matrix, as in Evaluate)."""
     from segdash.metrics.confusion import confusion_matrix
     from segdash.metrics.scores import scores_from_confusion
@@ -169,7 +170,7 @@ def scores_on(choice: SidebarChoice, entry: cache.CatalogEntry, split: str, samp
     return scores_from_confusion(total, list(ds.classes))
 
 
-def metrics_table(choice: SidebarChoice, entries: list[cache.CatalogEntry], split: str) -> None:
+def metrics_table(choice: SidebarChoice, entries: list[CatalogEntry], split: str) -> None:
     """Per-class IoU / Dice of every checkpoint on the same evenly spaced images, with deltas against A."""
     from segdash.data.splits import evenly_spaced
     from segdash.ui.evaluations import score_frame
@@ -222,7 +223,7 @@ def run_dir_of(checkpoint: str | Path) -> Path | None:
     return None
 
 
-def curves_section(entries: list[cache.CatalogEntry]) -> None:
+def curves_section(entries: list[CatalogEntry]) -> None:
     """The validation curves of the runs these checkpoints come from, on one chart."""
     from segdash.train.runs import read_metrics
     from segdash.viz.figures import runs_comparison_figure
@@ -246,7 +247,7 @@ RESAMPLES = (1_000, 10_000)
 CHANGED_ROWS = 8
 
 
-def comparison_key(choice: SidebarChoice, entries: list[cache.CatalogEntry], split: str, metric: str,
+def comparison_key(choice: SidebarChoice, entries: list[CatalogEntry], split: str, metric: str,
                    samples: int) -> str:  # fmt: skip
     models = ",".join(f"{e.path}@{cache.checkpoint_stamp(e.path)}" for e in entries)
     from segdash.ui import jobs
@@ -255,7 +256,7 @@ def comparison_key(choice: SidebarChoice, entries: list[cache.CatalogEntry], spl
                      str(samples), choice.model_choice.device])  # fmt: skip
 
 
-def start_comparison(choice: SidebarChoice, entries: list[cache.CatalogEntry], split: str, metric: str,
+def start_comparison(choice: SidebarChoice, entries: list[CatalogEntry], split: str, metric: str,
                      samples: int):  # fmt: skip
     """Start the background job that evaluates every checkpoint once and compares them."""
     from segdash.infer.compare import ModelSource, compare_models, unique_names
@@ -289,7 +290,7 @@ def comparison_progress(job_key: str) -> None:
                  cancel_key="compare.cancel")  # fmt: skip
 
 
-def statistics_section(choice: SidebarChoice, entries: list[cache.CatalogEntry], split: str,
+def statistics_section(choice: SidebarChoice, entries: list[CatalogEntry], split: str,
                        settings: OverlaySettings) -> None:  # fmt: skip
     """Is B really better than A? Paired statistics over the whole split, computed once in the background."""
     from segdash.metrics.specs import paired_metrics
@@ -339,7 +340,7 @@ def _style_verdicts(frame: pd.DataFrame):
             .map(colour, subset=["verdict"]))  # fmt: skip
 
 
-def show_statistics(choice: SidebarChoice, entries: list[cache.CatalogEntry], result,
+def show_statistics(choice: SidebarChoice, entries: list[CatalogEntry], result,
                     settings: OverlaySettings) -> None:  # fmt: skip
     """Per pair (each checkpoint against A): the verdicts, forest plot, paired scatter and what changed."""
     st.success(f"Scored {len(result.sample_ids)} images of '{result.split}' with {len(entries)} checkpoints in "
@@ -353,7 +354,7 @@ def show_statistics(choice: SidebarChoice, entries: list[cache.CatalogEntry], re
             pair_section(choice, entries, result, result.comparison.pair(0, b), settings)
 
 
-def ranking_table(entries: list[cache.CatalogEntry], result) -> None:
+def ranking_table(entries: list[CatalogEntry], result) -> None:
     comparison = result.comparison
     rows = [{"place": place, "checkpoint": f"{LETTERS[m]}: {_short(entries[m])}", "mean": comparison.model_means[m],
              "ranks first": comparison.rank_first[m]} for place, m in enumerate(comparison.ranking, start=1)]  # fmt: skip
@@ -362,7 +363,7 @@ def ranking_table(entries: list[cache.CatalogEntry], result) -> None:
                  hide_index=True)  # fmt: skip
 
 
-def pair_section(choice: SidebarChoice, entries: list[cache.CatalogEntry], result, pair,
+def pair_section(choice: SidebarChoice, entries: list[CatalogEntry], result, pair,
                  settings: OverlaySettings) -> None:  # fmt: skip
     from segdash.metrics.paired import paired_overall
     from segdash.viz.figures import forest_figure, paired_scatter_figure
@@ -400,7 +401,7 @@ def pair_section(choice: SidebarChoice, entries: list[cache.CatalogEntry], resul
     changes_section(choice, entries, result, pair, settings)
 
 
-def _open_image(choice: SidebarChoice, entries: list[cache.CatalogEntry], result, pair, sample_id: str,
+def _open_image(choice: SidebarChoice, entries: list[CatalogEntry], result, pair, sample_id: str,
                 settings: OverlaySettings) -> None:  # fmt: skip
     """One image of the split: the swipe from A to B, the ground truth, and what B fixed and broke."""
     from segdash.viz.overlay import difference_map, overlay_mask
@@ -439,7 +440,7 @@ def swipe(rgb_a: np.ndarray, rgb_b: np.ndarray, label_a: str, label_b: str, widt
     st.iframe(swipe_html(rgb_a, rgb_b, label_a, label_b, width=width), height=swipe_height(rgb_a.shape, width))
 
 
-def changes_section(choice: SidebarChoice, entries: list[cache.CatalogEntry], result, pair,
+def changes_section(choice: SidebarChoice, entries: list[CatalogEntry], result, pair,
                     settings: OverlaySettings) -> None:  # fmt: skip
     """Fixed / broken pixels per class over the split, and the images where B fixed or broke the most."""
     from segdash.metrics.paired import most_changed
@@ -475,12 +476,11 @@ def changes_section(choice: SidebarChoice, entries: list[cache.CatalogEntry], re
         _open_image(choice, entries, result, pair, opened, settings)
 
 
-def report_html(choice: SidebarChoice, entries: list[cache.CatalogEntry], result) -> str:
+def report_html(choice: SidebarChoice, entries: list[CatalogEntry], result) -> str:
     """The comparison as one self-contained HTML page: each checkpoint by its catalogue name, its folder relative
     to the app's (``weights/...``, ``runs/...``) and its metadata; never a path of the server."""
     from segdash.errors import SegdashError
     from segdash.infer.compare import ReportModel, describe_checkpoint, report_facts, shown_path
-    from segdash.ui import state
     from segdash.viz.report import comparison_report
 
     roots = (state.repo_root(), state.runs_dir().parent)
@@ -510,7 +510,7 @@ def _shown_option(value: str, roots) -> str:
     return shown_path(value, roots) if value and Path(value).expanduser().exists() else value
 
 
-def report_button(choice: SidebarChoice, entries: list[cache.CatalogEntry], result) -> None:
+def report_button(choice: SidebarChoice, entries: list[CatalogEntry], result) -> None:
     """Download the comparison as one self-contained HTML file (figures, verdicts, overlays, the command)."""
     ds = choice.dataset
     st.download_button("Download the HTML report", data=lambda: report_html(choice, entries, result).encode("utf-8"),
@@ -518,7 +518,7 @@ def report_button(choice: SidebarChoice, entries: list[cache.CatalogEntry], resu
                        icon=":material/download:", on_click="ignore", key="compare.report")  # fmt: skip
 
 
-def swipe_section(choice: SidebarChoice, entries: list[cache.CatalogEntry], split: str, sample_ids: list[str],
+def swipe_section(choice: SidebarChoice, entries: list[CatalogEntry], split: str, sample_ids: list[str],
                   settings: OverlaySettings) -> None:  # fmt: skip
     """One image, A's overlay and another checkpoint's under one slider (and one zoom)."""
     from segdash.viz.overlay import overlay_mask

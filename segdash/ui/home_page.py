@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from segdash.ui import cache, state, warmup
+from segdash.errors import SegdashError
+from segdash.ui import cache, state, visitor, warmup
 from segdash.ui.gallery import example_split
 from segdash.ui.sidebar import DATASET_UNAVAILABLE, SidebarChoice
 from segdash.ui.widgets import legend, reported_errors
@@ -91,7 +92,7 @@ def warm_up(choice: SidebarChoice) -> None:
     if not choice.model_choice.is_set:
         return
     try:
-        cache.check_visible(choice.model_choice.path)  # public mode: only what this visitor may use
-    except Exception:  # the Model section above already says what is wrong with it
+        visitor.check_visible(choice.model_choice.path)  # public mode: only what this visitor may use
+    except SegdashError:  # not this visitor's to use: the page's own load would say so
         return
     warmup.start(choice.model_choice)

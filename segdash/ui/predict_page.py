@@ -109,21 +109,16 @@ def check_upload_size(name: str, size: int) -> None:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 2**20:.3g} MB"
+    from segdash.public import size_text
 
-
-#: Thinner images cannot be segmented or drawn meaningfully (a 1 x 100000 strip).
-MIN_SIDE, MAX_ASPECT = 8, 64
+    return size_text(size)  # the unit of Streamlit's upload chip: one size for one file
 
 
 def check_shape(name: str, image: np.ndarray) -> None:
-    """Refuse images too thin to segment or show, with a message instead of a failure downstream."""
-    height, width = image.shape[:2]
-    if min(height, width) < MIN_SIDE or max(height, width) > MAX_ASPECT * min(height, width):
-        raise SegdashError(
-            f"{name}: a {width} x {height} image is too thin to segment (each side at least {MIN_SIDE} px, "
-            f"at most {MAX_ASPECT}:1)"
-        )
+    """Refuse images too thin to segment or show (the policy ``segdash predict`` applies too)."""
+    from segdash.data.shape import check_image_shape
+
+    check_image_shape(name, image.shape)
 
 
 def _default_split(ds) -> str:

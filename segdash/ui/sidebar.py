@@ -14,8 +14,8 @@ import threading
 import streamlit as st
 
 from segdash import public
-from segdash.ui import cache, state
-from segdash.ui.widgets import show_error
+from segdash.ui import cache, state, visitor
+from segdash.ui.widgets import reported_errors
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,40 +29,29 @@ class SidebarChoice:
 
 
 def _dataset_names() -> list[str]:
-    """Built-ins (the default first), then the folder choice, which public mode leaves out."""
+    """Built-ins (the default first), then the folder choice. Public mode leaves out the folder choice
+    and the built-ins whose package is not installed (a visitor cannot install it); locally they stay,
+    and opening one says what to install."""
+    from segdash.data.builtin import missing_packages
     from segdash.data.registry import list_builtins
 
-    names = [entry.name for entry in list_builtins()]
-    return names if public.is_public() else names + [state.FOLDER]
-
-
-def _fits(entry: cache.CatalogEntry, dataset) -> bool:
-    same_classes = [c.lower() for c in entry.classes] == [str(c).lower() for c in getattr(dataset, "classes", ())]
-    return dataset is not None and same_classes and entry.in_channels == dataset.in_channels
-
-
-def _default_model(catalog: list[cache.CatalogEntry], dataset) -> str:
-    """The first fitting checkpoint, preferring shipped ``best`` ones: a good first prediction."""
-    fitting = [e for e in catalog if _fits(e, dataset)]
-    if not fitting:  # none trained on this dataset: say so rather than pick one that cannot fit
-        return state.CUSTOM_MODEL
-    ranked = sorted(fitting, key=lambda e: (e.group != "shipped", "best" not in e.path.rsplit("/", 1)[-1]))
-    return ranked[0].path
+    if public.is_public():
+        return [entry.name for entry in list_builtins() if not missing_packages(entry)]
+    return [entry.name for entry in list_builtins()] + [state.FOLDER]
 
 
 def default_model_choice() -> state.ModelChoice | None:
     """The checkpoint and device a new session's sidebar starts with (None when no checkpoint fits).
 
     Needs no session, so a background thread can load that model before anyone asks: the first
-    dataset, its default checkpoint among the shipped ones (public mode: a new visitor has no runs
-    yet) or all of them locally, and the first device option.
+    dataset, its default checkpoint in a fresh visitor's catalogue (public mode: the shipped ones),
+    and the first device option.
     """
+    from segdash.models.catalog import default_checkpoint
+
     dataset = cache.dataset(state.DatasetChoice(_dataset_names()[0]))
-    catalog = cache.model_catalog()
-    if public.is_public():
-        catalog = [e for e in catalog if e.group == "shipped"]
-    path = _default_model(catalog, dataset)
-    return None if path == state.CUSTOM_MODEL else state.ModelChoice(path, cache.device_options()[0])
+    entry = default_checkpoint(visitor.catalog(), dataset)
+    return None if entry is None else state.ModelChoice(entry.path, cache.device_options()[0])
 
 
 def _on_dataset_change() -> None:
@@ -77,7 +66,7 @@ def _dataset_section() -> tuple[state.DatasetChoice, object | None]:
         "Dataset", names, index=0, key=state.DATASET, persist_state="session", on_change=_on_dataset_change,
         help="a built-in dataset (prepared from files inside installed packages) or a folder on disk",
     )  # fmt: skip
-    try:
+    with reported_errors("dataset") as outcome:
         if name != state.FOLDER:
             choice = state.DatasetChoice(name)
         else:
@@ -97,8 +86,7 @@ def _dataset_section() -> tuple[state.DatasetChoice, object | None]:
                                     help="format options as KEY=VALUE, separated by commas")  # fmt: skip
             choice = state.DatasetChoice(path.strip(), fmt, parse_option_text(options))
         dataset = cache.dataset(choice)
-    except Exception as exc:
-        show_error(exc, "dataset")
+    if outcome.failed:
         return state.DatasetChoice(str(st.session_state.get(state.DATASET_PATH, "") or name)), None
     splits = ", ".join(f"{s} {len(dataset.ids(s))}" for s in dataset.splits())
     st.caption(f"{dataset.num_classes} classes · {dataset.in_channels} channel(s) · {splits}")
@@ -107,9 +95,11 @@ def _dataset_section() -> tuple[state.DatasetChoice, object | None]:
 
 def _model_section(dataset_choice: state.DatasetChoice, dataset) -> str:
     """The checkpoint picker (remembered per dataset); returns the chosen folder ('' when none)."""
-    catalog = cache.visible_catalog()
+    from segdash.models.catalog import default_checkpoint
+
+    catalog = visitor.catalog()
     by_path = {e.path: e for e in catalog}
-    fitting = [e.path for e in catalog if _fits(e, dataset)]
+    fitting = [e.path for e in catalog if e.fits(dataset)]
     others = [e.path for e in catalog if e.path not in fitting]
     options = fitting + others + ([] if public.is_public() else [state.CUSTOM_MODEL])
     if not options:
@@ -123,23 +113,28 @@ def _model_section(dataset_choice: state.DatasetChoice, dataset) -> str:
         note = "" if path in fitting else f" (trained on {entry.dataset or 'other classes'})"
         return f"{entry.name}{note}"  # the architecture goes in the caption below: the box stays readable
 
+    default = default_checkpoint(catalog, dataset)
+    if default is not None:
+        index = options.index(default.path)
+    else:  # none trained on this dataset: say so rather than pick one that cannot fit
+        index = options.index(state.CUSTOM_MODEL) if state.CUSTOM_MODEL in options else None
     path = st.selectbox(
-        "Checkpoint", options, index=options.index(_default_model(catalog, dataset)),
+        "Checkpoint", options, index=index, placeholder="none trained on this dataset",
         key=state.model_key(dataset_choice), persist_state="session", format_func=label,
         help="shipped in weights/, a training run's checkpoint (runs/), or any checkpoint folder",
     )  # fmt: skip
+    if path is None:
+        return ""
     if path == state.CUSTOM_MODEL:
         path = st.text_input("Checkpoint folder", key=state.MODEL_PATH, persist_state="session",
                              placeholder="runs/my-run/checkpoints/best").strip()  # fmt: skip
     elif path in by_path:
         st.caption(by_path[path].model)
     if path and dataset is not None:
-        try:
-            from segdash.models.checkpoint import check_compatible
+        from segdash.models.checkpoint import check_compatible
 
+        with reported_errors("model"):
             check_compatible(cache.checkpoint_meta(path), dataset)
-        except Exception as exc:
-            show_error(exc, "model")
     return path
 
 
@@ -148,11 +143,9 @@ def _device_section() -> tuple[str, str]:
     options = cache.device_options()
     device = st.selectbox("Device", options, index=0, key=state.DEVICE, persist_state="session",
                           help="auto: CUDA when a GPU is present, else CPU")  # fmt: skip
-    try:
+    label = "unavailable"
+    with reported_errors("device"):
         label = cache.device_label(device)
-    except Exception as exc:
-        show_error(exc, "device")
-        label = "unavailable"
     st.caption(f"Running on **{label}**")
     return device, label
 

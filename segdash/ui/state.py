@@ -37,18 +37,9 @@ OVERLAY_CLASSES = "sd.overlay.classes"  # + the class names: classes drawn
 PREDICT_REQUEST = "sd.predict.request"
 #: run directory the Train page follows.
 TRAIN_RUN = "sd.train.run"
-#: run directories this browser session started (public mode shows a visitor only these).
-MY_RUNS = "sd.train.my_runs"
+#: this browser session's token: in public mode its runs live in a folder named by it (``segdash.ui.visitor``).
+VISITOR = "sd.visitor"
 
-
-def remember_my_run(run_dir: str | Path) -> None:
-    """Record that this session started (or resumed) the run in ``run_dir``."""
-    st.session_state.setdefault(MY_RUNS, set()).add(str(Path(run_dir).resolve()))
-
-
-def is_my_run(run_dir: str | Path) -> bool:
-    """True when this session started the run in ``run_dir``."""
-    return str(Path(run_dir).resolve()) in st.session_state.get(MY_RUNS, set())
 
 def repo_root() -> Path:
     """The folder holding ``app.py``, ``weights/`` and ``runs/``."""
@@ -69,12 +60,12 @@ def runs_dir() -> Path:
 
 def display_path(path: str | Path) -> str:
     """A checkpoint or run folder as the page shows it: relative to the app's folder when inside it
-    (``weights/brain-mri_unet_lite0_best``), so the page never shows where the server keeps its files."""
-    folder = Path(path).expanduser().resolve()
-    for root in (repo_root(), runs_dir().parent):
-        if folder.is_relative_to(root):
-            return folder.relative_to(root).as_posix()
-    return folder.name
+    (``weights/brain-mri_unet_lite0_best``) or to the weights' or runs' folder's parent, so the page never
+    shows where the server keeps its files; any other folder by its name alone (``infer.compare.shown_path``,
+    the one policy for reports and pages)."""
+    from segdash.infer.compare import shown_path
+
+    return shown_path(path, (repo_root(), weights_dir().resolve().parent, runs_dir().parent))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,9 +27,9 @@ import streamlit as st
 
 from segdash import public
 from segdash.errors import SegdashError
-from segdash.ui import state
+from segdash.ui import state, visitor
 from segdash.ui.sidebar import SidebarChoice
-from segdash.ui.widgets import format_seconds, show_error
+from segdash.ui.widgets import format_seconds, public_text, reported_errors, show_error
 
 REFRESH_SECONDS = 2.0
 ACTIVE = ("starting", "running")
@@ -38,7 +38,6 @@ ACTIVE = ("starting", "running")
 PENDING = "train.pending"
 #: A pending start older than this is forgotten (its process died before writing run.json).
 PENDING_SECONDS = 90.0
-#: Run folders (str) this session started or resumed: all a visitor sees in public mode.
 #: An exception from a Start / Resume callback, shown on the next draw.
 ERROR = "train.error"
 NOTICE = "train.notice"
@@ -47,17 +46,13 @@ PREVIEW_HEIGHT = 160
 
 # --- reading runs -------------------------------------------------------------------------------
 def runs_root() -> Path:
-    return state.runs_dir()
+    """Where this visitor's runs go (public mode: their session's own folder; see ``segdash.ui.visitor``)."""
+    return visitor.runs_root()
 
 
 def all_runs():
-    """The runs this visitor may see: all of them, or in public mode only those this session started."""
-    from segdash.train.runs import list_runs
-
-    runs = list_runs(runs_root())
-    if public.is_public():
-        runs = [run for run in runs if state.is_my_run(run.run_dir)]
-    return runs
+    """The runs this visitor may see: all of them locally, in public mode those their session started."""
+    return visitor.runs()
 
 
 def time_left(run) -> float | None:
@@ -72,7 +67,6 @@ def epoch_label(run) -> str:
 
 
 def _remember(run_dir: Path | str) -> None:
-    state.remember_my_run(run_dir)
     st.session_state[state.TRAIN_RUN] = str(run_dir)
 
 
@@ -106,7 +100,7 @@ def _launch(spawn) -> Path | None:
     st.session_state[PENDING] = {"run": None, "since": time.monotonic()}
     try:
         run_dir = spawn()
-    except Exception as exc:  # noqa: BLE001 (shown by show_error on the next draw; a bug is reported as one)
+    except Exception as exc:  # shown by show_error on the next draw (a bug as a bug, with its traceback logged)
         st.session_state.pop(PENDING, None)
         st.session_state[ERROR] = exc
         return None
@@ -131,8 +125,8 @@ def _slot_message() -> str | None:
     cap = public.max_runs()
     if cap is None:
         return None
-    alive = alive_runs(runs_root())
-    return slot_message(alive, cap, name_runs=not public.is_public()) if len(alive) >= cap else None
+    alive = alive_runs(state.runs_dir())  # over every visitor's runs
+    return slot_message(alive, cap) if len(alive) >= cap else None
 
 
 def _blocker(choice: SidebarChoice) -> str | None:
@@ -242,12 +236,10 @@ def time_estimate(choice: SidebarChoice) -> None:
     estimates = st.session_state.setdefault(ESTIMATES, {})
     key = _estimate_key(config)
     if st.session_state.pop(ESTIMATE_ASKED, False) and key not in estimates:
-        with st.spinner("Timing a training step of this model…"):
-            try:
-                estimates[key] = estimate_training_time(config, choice.dataset)
-            except Exception as exc:  # noqa: BLE001 (shown by show_error: a user error as a message, a bug with its trace)
-                show_error(exc, "time estimate")
-                return
+        with st.spinner("Timing a training step of this model…"), reported_errors("time estimate") as outcome:
+            estimates[key] = estimate_training_time(config, choice.dataset)
+        if outcome.failed:
+            return
     if key in estimates:
         estimate = dataclasses.replace(estimates[key], epochs=config.epochs)
         st.caption(f":material/timer: Estimated time: {estimate.describe()}. Data loading and augmentation "
@@ -310,7 +302,7 @@ def _on_start(choice: SidebarChoice) -> None:
 
     name = (st.session_state.get("train.name") or "").strip() or None
     run_dir = _launch(lambda: start_run(config_from_form(choice), runs_root=runs_root(), name=name,
-                                        max_runs=public.max_runs()))
+                                        max_runs=public.max_runs(), slots_root=state.runs_dir()))
     if run_dir is not None:
         st.toast(f"Started run {run_dir.name}", icon=":material/model_training:")
 
@@ -319,7 +311,8 @@ def start(config, name: str | None = None) -> Path | None:
     """Spawn a run with ``config`` and follow it on this page (the form's path, for callers with a config)."""
     from segdash.train.runs import start_run
 
-    return _launch(lambda: start_run(config, runs_root=runs_root(), name=name, max_runs=public.max_runs()))
+    return _launch(lambda: start_run(config, runs_root=runs_root(), name=name, max_runs=public.max_runs(),
+                                     slots_root=state.runs_dir()))
 
 
 # --- the run list ---------------------------------------------------------------------------------
@@ -373,10 +366,10 @@ def status_block(run, dataset_choice: state.DatasetChoice) -> None:
     st.markdown(text)
     if run.state in ACTIVE:
         _progress(run)
-    elif run.error:
-        st.error(f"Run {run.state}: {run.error}", icon=":material/error:")
+    elif run.error:  # written by the training process: its paths are the server's
+        st.error(public_text(f"Run {run.state}: {run.error}"), icon=":material/error:")
     elif run.stop_reason:
-        st.warning(f"Run {run.state}: {run.stop_reason}")
+        st.warning(public_text(f"Run {run.state}: {run.stop_reason}"))
     if run.state in ACTIVE:
         return
     cols = st.columns([2, 1, 2])  # wide enough for "Use its best checkpoint" at 1100 px
@@ -425,10 +418,10 @@ def _on_resume(run_dir: str) -> None:
     from segdash.train.runs import read_run, start_run
 
     def spawn() -> Path:
-        if public.is_public() and not state.is_my_run(run_dir):
+        if not visitor.owns_run(run_dir):
             raise SegdashError("this run was started by another visitor")
         config = resume_config(read_run(run_dir))
-        return start_run(config, resume_dir=run_dir, max_runs=public.max_runs())
+        return start_run(config, resume_dir=run_dir, max_runs=public.max_runs(), slots_root=state.runs_dir())
 
     _launch(spawn)
 
@@ -487,16 +480,15 @@ def run_panel(run_dir: Path, dataset_choice: state.DatasetChoice):
     """Everything about one run; re-drawn every few seconds while it runs."""
     from segdash.train.runs import read_run
 
-    try:
+    with reported_errors() as outcome:
         run = read_run(run_dir)
-    except SegdashError as exc:
-        show_error(exc)
+    if outcome.failed:
         return None
     status_block(run, dataset_choice)
     curves(run)
     previews(run)
     with st.expander("Log and configuration"):
-        st.code(run.log_tail(20) or "(nothing logged yet)", language=None)
+        st.code(public_text(run.log_tail(20)) or "(nothing logged yet)", language=None)
         st.json(run.config, expanded=False)
     return run
 
@@ -515,10 +507,9 @@ def show_run(run_dir: Path, dataset_choice: state.DatasetChoice) -> None:
     """The run, live while it starts or runs (a resumed run too: it reads as starting at once)."""
     from segdash.train.runs import read_run
 
-    try:
+    with reported_errors() as outcome:
         active = read_run(run_dir).state in ACTIVE
-    except SegdashError as exc:
-        show_error(exc)
+    if outcome.failed:
         return
     if active:
         live_panel(str(run_dir), dataset_choice)

@@ -85,7 +85,7 @@ def _load_default(wait_for_header: bool = True) -> object | None:
         sidebar.FIRST_DRAW.wait(HEADER_WAIT_S)
     try:
         choice = sidebar.default_model_choice()
-    except Exception:  # noqa: BLE001 - a thread has nobody to raise to; the sidebar shows the error itself
+    except Exception:  # a thread has nobody to raise to; the sidebar shows the error itself
         log.warning("warm-up: cannot tell the default checkpoint", exc_info=True)
         return None
     if choice is None:
@@ -102,7 +102,7 @@ def _load(choice: state.ModelChoice) -> object | None:
     except SegdashError as exc:  # a missing or broken checkpoint: the page that asks for it says so
         log.warning("warm-up: %s not loaded: %s", choice.path, exc)
         return None
-    except Exception:  # noqa: BLE001 - a bug, logged with its traceback; the page meets it too
+    except Exception:  # a bug, logged with its traceback; the page meets it too
         log.warning("warm-up: %s not loaded", choice.path, exc_info=True)
         return None
     log.info("warm-up: %s ready on %s in %.1f s", choice.path, choice.device, time.perf_counter() - start)

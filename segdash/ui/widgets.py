@@ -60,16 +60,35 @@ def show_error(exc: BaseException, what: str = "") -> None:
         st.exception(exc)
 
 
+@dataclasses.dataclass
+class Outcome:
+    """What ``reported_errors`` saw: ``failed`` once the block raised (and the error was shown)."""
+
+    error: BaseException | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
 @contextlib.contextmanager
-def reported_errors(what: str = "") -> Iterator[None]:
+def reported_errors(what: str = "") -> Iterator[Outcome]:
     """Run a block; a failure inside it is shown by ``show_error`` and the rest of the page still draws.
 
-    >>> with reported_errors("prediction"):
-    ...     result = predictor.predict(image)
+    The one error path of the dashboard: a user error (``SegdashError``) is a message; anything else is
+    a bug, a short message on the page and its traceback in the server log. Where the page goes on
+    differently after a failure, ask the outcome::
+
+        with reported_errors("dataset") as outcome:
+            dataset = cache.dataset(choice)
+        if outcome.failed:
+            return None
     """
+    outcome = Outcome()
     try:
-        yield
+        yield outcome
     except Exception as exc:  # st.stop() and st.rerun() raise BaseExceptions: they pass through
+        outcome.error = exc
         show_error(exc, what)
 
 

@@ -241,6 +241,7 @@ class BrainMRI(RowDataset):
     """
 
     name = "brain-mri"
+    requires = ("nilearn",)  # its files come from this wheel (never imported)
     classes = CLASSES
     colors = COLORS
     ignore_index = None

@@ -80,6 +80,7 @@ class Nuclei(SegDataset):
     """128x128x1 float32 tiles of the StarDist sample image; 2 classes (background, nucleus)."""
 
     name = "nuclei"
+    requires = ("stardist",)  # its files come from this wheel (never imported)
     classes = CLASSES
     colors = COLORS
     ignore_index = None

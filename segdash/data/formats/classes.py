@@ -1,11 +1,21 @@
-"""Class tables: reading a classes file (names, colours, ignore colour) and colour masks -> labels."""
+"""Class tables: reading a classes file (names, colours, ignore colour) and colour masks -> labels.
+
+A classes file is a dataset's own: one a ``classes=FILE`` option names is found and confined to the
+dataset folder by ``segdash.data.formats.option_files``; one found in the folder by name must resolve
+inside it too. What is read must be a regular file that parses as a classes file (class names of at most
+``MAX_NAME_LENGTH`` printable characters, optional colours, at most ``MAX_CLASSES`` rows), and no error
+quotes what the file holds: a dashboard shared on a network must not turn /etc/passwd or the server's
+environment into a list of class names, nor into an error message.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from segdash.data.formats.colors import Color, parse_color
+from segdash.data.formats.option_files import confine
 from segdash.data.options import MAX_CLASSES
 from segdash.errors import SegdashError
 
 #: A classes file names a few hundred classes at most; anything much larger is not one.
 MAX_CLASSES_FILE_BYTES = 1024 * 1024
+#: Longest class name ("chest of drawers, chest, bureau, dresser" has 40 characters).
+MAX_NAME_LENGTH = 100
 
 CLASSES_FILE_NAMES = (
     "classes.json",
@@ -91,7 +104,10 @@ def _rows_from_text(path: Path, text: str) -> list[list[str]]:
             rows.extend(csv.reader(io.StringIO(line)))
         elif ":" in line:  # CVAT labelmap.txt: name:r,g,b:parts:actions
             name, _, rest = line.partition(":")
-            rows.append([name, rest.split(":")[0]])
+            color = rest.split(":")[0].strip()
+            if color and parse_color(color) is None:
+                raise ValueError("a line with ':' is not CVAT's 'name:r,g,b::'")
+            rows.append([name, color])
         else:
             # "road line 157 234 50", "0 background", "64 128 64\tAnimal", "sky #4682b4"
             rows.append(re.split(r"[\t,;]+|\s+(?=[#\d])|(?<=\d)\s+", line.strip()))
@@ -115,14 +131,25 @@ def _entries_from_json(data: object) -> list[tuple[int | None, str, Color | None
             if isinstance(item, str):
                 entries.append((None, item, None))
             elif isinstance(item, Mapping) and "name" in item:
+                if not isinstance(item["name"], str):
+                    raise ValueError(f"class {len(entries)}'s name is not text")
                 index = item.get("index", item.get("id", item.get("value")))
                 color = _json_color(item.get("color", item.get("colour", item.get("rgb"))))
-                entries.append((None if index is None else int(index), str(item["name"]), color))
+                entries.append((None if index is None else _whole(index, "an index"), str(item["name"]), color))
             else:
                 raise ValueError(f"class {len(entries)} is neither a name nor an object with a \"name\"")
     else:
         raise ValueError("expected a list of classes or a mapping")
     return entries
+
+
+def _whole(value: object, what: str) -> int:
+    """A JSON number or digit string as an int; anything else a ValueError that does not quote it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())):
+        raise ValueError(f"{what} is not a whole number")
+    return int(value)
 
 
 def _json_color(value: object) -> Color | None:
@@ -131,7 +158,7 @@ def _json_color(value: object) -> Color | None:
     if isinstance(value, str):
         color = parse_color(value)
     elif isinstance(value, Sequence) and len(value) == 3:
-        color = tuple(int(v) for v in value)  # type: ignore[assignment]
+        color = tuple(_whole(v, "a colour value") for v in value)  # type: ignore[assignment]
     else:
         color = None
     if color is None or not all(0 <= v <= 255 for v in color):
@@ -139,7 +166,39 @@ def _json_color(value: object) -> Color | None:
     return color
 
 
-def read_classes_file(path: str | Path, ignore_index: int | None = 255) -> ClassTable:
+def _read_regular_file(path: Path, shown: str) -> bytes:
+    """The bytes of a regular file of at most MAX_CLASSES_FILE_BYTES; a FIFO, device or folder is refused
+    without blocking (opened non-blocking, checked on the open file, so a swap after the check changes nothing)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise SegdashError(f"classes file {shown!r} does not exist") from None
+    except OSError as exc:
+        raise SegdashError(f"classes file {shown!r} cannot be opened ({exc.strerror or type(exc).__name__})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SegdashError(f"classes file {shown!r} is not a regular file")
+        if info.st_size > MAX_CLASSES_FILE_BYTES:
+            raise SegdashError(
+                f"classes file {shown!r} is larger than {MAX_CLASSES_FILE_BYTES // 1024} KB; is it really a classes file?"
+            )
+        chunks, left = [], MAX_CLASSES_FILE_BYTES + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > MAX_CLASSES_FILE_BYTES:  # grew while being read
+        raise SegdashError(f"classes file {shown!r} is larger than {MAX_CLASSES_FILE_BYTES // 1024} KB")
+    return data
+
+
+def read_classes_file(path: str | Path, ignore_index: int | None = 255, root: str | Path | None = None) -> ClassTable:
     """Read class names (and colours) from a .json, .csv or .txt file.
 
     Accepted: JSON ``[{"name", "color", "index"?}]``, ``{"classes": [...]}``,
@@ -148,16 +207,19 @@ def read_classes_file(path: str | Path, ignore_index: int | None = 255) -> Class
     class_dict.csv), ``index name r g b``, ``r g b name``, ``name #rrggbb``,
     ``name`` alone, or CVAT's ``name:r,g,b::``. A row whose index equals
     ``ignore_index`` gives the ignore colour instead of a class.
+
+    ``root``: the dataset folder the file must sit in (see the module docstring); None for a file the
+    caller chose itself (system files are refused all the same).
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise SegdashError(f"classes file {str(path)!r} does not exist")
-    if path.stat().st_size > MAX_CLASSES_FILE_BYTES:
-        raise SegdashError(
-            f"classes file {str(path)!r} is larger than {MAX_CLASSES_FILE_BYTES // 1024} KB; is it really a classes file?"
-        )
+    data = _read_regular_file(confine(path, None if root is None else Path(root), f"classes file {str(path)!r}"),
+                              str(path))  # fmt: skip
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = data.decode("utf-8-sig")
+        if "\x00" in text:
+            raise ValueError("it holds NUL bytes, so it is not a text file")
         if path.suffix.lower() == ".json":
             entries = _entries_from_json(json.loads(text))
         else:
@@ -182,6 +244,12 @@ def read_classes_file(path: str | Path, ignore_index: int | None = 255) -> Class
         raise SegdashError(f"classes file {str(path)!r} cannot be read: {reason}") from None
     if len(entries) > MAX_CLASSES:
         raise SegdashError(f"classes file {str(path)!r} lists {len(entries)} classes; segdash handles at most {MAX_CLASSES}")
+    for number, (_, name, _) in enumerate(entries):
+        if len(name) > MAX_NAME_LENGTH or not name.isprintable():
+            raise SegdashError(
+                f"classes file {str(path)!r} cannot be read: class {number} is not a class name "
+                f"(at most {MAX_NAME_LENGTH} printable characters)"
+            )
     return _class_table(entries, path, ignore_index)
 
 

@@ -34,9 +34,15 @@ from PIL import Image
 
 from segdash.data.base import Entry, IndexedDataset
 from segdash.data.formats._index_cache import cached_readable_by_stem
-from segdash.data.formats.classes import ClassTable, find_classes_file, read_classes_file, rgb_to_labels
+from segdash.data.formats.classes import (
+    ClassTable,
+    find_classes_file,
+    read_classes_file,
+    rgb_to_labels,
+)
 from segdash.data.formats.colors import default_colors
 from segdash.data.formats.label_values import scan_label_values
+from segdash.data.formats.option_files import resolve_option_file
 from segdash.data.formats.skipping import DatasetWarning, warn_skipped
 from segdash.data.formats.split_lists import indexed_split_dict
 from segdash.data.imageio import as_label_map, read_image, read_raw_pixels
@@ -215,14 +221,11 @@ class FolderDataset(IndexedDataset):
         )
 
     def _class_table(self, classes_path: str | Path | None, mask_paths: list[Path]) -> ClassTable | None:
-        if classes_path:
-            path = Path(classes_path).expanduser()
-            if not path.is_file() and (self.root / path).is_file():
-                path = self.root / path
-            return read_classes_file(path, self.ignore_index)
+        if classes_path:  # inside the dataset folder (segdash.data.formats.classes says why)
+            return read_classes_file(resolve_option_file(classes_path, self.root, "classes"), self.ignore_index)
         folders = [self.root] + sorted({p.parent for p in mask_paths}) + sorted({p.parent.parent for p in mask_paths})
         found = find_classes_file(*folders)
-        return read_classes_file(found, self.ignore_index) if found else None
+        return read_classes_file(found, self.ignore_index, root=self.root) if found else None
 
     def _check_not_colour_coded(self, mask_path: Path) -> None:
         raw = read_raw_pixels(mask_path)

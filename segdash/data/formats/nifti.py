@@ -25,6 +25,7 @@ from segdash.data.formats.base import FormatDataset
 from segdash.data.formats.classes import find_classes_file, read_classes_file
 from segdash.data.formats.colors import default_colors
 from segdash.data.formats.label_values import scan_label_values
+from segdash.data.formats.option_files import resolve_option_file
 from segdash.data.formats.scan import stem_of
 from segdash.data.formats.skipping import warn_skipped
 from segdash.data.formats.split_lists import indexed_split_dict, val_test_fractions
@@ -171,14 +172,13 @@ class NiftiSlices(FormatDataset):
 
     # --- classes -----------------------------------------------------------------------------
     def _set_classes(self, classes_path: str | Path | None) -> None:
-        if classes_path:
-            path = Path(classes_path).expanduser()
-            table = read_classes_file(path if path.is_file() else self.root / path, self.ignore_index)
+        if classes_path:  # inside the dataset folder (segdash.data.formats.classes says why)
+            table = read_classes_file(resolve_option_file(classes_path, self.root, "classes"), self.ignore_index)
         else:
             found = find_classes_file(self.root) or (
                 self.root / "dataset.json" if (self.root / "dataset.json").is_file() else None
             )
-            table = read_classes_file(found, self.ignore_index) if found else None
+            table = read_classes_file(found, self.ignore_index, root=self.root) if found else None
         #: the classes file read (its size and time are part of the statistics cache key), or None
         self.classes_file = table.source if table is not None else None
         if table is not None:
