@@ -16,7 +16,7 @@ import warnings
 from segdash import __version__
 from segdash.errors import SegdashError
 
-COMMANDS = ("datasets", "stats", "predict", "evaluate", "compare", "train", "export")
+COMMANDS = ("datasets", "stats", "predict", "evaluate", "compare", "train", "export", "import_model", "pull")
 
 
 def build_parser() -> argparse.ArgumentParser:
