@@ -2,15 +2,17 @@
 
 import streamlit as st
 
-from segdash.ui import evaluations, sidebar, widgets
+from segdash.ui import evaluations, import_form, model_card, sidebar, widgets
 from segdash.ui import predict_page as page
 
 choice = sidebar.current()
 
 st.title("Predict")
+import_form.render()  # "Import a model" (not in public mode)
 meta = page.model_meta(choice)
 if meta is None:
     st.stop()
+model_card.predict_page(choice)
 
 settings = widgets.overlay_controls(meta.classes)
 if page.choose_source() == page.SOURCE_UPLOAD:

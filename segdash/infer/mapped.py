@@ -90,9 +90,8 @@ class MappedPredictor:
         much of each image was predicted as unmapped model classes."""
         out = []
         for prediction in self.inner.predict_batch(images):
-            before = self.unmapped_pixels
             probs = self._map(torch.from_numpy(prediction.probs)[None])[0]
-            share = (self.unmapped_pixels - before) / max(1, probs.shape[-2] * probs.shape[-1])
+            share = float(self._unmapped[torch.from_numpy(np.asarray(prediction.labels))].float().mean())
             notes = [*prediction.notes, self.mapping.describe()]
             if share > 0:
                 notes.append(f"{share:.1%} of the pixels were predicted as model classes the dataset lacks; each "

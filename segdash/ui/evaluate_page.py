@@ -244,10 +244,12 @@ def distances_section(evaluation, classes, colors) -> None:
 
 def show_results(choice: SidebarChoice, evaluation, split: str) -> None:
     """Every result block of a finished evaluation, in tabs."""
+    from segdash.ui import dataset_classes
     from segdash.viz.figures import per_class_bar_figure
 
     ds = choice.dataset
     show_summary(evaluation)
+    dataset_classes.caption(evaluation)  # the class mapping that ran, if one did
     skipped_note(evaluation.skipped)
     tabs = st.tabs(["Per class", "Confusion matrix", "Per image", "Distances", "Objects", "Calibration"],
                    key="evaluate.tab", on_change="rerun")  # fmt: skip

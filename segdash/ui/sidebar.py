@@ -139,6 +139,10 @@ def _model_section(dataset_choice: state.DatasetChoice, dataset) -> str:
             check_compatible(cache.checkpoint_meta(path), dataset)
         except Exception as exc:
             show_error(exc, "model")
+    if path:
+        from segdash.ui import model_card
+
+        model_card.sidebar(path, dataset)
     return path
 
 

@@ -13,6 +13,7 @@ imported below.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from segdash.errors import SegdashError
@@ -58,11 +59,9 @@ def family_of(folder: Path) -> ModelFamily | None:
     return None
 
 
-# Registration order is the order folders are asked in: the specific before the general.
-from segdash.models.families import mask_classification as _mask  # noqa: E402,F401
-from segdash.models.families import onnx as _onnx  # noqa: E402,F401
-from segdash.models.families import smp as _smp  # noqa: E402,F401
-from segdash.models.families import torchvision as _torchvision  # noqa: E402,F401
-from segdash.models.families import transformers as _transformers  # noqa: E402,F401
+#: The families, in the order folders are asked (the specific before the general); each module registers its own.
+FAMILY_MODULES = ("smp", "transformers", "mask_classification", "torchvision", "onnx")
+for _module in FAMILY_MODULES:
+    importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = ["ModelFamily", "family_of", "get_family", "is_family", "list_families", "register_family"]

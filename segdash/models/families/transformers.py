@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from segdash.errors import SegdashError
 from segdash.models.families import hf, register_family
 from segdash.models.families.base import ModelFamily
 
@@ -31,8 +32,8 @@ class TransformersFamily(ModelFamily):
             return False
         try:
             config = hf.read_json_object(folder / hf.CONFIG_FILE, "config")
-        except Exception:  # not readable as a config: not this family's folder
-            return False
+        except SegdashError:  # a config and weights, but an unreadable config: claimed, to say why it is refused
+            return not self.mask_classification
         kind = hf.model_type(config)
         return hf.is_segmentation_config(config, self.types, self.suffixes) or (
             kind in hf.REFUSED_TYPES and self.mask_classification)  # claimed, to be refused with the reason
