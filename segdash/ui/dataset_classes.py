@@ -16,6 +16,8 @@ from segdash.ui.sidebar import SidebarChoice
 
 #: Set on an ``Evaluation`` scored through a mapping: ``MappedPredictor.summary()``.
 SUMMARY_ATTRIBUTE = "class_mapping"
+#: Share of pixels predicted as unmapped classes above which the mapping's line is shown as a warning.
+UNMAPPED_WARNING = 0.05
 
 
 def mapping(choice: SidebarChoice):
@@ -78,10 +80,23 @@ def with_summary(evaluation, predictor):
     return evaluation
 
 
-def caption(evaluation) -> None:
-    """One line under an evaluation's summary: which class mapping ran and the unmapped pixels (nothing without)."""
+def caption(evaluation, choice: SidebarChoice | None = None) -> None:
+    """One line under an evaluation's summary: which class mapping ran and the unmapped pixels, and how the model
+    takes the dataset's channels (nothing when there is nothing to say)."""
     from segdash.infer.mapped import summary_line
+    from segdash.models.checkpoint import channel_note
 
     summary = getattr(evaluation, SUMMARY_ATTRIBUTE, None)
-    if summary:
-        st.caption(f":material/swap_horiz: {summary_line(summary)}")
+    parts = [summary_line(summary)]
+    if choice is not None and choice.dataset is not None and choice.model_choice.is_set:
+        try:
+            meta = cache.checkpoint_meta(choice.model_choice.path)
+            parts.append(channel_note(meta.in_channels, choice.dataset.in_channels) or "")
+        except Exception:  # the sidebar says why the model does not open
+            pass
+    text = "; ".join(p for p in parts if p)
+    if text:
+        text = f":material/swap_horiz: {text[0].upper()}{text[1:]}"
+        # scores that stand mostly on the model's second choices are not its skill on these classes: say it in colour
+        unsure = (summary or {}).get("unmapped_share") or 0
+        st.caption(f":orange[{text}]" if unsure >= UNMAPPED_WARNING else text)

@@ -249,7 +249,7 @@ def show_results(choice: SidebarChoice, evaluation, split: str) -> None:
 
     ds = choice.dataset
     show_summary(evaluation)
-    dataset_classes.caption(evaluation)  # the class mapping that ran, if one did
+    dataset_classes.caption(evaluation, choice)  # the class mapping that ran, how the channels were fitted
     skipped_note(evaluation.skipped)
     tabs = st.tabs(["Per class", "Confusion matrix", "Per image", "Distances", "Objects", "Calibration"],
                    key="evaluate.tab", on_change="rerun")  # fmt: skip

@@ -71,7 +71,7 @@ def _facts(path: str, stamp: float) -> list[tuple[str, str]]:
     family = get_family(meta.family)
     extra = family.facts(Path(path), meta)
     rows = [
-        ("Family", f"{family.name}: {family.summary}"),
+        ("Family", family.summary),
         ("Architecture", extra.get("architecture") or f"{meta.arch} · {meta.encoder}"),
         ("Classes", f"{meta.num_classes}: {classes_preview(meta.classes, 12)}"),
         ("Input", input_text(meta)),
@@ -101,9 +101,11 @@ def card_facts(path: str, dataset=None, predictor=None) -> list[tuple[str, str]]
         except SegdashError as exc:
             notes = [f"does not fit {getattr(dataset, 'name', 'the dataset')}: {str(exc).split(';')[0]}"]
         rows.append(("On this dataset", "; ".join(notes) if notes else "its classes and channels are the dataset's"))
-    if predictor is not None:
+    if predictor is not None:  # the predictor's first note says where it runs and why (ONNX Runtime or not)
         backend = "ONNX Runtime" if getattr(predictor, "backend", "") == "onnx" else "PyTorch"
-        rows.append(("Runs on", f"{backend} · {'; '.join(getattr(predictor, 'notes', [])[:2])}".rstrip(" ·")))
+        notes = list(getattr(predictor, "notes", []))
+        said = notes[0] if notes and ("ONNX" in notes[0] or "PyTorch" in notes[0]) else backend
+        rows.append(("Runs on", said if said.startswith(backend) else f"{backend} ({said})"))
     else:
         rows.append(("Runs on", _EXPECTED_RUNTIME.get(meta.family, "ONNX Runtime on a CPU when its export matches "
                                                                    "PyTorch, else PyTorch")))  # fmt: skip

@@ -37,8 +37,11 @@ def _dataset_names() -> list[str]:
 
 
 def _fits(entry: cache.CatalogEntry, dataset) -> bool:
+    from segdash.models.checkpoint import channel_note
+
     same_classes = [c.lower() for c in entry.classes] == [str(c).lower() for c in getattr(dataset, "classes", ())]
-    return dataset is not None and same_classes and entry.in_channels == dataset.in_channels
+    # a 3-channel model fits 1-channel data: the predictor replicates gray to RGB
+    return dataset is not None and same_classes and channel_note(entry.in_channels, dataset.in_channels) is not None
 
 
 def _default_model(catalog: list[cache.CatalogEntry], dataset) -> str:
