@@ -56,6 +56,11 @@ def predictor(choice: SidebarChoice, item=None):
     return mapped, f"|mapped onto {key}"
 
 
+def drawn_classes(choice: SidebarChoice, meta, samples: bool) -> list[str]:
+    """The class names Predict draws in: the dataset's for its samples when the model's classes map onto them."""
+    return list(choice.dataset.classes) if samples and mapping(choice) is not None else list(meta.classes)
+
+
 def shown_meta(choice: SidebarChoice, meta, inputs):
     """The metadata Predict draws ``inputs`` with: the dataset's classes when samples are mapped, else ``meta``."""
     if not any(getattr(item, "mask", None) is not None for item in inputs) or mapping(choice) is None:
