@@ -4,7 +4,6 @@ probabilities summed per dataset class; pixels of unmapped classes counted apart
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,16 +19,12 @@ from segdash.models.class_mapping import class_mapping, synonyms
 
 import builders
 
+#: smp, timm, torchvision and transformers warn about deprecations the tests do not exercise
+pytestmark = pytest.mark.filterwarnings("ignore")
+
 ADE_LIKE = ("wall", "building;edifice", "sky", "floor;flooring", "tree", "road;route", "person;individual;someone",
             "car;auto;automobile")  # fmt: skip
 STREET = ("unlabeled", "building", "Road", "sidewalk", "Person", "vehicle", "wall")
-
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
 
 
 @pytest.mark.parametrize(("a", "b", "same"), [

@@ -10,7 +10,6 @@ on brain-mri, whose 1-channel slices a 3-channel model takes as gray replicated 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,9 @@ import builders
 
 pytest.importorskip("transformers")
 
+#: smp, timm, torchvision and transformers warn about deprecations the tests do not exercise
+pytestmark = pytest.mark.filterwarnings("ignore")
+
 TRANSFORMERS_BUILDERS = {
     "segformer": builders.segformer_folder,
     "upernet": builders.upernet_folder,
@@ -32,13 +34,6 @@ TRANSFORMERS_BUILDERS = {
     "mask2former": builders.mask2former_folder,
 }
 AGREEMENT = 0.995  # the bar; these tiny models agree on every pixel
-
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
 
 
 def photo(height: int = 45, width: int = 70, seed: int = 0) -> np.ndarray:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
-import warnings
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,8 @@ import builders
 pytest.importorskip("transformers")
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
+#: smp, timm, torchvision and transformers warn about deprecations the tests do not exercise
+pytestmark = pytest.mark.filterwarnings("ignore")
 
 @pytest.fixture(scope="module")
 def segformer(tmp_path_factory) -> Path:

@@ -4,7 +4,6 @@ cannot say is a flag, and a missing one is one line naming it."""
 from __future__ import annotations
 
 import json
-import warnings
 
 import numpy as np
 import pytest
@@ -17,13 +16,8 @@ from segdash.models.importing import ImportFacts, import_model
 
 import builders
 
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
+#: smp, timm, torchvision and transformers warn about deprecations the tests do not exercise
+pytestmark = pytest.mark.filterwarnings("ignore")
 
 def cli(capsys, *args) -> tuple[int, str, str]:
     code = main([str(a) for a in args])

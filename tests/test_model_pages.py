@@ -3,7 +3,6 @@ picker and on Predict, the "Import a model" form, and a model of other classes m
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,10 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 import builders  # noqa: E402
 from test_app import APP, TIMEOUT, _navigation_mode, assert_clean, texts, weights_dir  # noqa: E402, F401
 
+#: smp, timm, torchvision and transformers warn about deprecations the tests do not exercise
+pytestmark = pytest.mark.filterwarnings("ignore")
+
 MODEL_KEY = "sd.model.brain-mri|"
-
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
 
 
 @pytest.fixture(scope="module")

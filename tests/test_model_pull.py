@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 
 import pytest
 
@@ -22,9 +21,6 @@ def _never_online(monkeypatch):
     """No test reaches the network: the connection check and the info call are stubbed out."""
     monkeypatch.setattr(hub, "online", lambda *a, **k: True)
     monkeypatch.setattr(hub, "_resolved_revision", lambda repo, revision: "0123456789abcdef")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -75,12 +75,17 @@ class ModelFamily:
 # --- careful readers ------------------------------------------------------------------------------------
 
 
-def read_json(path: Path, what: str = "file") -> Any:
-    """A model folder's JSON file, refused unread when larger than ``MAX_JSON_BYTES``; one-line errors."""
+def file_size(path: Path) -> int:
+    """``path``'s size in bytes; a one-line error when it cannot be read."""
     try:
-        size = path.stat().st_size
+        return path.stat().st_size
     except OSError as exc:
         raise SegdashError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def read_json(path: Path, what: str = "file") -> Any:
+    """A model folder's JSON file, refused unread when larger than ``MAX_JSON_BYTES``; one-line errors."""
+    size = file_size(path)
     if size > MAX_JSON_BYTES:
         raise SegdashError(f"{path} is {size:,} bytes, far larger than a model's {what}; it is not one")
     try:

@@ -23,7 +23,7 @@ from torch import nn
 
 from segdash.errors import SegdashError
 from segdash.models.families import register_family
-from segdash.models.families.base import ModelFamily
+from segdash.models.families.base import ModelFamily, file_size
 
 GRAPH_FILE = "model.onnx"
 #: protobuf's own limit; larger graphs keep their weights in separate files, which segdash does not follow
@@ -51,10 +51,7 @@ def open_session(path: Path):
     """An ONNX Runtime CPU session for ``path`` (segdash's one session policy), after the size check."""
     from segdash.infer.onnx import make_session  # the predictor's session options: threads, no spinning
 
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise SegdashError(f"cannot read {path}: {exc.strerror or exc}") from None
+    size = file_size(path)
     if size > MAX_GRAPH_BYTES:
         raise SegdashError(f"{path} is {size:,} bytes, larger than an ONNX graph can be in one file")
     return make_session(path)
