@@ -33,11 +33,11 @@ def register(subparsers) -> None:
 
 
 def add_fact_args(parser: argparse.ArgumentParser) -> None:
-    from segdash.models.families.torchvision import ARCHITECTURES
-
     parser.add_argument("--classes", metavar="FILE", help="class names: one a line, or a classes.csv/json as the "
                         "dataset formats read (colours too)")
-    parser.add_argument("--arch", help=f"the torchvision model of a state dict: {', '.join(ARCHITECTURES)}")
+    # the names are not imported here: segdash.models brings torch, and --help stays instant
+    parser.add_argument("--arch", help="the torchvision model of a state dict: deeplabv3_resnet50, fcn_resnet50, "
+                        "lraspp_mobilenet_v3_large, ... (a wrong name lists them all)")
     parser.add_argument("--input-range", metavar="LOW..HIGH",
                         help="the value range of the training images before normalisation (default 0..255: 8-bit)")
     parser.add_argument("--mean", help="per-channel means, comma-separated, for inputs scaled to 0..1 (0.485,0.456,"
