@@ -201,3 +201,33 @@ def test_each_family_evaluates_and_compares_on_brain_mri(name, every_family, cap
     doc = json.loads(out)
     assert [m["kind"] for m in doc["models"]] == ["checkpoint", "checkpoint"] and len(doc["pairs"]) == 1
     assert doc["pairs"][0]["overall"]["images"] == 2
+
+
+def test_a_transformers_model_segdash_trained_saves_and_reloads_without_a_processor(tmp_path):
+    """A Mask2Former as segdash would train it (normalised input, no image processor): save_checkpoint writes
+    save_pretrained's files and segdash.json; the predictor's labels are the mask-classification argmax of the
+    model's own outputs (softmax without the null class times sigmoid masks, summed over queries)."""
+    from transformers import AutoModelForUniversalSegmentation
+
+    from segdash.data.base import Normalization
+    from segdash.infer.predictor import Predictor
+    from segdash.models.checkpoint import CheckpointMeta, read_meta, save_checkpoint
+
+    source = builders.mask2former_folder(tmp_path / "source")
+    model = AutoModelForUniversalSegmentation.from_pretrained(source, local_files_only=True).eval()
+    meta = CheckpointMeta(arch="Mask2Former", encoder="swin", classes=list(builders.BRAIN_CLASSES), colors=[],
+                          in_channels=3, normalization=Normalization.imagenet(), family="mask_classification",
+                          dataset="brain-mri")  # fmt: skip
+    folder = save_checkpoint(model, meta, tmp_path / "trained")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors", "segdash.json"]
+    assert read_meta(folder).family == "mask_classification" and not read_meta(folder).preprocessing
+    image = photo(64, 96, seed=5)
+    labels = Predictor.from_checkpoint(folder, device="cpu").predict(image).labels
+    x = torch.from_numpy(Normalization.imagenet().apply(image)).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        outputs = model(pixel_values=x)
+    scores = torch.einsum("bqc,bqhw->bchw", outputs.class_queries_logits.softmax(-1)[..., :-1],
+                          outputs.masks_queries_logits.sigmoid())  # fmt: skip
+    expected = torch.nn.functional.interpolate(scores, size=(64, 96), mode="bilinear", align_corners=False).argmax(1)[0]
+    assert len(np.unique(expected)) >= 2
+    assert (labels == expected.numpy()).mean() >= AGREEMENT

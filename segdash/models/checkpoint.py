@@ -238,11 +238,16 @@ def save_checkpoint(model: nn.Module, meta: CheckpointMeta, directory: str | Pat
     """Write ``model`` and ``meta`` as a checkpoint folder, whole or not at all.
 
     ``half=True`` stores floating-point weights as fp16 (half the size); they load
-    back as fp32. An existing folder at ``directory`` is replaced.
+    back as fp32. An existing folder at ``directory`` is replaced. A model of another family
+    (``meta.family``, e.g. a transformers Mask2Former segdash trained) is saved by that family.
     """
     from safetensors.torch import save_file
 
     directory = Path(directory)
+    if meta.family != "smp":
+        from segdash.models.families import get_family
+
+        return get_family(meta.family).save(model, meta, directory, half)
     config = smp_config(model)
     if meta.num_classes and int(config.get("classes", meta.num_classes)) != meta.num_classes:
         raise SegdashError(

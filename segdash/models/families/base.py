@@ -64,6 +64,10 @@ class ModelFamily:
         """The model in eval mode on the CPU, fp32: (N, C, H, W) normalised -> (N, K, H, W) scores."""
         raise NotImplementedError
 
+    def save(self, model: nn.Module, meta: CheckpointMeta, folder: Path, half: bool = False) -> Path:
+        """Write a model of this family and ``meta`` as a checkpoint folder, whole or not at all."""
+        raise SegdashError(f"segdash does not save {self.name} models; it opens them")
+
     def facts(self, folder: Path, meta: CheckpointMeta) -> dict[str, str]:
         """Extra lines for the model card ({"weights": "model.safetensors, 3.7 M parameters"}); cheap, no model built."""
         return {}

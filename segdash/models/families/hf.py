@@ -315,7 +315,7 @@ def weights_facts(folder: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _quiet_transformers():
+def quiet_transformers():
     """transformers' loading messages and progress bars off (they would reach the dashboard's log and the CLI)."""
     import warnings
 
@@ -378,7 +378,7 @@ def build_model(folder: Path, config_dict: dict[str, Any], auto_classes: tuple[s
     parameters than the weights hold, or when any weight is missing (a half-random model answers wrongly)."""
     import transformers
 
-    with _quiet_transformers():
+    with quiet_transformers():
         config_class = transformers.CONFIG_MAPPING[model_type(config_dict)]
         settings = {k: v for k, v in config_dict.items() if k not in ("model_type", "transformers_version")}
         if "use_pretrained_backbone" in settings or "backbone" in settings:
@@ -434,7 +434,7 @@ def make_processor(processor: dict[str, Any]):
     """The folder's image processor, made from its checked settings (no file is read, nothing fetched)."""
     import transformers
 
-    with _quiet_transformers():
+    with quiet_transformers():
         cls = getattr(transformers, processor["image_processor_type"])
         settings = {k: v for k, v in processor.items() if k not in ("image_processor_type", "processor_class",
                                                                     "feature_extractor_type")}  # fmt: skip

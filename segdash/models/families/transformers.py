@@ -51,5 +51,24 @@ class TransformersFamily(ModelFamily):
             processor = hf.make_processor(hf.read_processor(folder, config, self.types))
         return TransformersSegmenter(model, processor, mask_classification=self.mask_classification).eval()
 
+    def save(self, model, meta, folder: Path, half: bool = False) -> Path:
+        """A transformers model segdash trained (bare, or inside its ``TransformersSegmenter``): ``save_pretrained``
+        (config.json + model.safetensors) and segdash.json, written whole or not at all. It reloads without an
+        image processor: the normalisation in ``meta`` is what it was trained with."""
+        from segdash.fsutil import atomic_dir
+        from segdash.models.checkpoint import META_FILE
+
+        model = getattr(model, "model", model) if not hasattr(model, "save_pretrained") else model
+        if not hasattr(model, "save_pretrained"):
+            raise SegdashError(f"{type(model).__name__} is not a transformers model; the {self.name} family saves those")
+        labels = getattr(model.config, "num_labels", meta.num_classes)
+        if labels != meta.num_classes:
+            raise SegdashError(f"the model outputs {labels} classes but the metadata lists {meta.num_classes}")
+        state = {k: v.detach().half() if half and v.is_floating_point() else v.detach() for k, v in model.state_dict().items()}
+        with atomic_dir(folder) as tmp, hf.quiet_transformers():
+            model.save_pretrained(tmp, state_dict=state)  # safetensors: transformers' default
+            (tmp / META_FILE).write_text(meta.to_json() + "\n", encoding="utf-8")
+        return folder
+
     def facts(self, folder: Path, meta) -> dict[str, str]:
         return hf.weights_facts(folder)
