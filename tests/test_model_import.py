@@ -180,3 +180,10 @@ def test_a_transformers_folder_needs_no_import(tmp_path):
     folder = builders.segformer_folder(tmp_path / "segformer")
     with pytest.raises(SegdashError, match="opens as it is"):
         import_model(folder, tmp_path / "ck", ImportFacts())
+
+
+def test_export_says_what_to_do_for_models_it_does_not_export(sources, capsys, tmp_path):
+    folder = import_model(sources["onnx"], tmp_path / "ck", ImportFacts(classes=sources["classes"], mean=(0.5,),
+                                                                        std=(0.2,))).folder  # fmt: skip
+    code, _, err = cli(capsys, "export", "--checkpoint", folder, "--onnx", tmp_path / "out.onnx")
+    assert code == 2 and "is an ONNX graph already" in one_line(err)
