@@ -79,7 +79,7 @@ def _facts(path: str, stamp: float) -> list[tuple[str, str]]:
     ]
     if extra.get("weights"):
         rows.append(("Weights", extra["weights"]))
-    rows.append(("Source", source_text(path, meta)))
+    rows.append(("Came from", source_text(path, meta)))
     score = meta.metrics.get("test_mean_dice", meta.metrics.get("val_mean_dice"))
     if isinstance(score, (int, float)):
         which = "test" if "test_mean_dice" in meta.metrics else "validation"
