@@ -25,7 +25,8 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from test_app import APP, TIMEOUT, _navigation_mode, assert_clean, texts, weights_dir  # noqa: E402, F401
 
 #: Modules that take seconds to import, none of which the first screen needs.
-HEAVY = ("torch", "torchvision", "segmentation_models_pytorch", "timm", "cv2", "onnxruntime", "scipy", "sklearn")
+HEAVY = ("torch", "torchvision", "segmentation_models_pytorch", "timm", "cv2", "onnxruntime", "scipy", "sklearn",
+         "transformers")
 
 #: Runs app.py once in AppTest; when the Home page calls st.title, records what is loaded, then stops the run.
 FIRST_SCREEN_PROBE = f"""

@@ -17,7 +17,7 @@ from segdash import __version__
 from segdash.errors import SegdashError
 
 COMMANDS = ("datasets", "stats", "predict", "evaluate", "compare", "label-issues", "train", "export", "convert",
-            "torchrun")
+            "import_model", "pull", "torchrun")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from segdash.cli import class_map
 from segdash.cli.common import add_dataset_args
 from segdash.cli.predict import add_predictor_args
 from segdash.metrics.specs import paired_metrics
@@ -62,6 +63,7 @@ def register(subparsers) -> None:
     parser.add_argument("--batch-size", "-b", type=int, default=8, help="images per forward pass (default: 8)")
     parser.add_argument("--limit", "-n", type=int, metavar="N", help="compare on N images, evenly spaced over the split")
     add_predictor_args(parser)
+    class_map.add_class_map_arg(parser)
     parser.set_defaults(func=run)
 
 
@@ -89,6 +91,8 @@ def command_line(args: argparse.Namespace, shown=None) -> str:
         words += ["--limit", str(args.limit)]
     if args.tta:
         words.append("--tta")
+    if args.class_map:
+        words += ["--class-map", args.class_map]
     if args.html:
         words += ["--html", path(args.html)]
     if args.json:
@@ -146,11 +150,11 @@ def _load_predictors(args: argparse.Namespace, ds) -> list:
 
     for kind, path in args.models:
         if kind == "checkpoint":
-            check_compatible(read_meta(path), ds)
+            check_compatible(read_meta(path), ds, args.class_map)
     predictors = []
     for kind, path in args.models:
-        predictors.append(load_predictor(argparse.Namespace(**{**vars(args), "checkpoint": path}))
-                          if kind == "checkpoint" else None)  # fmt: skip
+        predictors.append(class_map.for_dataset(load_predictor(argparse.Namespace(**{**vars(args), "checkpoint": path})),
+                                                ds, args, f"{path}: ") if kind == "checkpoint" else None)  # fmt: skip
     return predictors
 
 
@@ -191,6 +195,8 @@ def run(args: argparse.Namespace) -> int:
     doc = result.to_json_dict()
     doc["dataset"] = str(args.dataset)
     doc["command"] = command_line(args)
+    for model, predictor in zip(doc["models"], predictors):
+        class_map.report(predictor, model, f"{model['name']}: ")
     if args.json == "-":
         print(json.dumps(doc, indent=2, allow_nan=False))
     else:

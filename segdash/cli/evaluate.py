@@ -21,6 +21,8 @@ import argparse
 import math
 import sys
 
+from segdash.cli import class_map
+from segdash.cli.class_map import add_class_map_arg
 from segdash.cli.common import add_dataset_args
 from segdash.cli.predict import add_predictor_args
 from segdash.metrics.specs import FAMILIES, MetricSpec, is_metric, list_metrics, metric_spec, split_value
@@ -46,6 +48,7 @@ def register(subparsers) -> None:
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT ('-' for stdout only)")
     parser.add_argument("--batch-size", "-b", type=int, default=8, help="images per forward pass (default: 8)")
     add_predictor_args(parser)
+    add_class_map_arg(parser)
     parser.add_argument("--no-distances", action="store_true",
                         help="skip HD95 / ASSD / relative area difference (faster)")
     parser.add_argument("--boundary-ratio", type=float, default=0.02, metavar="R",
@@ -156,12 +159,12 @@ def _run(args: argparse.Namespace, info) -> int:
     if args.checkpoint:
         from segdash.models.checkpoint import check_compatible, read_meta
 
-        check_compatible(read_meta(args.checkpoint), ds)  # fails fast, before the model loads
+        check_compatible(read_meta(args.checkpoint), ds, args.class_map)  # fails fast, before the model loads
         from segdash.cli.predict import load_predictor
 
         if info is not None:  # one GPU per process under torchrun
             args.device = str(info.device)
-        predictor = load_predictor(args)
+        predictor = class_map.for_dataset(load_predictor(args), ds, args)
     elif args.device not in (None, "auto", "cpu") or args.tta:
         print("segdash evaluate: --device and --tta are not used with --pred-dir", file=sys.stderr)
 
@@ -180,6 +183,7 @@ def _run(args: argparse.Namespace, info) -> int:
         doc["checkpoint"] = str(args.checkpoint)
     if args.pred_dir:
         doc["pred_dir"] = str(args.pred_dir)
+    class_map.report(predictor, doc)
     if args.json == "-":
         print(json.dumps(doc, indent=2, allow_nan=False))
         return 0

@@ -27,6 +27,16 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+#: Model families segdash does not export, and what to do instead.
+NOT_EXPORTED = {
+    "onnx": "{checkpoint} is an ONNX graph already: its model.onnx is the file",
+    "transformers": "segdash does not export transformers models (their image processor runs in Python); "
+                    "transformers' own exporter (optimum) does",
+    "mask_classification": "segdash does not export transformers models (their image processor runs in Python); "
+                           "transformers' own exporter (optimum) does",
+}  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     import os
     import warnings
@@ -47,6 +57,11 @@ def run(args: argparse.Namespace) -> int:
         raise SegdashError(f"cannot write --onnx {str(out)!r}: {exc.strerror or exc}") from None
     if not writable:
         raise SegdashError(f"cannot write --onnx {str(out)!r}: the folder {str(out.parent)!r} is not writable")
+    from segdash.models.checkpoint import read_meta
+
+    refused = NOT_EXPORTED.get(read_meta(args.checkpoint).family)
+    if refused:
+        raise SegdashError(refused.format(checkpoint=args.checkpoint))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check = export_checkpoint(args.checkpoint, out, opset=args.opset)

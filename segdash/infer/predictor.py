@@ -135,7 +135,10 @@ class Predictor:
             self._set_model(model if model is not None else self._load_model())
             self.stride = required_stride(self._model)
         self.tile_size = max(self.stride, int(tile_size) // self.stride * self.stride)
-        if wants_onnx and self.session is None:
+        runtime = getattr(self._model, "runtime", None) if self.session is None else None
+        if runtime is not None:  # a model family's module that runs where it says (an ONNX graph, transformers)
+            self._use_runtime(*runtime, required=backend == "onnx")
+        elif wants_onnx and self.session is None:
             self._try_onnx(required=backend == "onnx", cache=cache)
 
     # --- construction -------------------------------------------------------------------
@@ -202,6 +205,12 @@ class Predictor:
         self.session = session
         self.backend = "onnx"
         self.notes.append(f"ONNX Runtime on CPU (max logit difference to PyTorch {check.max_abs_diff:.1e})")
+
+    def _use_runtime(self, backend: str, note: str, required: bool) -> None:
+        if required and backend != "onnx":
+            raise SegdashError(f"the ONNX backend is not available for this model: it runs on {note}")
+        self.backend = backend
+        self.notes.append(note)
 
     def _try_onnx(self, required: bool, cache: Path | None) -> None:
         """Switch to ONNX Runtime when the exported graph reproduces PyTorch's labels; note why not otherwise."""
@@ -302,6 +311,8 @@ class Predictor:
 
     def plan(self, height: int, width: int) -> str:
         """How an image of this size will run, in words ("one pass", "12 windows of 1024x1024", ...)."""
+        if self.meta.preprocessing.get("fit"):
+            return self.meta.preprocessing["fit"]
         size = self.meta.input_size
         if size:
             return f"resized to the model's {size}x{size} input and back" if (height, width) != (size, size) else "one pass"
@@ -392,6 +403,10 @@ class Predictor:
     def _logits(self, x: torch.Tensor, notes: list[str]) -> torch.Tensor:
         """(N, C, H, W) -> (N, K, H, W) float32 logits at the input size."""
         height, width = x.shape[-2:]
+        fit = self.meta.preprocessing.get("fit")
+        if fit:  # the model fits each whole image itself, as its own image processor does: no windows
+            _note(notes, fit)
+            return self._padded(x)
         size = self.meta.input_size
         if size:
             if (height, width) != (size, size):

@@ -1,6 +1,7 @@
-"""Models: the registry of buildable smp models and the checkpoint format.
+"""Models: the registry of buildable smp models, the checkpoint format and the model families it opens.
 
     from segdash.models import create_model, save_checkpoint, load_checkpoint
+    [f.name for f in list_families()]     # smp, transformers, mask_classification, torchvision, onnx
 """
 
 from segdash.models.checkpoint import (
@@ -11,6 +12,7 @@ from segdash.models.checkpoint import (
     read_meta,
     save_checkpoint,
 )
+from segdash.models.families import get_family, list_families
 from segdash.models.registry import ARCHITECTURES, ENCODERS, create_model, describe_models
 
 __all__ = [
@@ -21,6 +23,8 @@ __all__ = [
     "create_model",
     "describe_models",
     "find_checkpoints",
+    "get_family",
+    "list_families",
     "load_checkpoint",
     "read_meta",
     "save_checkpoint",

@@ -46,11 +46,16 @@ class CatalogEntry:
         return self.name or self.label.split(" — ")[0]
 
     def fits(self, dataset) -> bool:
-        """True when the checkpoint predicts ``dataset``'s classes (same names, any case) from its channel count."""
+        """True when the checkpoint predicts ``dataset``'s classes (same names, any case) from images with the
+        dataset's channels, as they are or converted (a 3-channel model takes 1-channel data: the predictor
+        replicates gray to RGB; ``channel_note``)."""
+        from segdash.models.checkpoint import channel_note
+
         if dataset is None:
             return False
         theirs = [str(c).lower() for c in getattr(dataset, "classes", ())]
-        return [c.lower() for c in self.classes] == theirs and self.in_channels == dataset.in_channels
+        same_classes = [c.lower() for c in self.classes] == theirs
+        return same_classes and channel_note(self.in_channels, dataset.in_channels) is not None
 
 
 def describe(path: Path, group: str, root: Path, meta) -> CatalogEntry:

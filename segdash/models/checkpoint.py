@@ -43,6 +43,7 @@ MAX_CONFIG_INT = 8192
 MAX_JSON_BYTES = 4 * 2**20
 #: Encoder names are plain registry names; a ":" or "/" (``tu-hf-hub:org/name``) would make timm reach the network.
 _ENCODER_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+_FAMILY_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 def _now() -> str:
@@ -66,6 +67,10 @@ class CheckpointMeta:
     to it, see ``segdash.data.pixels``); checkpoints that did not record it get the one their
     normalisation's scale implies (1/255: 0..255, 1: 0..1).
     ``intensity``: intensity statistics of the training inputs, for the out-of-distribution hint (or None).
+    ``family``: which model family builds the model (``segdash.models.families``: "smp", "transformers", ...);
+    ``source``: where the model came from, in words ("hf:nvidia/segformer-b0-...", "imported from deeplab.pth");
+    ``preprocessing``: what the family does to an image besides the normalisation (a transformers image
+    processor's resize, in words under "fit"); empty for segdash's own checkpoints.
     """
 
     arch: str
@@ -77,6 +82,9 @@ class CheckpointMeta:
     ignore_index: int | None = 255
     input_size: int | None = None
     dataset: str = ""
+    family: str = "smp"
+    source: str = ""
+    preprocessing: dict[str, Any] = dataclasses.field(default_factory=dict)
     epoch: int | None = None
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
     train_config: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -121,6 +129,9 @@ class CheckpointMeta:
             self.intensity = IntensityStats.from_dict(self.intensity)
         if not isinstance(self.metrics, dict) or not isinstance(self.train_config, dict):
             raise TypeError("metrics and train_config must be objects")
+        self.family, self.source = _text(self.family, "family"), _text(self.source, "source")[:500]
+        if not isinstance(self.preprocessing, dict):
+            raise TypeError("preprocessing must be an object")
 
     @property
     def num_classes(self) -> int:
@@ -194,6 +205,8 @@ def _check_meta_bounds(meta: CheckpointMeta) -> None:
         problem = "has a normalisation value that is not a finite number"
     elif any(v <= 0 for v in norm.std) or norm.scale <= 0:
         problem = "has a normalisation std or scale of 0 or below (every input would divide by it)"
+    elif _FAMILY_NAME.fullmatch(meta.family) is None:
+        problem = f"names model family {meta.family[:40]!r}, not a family name"
     elif _ENCODER_NAME.fullmatch(meta.encoder) is None:
         problem = f"names encoder {meta.encoder[:80]!r}, not a plain encoder name (hub names would use the network)"
     if problem:
@@ -226,11 +239,16 @@ def save_checkpoint(model: nn.Module, meta: CheckpointMeta, directory: str | Pat
     """Write ``model`` and ``meta`` as a checkpoint folder, whole or not at all.
 
     ``half=True`` stores floating-point weights as fp16 (half the size); they load
-    back as fp32. An existing folder at ``directory`` is replaced.
+    back as fp32. An existing folder at ``directory`` is replaced. A model of another family
+    (``meta.family``, e.g. a transformers Mask2Former segdash trained) is saved by that family.
     """
     from safetensors.torch import save_file
 
     directory = Path(directory)
+    if meta.family != "smp":
+        from segdash.models.families import get_family
+
+        return get_family(meta.family).save(model, meta, directory, half)
     config = smp_config(model)
     if meta.num_classes and int(config.get("classes", meta.num_classes)) != meta.num_classes:
         raise SegdashError(
@@ -255,10 +273,10 @@ def _checkpoint_dir(directory: str | Path) -> Path:
     if path.is_file():
         if path.name in (META_FILE, CONFIG_FILE, WEIGHTS_FILE):
             return path.parent
-        if path.suffix.lower() in _PICKLE_SUFFIXES:
+        if path.suffix.lower() in (".onnx", *_PICKLE_SUFFIXES, ".safetensors"):
             raise SegdashError(
-                f"{path} is a pickle file; segdash loads only checkpoint folders with model.safetensors "
-                "(pickle can run code). Save the model with segdash.models.save_checkpoint"
+                f"{path} is a weights file, not a checkpoint folder; turn it into one with "
+                f"'segdash import {path.name} --out DIR' (pickle files load as tensors only, never as code)"
             )
         raise SegdashError(
             f"{path} is a file; a checkpoint is a folder holding {META_FILE}, {CONFIG_FILE} and {WEIGHTS_FILE}"
@@ -269,11 +287,12 @@ def _checkpoint_dir(directory: str | Path) -> Path:
 
 
 def read_meta(directory: str | Path) -> CheckpointMeta:
-    """The ``CheckpointMeta`` of a checkpoint folder (no weights loaded)."""
+    """The ``CheckpointMeta`` of a checkpoint folder (no weights loaded): from its ``segdash.json``, or, for a
+    folder of another family (a transformers model as ``save_pretrained`` wrote it), from that family's files."""
     path = _checkpoint_dir(directory)
     meta_path = path / META_FILE
     if not meta_path.is_file():
-        raise SegdashError(f"{path} is not a segdash checkpoint: {META_FILE} is missing")
+        return _foreign_family(path).read_meta(path)
     try:
         return CheckpointMeta.from_json(_read_small_text(meta_path))
     except SegdashError as exc:
@@ -382,6 +401,8 @@ def load_checkpoint(
     from safetensors.torch import load, load_file
 
     path = _checkpoint_dir(directory)
+    if not _is_smp_checkpoint(path):  # another family's folder builds its own model
+        return _load_family_model(path, device)
     weights_path = path / WEIGHTS_FILE
     if files is None and not weights_path.is_file():
         pickles = sorted(p.name for p in path.iterdir() if p.suffix.lower() in _PICKLE_SUFFIXES)
@@ -428,36 +449,89 @@ def check_head(meta: CheckpointMeta, head_classes: int | None, folder: str | Pat
             f"checkpoint {folder}: the model outputs {head_classes} classes but segdash.json lists {meta.num_classes}"
         )
 
+def _foreign_family(path: Path):
+    """The family that claims a folder without segdash.json; ``SegdashError`` saying what opens when none does."""
+    from segdash.models.families import family_of
+
+    family = family_of(path)
+    if family is None:
+        raise SegdashError(
+            f"{path} is not a checkpoint segdash opens: it has no {META_FILE} (segdash's own), no transformers "
+            "config.json with weights, and no other known layout; other models come in with 'segdash import'"
+        )
+    return family
+
+
+def _is_smp_checkpoint(path: Path) -> bool:
+    """A folder segdash saved for an smp model (the format ``load_checkpoint`` itself reads)."""
+    return (path / META_FILE).is_file() and read_meta(path).family == "smp"
+
+
+def _load_family_model(path: Path, device) -> tuple[nn.Module, CheckpointMeta]:
+    from segdash.models.families import get_family
+
+    meta = read_meta(path)
+    model = get_family(meta.family).build(path, meta).eval()
+    if device is not None:
+        from segdash.device import choose_device
+
+        model.to(choose_device(device))
+    return model, meta
+
 
 def _head_classes(model: nn.Module) -> int | None:
     classes = getattr(model, "config", {}).get("classes") if isinstance(getattr(model, "config", None), dict) else None
     return int(classes) if classes is not None else None
 
 
-def check_compatible(meta: CheckpointMeta, dataset) -> None:
-    """Raise ``SegdashError`` naming both sides when the checkpoint's classes or channels differ from the dataset's."""
+def check_compatible(meta: CheckpointMeta, dataset, class_map: str | Path | None = None):
+    """How the checkpoint's classes map onto the dataset's (``ClassMapping``: identical, from ``class_map``, or
+    by name); ``SegdashError`` naming both sides when none of them match, or when the channels do not fit
+    (a 1-channel dataset fits a 3-channel model: the predictor replicates gray to RGB)."""
+    from segdash.models.class_mapping import class_mapping
+
     ds_classes = [str(c) for c in dataset.classes]
     ds_name = getattr(dataset, "name", "dataset")
-    if [c.strip().lower() for c in meta.classes] != [c.strip().lower() for c in ds_classes]:
-        advice = "pick a checkpoint trained on this dataset"
+    try:
+        mapping = class_mapping(meta.classes, ds_classes, class_map)
+    except SegdashError:
+        if class_map is not None:
+            raise
+        advice = "pick a checkpoint trained on this dataset, or map the classes with --class-map FILE"
         if len(ds_classes) == meta.num_classes and all(re.fullmatch(r"class_\d+", c) for c in ds_classes):
             advice += " or, if it is one, name the classes: a classes.txt beside the data, one name a line"
         raise SegdashError(
             f"checkpoint classes ({meta.num_classes}: {classes_preview(meta.classes)}) differ from dataset "
             f"{ds_name!r} classes ({len(ds_classes)}: {classes_preview(ds_classes)}); {advice}"
-        )
-    if int(meta.in_channels) != int(dataset.in_channels):
+        ) from None
+    if int(meta.in_channels) != int(dataset.in_channels) and channel_note(meta.in_channels, dataset.in_channels) is None:
         raise SegdashError(
             f"checkpoint expects {meta.in_channels} input channel(s) but dataset {ds_name!r} has "
             f"{dataset.in_channels}; pick a checkpoint trained on this kind of image"
         )
+    return mapping
+
+
+def channel_note(model_channels: int, data_channels: int) -> str | None:
+    """How images of ``data_channels`` reach a model of ``model_channels``: "" when they are the model's own,
+    a sentence when the predictor converts them, None when they do not fit."""
+    if int(model_channels) == int(data_channels):
+        return ""
+    if (int(data_channels), int(model_channels)) == (1, 3):
+        return "a 3-channel model takes this 1-channel data as gray replicated to R, G and B"
+    if (int(data_channels), int(model_channels)) == (4, 3):
+        return "a 3-channel model takes this RGBA data without its alpha channel"
+    return None
 
 
 def find_checkpoints(*roots: str | Path) -> list[Path]:
-    """Checkpoint folders (those holding ``segdash.json``) under ``roots``, recursively, sorted.
+    """Checkpoint folders under ``roots``, recursively, sorted: those holding ``segdash.json`` and those another
+    family opens as they are (a transformers ``save_pretrained`` folder: ``config.json`` and its weights).
 
     Missing roots are skipped; folders being written (hidden ``.name.tmp``) are not listed.
     """
+    from segdash.models.families import family_of
+
     found: set[Path] = set()
     for root in roots:
         root = Path(root).expanduser()
@@ -465,11 +539,20 @@ def find_checkpoints(*roots: str | Path) -> list[Path]:
             found.add(root)
         if not root.is_dir():
             continue
-        for meta_path in root.rglob(META_FILE):
-            folder = meta_path.parent
-            if any(part.startswith(".") for part in folder.relative_to(root).parts):
-                continue
-            found.add(folder)
+        for name in (META_FILE, CONFIG_FILE):
+            for file in root.rglob(name):
+                folder = file.parent
+                if folder in found or any(part.startswith(".") for part in folder.relative_to(root).parts):
+                    continue
+                if name == META_FILE:
+                    found.add(folder)
+                elif not (folder / META_FILE).exists():
+                    try:
+                        family = family_of(folder)
+                    except (SegdashError, OSError):
+                        continue
+                    if family is not None and family.opens_directly:
+                        found.add(folder)
     return sorted(found)
 
 

@@ -187,7 +187,11 @@ def create_model(
 
 
 def required_stride(model: nn.Module) -> int:
-    """Input height and width must be multiples of this (the encoder's output stride)."""
+    """Input height and width must be multiples of this (the encoder's output stride; a model family's module
+    says its own, ``output_stride``, 1 for models that take any size)."""
+    own = getattr(model, "output_stride", None)
+    if isinstance(own, int) and own >= 1:
+        return own
     encoder = getattr(model, "encoder", None)
     return int(getattr(encoder, "output_stride", 32) or 32)
 

@@ -231,10 +231,12 @@ def distances_section(evaluation, classes, colors) -> None:
 
 def show_results(choice: SidebarChoice, evaluation, split: str) -> None:
     """Every result block of a finished evaluation, in tabs."""
+    from segdash.ui import dataset_classes
     from segdash.viz.figures import per_class_bar_figure
 
     ds = choice.dataset
     show_summary(evaluation)
+    dataset_classes.caption(evaluation, choice)  # the class mapping that ran, how the channels were fitted
     skipped_note(evaluation.skipped)
     tabs = st.tabs(["Per class", "Confusion matrix", "Per image", "Distances", "Objects", "Calibration"],
                    key="evaluate.tab", on_change="rerun")  # fmt: skip

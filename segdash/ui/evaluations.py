@@ -90,16 +90,18 @@ def start_evaluation(choice: SidebarChoice, split: str, limit: int, distances: b
     """Start (or find) the background evaluation of the chosen model on ``split``."""
     from segdash.infer.evaluate import evaluate
     from segdash.models.checkpoint import check_compatible
+    from segdash.ui import dataset_classes
 
     ds = choice.dataset
-    predictor = cache.predictor(choice.model_choice)
     check_compatible(cache.checkpoint_meta(choice.model_choice.path), ds)
+    predictor = dataset_classes.evaluation_predictor(choice)  # in the dataset's classes, mapped by name if need be
     count = min(limit, len(ds.ids(split))) if limit else len(ds.ids(split))  # limit 0: all images
 
     def work(job: jobs.Job):
         job.report(0, count)
-        return evaluate(ds, split, predictor, progress=job.report, should_stop=job.should_stop, distances=distances,
-                        limit=limit or None)  # the same evenly spaced images as `segdash evaluate --limit`
+        evaluation = evaluate(ds, split, predictor, progress=job.report, should_stop=job.should_stop,
+                              distances=distances, limit=limit or None)  # the images `segdash evaluate --limit` scores
+        return dataset_classes.with_summary(evaluation, predictor)
 
     label = f"{choice.dataset_choice.label} / {split} ({count} images)"
     return jobs.job_board().start(evaluation_key(choice, split, limit, distances), label, work, _tags(choice, split))

@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 
 from segdash.errors import SegdashError
-from segdash.ui import cache, state
+from segdash.ui import cache, dataset_classes, state
 from segdash.ui.predictions import InputImage, predict_with_maps
 from segdash.ui.sidebar import SidebarChoice
 from segdash.ui.widgets import OverlaySettings, format_seconds, legend, reported_errors, show_error
@@ -319,6 +319,7 @@ def show_predictions(choice: SidebarChoice, inputs: list[InputImage], settings: 
             from segdash.models.checkpoint import check_compatible
 
             check_compatible(meta, choice.dataset)
+            meta = dataset_classes.shown_meta(choice, meta, inputs)  # samples in the dataset's classes
         cache.predictor(choice.model_choice)
     except Exception as exc:
         show_error(exc, "model")

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from segdash.ui import cache
+from segdash.ui import cache, dataset_classes
 from segdash.ui.sidebar import SidebarChoice
 
 
@@ -52,13 +52,13 @@ def _predict_cached(_predictor, model_key: str, image_digest: str, _image: np.nd
 
 def _cached_prediction(choice: SidebarChoice, item: InputImage):
     """(prediction without probabilities, when it ran, uncertainty maps) of the chosen model on one image."""
-    predictor = cache.predictor(choice.model_choice)
+    predictor, mapped = dataset_classes.predictor(choice, item)  # a sample of a dataset of other classes: mapped
     height, width = item.image.shape[:2]
     note = None
     if height * width > LARGE_IMAGE_PIXELS:  # seconds of work: say what is happening while it runs
         note = f"Predicting a {width}x{height} image: {predictor.plan(height, width)}..."
     digest = hashlib.blake2b(item.image.tobytes(), digest_size=16).hexdigest() + str(item.image.shape) + str(item.image.dtype)
-    model_key = f"{choice.model_choice.path}|{choice.model_choice.device}|{cache.checkpoint_stamp(choice.model_choice.path)}"
+    model_key = f"{choice.model_choice.path}|{choice.model_choice.device}|{cache.checkpoint_stamp(choice.model_choice.path)}{mapped}"
     # a cache hit returns at once and the note goes with it
     with st.spinner(note, show_time=True) if note else contextlib.nullcontext():
         return _predict_cached(predictor, model_key, digest, item.image)

@@ -135,6 +135,10 @@ def _model_section(dataset_choice: state.DatasetChoice, dataset) -> str:
 
         with reported_errors("model"):
             check_compatible(cache.checkpoint_meta(path), dataset)
+    if path:
+        from segdash.ui import model_card
+
+        model_card.sidebar(path, dataset)
     return path
 
 
